@@ -1,0 +1,247 @@
+/**
+ * Runs the collector against the real local PostgreSQL (127.0.0.1:5432, admin "postgres").
+ * That server trusts every 127.0.0.1 connection (pg_hba: host all all 127.0.0.1/32 trust), so
+ * passwords are never checked: auth failure is exercised with a role that does not exist.
+ * Network failures use throwaway local listeners. Names carry a random suffix so parallel runs
+ * do not collide.
+ */
+
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CollectorError, type CollectOptions, type CollectTarget } from '../types.ts';
+import { classifyPgError } from './errors.ts';
+import { postgresqlCollector } from './index.ts';
+
+const HOST = '127.0.0.1';
+const PORT = 5432;
+const suffix = randomBytes(4).toString('hex');
+const role = `census_t_${suffix}`;
+const password = `pw-${suffix}-secret`;
+const ownedDb = `census_t_${suffix}_a`;
+const otherDb = `census_t_${suffix}_b`;
+const lockedDb = `census_t_${suffix}_c`; // role has no CONNECT on it
+
+const admin = new pg.Client({ host: HOST, port: PORT, user: 'postgres', database: 'postgres' });
+let serverVersion = '';
+
+const target = (over: Partial<CollectTarget> = {}): CollectTarget => ({
+  name: 'db1',
+  host: HOST,
+  port: PORT,
+  username: role,
+  password,
+  ...over,
+});
+
+const options = (over: Partial<CollectOptions> = {}): CollectOptions => ({
+  signal: new AbortController().signal,
+  timeoutMs: 10_000,
+  ...over,
+});
+
+/** The rejection of `promise`, which must be a CollectorError. */
+async function failure(promise: Promise<unknown>): Promise<CollectorError> {
+  const err = await promise.then(
+    () => expect.fail('collect() should have failed'),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CollectorError);
+  return err as CollectorError;
+}
+
+beforeAll(async () => {
+  await admin.connect();
+  serverVersion = (await admin.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+  // NOLOGIN first, then LOGIN with the password: the role never exists as a password-less login.
+  await admin.query(`CREATE ROLE ${role} NOLOGIN NOSUPERUSER`);
+  await admin.query(`ALTER ROLE ${role} LOGIN PASSWORD '${password}'`);
+  await admin.query(`CREATE DATABASE ${ownedDb} OWNER ${role} ENCODING 'UTF8' TEMPLATE template0`);
+  await admin.query(`CREATE DATABASE ${otherDb}`);
+  await admin.query(`CREATE DATABASE ${lockedDb}`);
+  await admin.query(`REVOKE CONNECT ON DATABASE ${lockedDb} FROM PUBLIC`);
+});
+
+afterAll(async () => {
+  for (const db of [ownedDb, otherDb, lockedDb]) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin.query(`DROP ROLE IF EXISTS ${role}`);
+  await admin.end();
+});
+
+describe('postgresqlCollector against the local server', () => {
+  it('collects the instance and its non-template databases', async () => {
+    const result = await postgresqlCollector.collect(target(), options());
+
+    expect(result.instances).toHaveLength(1);
+    const instance = result.instances[0]!;
+    expect(instance.name).toBe(`${HOST}:${PORT}`);
+    expect(instance.host).toBe(HOST);
+    expect(instance.port).toBe(PORT);
+    expect(instance.version).toBe(serverVersion);
+    expect(instance.properties.serverVersionNum).toEqual(expect.any(Number));
+    expect(instance.properties.isReplica).toBe(false);
+
+    const byName = new Map(instance.databases.map((d) => [d.name, d]));
+    const owned = byName.get(ownedDb);
+    expect(owned).toMatchObject({ owner: role, encoding: 'UTF8', properties: { allowConnections: true } });
+    expect(owned!.sizeBytes).toBeGreaterThan(0);
+    expect(owned!.properties.collation).toEqual(expect.any(String));
+    const other = byName.get(otherDb);
+    expect(other).toMatchObject({ owner: 'postgres', encoding: 'UTF8' });
+    expect(other!.sizeBytes).toBeGreaterThan(0);
+    expect(byName.has('template0')).toBe(false);
+    expect(byName.has('template1')).toBe(false);
+  });
+
+  it('reports a database it may not CONNECT to with a null size and a warning, keeping the others', async () => {
+    const result = await postgresqlCollector.collect(target(), options());
+    const databases = result.instances[0]!.databases;
+    expect(databases.find((d) => d.name === lockedDb)).toMatchObject({ sizeBytes: null, owner: 'postgres' });
+    expect(databases.find((d) => d.name === ownedDb)!.sizeBytes).toBeGreaterThan(0);
+    // toContainEqual, not toEqual: a parallel run's locked database may show up as well.
+    expect(result.warnings).toContainEqual(expect.stringContaining(`"${lockedDb}"`));
+  });
+
+  it('leaves superuser-only settings out for a plain role instead of failing', async () => {
+    const properties = (await postgresqlCollector.collect(target(), options())).instances[0]!.properties;
+    expect(properties).not.toHaveProperty('dataDirectory');
+  });
+
+  it('reports superuser-only settings when the login may read them', async () => {
+    const properties = (await postgresqlCollector.collect(target({ username: 'postgres' }), options())).instances[0]!
+      .properties;
+    expect(properties.dataDirectory).toEqual(expect.any(String));
+    expect(properties.archiveMode).toEqual(expect.any(String));
+  });
+
+  it('fails with AUTH for an unknown role, naming the server and not the password', async () => {
+    const secret = `never-show-${suffix}`;
+    const err = await failure(
+      postgresqlCollector.collect(target({ username: `census_nobody_${suffix}`, password: secret }), options()),
+    );
+    expect(err.code).toBe('AUTH');
+    expect(err.retryable).toBe(false);
+    expect(err.message).toContain('db1');
+    expect(err.message).toContain(`${HOST}:${PORT}`);
+    expect(err.message).toContain(`census_nobody_${suffix}`);
+    expect(err.message).not.toContain(secret);
+  });
+
+  it('fails with DNS for a host name that does not resolve', async () => {
+    const err = await failure(postgresqlCollector.collect(target({ host: 'no-such-host.invalid' }), options()));
+    expect(err.code).toBe('DNS');
+    expect(err.message).toContain('no-such-host.invalid');
+  });
+
+  it('fails with CANCELLED at once when the signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const err = await failure(postgresqlCollector.collect(target(), options({ signal: controller.signal })));
+    expect(err.code).toBe('CANCELLED');
+  });
+});
+
+describe('postgresqlCollector against broken endpoints', () => {
+  const sockets = new Set<net.Socket>();
+  /** Accepts connections and never says a word, like a hung server or a black-holing proxy. */
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    // Read (and ignore) what arrives: an unread socket never sees the peer's FIN, so 'close' would not fire.
+    socket.resume();
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  let silentPort = 0;
+
+  beforeAll(async () => {
+    silentPort = await listen(silent);
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  /** The collector must hang up on the silent server, not leave the socket behind. */
+  async function expectSocketsClosed(): Promise<void> {
+    const deadline = Date.now() + 2_000;
+    while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(sockets.size).toBe(0);
+  }
+
+  it('fails with REFUSED, retryable, when nothing listens on the port', async () => {
+    const probe = net.createServer();
+    const freePort = await listen(probe);
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+    const err = await failure(postgresqlCollector.collect(target({ port: freePort }), options()));
+    expect(err.code).toBe('REFUSED');
+    expect(err.retryable).toBe(true);
+    expect(err.message).toContain(`db1 (${HOST}:${freePort})`);
+  });
+
+  it('fails with TIMEOUT at the deadline when the server never answers', async () => {
+    const started = Date.now();
+    const err = await failure(postgresqlCollector.collect(target({ port: silentPort }), options({ timeoutMs: 1_500 })));
+    const elapsed = Date.now() - started;
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.retryable).toBe(true);
+    expect(err.message).toContain(`db1 (${HOST}:${silentPort})`);
+    expect(elapsed).toBeGreaterThanOrEqual(1_400);
+    expect(elapsed).toBeLessThan(5_000);
+    await expectSocketsClosed();
+  });
+
+  it('fails with CANCELLED when aborted while connecting', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = postgresqlCollector.collect(
+      target({ port: silentPort }),
+      options({ signal: controller.signal, timeoutMs: 10_000 }),
+    );
+    setTimeout(() => controller.abort(), 200);
+    const err = await failure(pending);
+    expect(err.code).toBe('CANCELLED');
+    expect(err.retryable).toBe(false);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expectSocketsClosed();
+  });
+});
+
+describe('classifyPgError', () => {
+  const where = target({ password: 'hunter2-very-secret' });
+  const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+
+  it('maps SQLSTATEs and pg messages to codes', () => {
+    expect(classifyPgError(withCode('password authentication failed for user "x"', '28P01'), where).code).toBe('AUTH');
+    expect(classifyPgError(withCode('permission denied for database', '42501'), where).code).toBe('PERMISSION');
+    expect(classifyPgError(withCode('canceling statement due to statement timeout', '57014'), where).code).toBe('TIMEOUT');
+    expect(classifyPgError(withCode('sorry, too many clients already', '53300'), where).retryable).toBe(true);
+    expect(classifyPgError(new Error('timeout expired'), where).code).toBe('TIMEOUT');
+    expect(classifyPgError(new Error('The server does not support SSL connections'), where).code).toBe('TLS');
+    expect(classifyPgError(withCode('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT'), where).code).toBe('TLS');
+    expect(classifyPgError(withCode('connect ETIMEDOUT', 'ETIMEDOUT'), where).code).toBe('TIMEOUT');
+  });
+
+  it('passes CollectorErrors through unchanged', () => {
+    const original = new CollectorError('CANCELLED', 'stop');
+    expect(classifyPgError(original, where)).toBe(original);
+  });
+
+  it('scrubs the password from driver messages it passes on', () => {
+    const err = classifyPgError(new Error('odd failure near "hunter2-very-secret"'), where);
+    expect(err.code).toBe('UNKNOWN');
+    expect(err.message).toContain('db1 (127.0.0.1:5432)');
+    expect(err.message).not.toContain('hunter2-very-secret');
+  });
+});
+
+function listen(server: net.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, HOST, () => resolve((server.address() as net.AddressInfo).port));
+  });
+}

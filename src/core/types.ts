@@ -1,0 +1,163 @@
+/** The domain records, as the store keeps them. Times are epoch milliseconds. */
+import type { LogType, SessionStatus, TaskStatus } from './status.ts';
+
+export interface User {
+  id: number;
+  name: string;
+  passwordHash: string;
+  type: 'NATIVE_USER';
+  createdAt: number;
+  lastLogin: number | null;
+  loginCount: number;
+  failedLogin: number;
+  lastFailedLogin: number | null;
+  lastPasswordUpdate: number;
+}
+
+export interface LoginSession {
+  id: string;
+  userId: number;
+  createdAt: number;
+  lastAccess: number;
+}
+
+/** A daily trigger: a wall-clock time in an IANA time zone (docs/scheduling.md). */
+export interface DailySchedule {
+  time: string; // HH:MM
+  timezone: string;
+}
+
+export interface Job {
+  id: number;
+  name: string;
+  description: string | null;
+  policyId: number;
+  policyName: string;
+  type: string;
+  subType: string;
+  serviceId: string;
+  held: boolean;
+  runningSessionId: number | null;
+  lastSessionId: number | null;
+  triggerId: number | null;
+  schedule: DailySchedule | null;
+  nextFireTime: number | null;
+  /** Job-kind options, e.g. the maintenance retention. */
+  options: Record<string, unknown>;
+}
+
+export interface JobSession {
+  id: number;
+  jobId: number;
+  jobName: string;
+  type: string;
+  subType: string;
+  serviceId: string;
+  status: SessionStatus;
+  start: number;
+  end: number | null;
+  lastUpdate: number;
+  numTasks: number;
+  percent: number;
+  results: string;
+  /** What started it: "manual", "schedule", "registration", "appserver". */
+  trigger: string;
+  cancelRequested: boolean;
+  /** Counts by resource type, SPP's `properties.statistics`. */
+  statistics: SessionStatistic[];
+  /** The resources the run covered (SPP's policySnapshot.spec.source). */
+  scope: ScopeEntry[];
+}
+
+export interface SessionStatistic {
+  resourceType: string;
+  total: number;
+  success: number;
+  failed: number;
+  skipped: number;
+}
+
+export interface ScopeEntry {
+  resourceType: string;
+  id: number;
+  name: string;
+}
+
+export interface Task {
+  id: number;
+  sessionId: number;
+  appserverId: number | null;
+  name: string;
+  status: TaskStatus;
+  start: number | null;
+  end: number | null;
+  attempts: number;
+  errorCode: string | null;
+  message: string | null;
+}
+
+export interface LogEntry {
+  id: string;
+  sessionId: number;
+  jobId: number;
+  taskId: number | null;
+  logTime: number;
+  type: LogType;
+  messageId: string;
+  messageParams: string[];
+  message: string;
+}
+
+export interface Identity {
+  id: number;
+  name: string;
+  username: string;
+  /** The password, encrypted (never leaves the store except to a collector). */
+  secret: string;
+  type: string;
+  ostype: string;
+  comment: string | null;
+  createdAt: number;
+}
+
+export interface AppServer {
+  id: number;
+  name: string;
+  hostAddress: string;
+  portNumber: number | null;
+  applicationType: string;
+  osType: string;
+  identityId: number | null;
+  comment: string | null;
+  useKeyAuthentication: boolean;
+  maxConcurrency: number;
+  createdAt: number;
+}
+
+export interface Instance {
+  id: number;
+  appserverId: number;
+  applicationType: string;
+  name: string;
+  host: string;
+  port: number | null;
+  version: string | null;
+  properties: Record<string, unknown>;
+  firstSeen: number;
+  lastSeen: number;
+  missing: boolean;
+  lastSessionId: number | null;
+}
+
+export interface Database {
+  id: number;
+  instanceId: number;
+  name: string;
+  sizeBytes: number | null;
+  owner: string | null;
+  encoding: string | null;
+  properties: Record<string, unknown>;
+  firstSeen: number;
+  lastSeen: number;
+  missing: boolean;
+}

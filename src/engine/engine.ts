@@ -1,0 +1,312 @@
+/**
+ * The job engine: starts job sessions, fans them out into tasks through the queue port, runs
+ * each task, and closes the session when its last task ends. All state is in the store, so a
+ * restarted process can tell what was left unfinished and close it honestly (recover()).
+ */
+import { EventEmitter } from 'node:events';
+import type { Collector } from '../collectors/types.ts';
+import type { Clock } from '../core/clock.ts';
+import { badRequest, notFound } from '../core/errors.ts';
+import { newLogId } from '../core/ids.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import { ENDED_TASK_STATUSES, isSessionLive, sessionOutcome, type TaskStatus } from '../core/status.ts';
+import type { Job, JobSession, ScopeEntry, Task } from '../core/types.ts';
+import type { Repositories, Store } from '../store/index.ts';
+import { runInventoryTask, type TaskOutcome } from './inventory-task.ts';
+import { runMaintenance } from './maintenance.ts';
+import { message, type Message } from './messages.ts';
+import type { QueuedTask, TaskQueue } from './queue.ts';
+import { nextFireTime } from './schedule.ts';
+import { APPLICATION_INVENTORY_SERVICE, MAINTENANCE_SERVICE, SYSTEM_JOBS } from './system-jobs.ts';
+
+export interface EngineOptions {
+  store: Store;
+  clock: Clock;
+  queue: TaskQueue;
+  secrets: SecretBox;
+  collectors: ReadonlyMap<string, Collector>;
+  /** Deadline of one server's inventory (ms). */
+  taskTimeoutMs?: number;
+  /** Extra attempts for retryable failures (refused, timeout), and the first back-off delay. */
+  retries?: number;
+  retryDelayMs?: number;
+  /** Login sessions idle this long are removed by maintenance. */
+  loginIdleMs?: number;
+}
+
+export interface StartRequest {
+  /** Who asked: a user name, "scheduler", … (logged). */
+  by: string;
+  /** Why: "manual", "schedule", "registration", "appserver", "first-start". */
+  trigger: string;
+  /** Inventory only these application servers (default: all). */
+  appserverIds?: number[];
+}
+
+export interface StartResult {
+  session: JobSession;
+  /** False when the job was already running and this request joined that run. */
+  started: boolean;
+}
+
+const isEnded = (s: TaskStatus) => (ENDED_TASK_STATUSES as readonly string[]).includes(s);
+
+export class Engine extends EventEmitter {
+  private readonly o: Required<EngineOptions>;
+
+  constructor(options: EngineOptions) {
+    super();
+    this.o = { taskTimeoutMs: 60_000, retries: 2, retryDelayMs: 1_000, loginIdleMs: 45 * 60_000, ...options };
+  }
+
+  private get store() {
+    return this.o.store;
+  }
+
+  private now() {
+    return this.o.clock.now();
+  }
+
+  /** Creates the system jobs a new database lacks, fills in fire times, and closes what a previous process left open. */
+  async init(): Promise<void> {
+    for (const job of SYSTEM_JOBS) {
+      await this.store.jobs.ensure({ ...job, nextFireTime: job.schedule && nextFireTime(job.schedule, this.now()) });
+    }
+    await this.recover();
+  }
+
+  start(): void {
+    this.o.queue.start((t, signal) => this.runTask(t, signal));
+  }
+
+  async stop(): Promise<void> {
+    await this.o.queue.stop();
+  }
+
+  // ---- starting -------------------------------------------------------------------------
+
+  async startJob(jobId: number, req: StartRequest): Promise<StartResult> {
+    const job = await this.store.jobs.get(jobId);
+    if (!job) throw notFound('Job', jobId);
+    if (job.serviceId !== APPLICATION_INVENTORY_SERVICE && job.serviceId !== MAINTENANCE_SERVICE) {
+      throw badRequest(`Job ${job.name} cannot be started by Census.`);
+    }
+    const planned = await this.store.transaction(async (r) => {
+      const current = await r.jobs.get(jobId);
+      if (current?.runningSessionId != null) return this.joinRunning(r, current, req);
+      const now = this.now();
+      const { tasks, scope } = await this.plan(r, job, req.appserverIds);
+      const session = await r.sessions.insert({
+        id: now, jobId: job.id, jobName: job.name, type: job.type, subType: job.subType, serviceId: job.serviceId,
+        status: 'RUNNING', start: now, end: null, lastUpdate: now, numTasks: tasks.length, percent: 0,
+        results: 'Started', trigger: req.trigger, cancelRequested: false, statistics: [], scope,
+      });
+      if (!(await r.jobs.claimRun(job.id, session.id))) throw new LostRace();
+      const created = await r.tasks.insertMany(tasks.map((t) => ({ ...t, sessionId: session.id })));
+      await this.log(r, session, null, message('INFO', 'CNSJ0001', job.name, job.id, session.id, `${req.by} (${req.trigger})`));
+      if (job.serviceId === APPLICATION_INVENTORY_SERVICE) {
+        await this.log(r, session, null, scope.length
+          ? message('INFO', 'CNSJ0002', scope.length, scope.map((s) => s.name).join(', '))
+          : message('INFO', 'CNSJ0003'));
+      }
+      return { session, tasks: created, started: true };
+    }).catch(async (err) => {
+      if (!(err instanceof LostRace)) throw err;
+      // Another request started the job between our read and our claim: join that run.
+      const current = await this.store.jobs.get(jobId);
+      const running = current?.runningSessionId != null ? await this.store.sessions.get(current.runningSessionId) : undefined;
+      if (!running) throw err;
+      return { session: running, tasks: [] as Task[], started: false };
+    });
+    await this.enqueue(planned.session.id, planned.tasks);
+    if (planned.started) this.emit('session-started', planned.session);
+    return { session: planned.session, started: planned.started };
+  }
+
+  /**
+   * A start while the job runs starts nothing new. An inventory asked for particular servers
+   * (registration, per-server inventory) adds the ones the running session lacks to it.
+   */
+  private async joinRunning(r: Repositories, job: Job, req: StartRequest) {
+    const session = (await r.sessions.get(job.runningSessionId!))!;
+    if (!req.appserverIds?.length || job.serviceId !== APPLICATION_INVENTORY_SERVICE || session.cancelRequested) {
+      return { session, tasks: [] as Task[], started: false };
+    }
+    const have = new Set((await r.tasks.bySession(session.id)).map((t) => t.appserverId));
+    const add = req.appserverIds.filter((id) => !have.has(id));
+    const { tasks, scope } = await this.plan(r, job, add);
+    if (!tasks.length) return { session, tasks: [] as Task[], started: false };
+    const created = await r.tasks.insertMany(tasks.map((t) => ({ ...t, sessionId: session.id })));
+    const numTasks = session.numTasks + created.length;
+    await r.sessions.update(session.id, { numTasks, lastUpdate: this.now() });
+    for (const s of scope) await this.log(r, session, null, message('INFO', 'CNSJ0006', s.name, req.trigger));
+    return { session: { ...session, numTasks }, tasks: created, started: false };
+  }
+
+  private async plan(r: Repositories, job: Job, appserverIds?: number[]) {
+    const pending = (name: string, appserverId: number | null): Omit<Task, 'id' | 'sessionId'> => ({
+      appserverId, name, status: 'PENDING', start: null, end: null, attempts: 0, errorCode: null, message: null,
+    });
+    if (job.serviceId === MAINTENANCE_SERVICE) return { tasks: [pending('Maintenance', null)], scope: [] as ScopeEntry[] };
+    let servers = await r.appservers.all();
+    if (appserverIds) servers = servers.filter((s) => appserverIds.includes(s.id));
+    return {
+      tasks: servers.map((s) => pending(s.name, s.id)),
+      scope: servers.map((s): ScopeEntry => ({ resourceType: 'appserver', id: s.id, name: s.name })),
+    };
+  }
+
+  private async enqueue(sessionId: number, tasks: Task[]): Promise<void> {
+    if (tasks.length) await this.o.queue.enqueue(tasks.map((t) => ({ taskId: t.id, sessionId })));
+    else await this.finishIfDone(sessionId);
+  }
+
+  // ---- running --------------------------------------------------------------------------
+
+  private async runTask(qt: QueuedTask, signal: AbortSignal): Promise<void> {
+    const session = await this.store.sessions.get(qt.sessionId);
+    const task = await this.store.tasks.get(qt.taskId);
+    if (!session || !task) return;
+    if (session.cancelRequested || !isSessionLive(session.status)) {
+      await this.store.tasks.transition(task.id, ['PENDING'], { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' });
+      await this.finishIfDone(session.id);
+      return;
+    }
+    const started = this.now();
+    if (!(await this.store.tasks.transition(task.id, ['PENDING'], { status: 'RUNNING', start: started, attempts: task.attempts + 1 }))) return;
+    const running: Task = { ...task, status: 'RUNNING', start: started };
+    let outcome: TaskOutcome;
+    try {
+      outcome = session.serviceId === MAINTENANCE_SERVICE
+        ? await runMaintenance(this.maintenanceDeps(session), running, session)
+        : await runInventoryTask(this.inventoryDeps(session), running, session.id, signal);
+    } catch (err) {
+      outcome = { status: 'FAILED', errorCode: 'INTERNAL', message: (err as Error).message };
+      await this.log(this.store, session, task.id, message('ERROR', 'CNSI0102', task.name, `internal error: ${(err as Error).message}`));
+    }
+    await this.store.tasks.transition(task.id, ['RUNNING'], {
+      status: outcome.status, end: this.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null,
+    });
+    this.emit('task-ended', { ...running, ...outcome });
+    await this.finishIfDone(session.id);
+  }
+
+  private inventoryDeps(session: JobSession) {
+    return {
+      store: this.store, clock: this.o.clock, secrets: this.o.secrets, collectors: this.o.collectors,
+      timeoutMs: this.o.taskTimeoutMs, retries: this.o.retries, retryDelayMs: this.o.retryDelayMs,
+      log: (r: Repositories, t: Task, m: Message) => this.log(r, session, t.id, m),
+    };
+  }
+
+  private maintenanceDeps(session: JobSession) {
+    return {
+      store: this.store, clock: this.o.clock, loginIdleMs: this.o.loginIdleMs,
+      log: (r: Repositories, t: Task, m: Message) => this.log(r, session, t.id, m),
+    };
+  }
+
+  /** Updates progress, and closes the session once every task has ended. Safe to call twice. */
+  private async finishIfDone(sessionId: number): Promise<void> {
+    const closed = await this.store.transaction(async (r) => {
+      const s = await r.sessions.get(sessionId);
+      if (!s || !isSessionLive(s.status)) return null;
+      const tasks = await r.tasks.bySession(sessionId);
+      const ended = tasks.filter((t) => isEnded(t.status)).length;
+      const now = this.now();
+      const percent = tasks.length ? Math.floor((ended / tasks.length) * 100) : 100;
+      if (ended < tasks.length) {
+        await r.sessions.update(sessionId, { percent, lastUpdate: now });
+        return null;
+      }
+      const status = sessionOutcome(tasks, s.cancelRequested);
+      const count = (st: TaskStatus) => tasks.filter((t) => t.status === st).length;
+      const statistics = s.serviceId === APPLICATION_INVENTORY_SERVICE
+        ? [{ resourceType: 'appserver', total: tasks.length, success: count('COMPLETED'), failed: count('FAILED'), skipped: count('CANCELLED') }]
+        : [];
+      if (!(await r.sessions.close(sessionId, { status, end: now, lastUpdate: now, percent, results: status, statistics }))) return null;
+      await r.jobs.finishRun(s.jobId, s.id);
+      await this.log(r, s, null, message('SUMMARY', 'CNSJ0010', s.jobName, status, count('COMPLETED'), tasks.length,
+        count('FAILED'), count('CANCELLED'), ((now - s.start) / 1000).toFixed(1)));
+      return { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
+    });
+    if (closed) this.emit('session-ended', closed);
+  }
+
+  // ---- cancel, recovery, waiting -------------------------------------------------------------
+
+  /** Asks a running session to stop: pending tasks are dropped, running ones aborted. */
+  async cancelSession(sessionId: number, by: string): Promise<JobSession> {
+    const s = await this.store.sessions.get(sessionId);
+    if (!s) throw notFound('Job session', sessionId);
+    if (!isSessionLive(s.status) || s.cancelRequested) return s;
+    await this.store.transaction(async (r) => {
+      await r.sessions.update(sessionId, { status: 'CANCELLING', cancelRequested: true, lastUpdate: this.now() });
+      for (const t of await r.tasks.bySession(sessionId)) {
+        await r.tasks.transition(t.id, ['PENDING'], { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' });
+      }
+      await this.log(r, s, null, message('WARN', 'CNSJ0004', by));
+    });
+    this.o.queue.abortSession(sessionId);
+    await this.finishIfDone(sessionId);
+    return (await this.store.sessions.get(sessionId))!;
+  }
+
+  /** Closes sessions that a previous process left live, saying why in their log. */
+  async recover(): Promise<number> {
+    const live = await this.store.sessions.live();
+    for (const s of live) {
+      await this.store.transaction(async (r) => {
+        const unfinished = (await r.tasks.bySession(s.id)).filter((t) => !isEnded(t.status));
+        const now = this.now();
+        for (const t of unfinished) {
+          await r.tasks.transition(t.id, ['PENDING', 'RUNNING'], {
+            status: s.cancelRequested ? 'CANCELLED' : 'FAILED', end: now, errorCode: 'INTERRUPTED',
+            message: 'interrupted: the Census process running it stopped',
+          });
+        }
+        await this.log(r, s, null, message('ERROR', 'CNSJ0005', s.status.toLowerCase(), unfinished.length));
+      });
+      await this.finishIfDone(s.id);
+    }
+    // A job whose run pointer outlived its session (should not happen, but never leave a job stuck RUNNING).
+    for (const job of await this.store.jobs.all()) {
+      if (job.runningSessionId === null) continue;
+      const s = await this.store.sessions.get(job.runningSessionId);
+      if (!s || !isSessionLive(s.status)) await this.store.jobs.finishRun(job.id, job.runningSessionId);
+    }
+    return live.length;
+  }
+
+  /** Resolves with the session once it has ended; rejects after `timeoutMs`. */
+  waitForSession(sessionId: number, timeoutMs = 120_000): Promise<JobSession> {
+    return new Promise((resolve, reject) => {
+      const onEnd = (s: JobSession) => {
+        if (s.id !== sessionId) return;
+        cleanup();
+        resolve(s);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`session ${sessionId} did not end within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off('session-ended', onEnd);
+      };
+      this.on('session-ended', onEnd);
+      void this.store.sessions.get(sessionId).then((s) => {
+        if (s && !isSessionLive(s.status)) onEnd(s);
+      }, () => {});
+    });
+  }
+
+  async log(r: Repositories, s: Pick<JobSession, 'id' | 'jobId'>, taskId: number | null, m: Message): Promise<void> {
+    const now = this.now();
+    const entry = { id: newLogId(now), sessionId: s.id, jobId: s.jobId, taskId, logTime: now, ...m };
+    await r.logs.add([entry]);
+    this.emit('log', entry);
+  }
+}
+
+class LostRace extends Error {}

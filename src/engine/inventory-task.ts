@@ -1,0 +1,125 @@
+/**
+ * One application server's inventory inside a session: resolve its credentials, call the
+ * collector for its applicationType under a deadline, retry what can be retried, and record
+ * what was found. Everything it learns goes to the log; it returns how the task ended.
+ */
+import { CollectorError, type Collector, type CollectResult } from '../collectors/types.ts';
+import type { Clock } from '../core/clock.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import type { Task } from '../core/types.ts';
+import type { Repositories, Store } from '../store/index.ts';
+import { message, type Message } from './messages.ts';
+
+export interface InventoryDeps {
+  store: Store;
+  clock: Clock;
+  secrets: SecretBox;
+  collectors: ReadonlyMap<string, Collector>;
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+  log(r: Repositories, task: Task, m: Message): Promise<void>;
+}
+
+export interface TaskOutcome {
+  status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  errorCode?: string;
+  message?: string;
+}
+
+export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: number, signal: AbortSignal): Promise<TaskOutcome> {
+  const server = task.appserverId === null ? undefined : await d.store.appservers.get(task.appserverId);
+  if (!server) {
+    await d.log(d.store, task, message('WARN', 'CNSI0106', task.name));
+    return { status: 'FAILED', errorCode: 'NOT_FOUND', message: 'application server no longer exists' };
+  }
+  const collector = d.collectors.get(server.applicationType);
+  const fail = async (code: string, reason: string): Promise<TaskOutcome> => {
+    await d.log(d.store, task, message('ERROR', 'CNSI0102', server.name, reason));
+    return { status: 'FAILED', errorCode: code, message: reason };
+  };
+  if (!collector) return fail('UNSUPPORTED', `Census cannot inventory application type "${server.applicationType}" yet.`);
+  const identity = server.identityId === null ? undefined : await d.store.identities.get(server.identityId);
+  if (!identity) return fail('NO_CREDENTIALS', `no identity is attached to ${server.name}; register it with osuser or username/password.`);
+  let password: string;
+  try {
+    password = d.secrets.open(identity.secret);
+  } catch {
+    return fail('SECRET', `the stored password of identity "${identity.name}" cannot be decrypted with this server's key.`);
+  }
+  const where = `${server.hostAddress}${server.portNumber ? `:${server.portNumber}` : ''}`;
+
+  for (let attempt = 1; ; attempt++) {
+    if (signal.aborted) break;
+    await d.log(d.store, task, message('INFO', 'CNSI0100', server.name, server.applicationType, where, attempt));
+    try {
+      const result = await collectWithDeadline(collector, {
+        name: server.name, host: server.hostAddress, port: server.portNumber, username: identity.username, password,
+      }, signal, d.timeoutMs);
+      await d.store.transaction(async (r) => {
+        await r.inventory.record(server.id, server.applicationType, sessionId, d.clock.now(), result.instances);
+        for (const w of result.warnings) await d.log(r, task, message('WARN', 'CNSI0104', server.name, w));
+        const dbs = result.instances.reduce((n, i) => n + i.databases.length, 0);
+        const versions = [...new Set(result.instances.map((i) => i.version ?? 'unknown'))].join(', ');
+        await d.log(r, task, message('INFO', 'CNSI0101', server.name, result.instances.length, dbs, versions || 'unknown'));
+      });
+      return { status: 'COMPLETED' };
+    } catch (err) {
+      if (signal.aborted) break;
+      const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
+      if (e.retryable && attempt <= d.retries) {
+        const delay = d.retryDelayMs * 2 ** (attempt - 1);
+        await d.log(d.store, task, message('WARN', 'CNSI0103', server.name, e.message, delay));
+        if (!(await pause(delay, signal))) break;
+        continue;
+      }
+      return fail(e.code, e.message);
+    }
+  }
+  await d.log(d.store, task, message('WARN', 'CNSI0105', server.name));
+  return { status: 'CANCELLED', errorCode: 'CANCELLED' };
+}
+
+/**
+ * Calls the collector and, should it ever ignore its own deadline, stops waiting for it a little
+ * after: one stuck server never holds up the session.
+ */
+async function collectWithDeadline(
+  collector: Collector,
+  target: Parameters<Collector['collect']>[0],
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<CollectResult> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const backstop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new CollectorError('TIMEOUT', `${target.name} (${target.host}) did not answer within ${Math.round(timeoutMs / 1000)} s.`));
+    }, timeoutMs + 2_000);
+  });
+  try {
+    return await Promise.race([collector.collect(target, { signal: controller.signal, timeoutMs }), backstop]);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Waits `ms`, or less if aborted; says whether the wait ran its course. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

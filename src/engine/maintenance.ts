@@ -1,0 +1,39 @@
+/**
+ * The Maintenance job (1001): removes ended job sessions, their tasks and log entries older than
+ * the retention period, and login sessions left idle past their timeout.
+ */
+import type { Clock } from '../core/clock.ts';
+import type { JobSession, Task } from '../core/types.ts';
+import type { Repositories, Store } from '../store/index.ts';
+import type { TaskOutcome } from './inventory-task.ts';
+import { message, type Message } from './messages.ts';
+import { DEFAULT_RETENTION_DAYS } from './system-jobs.ts';
+
+export interface MaintenanceDeps {
+  store: Store;
+  clock: Clock;
+  loginIdleMs: number;
+  log(r: Repositories, task: Task, m: Message): Promise<void>;
+}
+
+const DAY = 86_400_000;
+const BATCH = 500;
+
+export async function runMaintenance(d: MaintenanceDeps, task: Task, session: JobSession): Promise<TaskOutcome> {
+  const job = await d.store.jobs.get(session.jobId);
+  const days = Number(job?.options.retentionDays ?? DEFAULT_RETENTION_DAYS);
+  const cutoff = d.clock.now() - days * DAY;
+  let sessions = 0;
+  let logs = 0;
+  // In batches, each its own transaction, so a large backlog never holds one long lock.
+  for (;;) {
+    const ids = (await d.store.sessions.endedBefore(cutoff, BATCH)).filter((id) => id !== session.id);
+    if (!ids.length) break;
+    logs += await d.store.transaction((r) => r.sessions.deleteMany(ids));
+    sessions += ids.length;
+    if (ids.length < BATCH) break;
+  }
+  const logins = await d.store.loginSessions.deleteIdleSince(d.clock.now() - d.loginIdleMs);
+  await d.log(d.store, task, message('INFO', 'CNSM0200', sessions, logs, days, logins));
+  return { status: 'COMPLETED' };
+}

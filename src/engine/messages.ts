@@ -1,0 +1,39 @@
+/**
+ * Log messages: each has a stable id (messageId) and positional parameters (messageParams), the
+ * way SPP's log records carry them, and the text is rendered from the two. Census's ids use
+ * their own prefix "CNS" so nobody mistakes them for SPP's (docs/compat.md lists them).
+ */
+import type { LogType } from '../core/status.ts';
+
+export interface Message {
+  type: LogType;
+  messageId: string;
+  messageParams: string[];
+  message: string;
+}
+
+const TEMPLATES = {
+  CNSJ0001: 'Job {0} (id {1}) started as session {2} by {3}.',
+  CNSJ0002: 'Application server inventory will cover {0} application server(s): {1}.',
+  CNSJ0003: 'No application servers are registered; nothing to inventory.',
+  CNSJ0004: 'Cancel requested by {0}.',
+  CNSJ0005: 'Session closed at start-up: the Census process that ran it stopped while it was {0}. {1} task(s) did not finish.',
+  CNSJ0006: 'Application server {0} was added to this running inventory ({1}).',
+  CNSJ0010: 'Job {0} ended {1}: {2} of {3} task(s) completed, {4} failed, {5} cancelled, in {6} s.',
+  CNSI0100: 'Inventory of application server {0} ({1}, {2}) started, attempt {3}.',
+  CNSI0101: 'Inventory of application server {0} complete: {1} instance(s), {2} database(s); version {3}.',
+  CNSI0102: 'Inventory of application server {0} failed: {1}',
+  CNSI0103: 'Inventory of application server {0} failed but can be retried ({1}); trying again in {2} ms.',
+  CNSI0104: 'Inventory of application server {0}: {1}',
+  CNSI0105: 'Inventory of application server {0} was cancelled.',
+  CNSI0106: 'Application server {0} no longer exists; its task is skipped.',
+  CNSM0200: 'Maintenance: removed {0} job session(s) and {1} log entries older than {2} days; removed {3} idle login session(s).',
+} as const;
+
+export type MessageId = keyof typeof TEMPLATES;
+
+export function message(type: LogType, id: MessageId, ...params: (string | number | null | undefined)[]): Message {
+  const messageParams = params.map((p) => (p === null || p === undefined ? '' : String(p)));
+  const text = TEMPLATES[id].replace(/\{(\d+)\}/g, (_, i: string) => messageParams[Number(i)] ?? '');
+  return { type, messageId: id, messageParams, message: text };
+}

@@ -1,0 +1,31 @@
+/**
+ * Daily triggers: a wall-clock time in an IANA time zone. Croner does the calendar arithmetic,
+ * including daylight-saving changes (a time that does not exist that day fires at the next valid
+ * instant; docs/scheduling.md).
+ */
+import { Cron } from 'croner';
+import { badRequest } from '../core/errors.ts';
+import type { DailySchedule } from '../core/types.ts';
+
+export function validateSchedule(s: { time?: unknown; timezone?: unknown }): DailySchedule {
+  const time = typeof s.time === 'string' ? s.time.trim() : '';
+  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(time);
+  if (!m) throw badRequest(`The trigger time must be HH:MM (24-hour), not ${JSON.stringify(s.time)}.`);
+  const timezone = s.timezone === undefined || s.timezone === null || s.timezone === '' ? 'UTC' : String(s.timezone);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+  } catch {
+    throw badRequest(`Unknown time zone ${JSON.stringify(timezone)}; use an IANA name such as "Europe/Berlin" or "UTC".`);
+  }
+  return { time: `${m[1]!.padStart(2, '0')}:${m[2]}`, timezone };
+}
+
+/** The first fire time strictly after `after` (epoch ms). */
+export function nextFireTime(s: DailySchedule, after: number): number {
+  const [h, min] = s.time.split(':');
+  const cron = new Cron(`${Number(min)} ${Number(h)} * * *`, { timezone: s.timezone, paused: true });
+  const next = cron.nextRun(new Date(after));
+  cron.stop();
+  if (!next) throw new Error(`schedule ${s.time} ${s.timezone} has no next run`);
+  return next.getTime();
+}

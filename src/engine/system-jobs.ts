@@ -1,0 +1,41 @@
+/** The jobs every Census has from its first start, with SPP's ids and names (spec §4.7). */
+import type { Job } from '../core/types.ts';
+
+export const MAINTENANCE_JOB_ID = 1001;
+export const INVENTORY_JOB_ID = 1004;
+
+export const APPLICATION_INVENTORY_SERVICE = 'serviceprovider.catalog.application';
+export const MAINTENANCE_SERVICE = 'serviceprovider.maintenance';
+
+export const DEFAULT_RETENTION_DAYS = 30;
+
+const base = { description: null, held: false, runningSessionId: null, lastSessionId: null, nextFireTime: null };
+
+export const SYSTEM_JOBS: Job[] = [
+  {
+    ...base,
+    id: MAINTENANCE_JOB_ID,
+    name: 'Maintenance',
+    policyId: MAINTENANCE_JOB_ID,
+    policyName: 'Maintenance',
+    type: 'maintenance',
+    subType: 'maintenance',
+    serviceId: MAINTENANCE_SERVICE,
+    triggerId: MAINTENANCE_JOB_ID,
+    schedule: { time: '01:00', timezone: 'UTC' },
+    options: { retentionDays: DEFAULT_RETENTION_DAYS },
+  },
+  {
+    ...base,
+    id: INVENTORY_JOB_ID,
+    name: 'Application Server Inventory',
+    policyId: INVENTORY_JOB_ID,
+    policyName: 'Application Server Inventory',
+    type: 'catalog',
+    subType: 'application',
+    serviceId: APPLICATION_INVENTORY_SERVICE,
+    triggerId: INVENTORY_JOB_ID,
+    schedule: { time: '00:00', timezone: 'UTC' },
+    options: {},
+  },
+];

@@ -1,0 +1,65 @@
+/** Identities (stored credentials) and registered application servers. */
+import type { Selectable } from 'kysely';
+import type { ListQuery, ListResult } from '../core/query.ts';
+import type { AppServer, Identity } from '../core/types.ts';
+import { bit, bool, listPage, type Db } from './rows.ts';
+import type { AppServersTable } from './schema.ts';
+
+const toAppServer = (r: Selectable<AppServersTable>): AppServer => ({ ...r, useKeyAuthentication: bool(r.useKeyAuthentication) });
+
+export class IdentityRepository {
+  constructor(private db: Db) {}
+
+  async create(i: Omit<Identity, 'id'>): Promise<Identity> {
+    return this.db.insertInto('identities').values(i).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async get(id: number): Promise<Identity | undefined> {
+    return this.db.selectFrom('identities').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  list(q: ListQuery): Promise<ListResult<Identity>> {
+    return listPage(this.db.selectFrom('identities'), q, 'id', (r: Identity) => r);
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('identities').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  async usedBy(id: number): Promise<number> {
+    const r = await this.db.selectFrom('appservers').select((eb) => eb.fn.countAll<number>().as('n')).where('identityId', '=', id).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+}
+
+export class AppServerRepository {
+  constructor(private db: Db) {}
+
+  async create(a: Omit<AppServer, 'id'>): Promise<AppServer> {
+    const r = await this.db
+      .insertInto('appservers')
+      .values({ ...a, useKeyAuthentication: bit(a.useKeyAuthentication) })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toAppServer(r);
+  }
+
+  async get(id: number): Promise<AppServer | undefined> {
+    const r = await this.db.selectFrom('appservers').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toAppServer(r);
+  }
+
+  async all(): Promise<AppServer[]> {
+    return (await this.db.selectFrom('appservers').selectAll().orderBy('id').execute()).map(toAppServer);
+  }
+
+  list(q: ListQuery): Promise<ListResult<AppServer>> {
+    return listPage(this.db.selectFrom('appservers'), q, 'id', toAppServer);
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('appservers').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Opening the database: SQLite (better-sqlite3, a file in the data dir) by default, or PostgreSQL
+ * (pg pool) when given a postgres:// URL. Both sit behind the same Kysely<DB>.
+ */
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import type { DB } from './schema.ts';
+import type { Dialect } from './migrations.ts';
+
+export interface OpenOptions {
+  /** `postgres://…` for PostgreSQL; otherwise a SQLite file path (or ':memory:'). */
+  url: string;
+  /** PostgreSQL schema to use (tests give each run its own). */
+  schema?: string;
+  poolSize?: number;
+}
+
+/**
+ * Counts write statements run through this process's Kysely. Readers that cache (hot GETs) compare
+ * the count before and after; see Store.writeGeneration.
+ */
+class WriteCounter implements KyselyPlugin {
+  count = 0;
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (args.node.kind !== 'SelectQueryNode') this.count++;
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
+export interface Opened {
+  db: Kysely<DB>;
+  dialect: Dialect;
+  writes: WriteCounter;
+  /** SQLite only: the raw handle, for hot prepared reads. */
+  sqlite?: SQLite.Database;
+}
+
+let pgTypesSet = false;
+
+export function openDatabase(options: OpenOptions): Opened {
+  const writes = new WriteCounter();
+  const plugins = [new CamelCasePlugin(), writes];
+  if (/^postgres(ql)?:\/\//.test(options.url)) {
+    if (!pgTypesSet) {
+      // Times and ids are bigint columns holding epoch milliseconds: safe as JS numbers.
+      pg.types.setTypeParser(20, (v) => Number(v));
+      pgTypesSet = true;
+    }
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
+    return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins }), dialect: 'postgres', writes };
+  }
+  const sqlite = new SQLite(options.url);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  return { db: new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }), plugins }), dialect: 'sqlite', writes, sqlite };
+}

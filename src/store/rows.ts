@@ -1,0 +1,38 @@
+/** Row ↔ record conversions shared by the repositories. */
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
+import type { ListQuery, ListResult } from '../core/query.ts';
+import type { DB } from './schema.ts';
+import { orderSql, whereAll } from './where.ts';
+
+export const bool = (v: number | boolean | null | undefined): boolean => v === 1 || v === true;
+export const bit = (v: boolean): number => (v ? 1 : 0);
+export const json = <T>(text: string | null | undefined, fallback: T): T => {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+};
+
+/**
+ * Runs one collection query: count of all matches, then one page in the asked order with the
+ * table's id as the tie-breaker so pages never overlap.
+ */
+export async function listPage<T, R>(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  base: SelectQueryBuilder<DB, any, any>,
+  q: ListQuery,
+  tieBreaker: string,
+  map: (row: R) => T,
+): Promise<ListResult<T>> {
+  const filtered = q.where.length ? base.where(whereAll(q.where)) : base;
+  const countRow = await filtered.clearSelect().select(sql<number>`count(*)`.as('n')).executeTakeFirst();
+  let page = filtered.selectAll();
+  for (const o of orderSql(q.order)) page = page.orderBy(o);
+  page = page.orderBy(sql.ref(tieBreaker)).limit(q.limit).offset(q.offset);
+  const rows = (await page.execute()) as R[];
+  return { total: Number(countRow?.n ?? 0), items: rows.map(map) };
+}
+
+export type Db = Kysely<DB>;

@@ -1,0 +1,163 @@
+/**
+ * Table shapes as Kysely sees them (camelCase; the CamelCasePlugin maps to snake_case columns).
+ * Booleans are stored as 0/1 and JSON as text on both dialects, so both return the same values.
+ */
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  passwordHash: string;
+  type: string;
+  createdAt: number;
+  lastLogin: number | null;
+  loginCount: number;
+  failedLogin: number;
+  lastFailedLogin: number | null;
+  lastPasswordUpdate: number;
+}
+
+export interface LoginSessionsTable {
+  id: string;
+  userId: number;
+  createdAt: number;
+  lastAccess: number;
+}
+
+export interface LoginFailuresTable {
+  address: string;
+  failures: number;
+  windowStart: number;
+  lockedUntil: number | null;
+}
+
+export interface JobsTable {
+  id: number;
+  name: string;
+  description: string | null;
+  policyId: number;
+  policyName: string;
+  type: string;
+  subType: string;
+  serviceId: string;
+  held: number;
+  runningSessionId: number | null;
+  lastSessionId: number | null;
+  triggerId: number | null;
+  schedule: string | null;
+  nextFireTime: number | null;
+  options: string;
+}
+
+export interface JobSessionsTable {
+  id: number;
+  jobId: number;
+  jobName: string;
+  type: string;
+  subType: string;
+  serviceId: string;
+  status: string;
+  start: number;
+  end: number | null;
+  lastUpdate: number;
+  numTasks: number;
+  percent: number;
+  results: string;
+  trigger: string;
+  cancelRequested: number;
+  statistics: string;
+  scope: string;
+}
+
+export interface TasksTable {
+  id: Generated<number>;
+  sessionId: number;
+  appserverId: number | null;
+  name: string;
+  status: string;
+  start: number | null;
+  end: number | null;
+  attempts: number;
+  errorCode: string | null;
+  message: string | null;
+}
+
+export interface LogsTable {
+  id: string;
+  seq: Generated<number>;
+  sessionId: number;
+  jobId: number;
+  taskId: number | null;
+  logTime: number;
+  type: string;
+  messageId: string;
+  messageParams: string;
+  message: string;
+}
+
+export interface IdentitiesTable {
+  id: Generated<number>;
+  name: string;
+  username: string;
+  secret: string;
+  type: string;
+  ostype: string;
+  comment: string | null;
+  createdAt: number;
+}
+
+export interface AppServersTable {
+  id: Generated<number>;
+  name: string;
+  hostAddress: string;
+  portNumber: number | null;
+  applicationType: string;
+  osType: string;
+  identityId: number | null;
+  comment: string | null;
+  useKeyAuthentication: number;
+  maxConcurrency: number;
+  createdAt: number;
+}
+
+export interface InstancesTable {
+  id: Generated<number>;
+  appserverId: number;
+  applicationType: string;
+  name: string;
+  host: string;
+  port: number | null;
+  version: string | null;
+  properties: string;
+  firstSeen: number;
+  lastSeen: number;
+  missing: number;
+  lastSessionId: number | null;
+}
+
+export interface DatabasesTable {
+  id: Generated<number>;
+  instanceId: number;
+  name: string;
+  sizeBytes: number | null;
+  owner: string | null;
+  encoding: string | null;
+  properties: string;
+  firstSeen: number;
+  lastSeen: number;
+  missing: number;
+}
+
+export interface DB {
+  users: UsersTable;
+  loginSessions: LoginSessionsTable;
+  loginFailures: LoginFailuresTable;
+  jobs: JobsTable;
+  jobSessions: JobSessionsTable;
+  tasks: TasksTable;
+  logs: LogsTable;
+  identities: IdentitiesTable;
+  appservers: AppServersTable;
+  instances: InstancesTable;
+  databases: DatabasesTable;
+}

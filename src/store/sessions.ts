@@ -1,0 +1,155 @@
+/** Job sessions, their tasks and their log entries. */
+import type { Selectable } from 'kysely';
+import type { ListQuery, ListResult } from '../core/query.ts';
+import { LIVE_SESSION_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
+import type { JobSession, LogEntry, ScopeEntry, SessionStatistic, Task } from '../core/types.ts';
+import { bit, bool, json, listPage, type Db } from './rows.ts';
+import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
+
+export const toSession = (r: Selectable<JobSessionsTable>): JobSession => ({
+  ...r,
+  status: r.status as SessionStatus,
+  cancelRequested: bool(r.cancelRequested),
+  statistics: json<SessionStatistic[]>(r.statistics, []),
+  scope: json<ScopeEntry[]>(r.scope, []),
+});
+
+const toTask = (r: Selectable<TasksTable>): Task => ({ ...r, status: r.status as TaskStatus });
+
+export const toLog = (r: Selectable<LogsTable>): LogEntry => {
+  const { seq: _seq, ...rest } = r;
+  return { ...rest, type: r.type as LogType, messageParams: json<string[]>(r.messageParams, []) };
+};
+
+export type SessionPatch = Partial<Pick<JobSession, 'status' | 'end' | 'lastUpdate' | 'numTasks' | 'percent' | 'results' | 'cancelRequested' | 'statistics'>>;
+
+function sessionRow(p: SessionPatch) {
+  const { cancelRequested, statistics, ...rest } = p;
+  return {
+    ...rest,
+    ...(cancelRequested === undefined ? {} : { cancelRequested: bit(cancelRequested) }),
+    ...(statistics === undefined ? {} : { statistics: JSON.stringify(statistics) }),
+  };
+}
+
+export class SessionRepository {
+  constructor(private db: Db) {}
+
+  /**
+   * Inserts a session under the first free id at or after `s.id`. Ids are millisecond
+   * timestamps (as SPP's are); two sessions created in the same millisecond take the next one.
+   */
+  async insert(s: JobSession): Promise<JobSession> {
+    for (let id = s.id; ; id++) {
+      const r = await this.db
+        .insertInto('jobSessions')
+        .values({ ...s, id, cancelRequested: bit(s.cancelRequested), statistics: JSON.stringify(s.statistics), scope: JSON.stringify(s.scope) })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (r) return { ...s, id };
+    }
+  }
+
+  async get(id: number): Promise<JobSession | undefined> {
+    const r = await this.db.selectFrom('jobSessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toSession(r);
+  }
+
+  list(q: ListQuery, jobId?: number): Promise<ListResult<JobSession>> {
+    let base = this.db.selectFrom('jobSessions');
+    if (jobId !== undefined) base = base.where('jobId', '=', jobId);
+    return listPage(base, q, 'id', toSession);
+  }
+
+  async live(): Promise<JobSession[]> {
+    return (await this.db.selectFrom('jobSessions').selectAll().where('status', 'in', [...LIVE_SESSION_STATUSES]).execute()).map(toSession);
+  }
+
+  async update(id: number, patch: SessionPatch): Promise<void> {
+    await this.db.updateTable('jobSessions').set(sessionRow(patch)).where('id', '=', id).execute();
+  }
+
+  /** Ends a live session; false when it had already ended (another process closed it first). */
+  async close(id: number, patch: SessionPatch & { status: SessionStatus; end: number }): Promise<boolean> {
+    const r = await this.db
+      .updateTable('jobSessions')
+      .set(sessionRow(patch))
+      .where('id', '=', id)
+      .where('status', 'in', [...LIVE_SESSION_STATUSES])
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Ended sessions that started before the cutoff (maintenance), oldest first. */
+  async endedBefore(cutoff: number, limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('jobSessions')
+      .select('id')
+      .where('start', '<', cutoff)
+      .where('status', 'not in', [...LIVE_SESSION_STATUSES])
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Deletes sessions with their tasks and logs; returns how many log entries went with them. */
+  async deleteMany(ids: number[]): Promise<number> {
+    if (!ids.length) return 0;
+    const logs = await this.db.deleteFrom('logs').where('sessionId', 'in', ids).executeTakeFirst();
+    await this.db.deleteFrom('tasks').where('sessionId', 'in', ids).execute();
+    await this.db.deleteFrom('jobSessions').where('id', 'in', ids).execute();
+    return Number(logs.numDeletedRows);
+  }
+}
+
+export class TaskRepository {
+  constructor(private db: Db) {}
+
+  async insertMany(tasks: Omit<Task, 'id'>[]): Promise<Task[]> {
+    if (!tasks.length) return [];
+    const rows = await this.db.insertInto('tasks').values(tasks).returningAll().execute();
+    return rows.map(toTask);
+  }
+
+  async get(id: number): Promise<Task | undefined> {
+    const r = await this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toTask(r);
+  }
+
+  async bySession(sessionId: number): Promise<Task[]> {
+    return (await this.db.selectFrom('tasks').selectAll().where('sessionId', '=', sessionId).orderBy('id').execute()).map(toTask);
+  }
+
+  list(q: ListQuery, sessionId: number): Promise<ListResult<Task>> {
+    return listPage(this.db.selectFrom('tasks').where('sessionId', '=', sessionId), q, 'id', toTask);
+  }
+
+  /** Moves a task from one status to another; false if it was not in `from` (someone else moved it). */
+  async transition(id: number, from: TaskStatus[], patch: Partial<Omit<Task, 'id' | 'sessionId'>>): Promise<boolean> {
+    const r = await this.db.updateTable('tasks').set(patch).where('id', '=', id).where('status', 'in', from).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+}
+
+export class LogRepository {
+  constructor(private db: Db) {}
+
+  async add(entries: LogEntry[]): Promise<void> {
+    if (!entries.length) return;
+    await this.db
+      .insertInto('logs')
+      .values(entries.map((e) => ({ ...e, messageParams: JSON.stringify(e.messageParams) })))
+      .execute();
+  }
+
+  list(q: ListQuery): Promise<ListResult<LogEntry>> {
+    return listPage(this.db.selectFrom('logs'), q, 'seq', toLog);
+  }
+
+  async get(id: string): Promise<LogEntry | undefined> {
+    const r = await this.db.selectFrom('logs').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toLog(r);
+  }
+}

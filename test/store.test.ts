@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DIALECTS, type TestStore } from './support/stores.ts';
+import { parseFilter, parseSort, toConditions, toOrder, type FieldMap } from '../src/core/query.ts';
+import type { JobSession } from '../src/core/types.ts';
+
+const sessionFields: FieldMap = {
+  id: { column: 'id', type: 'number' },
+  jobId: { column: 'jobId', type: 'number' },
+  jobName: { column: 'jobName', type: 'string' },
+  status: { column: 'status', type: 'string' },
+  start: { column: 'start', type: 'number' },
+};
+
+const session = (id: number, over: Partial<JobSession> = {}): JobSession => ({
+  id, jobId: 1004, jobName: 'Application Server Inventory', type: 'catalog', subType: 'application',
+  serviceId: 'serviceprovider.catalog.application', status: 'COMPLETED', start: id, end: id + 10, lastUpdate: id + 10,
+  numTasks: 0, percent: 100, results: 'COMPLETED', trigger: 'manual', cancelRequested: false, statistics: [], scope: [], ...over,
+});
+
+describe.each(DIALECTS)('store on %s', (_name, open) => {
+  let t: TestStore;
+  afterEach(async () => t && (await t.cleanup()));
+
+  it('migrates, and ids of users start at 1000', async () => {
+    t = await open();
+    const u = await t.store.users.create('admin', 'x', 1);
+    expect(u.id).toBe(1000);
+    expect((await t.store.users.byName('admin'))?.id).toBe(1000);
+  });
+
+  it('gives two sessions created in the same millisecond distinct ids', async () => {
+    t = await open();
+    const a = await t.store.sessions.insert(session(1_700_000_000_000));
+    const b = await t.store.sessions.insert(session(1_700_000_000_000));
+    expect(a.id).toBe(1_700_000_000_000);
+    expect(b.id).toBe(1_700_000_000_001);
+  });
+
+  it('lets only one of two concurrent starts claim a job', async () => {
+    t = await open();
+    await t.store.jobs.ensure({
+      id: 1004, name: 'Application Server Inventory', description: null, policyId: 1004, policyName: 'x', type: 'catalog',
+      subType: 'application', serviceId: 's', held: false, runningSessionId: null, lastSessionId: null, triggerId: null,
+      schedule: null, nextFireTime: null, options: {},
+    });
+    const results = await Promise.all([t.store.jobs.claimRun(1004, 1), t.store.jobs.claimRun(1004, 2)]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    await t.store.jobs.finishRun(1004, (await t.store.jobs.get(1004))!.runningSessionId!);
+    expect((await t.store.jobs.get(1004))?.runningSessionId).toBeNull();
+  });
+
+  it('filters with wildcards, loose types, IN and sorts, with a total over all pages', async () => {
+    t = await open();
+    for (let i = 0; i < 5; i++) {
+      await t.store.sessions.insert(session(1000 + i, { status: i % 2 ? 'PARTIAL' : 'COMPLETED', jobName: i < 3 ? 'Application Server Inventory' : 'Maintenance' }));
+    }
+    const q = (filter: string, sort = '[]', limit = 100, offset = 0) =>
+      t.store.sessions.list({ where: toConditions(parseFilter(filter), sessionFields), order: toOrder(parseSort(sort), sessionFields), limit, offset });
+    expect((await q('[{"property":"jobName","value":"application*"}]')).total).toBe(3);
+    expect((await q('[{"property":"start","value":"1002","op":">="}]')).total).toBe(3);
+    expect((await q('[{"property":"status","value":["PARTIAL"],"op":"IN"},{"property":"jobId","value":"1004"}]')).total).toBe(2);
+    expect((await q('[{"property":"noSuchProperty","value":1}]')).total).toBe(5);
+    const page = await q('[]', '[{"property":"start","direction":"DESC"}]', 2, 2);
+    expect(page.total).toBe(5);
+    expect(page.items.map((s) => s.id)).toEqual([1002, 1001]);
+    expect((await q('[{"property":"jobName","value":"50%_*"}]')).total).toBe(0);
+  });
+
+  it('keeps first-seen and marks databases missing instead of deleting them', async () => {
+    t = await open();
+    const ident = await t.store.identities.create({ name: 'i', username: 'u', secret: 's', type: 'system', ostype: 'LINUX', comment: null, createdAt: 1 });
+    const a = await t.store.appservers.create({
+      name: 'db1', hostAddress: 'h', portNumber: 5432, applicationType: 'postgresql', osType: 'linux', identityId: ident.id,
+      comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,
+    });
+    const inst = (dbs: string[]) => [{ name: 'h:5432', host: 'h', port: 5432, version: '15', properties: {}, databases: dbs.map((name) => ({ name, sizeBytes: 10, owner: 'o', encoding: 'UTF8', properties: {} })) }];
+    await t.store.transaction((r) => r.inventory.record(a.id, 'postgresql', 1, 100, inst(['a', 'b'])));
+    await t.store.transaction((r) => r.inventory.record(a.id, 'postgresql', 2, 200, inst(['a'])));
+    const instances = await t.store.inventory.listInstances({ where: [], order: [], limit: 10, offset: 0 }, 'postgresql');
+    expect(instances.total).toBe(1);
+    const dbs = await t.store.inventory.listDatabases({ where: [], order: [], limit: 10, offset: 0 }, instances.items[0]!.id);
+    const byName = Object.fromEntries(dbs.items.map((d) => [d.name, d]));
+    expect(byName.a).toMatchObject({ firstSeen: 100, lastSeen: 200, missing: false });
+    expect(byName.b).toMatchObject({ firstSeen: 100, lastSeen: 100, missing: true });
+  });
+
+  it('rolls a transaction back as a whole', async () => {
+    t = await open();
+    await expect(
+      t.store.transaction(async (r) => {
+        await r.users.create('x', 'h', 1);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await t.store.users.byName('x')).toBeUndefined();
+  });
+});
