@@ -53,6 +53,7 @@ const isEnded = (s: TaskStatus) => (ENDED_TASK_STATUSES as readonly string[]).in
 
 export class Engine extends EventEmitter {
   private readonly o: Required<EngineOptions>;
+  private stopping = false;
 
   constructor(options: EngineOptions) {
     super();
@@ -79,7 +80,12 @@ export class Engine extends EventEmitter {
     this.o.queue.start((t, signal) => this.runTask(t, signal));
   }
 
+  /**
+   * Stops running tasks without recording an outcome for them: their session stays open and the
+   * next start's recover() closes it with a log entry that says the process stopped.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.o.queue.stop();
   }
 
@@ -184,6 +190,7 @@ export class Engine extends EventEmitter {
       outcome = { status: 'FAILED', errorCode: 'INTERNAL', message: (err as Error).message };
       await this.log(this.store, session, task.id, message('ERROR', 'CNSI0102', task.name, `internal error: ${(err as Error).message}`));
     }
+    if (this.stopping) return;
     await this.store.tasks.transition(task.id, ['RUNNING'], {
       status: outcome.status, end: this.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null,
     });

@@ -1,0 +1,44 @@
+/** What the route modules share: the store, the engine, the clock and the login sessions. */
+import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../core/clock.ts';
+import type { SecretBox } from '../core/secret-box.ts';
+import { badRequest } from '../core/errors.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { Store } from '../store/index.ts';
+import type { Auth } from './auth.ts';
+
+export interface ApiContext {
+  store: Store;
+  engine: Engine;
+  clock: Clock;
+  auth: Auth;
+  secrets: SecretBox;
+  /** Application types that have a collector. */
+  applicationTypes: readonly string[];
+  version: { version: string; build: string };
+}
+
+/** Path ids are numeric strings; anything else is a 400 in SPP's shape, not a crash. */
+export function idParam(req: FastifyRequest, name = 'id'): number {
+  const raw = (req.params as Record<string, string>)[name] ?? '';
+  if (!/^\d{1,16}$/.test(raw)) throw badRequest(`"${raw}" is not a valid id: ids are numbers.`);
+  return Number(raw);
+}
+
+export function queryParam(req: FastifyRequest, name: string): string | undefined {
+  const v = (req.query as Record<string, string | string[] | undefined>)[name];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+/** The body as an object: absent and empty bodies are `{}`, anything that is not an object is a 400. */
+export function bodyObject(req: FastifyRequest): Record<string, unknown> {
+  const b = req.body;
+  if (b === undefined || b === null || b === '') return {};
+  if (typeof b !== 'object' || Array.isArray(b)) throw badRequest('The request body must be a JSON object.');
+  return b as Record<string, unknown>;
+}
+
+export async function userName(ctx: ApiContext, req: FastifyRequest): Promise<string> {
+  const id = req.principal?.userId;
+  return (id !== undefined && (await ctx.store.users.byId(id))?.name) || 'unknown';
+}

@@ -1,0 +1,139 @@
+/** /api/endeavour/jobsession (spec §5) and /api/endeavour/log/job (spec §6). */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { badRequest, notFound } from '../core/errors.ts';
+import type { Criterion, FieldMap } from '../core/query.ts';
+import { normalizeStatusWord, PSEUDO_SESSION_STATUS } from '../core/status.ts';
+import { envelope, readCollectionQuery, toListQuery, type CollectionQuery } from './collection.ts';
+import { idParam, queryParam, userName, type ApiContext } from './context.ts';
+import { baseUrl, link } from './links.ts';
+import { logToWire, sessionToWire } from './wire.ts';
+
+const fields = (pairs: [string, string, 'string' | 'number'][]): FieldMap =>
+  Object.fromEntries(pairs.map(([p, column, type]) => [p, { column, type }]));
+
+const SESSION_FIELDS = fields([
+  ['id', 'id', 'number'], ['jobId', 'jobId', 'number'], ['jobName', 'jobName', 'string'], ['displayName', 'jobName', 'string'],
+  ['type', 'type', 'string'], ['subType', 'subType', 'string'], ['serviceId', 'serviceId', 'string'], ['status', 'status', 'string'],
+  ['start', 'start', 'number'], ['end', 'end', 'number'], ['lastUpdate', 'lastUpdate', 'number'], ['percent', 'percent', 'number'],
+  ['numTasks', 'numTasks', 'number'], ['results', 'results', 'string'],
+]);
+
+const LOG_FIELDS = fields([
+  ['id', 'id', 'string'], ['jobsessionId', 'sessionId', 'number'], ['sessionId', 'sessionId', 'number'], ['jobId', 'jobId', 'number'],
+  ['jobsessionTaskId', 'taskId', 'number'], ['type', 'type', 'string'], ['logTime', 'logTime', 'number'],
+  ['messageId', 'messageId', 'string'], ['message', 'message', 'string'],
+]);
+
+const TASK_FIELDS = fields([
+  ['id', 'id', 'number'], ['name', 'name', 'string'], ['status', 'status', 'string'], ['start', 'start', 'number'],
+  ['end', 'end', 'number'], ['appserverId', 'appserverId', 'number'],
+]);
+
+const HOUR = 3_600_000;
+const RANGE_UNITS: Record<string, number> = { minute: 60_000, hour: HOUR, day: 24 * HOUR, week: 7 * 24 * HOUR };
+
+/**
+ * SPP's pseudo-criteria on sessions: `status` = live/active/pending/history, the two spellings of
+ * cancelled, and `rangeunit` + `range` meaning "started in the last N units".
+ */
+function sessionCriteria(cq: CollectionQuery, now: number): Criterion[] {
+  const out: Criterion[] = [];
+  const unit = cq.criteria.find((c) => c.property === 'rangeunit');
+  const range = cq.criteria.find((c) => c.property === 'range');
+  if (unit && range) {
+    const ms = RANGE_UNITS[String(unit.value).toLowerCase().replace(/s$/, '')];
+    const n = Number(range.value);
+    if (!ms || !Number.isFinite(n)) throw badRequest('rangeunit must be minute, hour, day or week, and range a number.');
+    out.push({ property: 'start', op: '>=', value: now - n * ms });
+  }
+  for (const c of cq.criteria) {
+    if (c.property !== 'status') {
+      out.push(c);
+      continue;
+    }
+    const values = (Array.isArray(c.value) ? c.value : [c.value]).flatMap((v) => {
+      const pseudo = PSEUDO_SESSION_STATUS[String(v).toLowerCase()];
+      return pseudo ? [...pseudo] : [normalizeStatusWord(String(v))];
+    });
+    const negate = c.op === '<>' || c.op === 'NOT IN';
+    out.push({ property: 'status', op: negate ? 'NOT IN' : 'IN', value: values });
+  }
+  return out;
+}
+
+export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { store, engine, clock } = ctx;
+
+  const listSessions = (jobId?: number) => async (req: FastifyRequest) => {
+    const cq = readCollectionQuery(req);
+    const q = toListQuery({ ...cq, criteria: sessionCriteria(cq, clock.now()) }, SESSION_FIELDS, [{ property: 'start', direction: 'ASC' }]);
+    const page = await store.sessions.list(q, jobId);
+    const base = baseUrl(req);
+    return envelope(req, 'sessions', page.items.map((s) => sessionToWire(base, s, clock)), page.total, cq.paging);
+  };
+
+  app.get('/api/endeavour/jobsession', listSessions());
+
+  // sppmon reads a job's runs here; SPP ignores `filter` on this path, and so do we.
+  app.get('/api/endeavour/jobsession/history/jobid/:id', async (req) => {
+    const jobId = idParam(req);
+    if (!(await store.jobs.get(jobId))) throw notFound('Job', jobId);
+    const cq = readCollectionQuery(req);
+    const q = toListQuery({ ...cq, criteria: [] }, SESSION_FIELDS, [{ property: 'start', direction: 'ASC' }]);
+    const page = await store.sessions.list(q, jobId);
+    const base = baseUrl(req);
+    return envelope(req, 'sessions', page.items.map((s) => sessionToWire(base, s, clock)), page.total, cq.paging);
+  });
+
+  app.get('/api/endeavour/jobsession/:id', async (req) => {
+    const id = idParam(req);
+    const s = await store.sessions.get(id);
+    if (!s) throw notFound('Job session', id);
+    return sessionToWire(baseUrl(req), s, clock);
+  });
+
+  app.get('/api/endeavour/jobsession/:id/task', async (req) => {
+    const id = idParam(req);
+    if (!(await store.sessions.get(id))) throw notFound('Job session', id);
+    const cq = readCollectionQuery(req);
+    const page = await store.tasks.list(toListQuery(cq, TASK_FIELDS, [{ property: 'id', direction: 'ASC' }]), id);
+    const base = baseUrl(req);
+    const tasks = page.items.map((t) => ({
+      links: { self: link(base, `/api/endeavour/jobsession/${id}/task/${t.id}`, 'self') },
+      id: String(t.id),
+      name: t.name,
+      appserverId: t.appserverId === null ? null : String(t.appserverId),
+      status: t.status,
+      start: t.start,
+      end: t.end,
+      duration: t.start !== null ? (t.end ?? clock.now()) - t.start : null,
+      attempts: t.attempts,
+      errorCode: t.errorCode,
+      message: t.message,
+    }));
+    return envelope(req, 'tasks', tasks, page.total, cq.paging);
+  });
+
+  // Cancel answers 201 Created, as SPP documents.
+  app.post('/api/endeavour/jobsession/:id', async (req, reply) => {
+    const id = idParam(req);
+    const action = queryParam(req, 'action');
+    if (action !== 'cancel') throw badRequest(`Unknown job session action ${JSON.stringify(action ?? null)}; use ?action=cancel.`);
+    const s = await engine.cancelSession(id, await userName(ctx, req));
+    return reply.code(201).send(sessionToWire(baseUrl(req), s, clock));
+  });
+
+  app.get('/api/endeavour/log/job', async (req) => {
+    const cq = readCollectionQuery(req);
+    const page = await store.logs.list(toListQuery(cq, LOG_FIELDS, [{ property: 'logTime', direction: 'ASC' }]));
+    const base = baseUrl(req);
+    return envelope(req, 'logs', page.items.map((e) => logToWire(base, e)), page.total, cq.paging);
+  });
+
+  app.get('/api/endeavour/log/job/:logId', async (req) => {
+    const logId = (req.params as { logId: string }).logId;
+    const e = /^[0-9a-f]{24}$/.test(logId) ? await store.logs.get(logId) : undefined;
+    if (!e) throw notFound('Log entry', logId);
+    return logToWire(baseUrl(req), e);
+  });
+}

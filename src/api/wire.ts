@@ -1,0 +1,199 @@
+/** Domain records → SPP's JSON shapes (spec §4.1, §5.1, §6). */
+import type { Clock } from '../core/clock.ts';
+import { displayName, isSessionLive } from '../core/status.ts';
+import type { Job, JobSession, LogEntry } from '../core/types.ts';
+import { filterQuery, link, type Links } from './links.ts';
+
+export const TENANT_ID = 1000;
+
+const sessionDuration = (s: JobSession, now: number) => (s.end ?? (isSessionLive(s.status) ? now : s.lastUpdate)) - s.start;
+
+export function jobLinks(base: string, job: Job, running: boolean, lastrunId: number | null): Links {
+  const id = job.id;
+  const sessions = (extra: object[] = []) =>
+    `/api/endeavour/jobsession?${filterQuery([...extra, { property: 'jobId', value: String(id), op: '=' }] as never)}`;
+  const status = (v: string) => sessions([{ property: 'status', op: '=', value: v }]);
+  const links: Links = {
+    self: link(base, `/api/endeavour/job/${id}`, 'self'),
+    up: link(base, '/api/endeavour/job', 'up'),
+    edit: link(base, `/api/endeavour/job/${id}`, 'update'),
+    status: link(base, `/api/endeavour/job/${id}/status`),
+    triggers: link(base, `/api/endeavour/job/${id}/trigger`),
+    stats: link(base, `/api/endeavour/jobsession/stats/jobid/${id}`),
+    policy: link(base, `/api/endeavour/policy/${job.policyId}`),
+    jobsessions: link(base, sessions()),
+    livejobsessions: link(base, status('live')),
+    activejobsessions: link(base, status('active')),
+    pendingjobsessions: link(base, status('pending')),
+    historicaljobsessions: link(base, status('history')),
+    history: link(base, `/api/endeavour/jobsession/history/jobid/${id}`),
+  };
+  if (lastrunId !== null) {
+    links.lastrun = link(base, `/api/endeavour/jobsession/${lastrunId}`);
+    links.lastrunlog = link(base, `/api/endeavour/log/job?${filterQuery([{ property: 'jobsessionId', value: String(lastrunId) }])}`);
+  }
+  if (running) links.cancel = link(base, `/api/endeavour/job/${id}?action=cancel`, 'action', 'Cancel');
+  else links.start = link(base, `/api/endeavour/job/${id}?action=start`, 'action', 'Start');
+  if (job.schedule) {
+    if (job.held) links['release Schedule'] = link(base, `/api/endeavour/job/${id}?action=release`, 'action', 'Release Schedule');
+    else links['pause Schedule'] = link(base, `/api/endeavour/job/${id}?action=pause`, 'action', 'Pause Schedule');
+  }
+  return links;
+}
+
+/** `lastrun` of a job: the running session while it runs, else the last one that ended. */
+export function lastrun(s: JobSession, now: number) {
+  return {
+    sessionId: String(s.id),
+    jobName: s.jobName,
+    type: s.type,
+    subType: s.subType,
+    serviceId: s.serviceId,
+    start: s.start,
+    end: s.end,
+    duration: sessionDuration(s, now),
+    status: s.status,
+    results: s.results,
+    properties: null,
+    numTasks: s.numTasks,
+    previousLastTask: 0,
+    lastUpdate: s.lastUpdate,
+    percent: s.percent,
+    policySnapshot: null,
+  };
+}
+
+/**
+ * The job object, field for field as in the seed document. `running` is the live session, `ended`
+ * the last finished one (which gives lastSessionStatus and lastSessionDuration).
+ */
+export function jobToWire(base: string, job: Job, running: JobSession | undefined, ended: JobSession | undefined, clock: Clock) {
+  const now = clock.now();
+  const status = running ? 'RUNNING' : job.held ? 'HELD' : 'IDLE';
+  const shown = running ?? ended;
+  const triggerIds = job.triggerId !== null && job.schedule ? [String(job.triggerId)] : [];
+  return {
+    links: jobLinks(base, job, !!running, shown?.id ?? null),
+    name: job.name,
+    description: job.description,
+    policyId: String(job.policyId),
+    policyName: job.policyName,
+    type: job.type,
+    typeDisplayName: displayName(job.type),
+    subType: job.subType,
+    subTypeDisplayName: displayName(job.subType),
+    serviceId: job.serviceId,
+    displayName: job.name,
+    status,
+    statusDisplayName: displayName(status),
+    lastSessionStatus: ended?.status ?? null,
+    lastSessionStatusDisplayName: displayName(ended?.status),
+    triggerIds,
+    triggerData: triggerIds.map((triggerId) => ({ triggerId, triggerInfo: null })),
+    lastRunTime: shown?.start ?? null,
+    nextFireTime: job.schedule ? job.nextFireTime : null,
+    lastSessionDuration: ended ? sessionDuration(ended, now) : null,
+    tenantId: TENANT_ID,
+    actions: null,
+    statistics: null,
+    ...(shown ? { lastrun: lastrun(shown, now) } : {}),
+    id: String(job.id),
+  };
+}
+
+export function sessionToWire(base: string, s: JobSession, clock: Clock) {
+  const id = String(s.id);
+  const logFilter = filterQuery([{ property: 'jobsessionId', value: id }]);
+  const links: Links = {
+    self: link(base, `/api/endeavour/jobsession/${id}`, 'self'),
+    up: link(base, '/api/endeavour/jobsession', 'up'),
+    job: link(base, `/api/endeavour/job/${s.jobId}`),
+    tasks: link(base, `/api/endeavour/jobsession/${id}/task`),
+    log: link(base, `/api/endeavour/log/job?${logFilter}`),
+  };
+  if (isSessionLive(s.status)) links.cancel = link(base, `/api/endeavour/jobsession/${id}?action=cancel`, 'action', 'Cancel');
+  return {
+    links,
+    id,
+    jobId: String(s.jobId),
+    jobName: s.jobName,
+    type: s.type,
+    typeDisplayName: displayName(s.type),
+    subType: s.subType,
+    subTypeDisplayName: displayName(s.subType),
+    subPolicyType: null,
+    subPolicyTypeDisplayName: null,
+    serviceId: s.serviceId,
+    displayName: s.jobName,
+    description: null,
+    start: s.start,
+    end: s.end,
+    duration: sessionDuration(s, clock.now()),
+    lastUpdate: s.lastUpdate,
+    status: s.status,
+    statusDisplayName: displayName(s.status),
+    indexStatus: null,
+    results: s.results,
+    properties: { statistics: s.statistics, trigger: s.trigger },
+    numTasks: s.numTasks,
+    previousLastTask: 0,
+    percent: s.percent,
+    expiresAt: null,
+    expirationTime: null,
+    retention: null,
+    retentionUnit: null,
+    expired: false,
+    hasCatalog: false,
+    hasCondensed: false,
+    userUpdate: false,
+    rerunnable: false,
+    wormProtected: false,
+    actions: null,
+    statistics: null,
+    policySnapshot: {
+      id: String(s.jobId),
+      name: s.jobName,
+      type: s.type,
+      subType: s.subType,
+      serviceId: s.serviceId,
+      version: null,
+      description: null,
+      script: null,
+      spec: {
+        source: s.scope.map((e) => ({
+          href: `${base}/api/appserver/${e.id}`,
+          resourceType: e.resourceType,
+          name: e.name,
+          id: String(e.id),
+          include: true,
+          metadata: { path: '', name: e.name },
+        })),
+        option: {},
+      },
+    },
+  };
+}
+
+export function logToWire(base: string, e: LogEntry) {
+  return {
+    links: { self: link(base, `/api/endeavour/log/job/${e.id}`, 'self'), up: link(base, '/api/endeavour/log/job', 'up') },
+    id: e.id,
+    name: null,
+    type: e.type,
+    category: 'NONSERVICE',
+    logTime: e.logTime,
+    modName: null,
+    jobId: String(e.jobId),
+    jobsessionTaskId: e.taskId === null ? null : String(e.taskId),
+    jobsessionId: e.sessionId,
+    sessionId: String(e.sessionId),
+    threadId: null,
+    policyId: String(e.jobId),
+    message: e.message,
+    messageId: e.messageId,
+    messageParams: e.messageParams,
+    detail: null,
+    properties: null,
+    requesterIp: null,
+  };
+}

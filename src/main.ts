@@ -1,0 +1,151 @@
+/**
+ * The composition root: configuration → store → engine → API. The only module that knows which
+ * concrete adapters (SQLite or PostgreSQL, in-process queue, collectors) make up a running Census.
+ */
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Auth, DEFAULT_LOGIN_POLICY, type LoginPolicy } from './api/auth.ts';
+import { buildApi } from './api/server.ts';
+import type { Collector } from './collectors/types.ts';
+import { postgresqlCollector } from './collectors/postgresql/index.ts';
+import { systemClock, type Clock } from './core/clock.ts';
+import { generatePassword, hashPassword } from './core/password.ts';
+import { SecretBox } from './core/secret-box.ts';
+import { Engine } from './engine/engine.ts';
+import { InProcessQueue } from './engine/queue.ts';
+import { nextFireTime, validateSchedule } from './engine/schedule.ts';
+import { Scheduler } from './engine/scheduler.ts';
+import { INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from './engine/system-jobs.ts';
+import { Store } from './store/index.ts';
+import { loadOrCreateKey } from './store/keyfile.ts';
+
+export interface CensusConfig {
+  dataDir: string;
+  /** postgres://… ; default: SQLite in the data dir. */
+  database?: string;
+  /** PostgreSQL schema (tests). */
+  schema?: string;
+  port: number;
+  host: string;
+  /** Serve plain HTTP (behind a TLS-terminating proxy, or in tests). */
+  http: boolean;
+  /** Parallel inventory tasks in this process. */
+  concurrency: number;
+  taskTimeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+  /** Daily time and zone of the inventory trigger, if the operator set one. */
+  inventorySchedule?: { time: string; timezone?: string };
+  adminPassword?: string;
+  secretKey?: string;
+  clock?: Clock;
+  loginPolicy?: LoginPolicy;
+  /** Run the scheduler loop (tests drive tick() themselves). */
+  scheduler: boolean;
+  quiet?: boolean;
+}
+
+export const DEFAULT_CONFIG: Omit<CensusConfig, 'dataDir'> = {
+  port: 8443,
+  host: '127.0.0.1',
+  http: false,
+  concurrency: 8,
+  taskTimeoutMs: 60_000,
+  retries: 2,
+  retryDelayMs: 1_000,
+  scheduler: true,
+};
+
+export interface Census {
+  app: FastifyInstance;
+  store: Store;
+  engine: Engine;
+  scheduler: Scheduler;
+  url: string;
+  /** The admin password when this start created the admin user. */
+  initialAdminPassword?: string;
+  stop(): Promise<void>;
+}
+
+export const COLLECTORS: ReadonlyMap<string, Collector> = new Map([[postgresqlCollector.applicationType, postgresqlCollector]]);
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Creates the admin user on first start; its password is shown once and kept in a file only the owner can read. */
+async function ensureAdmin(store: Store, config: CensusConfig, clock: Clock): Promise<string | undefined> {
+  if (await store.users.byName('admin')) return undefined;
+  const password = config.adminPassword || generatePassword();
+  await store.users.create('admin', await hashPassword(password), clock.now());
+  if (config.adminPassword) return undefined;
+  const file = join(config.dataDir, 'initial-admin-password');
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return password;
+}
+
+export async function startCensus(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Census> {
+  const config: CensusConfig = { ...DEFAULT_CONFIG, ...partial };
+  const clock = config.clock ?? systemClock;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await Store.open({ url: config.database ?? join(config.dataDir, 'census.db'), ...(config.schema ? { schema: config.schema } : {}) });
+  const secrets = SecretBox.fromKey(loadOrCreateKey(config.dataDir, config.secretKey));
+  const initialAdminPassword = await ensureAdmin(store, config, clock);
+
+  const queue = new InProcessQueue(config.concurrency);
+  const engine = new Engine({
+    store, clock, queue, secrets, collectors: COLLECTORS,
+    taskTimeoutMs: config.taskTimeoutMs, retries: config.retries, retryDelayMs: config.retryDelayMs,
+  });
+  const firstStart = (await store.jobs.get(INVENTORY_JOB_ID)) === undefined;
+  await engine.init();
+  if (config.inventorySchedule) {
+    const s = validateSchedule(config.inventorySchedule);
+    await store.jobs.setSchedule(INVENTORY_JOB_ID, s, nextFireTime(s, clock.now()));
+  }
+  engine.start();
+  if (firstStart) {
+    // Run both system jobs once, for real, so every job has a `lastrun` from the start: SPP's
+    // clients read job.lastrun without checking that it exists (docs/compat.md).
+    for (const id of [MAINTENANCE_JOB_ID, INVENTORY_JOB_ID]) {
+      const { session } = await engine.startJob(id, { by: 'census', trigger: 'first-start' });
+      await engine.waitForSession(session.id, 60_000);
+    }
+  }
+  const scheduler = new Scheduler(store, engine, clock);
+  if (config.scheduler) scheduler.start();
+
+  let https: { key: string; cert: string } | undefined;
+  if (!config.http) {
+    const { loadOrCreateCertificate } = await import('./cli/tls.ts');
+    const tls = await loadOrCreateCertificate(config.dataDir, [config.host]);
+    https = { key: tls.key, cert: tls.cert };
+  }
+  const auth = new Auth(store, clock, config.loginPolicy ?? DEFAULT_LOGIN_POLICY);
+  const app = buildApi(
+    { store, engine, clock, auth, secrets, applicationTypes: [...COLLECTORS.keys()], version: { version: packageVersion(), build: 'census' } },
+    https ? { https } : {},
+  );
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `${config.http ? 'http' : 'https'}://${host}:${port}`;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      scheduler.stop();
+      await app.close();
+      await engine.stop();
+      await store.close();
+    })());
+  return { app, store, engine, scheduler, url, ...(initialAdminPassword ? { initialAdminPassword } : {}), stop };
+}

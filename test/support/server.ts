@@ -1,0 +1,111 @@
+/**
+ * Starts a real Census over real HTTPS (self-signed certificate, port 0) in a temp data dir, and
+ * gives tests a small client that speaks to it the way SPP's clients do.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCensus, type Census, type CensusConfig } from '../../src/main.ts';
+
+export const ADMIN_PASSWORD = 'Test-Admin-Pass-1';
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Sent as is (a string) instead of JSON. */
+  raw?: string | Buffer;
+  headers?: Record<string, string>;
+  sid?: string;
+  auth?: { user: string; password: string };
+}
+
+const agent = new https.Agent({ rejectUnauthorized: false, keepAlive: true });
+
+export function request(base: string, method: string, path: string, o: RequestOptions = {}): Promise<Reply> {
+  const url = path.startsWith('http') ? new URL(path) : new URL(base + path);
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json', ...o.headers };
+  if (o.sid) headers['X-Endeavour-Sessionid'] = o.sid;
+  if (o.auth) headers.Authorization = `Basic ${Buffer.from(`${o.auth.user}:${o.auth.password}`).toString('base64')}`;
+  const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+export interface TestServer {
+  census: Census;
+  url: string;
+  dataDir: string;
+  req(method: string, path: string, o?: RequestOptions): Promise<Reply>;
+  /** Logs in as admin and returns the session id. */
+  login(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(config: Partial<CensusConfig> = {}): Promise<TestServer> {
+  const dataDir = config.dataDir ?? mkdtempSync(join(tmpdir(), 'census-srv-'));
+  const census = await startCensus({
+    port: 0,
+    http: false,
+    scheduler: false,
+    adminPassword: ADMIN_PASSWORD,
+    retries: 0,
+    retryDelayMs: 10,
+    taskTimeoutMs: 10_000,
+    ...config,
+    dataDir,
+  });
+  const url = census.url;
+  const req = (method: string, path: string, o?: RequestOptions) => request(url, method, path, o);
+  return {
+    census,
+    url,
+    dataDir,
+    req,
+    login: async () => {
+      const r = await req('POST', '/api/endeavour/session', { auth: { user: 'admin', password: ADMIN_PASSWORD } });
+      if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
+      return r.json.sessionid as string;
+    },
+    stop: async () => {
+      await census.stop();
+      if (!config.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails at the deadline. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
