@@ -1,0 +1,236 @@
+/**
+ * IBM sppmon (v1.2.x, `--jobs --jobLogs`) against Census, call for call as spec §8.1 lists them:
+ * login with pageSize on the URL and no body, ping before the session header is attached, job and
+ * job-session lists read only by following links.nextPage.href, job logs by session, logout 204.
+ */
+import https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_PASSWORD, startTestServer, waitFor, type Reply, type TestServer } from '../support/server.ts';
+
+const ALL_LOG_TYPES = ['INFO', 'DEBUG', 'ERROR', 'SUMMARY', 'WARN', 'DETAIL'];
+const basic = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
+
+/** A request with exactly the headers given (the shared helper always adds Content-Type). */
+function bareRequest(base: string, method: string, path: string, headers: Record<string, string>): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const r = https.request(new URL(base + path), { method, headers, rejectUnauthorized: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+let srv: TestServer;
+
+async function runToIdle(sid: string, jobId: string) {
+  const before = (await srv.req('GET', `/api/endeavour/job/${jobId}`, { sid })).json.lastrun?.sessionId;
+  const r = await srv.req('POST', `/api/endeavour/job/${jobId}?action=start`, { sid, body: {} });
+  expect(r.status).toBe(200);
+  await waitFor(async () => {
+    const j = (await srv.req('GET', `/api/endeavour/job/${jobId}`, { sid })).json;
+    return j.status === 'IDLE' && j.lastrun?.sessionId !== before ? true : undefined;
+  }, `job ${jobId} back to IDLE`);
+}
+
+beforeAll(async () => {
+  srv = await startTestServer();
+  // A few more runs than the first-start ones, so that per-job session history spans several pages.
+  const sid = await srv.login();
+  for (const id of ['1001', '1004', '1001', '1004']) await runToIdle(sid, id);
+  await srv.req('DELETE', '/api/endeavour/session', { sid });
+});
+
+afterAll(async () => {
+  await srv?.stop();
+});
+
+/** sppmon's get_objects: follow links.nextPage.href (absolute) until it is absent. */
+async function followPages(sid: string, first: string, key: string, overridePageSize?: number) {
+  const items: Record<string, unknown>[] = [];
+  const pages: Reply[] = [];
+  let path: string | undefined = first;
+  while (path) {
+    const r = await srv.req('GET', path, { sid });
+    expect(r.status, `${path}: ${r.text}`).toBe(200);
+    expect(Array.isArray(r.json[key]), `${key} array in ${path}`).toBe(true);
+    pages.push(r);
+    items.push(...r.json[key]);
+    const next: string | undefined = r.json.links?.nextPage?.href;
+    if (next === undefined) break;
+    const url = new URL(next);
+    // The href is absolute and points back at the address the client used.
+    expect(`${url.protocol}//${url.host}`).toBe(srv.url);
+    if (overridePageSize !== undefined) url.searchParams.set('pageSize', String(overridePageSize));
+    path = url.pathname + url.search;
+    expect(pages.length, 'paging does not end').toBeLessThan(50);
+  }
+  return { items, pages };
+}
+
+describe('sppmon call sequence (spec §8.1)', () => {
+  let sid = '';
+  const sessionIds: string[] = [];
+
+  it('logs in with POST /api/endeavour/session?pageSize=50, Basic auth and an empty JSON body', async () => {
+    const r = await srv.req('POST', '/api/endeavour/session?pageSize=50', {
+      raw: '',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      auth: { user: 'admin', password: ADMIN_PASSWORD },
+    });
+    expect(r.status).toBe(200);
+    expect(r.json.sessionid).toMatch(/^[0-9a-f]{32}$/);
+    sid = r.json.sessionid;
+  });
+
+  it('logs in with no Content-Type header and no body at all', async () => {
+    const r = await bareRequest(srv.url, 'POST', '/api/endeavour/session?pageSize=50', { Authorization: basic });
+    expect(r.status).toBe(200);
+    expect(r.json.sessionid).toMatch(/^[0-9a-f]{32}$/);
+    expect(r.json.sessionid).not.toBe(sid);
+  });
+
+  it('reads the version from /api/lifecycle/ping?pageSize=50 without a session header', async () => {
+    const r = await bareRequest(srv.url, 'GET', '/api/lifecycle/ping?pageSize=50', { Accept: 'application/json' });
+    expect(r.status).toBe(200);
+    expect(typeof r.json.version).toBe('string');
+    expect(r.json.version).not.toBe('');
+    expect(typeof r.json.build).toBe('string');
+  });
+
+  it('also answers the older /ngp/version probe without a session', async () => {
+    const r = await srv.req('GET', '/ngp/version?pageSize=50');
+    expect(r.status).toBe(200);
+    for (const k of ['product', 'version', 'build', 'date', 'epoch']) expect(typeof r.json[k], k).toBe('string');
+  });
+
+  let jobs: { id: string; name: string }[] = [];
+
+  it('lists jobs one per page by following links.nextPage.href until it is absent', async () => {
+    const { items, pages } = await followPages(sid, '/api/endeavour/job?pageSize=1', 'jobs');
+    jobs = items.map((j) => ({ id: j.id as string, name: j.name as string }));
+    expect(jobs.map((j) => j.id).sort()).toEqual(['1001', '1004']);
+    expect(jobs.every((j) => typeof j.name === 'string' && j.name !== '')).toBe(true);
+    expect(pages).toHaveLength(2);
+    for (const p of pages) {
+      expect(p.json.total).toBe(2);
+      expect(p.json.jobs).toHaveLength(1);
+    }
+    expect(pages[0]!.json.page).toBe(1);
+    expect(pages[1]!.json.page).toBe(2);
+    expect(pages[0]!.json.links.lastPage.href).toContain('pageStartIndex=1');
+    const last = pages[pages.length - 1]!.json.links;
+    expect(last.nextPage).toBeUndefined();
+    expect(last.lastPage).toBeUndefined();
+  });
+
+  it('reads every job’s session history page by page, with the types sppmon stores', async () => {
+    for (const job of jobs) {
+      const { items, pages } = await followPages(sid, `/api/endeavour/jobsession/history/jobid/${job.id}?pageSize=1`, 'sessions');
+      expect(items.length).toBeGreaterThanOrEqual(3); // first start + two runs in beforeAll
+      expect(pages).toHaveLength(items.length);
+      expect(pages[pages.length - 1]!.json.links.nextPage).toBeUndefined();
+      const ids = new Set<string>();
+      for (const s of items) {
+        expect(s.jobId).toBe(job.id);
+        expect(s.jobName).toBe(job.name);
+        expect(typeof s.start).toBe('number');
+        expect(s.start as number).toBeGreaterThan(0);
+        expect(typeof s.end).toBe('number');
+        expect(s.id).toMatch(/^\d+$/);
+        expect(Number.isSafeInteger(parseInt(s.id as string, 10))).toBe(true);
+        expect(Number.isInteger(s.duration)).toBe(true);
+        expect(Number.isInteger(s.numTasks)).toBe(true);
+        expect(typeof s.percent).toBe('number');
+        expect(typeof s.status).toBe('string');
+        expect(Array.isArray((s.properties as { statistics: unknown }).statistics)).toBe(true);
+        ids.add(s.id as string);
+      }
+      expect(ids.size).toBe(items.length);
+      sessionIds.push(...ids);
+
+      // sppmon shrinks or grows pageSize between pages; the same records still come back, once each.
+      const again = await followPages(sid, `/api/endeavour/jobsession/history/jobid/${job.id}?pageSize=1`, 'sessions', 2);
+      expect(again.items.map((s) => s.id).sort()).toEqual([...ids].sort());
+    }
+  });
+
+  const logFilter = (sessionId: string, types: string[], messageIds?: string[]) =>
+    encodeURIComponent(JSON.stringify([
+      { property: 'jobsessionId', value: sessionId, op: '=' },
+      { property: 'type', value: types, op: 'IN' },
+      ...(messageIds ? [{ property: 'messageId', value: messageIds, op: 'IN' }] : []),
+    ]));
+
+  it('reads SUMMARY job logs per session with the fields sppmon parses', async () => {
+    expect(sessionIds.length).toBeGreaterThan(0);
+    for (const id of sessionIds) {
+      const { items } = await followPages(sid, `/api/endeavour/log/job?filter=${logFilter(id, ['SUMMARY'])}&pageSize=50`, 'logs');
+      expect(items.length, `SUMMARY log of session ${id}`).toBeGreaterThanOrEqual(1);
+      for (const l of items) {
+        expect(l.type).toBe('SUMMARY');
+        expect(l.jobsessionId).toBe(Number(id));
+        expect(typeof l.jobsessionId).toBe('number');
+        expect(typeof l.logTime).toBe('number');
+        expect(l.id).toMatch(/^[0-9a-f]{24}$/);
+        expect(typeof l.messageId).toBe('string');
+        expect(typeof l.message).toBe('string');
+        expect(Array.isArray(l.messageParams)).toBe(true);
+        for (const p of l.messageParams as unknown[]) expect(typeof p).toBe('string');
+      }
+    }
+  });
+
+  it('applies a messageId filter, since messageId is a field of log records (spec §1.7)', async () => {
+    const id = sessionIds[0]!;
+    // sppmon's own message ids: SPP ignored this criterion, Census filters on it (and writes none of them).
+    const none = await srv.req('GET', `/api/endeavour/log/job?filter=${logFilter(id, ['SUMMARY'], ['CTGGA2384'])}&pageSize=50`, { sid });
+    expect(none.status).toBe(200);
+    expect(none.json.total).toBe(0);
+    expect(none.json.logs).toEqual([]);
+
+    const all = await srv.req('GET', `/api/endeavour/log/job?filter=${logFilter(id, ['SUMMARY'])}&pageSize=50`, { sid });
+    const summaryIds = [...new Set((all.json.logs as { messageId: string }[]).map((l) => l.messageId))];
+    const some = await srv.req('GET', `/api/endeavour/log/job?filter=${logFilter(id, ['SUMMARY'], summaryIds)}&pageSize=50`, { sid });
+    expect(some.status).toBe(200);
+    expect(some.json.total).toBe(all.json.total);
+  });
+
+  it('reads all six log types with --fullLogs', async () => {
+    for (const id of sessionIds) {
+      const full = await followPages(sid, `/api/endeavour/log/job?filter=${logFilter(id, ALL_LOG_TYPES)}&pageSize=2`, 'logs');
+      const summary = await srv.req('GET', `/api/endeavour/log/job?filter=${logFilter(id, ['SUMMARY'])}&pageSize=50`, { sid });
+      expect(full.items.length).toBeGreaterThan(summary.json.total);
+      const types = new Set(full.items.map((l) => l.type as string));
+      expect(types.has('INFO')).toBe(true);
+      expect(types.has('SUMMARY')).toBe(true);
+      for (const t of types) expect(ALL_LOG_TYPES).toContain(t);
+      for (const l of full.items) expect(l.jobsessionId).toBe(Number(id));
+      const ids = full.items.map((l) => l.id);
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+  });
+
+  it('logs out with DELETE /api/endeavour/session → exactly 204, after which the session is gone', async () => {
+    // sppmon pings once more on exit, still with its session.
+    expect((await srv.req('GET', '/api/lifecycle/ping', { sid })).status).toBe(200);
+    const r = await srv.req('DELETE', '/api/endeavour/session', { sid });
+    expect(r.status).toBe(204);
+    expect(r.text).toBe('');
+    const after = await srv.req('GET', '/api/endeavour/job?pageSize=50', { sid });
+    expect(after.status).toBe(401);
+    expect(after.json.id).toBe('XSBSessionDoesNotExistException');
+    expect(typeof after.json.description).toBe('string');
+  });
+});

@@ -1,0 +1,226 @@
+/**
+ * The engine on both store dialects, with the real PostgreSQL collector: fan-out into tasks,
+ * outcomes, cancel, the deadline, recovery after a process stopped mid-run, maintenance, and the
+ * scheduler driven by a fake clock.
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { postgresqlCollector } from '../src/collectors/postgresql/index.ts';
+import { FakeClock, systemClock, type Clock } from '../src/core/clock.ts';
+import { SecretBox } from '../src/core/secret-box.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { InProcessQueue } from '../src/engine/queue.ts';
+import { nextFireTime } from '../src/engine/schedule.ts';
+import { Scheduler } from '../src/engine/scheduler.ts';
+import { INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from '../src/engine/system-jobs.ts';
+import type { Store } from '../src/store/index.ts';
+import { AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
+import { silentListener, type SilentListener } from './support/silent-listener.ts';
+import { DIALECTS, type TestStore } from './support/stores.ts';
+
+const secrets = SecretBox.fromKey(Buffer.alloc(32, 7));
+const collectors = new Map([['postgresql', postgresqlCollector]]);
+
+function makeEngine(store: Store, clock: Clock = systemClock, over: Partial<ConstructorParameters<typeof Engine>[0]> = {}) {
+  return new Engine({ store, clock, secrets, collectors, queue: new InProcessQueue(4), taskTimeoutMs: 1500, retries: 0, retryDelayMs: 10, ...over });
+}
+
+async function addServer(store: Store, name: string, port: number, password = AUTH_SUPERPASS) {
+  const ident = await store.identities.create({ name, username: AUTH_SUPERUSER, secret: secrets.seal(password), type: 'system', ostype: 'LINUX', comment: null, createdAt: 1 });
+  return store.appservers.create({
+    name, hostAddress: '127.0.0.1', portNumber: port, applicationType: 'postgresql', osType: 'linux', identityId: ident.id,
+    comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,
+  });
+}
+
+const logsOf = async (store: Store, sessionId: number) =>
+  (await store.logs.list({ where: [{ column: 'sessionId', kind: 'cmp', op: '=', value: sessionId }], order: [], limit: 1000, offset: 0 })).items;
+
+describe.each(DIALECTS)('engine on %s', (_name, open) => {
+  let t: TestStore;
+  let engines: Engine[] = [];
+  let hang: SilentListener | undefined;
+  const port = inject('pgAuthPort');
+
+  afterEach(async () => {
+    for (const e of engines) await e.stop();
+    engines = [];
+    await hang?.close();
+    hang = undefined;
+    await t?.cleanup();
+  });
+
+  const started = async (store: Store, clock?: Clock, over?: Partial<ConstructorParameters<typeof Engine>[0]>) => {
+    const e = makeEngine(store, clock, over);
+    engines.push(e);
+    await e.init();
+    e.start();
+    return e;
+  };
+
+  it('runs one task per server and ends COMPLETED, PARTIAL or FAILED from their outcomes', async () => {
+    t = await open();
+    const engine = await started(t.store);
+    await addServer(t.store, 'good', port);
+    const r1 = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    expect((await engine.waitForSession(r1.session.id)).status).toBe('COMPLETED');
+
+    const bad = await addServer(t.store, 'bad', port, 'wrong');
+    const r2 = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    expect(r2.session.numTasks).toBe(2);
+    const s2 = await engine.waitForSession(r2.session.id);
+    expect(s2.status).toBe('PARTIAL');
+    expect(s2.statistics).toEqual([{ resourceType: 'appserver', total: 2, success: 1, failed: 1, skipped: 0 }]);
+
+    const r3 = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'appserver', appserverIds: [bad.id] });
+    expect((await engine.waitForSession(r3.session.id)).status).toBe('FAILED');
+    const job = await t.store.jobs.get(INVENTORY_JOB_ID);
+    expect(job).toMatchObject({ runningSessionId: null, lastSessionId: r3.session.id });
+    const summary = (await logsOf(t.store, r3.session.id)).filter((l) => l.type === 'SUMMARY');
+    expect(summary).toHaveLength(1);
+    expect(summary[0]!.message).toContain('FAILED');
+  });
+
+  it('fails a server that never answers at the deadline without holding up the others', async () => {
+    t = await open();
+    hang = await silentListener();
+    const engine = await started(t.store);
+    await addServer(t.store, 'hangs', hang.port);
+    await addServer(t.store, 'good', port);
+    const t0 = Date.now();
+    const { session } = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    const done = await engine.waitForSession(session.id, 15_000);
+    expect(Date.now() - t0).toBeLessThan(6_000);
+    expect(done.status).toBe('PARTIAL');
+    const tasks = await t.store.tasks.bySession(session.id);
+    expect(tasks.find((x) => x.name === 'hangs')).toMatchObject({ status: 'FAILED', errorCode: 'TIMEOUT' });
+    expect(tasks.find((x) => x.name === 'good')?.status).toBe('COMPLETED');
+  });
+
+  it('cancels a running session: running tasks are aborted and the session ends CANCELLED', async () => {
+    t = await open();
+    hang = await silentListener();
+    const engine = await started(t.store, systemClock, { taskTimeoutMs: 60_000 });
+    await addServer(t.store, 'hangs', hang.port);
+    const { session } = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    await expect.poll(async () => (await t.store.tasks.bySession(session.id))[0]?.status, { timeout: 5000 }).toBe('RUNNING');
+    const cancelling = await engine.cancelSession(session.id, 'tester');
+    expect(['CANCELLING', 'CANCELLED']).toContain(cancelling.status);
+    const done = await engine.waitForSession(session.id, 10_000);
+    expect(done.status).toBe('CANCELLED');
+    expect((await t.store.jobs.get(INVENTORY_JOB_ID))?.runningSessionId).toBeNull();
+    expect((await logsOf(t.store, session.id)).some((l) => l.messageId === 'CNSJ0004' && l.message.includes('tester'))).toBe(true);
+  });
+
+  it('closes at start-up a session that a stopped process left running, saying why', async () => {
+    t = await open();
+    hang = await silentListener();
+    const first = await started(t.store, systemClock, { taskTimeoutMs: 60_000 });
+    await addServer(t.store, 'hangs', hang.port);
+    const { session } = await first.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    await expect.poll(async () => (await t.store.tasks.bySession(session.id))[0]?.status, { timeout: 5000 }).toBe('RUNNING');
+    await first.stop(); // as on SIGTERM: the task is abandoned, not recorded
+    expect((await t.store.sessions.get(session.id))?.status).toBe('RUNNING');
+    expect((await t.store.jobs.get(INVENTORY_JOB_ID))?.runningSessionId).toBe(session.id);
+
+    await started(t.store); // the next process
+    const closed = await t.store.sessions.get(session.id);
+    expect(closed?.status).toBe('FAILED');
+    expect((await t.store.jobs.get(INVENTORY_JOB_ID))?.runningSessionId).toBeNull();
+    const why = (await logsOf(t.store, session.id)).find((l) => l.messageId === 'CNSJ0005');
+    expect(why?.type).toBe('ERROR');
+    expect(why?.message).toMatch(/stopped while it was running/);
+    expect((await t.store.tasks.bySession(session.id))[0]).toMatchObject({ status: 'FAILED', errorCode: 'INTERRUPTED' });
+  });
+
+  it('adds a server registered during a run to that run instead of starting another', async () => {
+    t = await open();
+    hang = await silentListener();
+    const engine = await started(t.store, systemClock, { taskTimeoutMs: 60_000 });
+    await addServer(t.store, 'hangs', hang.port);
+    const { session } = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    const good = await addServer(t.store, 'good', port);
+    const joined = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'registration', appserverIds: [good.id] });
+    expect(joined.started).toBe(false);
+    expect(joined.session.id).toBe(session.id);
+    expect(joined.session.numTasks).toBe(2);
+    await expect.poll(async () => (await t.store.tasks.bySession(session.id)).find((x) => x.name === 'good')?.status, { timeout: 10_000 }).toBe('COMPLETED');
+    await engine.cancelSession(session.id, 'test');
+    expect((await engine.waitForSession(session.id)).status).toBe('CANCELLED');
+  });
+
+  it('maintenance removes ended sessions and their logs past the retention period, and idle logins', async () => {
+    t = await open();
+    const clock = new FakeClock(Date.UTC(2026, 5, 1));
+    const engine = await started(t.store, clock);
+    const day = 86_400_000;
+    const old = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    await engine.waitForSession(old.session.id);
+    clock.advance(31 * day);
+    const recent = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    await engine.waitForSession(recent.session.id);
+    const user = await t.store.users.create('u', 'h', clock.now());
+    await t.store.loginSessions.create({ id: 'a'.repeat(32), userId: user.id, createdAt: clock.now() - 2 * 3_600_000, lastAccess: clock.now() - 3_600_000 });
+    expect((await logsOf(t.store, old.session.id)).length).toBeGreaterThan(0);
+
+    const m = await engine.startJob(MAINTENANCE_JOB_ID, { by: 'test', trigger: 'manual' });
+    expect((await engine.waitForSession(m.session.id)).status).toBe('COMPLETED');
+    expect(await t.store.sessions.get(old.session.id)).toBeUndefined();
+    expect(await logsOf(t.store, old.session.id)).toHaveLength(0);
+    expect(await t.store.sessions.get(recent.session.id)).toBeDefined();
+    expect(await t.store.loginSessions.get('a'.repeat(32))).toBeUndefined();
+    const said = (await logsOf(t.store, m.session.id)).find((l) => l.messageId === 'CNSM0200');
+    expect(said?.messageParams.slice(0, 1)).toEqual(['1']);
+  });
+
+  it('fires a due trigger once, moves it to the next day, and skips a held job', async () => {
+    t = await open();
+    const clock = new FakeClock(Date.UTC(2026, 2, 27, 12, 0));
+    const engine = await started(t.store, clock);
+    const scheduler = new Scheduler(t.store, engine, clock);
+    const schedule = { time: '02:30', timezone: 'Europe/Berlin' };
+    const first = nextFireTime(schedule, clock.now());
+    expect(new Date(first).toISOString()).toBe('2026-03-28T01:30:00.000Z'); // CET, UTC+1
+    await t.store.jobs.setSchedule(INVENTORY_JOB_ID, schedule, first);
+    await t.store.jobs.setSchedule(MAINTENANCE_JOB_ID, null, null);
+
+    expect(await scheduler.tick()).toEqual([]);
+    clock.set(first);
+    expect(await scheduler.tick()).toEqual([INVENTORY_JOB_ID]);
+    expect(await scheduler.tick()).toEqual([]); // once
+    const job = await t.store.jobs.get(INVENTORY_JOB_ID);
+    // 02:30 does not exist in Berlin on 29 March (clocks jump 02:00 → 03:00): it fires at 03:00 CEST.
+    expect(new Date(job!.nextFireTime!).toISOString()).toBe('2026-03-29T01:00:00.000Z');
+    const s = await t.store.sessions.get(job!.runningSessionId ?? job!.lastSessionId!);
+    expect(s?.trigger).toBe('schedule');
+
+    await t.store.jobs.setHeld(INVENTORY_JOB_ID, true);
+    clock.set(job!.nextFireTime!);
+    expect(await scheduler.tick()).toEqual([]);
+    const held = await t.store.jobs.get(INVENTORY_JOB_ID);
+    expect(held!.nextFireTime).toBeGreaterThan(clock.now()); // moved on, did not fire
+  });
+});
+
+describe('in-process queue', () => {
+  it('never runs more tasks at once than its concurrency', async () => {
+    const q = new InProcessQueue(3);
+    let now = 0;
+    let peak = 0;
+    const releases: (() => void)[] = [];
+    q.start(async () => {
+      now++;
+      peak = Math.max(peak, now);
+      await new Promise<void>((r) => releases.push(r));
+      now--;
+    });
+    await q.enqueue(Array.from({ length: 10 }, (_, i) => ({ taskId: i, sessionId: 1 })));
+    let finished = 0;
+    while (finished < 10) {
+      await expect.poll(() => releases.length).toBeGreaterThan(0);
+      releases.shift()!();
+      finished++;
+    }
+    await expect.poll(() => q.size.running).toBe(0);
+    expect(peak).toBe(3);
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * A second, private PostgreSQL cluster that checks passwords (scram-sha-256). The machine's own
+ * server trusts every local connection, so a wrong password cannot fail there; this one makes
+ * "wrong password" a real server's answer. Built with Debian's initdb/pg_ctl, run as the
+ * postgres OS user, on a free loopback port, and removed afterwards.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const AUTH_SUPERUSER = 'census_admin';
+export const AUTH_SUPERPASS = 'Sup3r-Secret-Pass';
+
+function binDir(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  if (!versions.length) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
+  return join(root, versions[0]!, 'bin');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface AuthCluster {
+  port: number;
+  stop(): void;
+}
+
+export async function startAuthCluster(): Promise<AuthCluster> {
+  const bin = binDir();
+  const dir = mkdtempSync(join(tmpdir(), 'census-pgauth-'));
+  chmodSync(dir, 0o755);
+  const data = join(dir, 'data');
+  const pwfile = join(dir, 'pw');
+  writeFileSync(pwfile, AUTH_SUPERPASS);
+  const pg = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const pgGroup = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  chownSync(dir, pg, pgGroup);
+  chownSync(pwfile, pg, pgGroup);
+  const asPostgres = (cmd: string, args: string[]) =>
+    execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe', timeout: 60_000 });
+  asPostgres(join(bin, 'initdb'), ['-D', data, '-U', AUTH_SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync']);
+  const port = await freePort();
+  asPostgres(join(bin, 'pg_ctl'), [
+    '-D', data, '-w', '-t', '60', '-l', join(dir, 'log'),
+    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start',
+  ]);
+  return {
+    port,
+    stop() {
+      try {
+        asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
