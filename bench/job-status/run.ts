@@ -144,7 +144,7 @@ const pad = (s: string, n: number) => s.padStart(n);
 async function main(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'census-bench-'));
   let census: Awaited<ReturnType<typeof startCensus>> | undefined;
-  let bare: ReturnType<typeof Fastify> | undefined;
+  let bare: { close(): PromiseLike<unknown> } | undefined;
   try {
     census = await startCensus({ dataDir, port: 0, http: false, scheduler: false, adminPassword: ADMIN_PASSWORD, quiet: true });
     const key = readFileSync(join(dataDir, 'tls', 'key.pem'), 'utf8');
@@ -163,12 +163,13 @@ async function main(): Promise<number> {
     const bytes = job.body;
 
     // The baseline: same TLS material, same bytes, nothing else.
-    bare = Fastify({ https: { key, cert } });
-    bare.get(PATH, (_req, reply) => {
+    const server = Fastify({ https: { key, cert } });
+    bare = server;
+    server.get(PATH, (_req, reply) => {
       reply.header('content-type', 'application/json').send(bytes);
     });
-    await bare.listen({ port: 0, host: '127.0.0.1' });
-    const addr = bare.server.address();
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const addr = server.server.address();
     if (!addr || typeof addr !== 'object') throw new Error('bare server has no address');
     const bareUrl = `https://127.0.0.1:${addr.port}`;
 
@@ -238,7 +239,7 @@ async function main(): Promise<number> {
     console.log(`job-status: census/bare = ${(c.rps / b.rps).toFixed(2)} (census ${Math.round(c.rps)} req/s, bare ${Math.round(b.rps)} req/s)`);
     return 0;
   } finally {
-    await bare?.close().catch(() => {});
+    await Promise.resolve(bare?.close()).catch(() => {});
     await census?.stop().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   }
