@@ -80,6 +80,28 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     expect(summary[0]!.message).toContain('FAILED');
   });
 
+  it('retries a refused connection with back-off, but never a wrong password', async () => {
+    t = await open();
+    const engine = await started(t.store, systemClock, { retries: 2, retryDelayMs: 20 });
+    const closed = await silentListener();
+    const refusedPort = closed.port;
+    await closed.close(); // nothing listens there now
+    await addServer(t.store, 'refuses', refusedPort);
+    await addServer(t.store, 'wrong-password', port, 'nope');
+    const { session } = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    expect((await engine.waitForSession(session.id)).status).toBe('FAILED');
+    const logs = await logsOf(t.store, session.id);
+    const tasks = await t.store.tasks.bySession(session.id);
+    const idOf = (name: string) => tasks.find((x) => x.name === name)!.id;
+    const retries = (name: string) => logs.filter((l) => l.messageId === 'CNSI0103' && l.taskId === idOf(name));
+    expect(retries('refuses').map((l) => l.messageParams[2])).toEqual(['20', '40']);
+    expect(retries('wrong-password')).toHaveLength(0);
+    expect(tasks.find((x) => x.name === 'refuses')?.errorCode).toBe('REFUSED');
+    const refusedError = logs.find((l) => l.type === 'ERROR' && l.taskId === idOf('refuses'));
+    expect(refusedError?.message).toMatch(/refused/i);
+    expect(refusedError?.message).toContain('refuses');
+  });
+
   it('fails a server that never answers at the deadline without holding up the others', async () => {
     t = await open();
     hang = await silentListener();

@@ -49,13 +49,15 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
   }
   const where = `${server.hostAddress}${server.portNumber ? `:${server.portNumber}` : ''}`;
 
+  // The deadline covers the whole task, retries included: a host that never answers fails at it.
+  const deadline = Date.now() + d.timeoutMs;
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) break;
     await d.log(d.store, task, message('INFO', 'CNSI0100', server.name, server.applicationType, where, attempt));
     try {
       const result = await collectWithDeadline(collector, {
         name: server.name, host: server.hostAddress, port: server.portNumber, username: identity.username, password,
-      }, signal, d.timeoutMs);
+      }, signal, Math.max(1, deadline - Date.now()));
       await d.store.transaction(async (r) => {
         await r.inventory.record(server.id, server.applicationType, sessionId, d.clock.now(), result.instances);
         for (const w of result.warnings) await d.log(r, task, message('WARN', 'CNSI0104', server.name, w));
@@ -67,8 +69,8 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
     } catch (err) {
       if (signal.aborted) break;
       const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
-      if (e.retryable && attempt <= d.retries) {
-        const delay = d.retryDelayMs * 2 ** (attempt - 1);
+      const delay = d.retryDelayMs * 2 ** (attempt - 1);
+      if (e.retryable && attempt <= d.retries && Date.now() + delay < deadline) {
         await d.log(d.store, task, message('WARN', 'CNSI0103', server.name, e.message, delay));
         if (!(await pause(delay, signal))) break;
         continue;
@@ -93,6 +95,8 @@ async function collectWithDeadline(
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal.addEventListener('abort', onAbort, { once: true });
+  // An abort that came while we were still getting ready fires no event: pass it on now.
+  if (signal.aborted) controller.abort();
   let timer: NodeJS.Timeout | undefined;
   const backstop = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
