@@ -18,14 +18,14 @@ export function describeServer(target: CollectTarget): string {
  * it, but a message that ends up in logs and API responses must never carry it, so we do not rely
  * on that.
  */
-export function scrubSecret(text: string, secret: string): string {
-  return secret.length > 0 ? text.split(secret).join('***') : text;
+export function scrubSecret(text: string, secret: string | null | undefined): string {
+  return secret ? text.split(secret).join('***') : text;
 }
 
 /** The driver's message, scrubbed; a fallback for anything that is not an Error. */
 export function errorMessage(err: unknown, target: CollectTarget): string {
   const raw = err instanceof Error ? err.message : String(err);
-  return scrubSecret(raw, target.password);
+  return scrubSecret(scrubSecret(raw, target.password), target.passphrase);
 }
 
 /** Node errors carry `code`; with several addresses to try, Node may wrap them in an AggregateError. */

@@ -11,13 +11,30 @@ export interface CollectTarget {
   host: string;
   port: number | null;
   username: string;
-  password: string;
+  /** Password login (database servers, or SSH with a password). */
+  password: string | null;
+  /** SSH private key in OpenSSH/PEM form, for key login (file-system hosts). */
+  privateKey?: string | null;
+  /** Passphrase of the private key, if it has one. */
+  passphrase?: string | null;
 }
 
 export interface CollectOptions {
   signal: AbortSignal;
   /** Milliseconds the whole collection may take. */
   timeoutMs: number;
+}
+
+/**
+ * What a collector found worth a warning before a backup: e.g. archiving off, binary logging
+ * off, a login lacking a privilege. Recorded as WARN log entries and as flags on the object.
+ */
+export interface ReadinessFinding {
+  /** Stable code, e.g. "ARCHIVE_MODE_OFF". */
+  code: string;
+  message: string;
+  /** The database (by name) the finding is about; absent for the instance itself. */
+  database?: string;
 }
 
 export interface CollectedDatabase {
@@ -35,7 +52,12 @@ export interface CollectedInstance {
   port: number | null;
   version: string | null;
   properties: Record<string, unknown>;
+  /**
+   * The databases (schemas for MySQL, mounted file systems for file hosts: their mount point is
+   * the name and their properties carry device, type and used space).
+   */
   databases: CollectedDatabase[];
+  findings?: ReadinessFinding[];
 }
 
 export interface CollectResult {

@@ -81,7 +81,7 @@ class Session {
       host: this.target.host,
       port: this.target.port ?? DEFAULT_PORT,
       user: this.target.username,
-      password: this.target.password,
+      password: this.target.password ?? '',
       database,
       application_name: 'census-collector',
       connectionTimeoutMillis: remaining,
