@@ -25,7 +25,7 @@ function makeEngine(store: Store, clock: Clock = systemClock, over: Partial<Cons
 }
 
 async function addServer(store: Store, name: string, port: number, password = AUTH_SUPERPASS) {
-  const ident = await store.identities.create({ name, username: AUTH_SUPERUSER, secret: secrets.seal(password), type: 'system', ostype: 'LINUX', comment: null, createdAt: 1 });
+  const ident = await store.identities.create({ name, username: AUTH_SUPERUSER, secret: secrets.seal(password), kind: 'password', type: 'system', ostype: 'LINUX', comment: null, createdAt: 1 });
   return store.appservers.create({
     name, hostAddress: '127.0.0.1', portNumber: port, applicationType: 'postgresql', osType: 'linux', identityId: ident.id,
     comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,

@@ -68,14 +68,17 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
 
   it('keeps first-seen and marks databases missing instead of deleting them', async () => {
     t = await open();
-    const ident = await t.store.identities.create({ name: 'i', username: 'u', secret: 's', type: 'system', ostype: 'LINUX', comment: null, createdAt: 1 });
+    const ident = await t.store.identities.create({ name: 'i', username: 'u', secret: 's', kind: 'password', type: 'system', ostype: 'LINUX', comment: null, createdAt: 1 });
     const a = await t.store.appservers.create({
       name: 'db1', hostAddress: 'h', portNumber: 5432, applicationType: 'postgresql', osType: 'linux', identityId: ident.id,
       comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,
     });
     const inst = (dbs: string[]) => [{ name: 'h:5432', host: 'h', port: 5432, version: '15', properties: {}, databases: dbs.map((name) => ({ name, sizeBytes: 10, owner: 'o', encoding: 'UTF8', properties: {} })) }];
-    await t.store.transaction((r) => r.inventory.record(a.id, 'postgresql', 1, 100, inst(['a', 'b'])));
-    await t.store.transaction((r) => r.inventory.record(a.id, 'postgresql', 2, 200, inst(['a'])));
+    await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', sessionId: 1, now: 100 }, inst(['a', 'b'])));
+    const changes = await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', sessionId: 2, now: 200 }, inst(['a'])));
+    expect(changes).toEqual([expect.objectContaining({ objectType: 'database', objectName: 'b', change: 'disappeared' })]);
+    const history = await t.store.inventory.listChanges({ where: [], order: [], limit: 10, offset: 0 }, { sessionId: 1 });
+    expect(history.items.map((c) => `${c.objectType}:${c.objectName}:${c.change}`).sort()).toEqual(['database:a:appeared', 'database:b:appeared', 'instance:h:5432:appeared']);
     const instances = await t.store.inventory.listInstances({ where: [], order: [], limit: 10, offset: 0 }, 'postgresql');
     expect(instances.total).toBe(1);
     const dbs = await t.store.inventory.listDatabases({ where: [], order: [], limit: 10, offset: 0 }, instances.items[0]!.id);

@@ -1,21 +1,21 @@
 /** Inventory results through SPP's application endpoints (spec §7.4). */
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../core/errors.ts';
-import type { FieldMap } from '../core/query.ts';
+import { INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { Database, Instance } from '../core/types.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import { idParam, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
 
 const INSTANCE_FIELDS: FieldMap = {
-  id: { column: 'id', type: 'number' }, name: { column: 'name', type: 'string' }, host: { column: 'host', type: 'string' },
-  port: { column: 'port', type: 'number' }, version: { column: 'version', type: 'string' },
-  appserverId: { column: 'appserverId', type: 'number' }, firstSeen: { column: 'firstSeen', type: 'number' },
+  id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, host: { column: 'host', type: 'string' },
+  port: { column: 'port', type: 'number', max: INT32_MAX }, version: { column: 'version', type: 'string' },
+  appserverId: { column: 'appserverId', type: 'number', max: INT32_MAX }, firstSeen: { column: 'firstSeen', type: 'number' },
   lastSeen: { column: 'lastSeen', type: 'number' }, missing: { column: 'missing', type: 'boolean' },
 };
 
 const DATABASE_FIELDS: FieldMap = {
-  id: { column: 'id', type: 'number' }, name: { column: 'name', type: 'string' }, owner: { column: 'owner', type: 'string' },
+  id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, owner: { column: 'owner', type: 'string' },
   encoding: { column: 'encoding', type: 'string' }, size: { column: 'sizeBytes', type: 'number' },
   sizeBytes: { column: 'sizeBytes', type: 'number' }, firstSeen: { column: 'firstSeen', type: 'number' },
   lastSeen: { column: 'lastSeen', type: 'number' }, missing: { column: 'missing', type: 'boolean' },

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, conflict, notFound, SppError } from '../core/errors.ts';
-import type { FieldMap } from '../core/query.ts';
+import { INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { AppServer, Identity } from '../core/types.ts';
 import { INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
@@ -12,14 +12,14 @@ import { bodyObject, idParam, queryParam, userName, type ApiContext } from './co
 import { baseUrl, link } from './links.ts';
 
 const IDENTITY_FIELDS: FieldMap = {
-  id: { column: 'id', type: 'number' }, name: { column: 'name', type: 'string' }, username: { column: 'username', type: 'string' },
+  id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, username: { column: 'username', type: 'string' },
   type: { column: 'type', type: 'string' }, ostype: { column: 'ostype', type: 'string' },
 };
 
 const APPSERVER_FIELDS: FieldMap = {
-  id: { column: 'id', type: 'number' }, name: { column: 'name', type: 'string' }, hostAddress: { column: 'hostAddress', type: 'string' },
+  id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, hostAddress: { column: 'hostAddress', type: 'string' },
   applicationType: { column: 'applicationType', type: 'string' }, osType: { column: 'osType', type: 'string' },
-  portNumber: { column: 'portNumber', type: 'number' },
+  portNumber: { column: 'portNumber', type: 'number', max: INT32_MAX },
 };
 
 const str = (body: Record<string, unknown>, key: string, opts: { required?: boolean; max?: number } = {}): string | undefined => {
@@ -47,6 +47,8 @@ function identityRef(v: unknown): number | undefined {
   const raw = typeof v === 'object' ? ((v as Record<string, unknown>).href ?? (v as Record<string, unknown>).id) : v;
   const m = /(?:^|\/identity\/user\/)(\d+)\/?$/.exec(String(raw ?? ''));
   if (!m) throw badRequest(`${JSON.stringify(v)} is not a reference to an identity (expected {"href": ".../api/identity/user/ID"}).`);
+  // An id past the column's range names no identity (and PostgreSQL would reject the lookup).
+  if (Number(m[1]) > INT32_MAX) throw notFound('Identity', m[1]!);
   return Number(m[1]);
 }
 
@@ -194,7 +196,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
       identityId,
       comment: str(body, 'comment', { max: 2000 }) ?? null,
       useKeyAuthentication: bool(body, 'useKeyAuthentication', false),
-      maxConcurrency: Number.isInteger(maxConcurrency) && maxConcurrency > 0 ? maxConcurrency : 10,
+      maxConcurrency: Number.isInteger(maxConcurrency) && maxConcurrency > 0 && maxConcurrency <= INT32_MAX ? maxConcurrency : 10,
       createdAt: clock.now(),
     });
     return { server, addToCatJob: bool(body, 'addToCatJob', false) };

@@ -2,7 +2,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import type { SecretBox } from '../core/secret-box.ts';
-import { badRequest } from '../core/errors.ts';
+import { badRequest, SppError } from '../core/errors.ts';
+import { INT32_MAX } from '../core/query.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Store } from '../store/index.ts';
 import type { Auth } from './auth.ts';
@@ -18,11 +19,17 @@ export interface ApiContext {
   version: { version: string; build: string };
 }
 
-/** Path ids are numeric strings; anything else is a 400 in SPP's shape, not a crash. */
-export function idParam(req: FastifyRequest, name = 'id'): number {
+/**
+ * Path ids are numeric strings; anything else is a 400 in SPP's shape, not a crash. A number
+ * larger than the id column can hold (`max`: INTEGER columns by default, job sessions pass their
+ * BIGINT range) names nothing: 404, rather than a database error on PostgreSQL.
+ */
+export function idParam(req: FastifyRequest, name = 'id', max = INT32_MAX): number {
   const raw = (req.params as Record<string, string>)[name] ?? '';
   if (!/^\d{1,16}$/.test(raw)) throw badRequest(`"${raw}" is not a valid id: ids are numbers.`);
-  return Number(raw);
+  const id = Number(raw);
+  if (id > max) throw new SppError(404, 'XSBObjectNotFoundException', `There is no object with id "${raw}".`);
+  return id;
 }
 
 export function queryParam(req: FastifyRequest, name: string): string | undefined {

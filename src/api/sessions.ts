@@ -1,32 +1,36 @@
 /** /api/endeavour/jobsession (spec §5) and /api/endeavour/log/job (spec §6). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../core/errors.ts';
-import type { Criterion, FieldMap } from '../core/query.ts';
+import { INT32_MAX, type Criterion, type FieldMap } from '../core/query.ts';
 import { normalizeStatusWord, PSEUDO_SESSION_STATUS } from '../core/status.ts';
 import { envelope, readCollectionQuery, toListQuery, type CollectionQuery } from './collection.ts';
 import { idParam, queryParam, userName, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
 import { logToWire, sessionToWire } from './wire.ts';
 
-const fields = (pairs: [string, string, 'string' | 'number'][]): FieldMap =>
-  Object.fromEntries(pairs.map(([p, column, type]) => [p, { column, type }]));
+/** [property, column, type, largest value the column holds (INTEGER columns; BIGINT ones need none)] */
+const fields = (pairs: [string, string, 'string' | 'number', number?][]): FieldMap =>
+  Object.fromEntries(pairs.map(([p, column, type, max]) => [p, max === undefined ? { column, type } : { column, type, max }]));
+const INT = INT32_MAX;
+/** Job-session ids are BIGINT (epoch ms). */
+const SESSION_ID_MAX = Number.MAX_SAFE_INTEGER;
 
 const SESSION_FIELDS = fields([
-  ['id', 'id', 'number'], ['jobId', 'jobId', 'number'], ['jobName', 'jobName', 'string'], ['displayName', 'jobName', 'string'],
+  ['id', 'id', 'number'], ['jobId', 'jobId', 'number', INT], ['jobName', 'jobName', 'string'], ['displayName', 'jobName', 'string'],
   ['type', 'type', 'string'], ['subType', 'subType', 'string'], ['serviceId', 'serviceId', 'string'], ['status', 'status', 'string'],
-  ['start', 'start', 'number'], ['end', 'end', 'number'], ['lastUpdate', 'lastUpdate', 'number'], ['percent', 'percent', 'number'],
-  ['numTasks', 'numTasks', 'number'], ['results', 'results', 'string'],
+  ['start', 'start', 'number'], ['end', 'end', 'number'], ['lastUpdate', 'lastUpdate', 'number'], ['percent', 'percent', 'number', INT],
+  ['numTasks', 'numTasks', 'number', INT], ['results', 'results', 'string'],
 ]);
 
 const LOG_FIELDS = fields([
-  ['id', 'id', 'string'], ['jobsessionId', 'sessionId', 'number'], ['sessionId', 'sessionId', 'number'], ['jobId', 'jobId', 'number'],
-  ['jobsessionTaskId', 'taskId', 'number'], ['type', 'type', 'string'], ['logTime', 'logTime', 'number'],
+  ['id', 'id', 'string'], ['jobsessionId', 'sessionId', 'number'], ['sessionId', 'sessionId', 'number'], ['jobId', 'jobId', 'number', INT],
+  ['jobsessionTaskId', 'taskId', 'number', INT], ['type', 'type', 'string'], ['logTime', 'logTime', 'number'],
   ['messageId', 'messageId', 'string'], ['message', 'message', 'string'],
 ]);
 
 const TASK_FIELDS = fields([
-  ['id', 'id', 'number'], ['name', 'name', 'string'], ['status', 'status', 'string'], ['start', 'start', 'number'],
-  ['end', 'end', 'number'], ['appserverId', 'appserverId', 'number'],
+  ['id', 'id', 'number', INT], ['name', 'name', 'string'], ['status', 'status', 'string'], ['start', 'start', 'number'],
+  ['end', 'end', 'number'], ['appserverId', 'appserverId', 'number', INT],
 ]);
 
 const HOUR = 3_600_000;
@@ -47,7 +51,8 @@ function sessionCriteria(cq: CollectionQuery, now: number): Criterion[] {
     out.push({ property: 'start', op: '>=', value: now - n * ms });
   }
   for (const c of cq.criteria) {
-    if (c.property !== 'status') {
+    // EXISTS / NOT EXISTS take no value: nothing to translate (every session has a status).
+    if (c.property !== 'status' || c.op === 'EXISTS' || c.op === 'NOT EXISTS') {
       out.push(c);
       continue;
     }
@@ -86,14 +91,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get('/api/endeavour/jobsession/:id', async (req) => {
-    const id = idParam(req);
+    const id = idParam(req, 'id', SESSION_ID_MAX);
     const s = await store.sessions.get(id);
     if (!s) throw notFound('Job session', id);
     return sessionToWire(baseUrl(req), s, clock);
   });
 
   app.get('/api/endeavour/jobsession/:id/task', async (req) => {
-    const id = idParam(req);
+    const id = idParam(req, 'id', SESSION_ID_MAX);
     if (!(await store.sessions.get(id))) throw notFound('Job session', id);
     const cq = readCollectionQuery(req);
     const page = await store.tasks.list(toListQuery(cq, TASK_FIELDS, [{ property: 'id', direction: 'ASC' }]), id);
@@ -116,7 +121,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   // Cancel answers 201 Created, as SPP documents.
   app.post('/api/endeavour/jobsession/:id', async (req, reply) => {
-    const id = idParam(req);
+    const id = idParam(req, 'id', SESSION_ID_MAX);
     const action = queryParam(req, 'action');
     if (action !== 'cancel') throw badRequest(`Unknown job session action ${JSON.stringify(action ?? null)}; use ?action=cancel.`);
     const s = await engine.cancelSession(id, await userName(ctx, req));

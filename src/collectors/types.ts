@@ -82,7 +82,23 @@ export class CollectorError extends Error {
   }
 }
 
+/** One check of a connection test (spec §7.3: SPP answers `tests: [{name, description, status}]`). */
+export interface ConnectionCheck {
+  /** Short stable name, e.g. "connect", "login", "privilege:pg_read_all_settings". */
+  name: string;
+  description: string;
+  status: 'SUCCESS' | 'FAILED' | 'WARNING' | 'SKIPPED';
+  /** What went wrong and what to do, for a person; never contains a secret. */
+  message?: string;
+}
+
 export interface Collector {
   readonly applicationType: string;
   collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult>;
+  /**
+   * Checks the connection and the privileges the collector needs, step by step, and says what
+   * passed and what did not. Never throws for a failed check: a failure is a FAILED check (and
+   * the checks after it SKIPPED).
+   */
+  test(target: CollectTarget, options: CollectOptions): Promise<ConnectionCheck[]>;
 }

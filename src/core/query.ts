@@ -74,17 +74,19 @@ export function parseSort(raw: string | undefined): SortKey[] {
   });
 }
 
-function parseIntParam(name: string, raw: string | undefined, fallback: number, min: number): number {
+function parseIntParam(name: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback;
   if (!/^\s*\d+\s*$/.test(raw)) throw badRequest(`${name} must be a whole number, not ${JSON.stringify(truncate(raw))}.`);
   const n = Number(raw);
   if (n < min) throw badRequest(`${name} must be at least ${min}.`);
+  // Beyond this the number is not exact, and the databases reject it as an OFFSET (a 500 otherwise).
+  if (n > max) throw badRequest(`${name} must be at most ${max}.`);
   return n;
 }
 
 export function parsePaging(pageSize: string | undefined, pageStartIndex: string | undefined): Paging {
   return {
-    pageSize: Math.min(parseIntParam('pageSize', pageSize, DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE),
+    pageSize: Math.min(parseIntParam('pageSize', pageSize, DEFAULT_PAGE_SIZE, 1, Infinity), MAX_PAGE_SIZE),
     pageStartIndex: parseIntParam('pageStartIndex', pageStartIndex, 0, 0),
   };
 }
@@ -98,7 +100,14 @@ export type FieldType = 'string' | 'number' | 'boolean';
 export interface FieldSpec {
   column: string;
   type: FieldType;
+  /**
+   * Numbers are stored as whole numbers; this is the largest one the column holds (default: the
+   * largest exact JS integer, for BIGINT columns; INT32_MAX for INTEGER columns on PostgreSQL).
+   */
+  max?: number;
 }
+
+export const INT32_MAX = 2_147_483_647;
 /** Wire property name → stored column; properties not listed are ignored, as SPP ignores them. */
 export type FieldMap = Record<string, FieldSpec>;
 
@@ -142,11 +151,32 @@ export function wildcardPattern(s: string): string {
 export function toConditions(criteria: Criterion[], fields: FieldMap): Condition[] {
   const out: Condition[] = [];
   for (const c of criteria) {
-    const spec = fields[c.property];
+    // Own properties only: "constructor" or "__proto__" are not fields, just unknown properties.
+    const spec = Object.hasOwn(fields, c.property) ? fields[c.property] : undefined;
     if (!spec) continue;
     out.push(toCondition(c, spec));
   }
   return out;
+}
+
+/**
+ * A comparison of a whole-number column with any number, rewritten so the database only ever
+ * sees whole numbers it can hold: PostgreSQL rejects `int_column = 1.5` or a value beyond the
+ * column's range with an error, where the answer is simply "no row" or "every row".
+ */
+function numberCondition(column: string, op: '=' | '<>' | '<' | '>' | '<=' | '>=', x: number, max: number): Condition {
+  const all: Condition = { column, kind: 'notNull' };
+  const none: Condition = { kind: 'none' };
+  if (op === '=' || op === '<>') {
+    if (Number.isInteger(x) && Math.abs(x) <= max) return { column, kind: 'cmp', op, value: x };
+    return op === '=' ? none : all;
+  }
+  // For whole v: v < x ⇔ v < ceil(x); v <= x ⇔ v <= floor(x); v > x ⇔ v > floor(x); v >= x ⇔ v >= ceil(x).
+  const bound = op === '<' || op === '>=' ? Math.ceil(x) : Math.floor(x);
+  const below = op === '<' || op === '<=';
+  if (bound > max) return below ? all : none;
+  if (bound < -max) return below ? none : all;
+  return { column, kind: 'cmp', op, value: bound };
 }
 
 function toCondition(c: Criterion, spec: FieldSpec): Condition {
@@ -160,7 +190,8 @@ function toCondition(c: Criterion, spec: FieldSpec): Condition {
     case 'NOT IN': {
       const values = asValues(c.value)
         .map((v) => coerce(v, type))
-        .filter((v): v is Scalar => v !== undefined);
+        .filter((v): v is Scalar => v !== undefined)
+        .filter((v) => typeof v !== 'number' || (Number.isInteger(v) && Math.abs(v) <= (spec.max ?? Number.MAX_SAFE_INTEGER)));
       if (c.op === 'IN' && values.length === 0) return { kind: 'none' };
       return { column, kind: c.op === 'IN' ? 'in' : 'notIn', values };
     }
@@ -173,6 +204,7 @@ function toCondition(c: Criterion, spec: FieldSpec): Condition {
       }
       const value = coerce(c.value, type);
       if (value === undefined) return c.op === '<>' ? { column, kind: 'notNull' } : { kind: 'none' };
+      if (typeof value === 'number') return numberCondition(column, c.op, value, spec.max ?? Number.MAX_SAFE_INTEGER);
       return { column, kind: 'cmp', op: c.op, value };
     }
   }
@@ -188,7 +220,7 @@ export interface OrderKey {
 export function toOrder(sort: SortKey[], fields: FieldMap): OrderKey[] {
   const out: OrderKey[] = [];
   for (const s of sort) {
-    const spec = fields[s.property];
+    const spec = Object.hasOwn(fields, s.property) ? fields[s.property] : undefined;
     if (spec) out.push({ column: spec.column, direction: s.direction === 'DESC' ? 'desc' : 'asc' });
   }
   return out;

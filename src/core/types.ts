@@ -75,6 +75,10 @@ export interface SessionStatistic {
   success: number;
   failed: number;
   skipped: number;
+  /** Change-history counts, on the instance / database / filesystem entries of an inventory. */
+  appeared?: number;
+  disappeared?: number;
+  changed?: number;
 }
 
 export interface ScopeEntry {
@@ -112,7 +116,12 @@ export interface Identity {
   id: number;
   name: string;
   username: string;
-  /** The password, encrypted (never leaves the store except to a collector). */
+  /** "password", or "key" for an SSH private key. */
+  kind: string;
+  /**
+   * Sealed (AES-256-GCM): the password, or for a key the JSON {privateKey, passphrase}. Never
+   * leaves the store except to a collector.
+   */
   secret: string;
   type: string;
   ostype: string;
@@ -147,6 +156,28 @@ export interface Instance {
   lastSeen: number;
   missing: boolean;
   lastSessionId: number | null;
+  findings: Finding[];
+}
+
+/** A readiness finding kept on an inventory object. */
+export interface Finding {
+  code: string;
+  message: string;
+}
+
+export interface InventoryChange {
+  id: number;
+  sessionId: number;
+  appserverId: number;
+  objectType: string;
+  objectId: number | null;
+  objectName: string;
+  parentName: string | null;
+  change: string;
+  field: string | null;
+  oldValue: string | null;
+  newValue: string | null;
+  recordedAt: number;
 }
 
 export interface Database {
@@ -160,4 +191,7 @@ export interface Database {
   firstSeen: number;
   lastSeen: number;
   missing: boolean;
+  findings: Finding[];
+  /** "database", or "filesystem" on file-system hosts. */
+  objectType: string;
 }

@@ -10,7 +10,8 @@ import { badRequest, notFound } from '../core/errors.ts';
 import { newLogId } from '../core/ids.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { ENDED_TASK_STATUSES, isSessionLive, sessionOutcome, type TaskStatus } from '../core/status.ts';
-import type { Job, JobSession, ScopeEntry, Task } from '../core/types.ts';
+import { describeChanges } from '../core/inventory-diff.ts';
+import type { Job, JobSession, ScopeEntry, SessionStatistic, Task } from '../core/types.ts';
 import type { Repositories, Store } from '../store/index.ts';
 import { runInventoryTask, type TaskOutcome } from './inventory-task.ts';
 import { runMaintenance } from './maintenance.ts';
@@ -228,11 +229,15 @@ export class Engine extends EventEmitter {
       }
       const status = sessionOutcome(tasks, s.cancelRequested);
       const count = (st: TaskStatus) => tasks.filter((t) => t.status === st).length;
-      const statistics = s.serviceId === APPLICATION_INVENTORY_SERVICE
-        ? [{ resourceType: 'appserver', total: tasks.length, success: count('COMPLETED'), failed: count('FAILED'), skipped: count('CANCELLED') }]
+      const inventory = s.serviceId === APPLICATION_INVENTORY_SERVICE;
+      const statistics: SessionStatistic[] = inventory
+        ? [{ resourceType: 'appserver', total: tasks.length, success: count('COMPLETED'), failed: count('FAILED'), skipped: count('CANCELLED') }, ...(await changeStatistics(r, sessionId))]
         : [];
       if (!(await r.sessions.close(sessionId, { status, end: now, lastUpdate: now, percent, results: status, statistics }))) return null;
       await r.jobs.finishRun(s.jobId, s.id);
+      if (inventory && count('COMPLETED') > 0) {
+        await this.log(r, s, null, message('SUMMARY', 'CNSJ0011', describeChanges(await r.inventory.sessionChanges(sessionId))));
+      }
       await this.log(r, s, null, message('SUMMARY', 'CNSJ0010', s.jobName, status, count('COMPLETED'), tasks.length,
         count('FAILED'), count('CANCELLED'), ((now - s.start) / 1000).toFixed(1)));
       return { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
@@ -317,3 +322,20 @@ export class Engine extends EventEmitter {
 }
 
 class LostRace extends Error {}
+
+/**
+ * The session's change counts as SPP-style statistics entries, one per object type:
+ * `total` = objects that changed in any way, plus the counts by kind of change.
+ */
+async function changeStatistics(r: Repositories, sessionId: number): Promise<SessionStatistic[]> {
+  const counts = await r.inventory.changeCounts(sessionId);
+  const types = [...new Set(counts.map((c) => c.objectType))].sort();
+  return types.map((objectType) => {
+    const n = (change: string) => counts.find((c) => c.objectType === objectType && c.change === change)?.n ?? 0;
+    const appeared = n('appeared') + n('reappeared');
+    return {
+      resourceType: objectType, total: appeared + n('disappeared') + n('changed'), success: 0, failed: 0, skipped: 0,
+      appeared, disappeared: n('disappeared'), changed: n('changed'),
+    };
+  });
+}

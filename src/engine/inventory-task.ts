@@ -3,10 +3,11 @@
  * collector for its applicationType under a deadline, retry what can be retried, and record
  * what was found. Everything it learns goes to the log; it returns how the task ended.
  */
-import { CollectorError, type Collector, type CollectResult } from '../collectors/types.ts';
+import { CollectorError, type Collector, type CollectResult, type CollectTarget } from '../collectors/types.ts';
+import { describeChanges } from '../core/inventory-diff.ts';
 import type { Clock } from '../core/clock.ts';
 import type { SecretBox } from '../core/secret-box.ts';
-import type { Task } from '../core/types.ts';
+import type { Identity, Task } from '../core/types.ts';
 import type { Repositories, Store } from '../store/index.ts';
 import { message, type Message } from './messages.ts';
 
@@ -41,11 +42,11 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
   if (!collector) return fail('UNSUPPORTED', `Census cannot inventory application type "${server.applicationType}" yet.`);
   const identity = server.identityId === null ? undefined : await d.store.identities.get(server.identityId);
   if (!identity) return fail('NO_CREDENTIALS', `no identity is attached to ${server.name}; register it with osuser or username/password.`);
-  let password: string;
+  let credentials: Pick<CollectTarget, 'username' | 'password' | 'privateKey' | 'passphrase'>;
   try {
-    password = d.secrets.open(identity.secret);
+    credentials = openCredentials(identity, d.secrets);
   } catch {
-    return fail('SECRET', `the stored password of identity "${identity.name}" cannot be decrypted with this server's key.`);
+    return fail('SECRET', `the stored secret of identity "${identity.name}" cannot be decrypted with this server's key.`);
   }
   const where = `${server.hostAddress}${server.portNumber ? `:${server.portNumber}` : ''}`;
 
@@ -56,14 +57,21 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
     await d.log(d.store, task, message('INFO', 'CNSI0100', server.name, server.applicationType, where, attempt));
     try {
       const result = await collectWithDeadline(collector, {
-        name: server.name, host: server.hostAddress, port: server.portNumber, username: identity.username, password,
+        name: server.name, host: server.hostAddress, port: server.portNumber, ...credentials,
       }, signal, Math.max(1, deadline - Date.now()));
       await d.store.transaction(async (r) => {
-        await r.inventory.record(server.id, server.applicationType, sessionId, d.clock.now(), result.instances);
+        const changes = await r.inventory.record(
+          { appserverId: server.id, applicationType: server.applicationType, sessionId, now: d.clock.now() },
+          result.instances,
+        );
         for (const w of result.warnings) await d.log(r, task, message('WARN', 'CNSI0104', server.name, w));
+        for (const f of result.instances.flatMap((i) => i.findings ?? [])) {
+          await d.log(r, task, message('WARN', 'CNSI0107', server.name, f.database ? `${f.database}: ${f.message}` : f.message, f.code));
+        }
         const dbs = result.instances.reduce((n, i) => n + i.databases.length, 0);
         const versions = [...new Set(result.instances.map((i) => i.version ?? 'unknown'))].join(', ');
         await d.log(r, task, message('INFO', 'CNSI0101', server.name, result.instances.length, dbs, versions || 'unknown'));
+        await d.log(r, task, message('INFO', 'CNSI0108', server.name, describeChanges(changes)));
       });
       return { status: 'COMPLETED' };
     } catch (err) {
@@ -126,4 +134,17 @@ function pause(ms: number, signal: AbortSignal): Promise<boolean> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The credentials a collector logs in with: a password identity's password, or a key identity's
+ * private key (sealed together with its passphrase as JSON).
+ */
+export function openCredentials(identity: Identity, secrets: SecretBox): Pick<CollectTarget, 'username' | 'password' | 'privateKey' | 'passphrase'> {
+  const opened = secrets.open(identity.secret);
+  if (identity.kind === 'key') {
+    const key = JSON.parse(opened) as { privateKey: string; passphrase?: string | null };
+    return { username: identity.username, password: null, privateKey: key.privateKey, passphrase: key.passphrase ?? null };
+  }
+  return { username: identity.username, password: opened };
 }

@@ -27,6 +27,9 @@ const TEMPLATES = {
   CNSI0104: 'Inventory of application server {0}: {1}',
   CNSI0105: 'Inventory of application server {0} was cancelled.',
   CNSI0106: 'Application server {0} no longer exists; its task is skipped.',
+  CNSI0107: 'Readiness of application server {0}: {1} ({2})',
+  CNSI0108: 'Application server {0}: {1}.',
+  CNSJ0011: 'Changes found by this inventory: {0}.',
   CNSM0200: 'Maintenance: removed {0} job session(s) and {1} log entries older than {2} days; removed {3} idle login session(s).',
 } as const;
 

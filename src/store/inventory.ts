@@ -1,22 +1,26 @@
 /**
- * What inventories found: instances and their databases, each with first-seen / last-seen so
- * runs can be compared. Objects that a run no longer finds are marked missing, never deleted.
+ * What inventories found: instances and their databases (or file systems), each with first-seen
+ * / last-seen so runs can be compared. Objects a run no longer finds are marked missing, never
+ * deleted. Each run's differences are written to the change history as they are recorded.
  */
 import type { Selectable } from 'kysely';
+import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
-import type { Database, Instance } from '../core/types.ts';
-import { bit, bool, json, listPage, type Db } from './rows.ts';
+import type { Database, Finding, Instance, InventoryChange } from '../core/types.ts';
+import { bool, json, listPage, type Db } from './rows.ts';
 import type { DatabasesTable, InstancesTable } from './schema.ts';
 
 const toInstance = (r: Selectable<InstancesTable>): Instance => ({
   ...r,
   missing: bool(r.missing),
   properties: json<Record<string, unknown>>(r.properties, {}),
+  findings: json<Finding[]>(r.findings, []),
 });
 const toDatabase = (r: Selectable<DatabasesTable>): Database => ({
   ...r,
   missing: bool(r.missing),
   properties: json<Record<string, unknown>>(r.properties, {}),
+  findings: json<Finding[]>(r.findings, []),
 });
 
 export interface FoundDatabase {
@@ -34,75 +38,95 @@ export interface FoundInstance {
   version: string | null;
   properties: Record<string, unknown>;
   databases: FoundDatabase[];
+  findings?: { code: string; message: string; database?: string }[];
+}
+
+export interface RecordContext {
+  appserverId: number;
+  applicationType: string;
+  sessionId: number;
+  now: number;
+  threshold?: SizeThreshold;
 }
 
 export class InventoryRepository {
   constructor(private db: Db) {}
 
   /**
-   * Records one server's inventory from one session: upserts what was found (keeping first-seen),
-   * and marks missing what this server had before but the run did not find. Call in a transaction.
+   * Records one server's inventory from one session and returns what changed since the last
+   * one. Call in a transaction, so the objects and their history commit together.
    */
-  async record(appserverId: number, applicationType: string, sessionId: number, now: number, found: FoundInstance[]): Promise<void> {
-    const existing = await this.db.selectFrom('instances').selectAll().where('appserverId', '=', appserverId).execute();
-    const seen = new Set<number>();
+  async record(ctx: RecordContext, found: FoundInstance[]): Promise<Change[]> {
+    const { appserverId, sessionId, now } = ctx;
+    const threshold = ctx.threshold ?? DEFAULT_SIZE_THRESHOLD;
+    const childType: ObjectType = ctx.applicationType === 'file' ? 'filesystem' : 'database';
+    const existing = (await this.db.selectFrom('instances').selectAll().where('appserverId', '=', appserverId).execute()).map(toInstance);
+    const changes: { change: Change; objectId: number | null }[] = [];
+    const idOf = new Map(existing.map((e) => [e.name, e.id]));
+
+    for (const c of diffObjects('instance', null, existing, found.map((f) => ({ ...f, missing: false })), threshold)) changes.push({ change: c, objectId: idOf.get(c.objectName) ?? null });
+
     for (const inst of found) {
-      const prior = existing.find((e) => e.name === inst.name);
+      const instanceFindings = (inst.findings ?? []).filter((f) => !f.database).map(({ code, message }) => ({ code, message }));
       const values = {
-        host: inst.host,
-        port: inst.port,
-        version: inst.version,
-        properties: JSON.stringify(inst.properties),
-        lastSeen: now,
-        missing: 0,
-        lastSessionId: sessionId,
-        applicationType,
+        host: inst.host, port: inst.port, version: inst.version, properties: JSON.stringify(inst.properties), lastSeen: now,
+        missing: 0, lastSessionId: sessionId, applicationType: ctx.applicationType, findings: JSON.stringify(instanceFindings),
       };
-      let instanceId: number;
-      if (prior) {
-        await this.db.updateTable('instances').set(values).where('id', '=', prior.id).execute();
-        instanceId = prior.id;
+      let instanceId = idOf.get(inst.name);
+      if (instanceId !== undefined) {
+        await this.db.updateTable('instances').set(values).where('id', '=', instanceId).execute();
       } else {
-        const r = await this.db
-          .insertInto('instances')
-          .values({ ...values, appserverId, name: inst.name, firstSeen: now })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        instanceId = r.id;
+        instanceId = (await this.db.insertInto('instances').values({ ...values, appserverId, name: inst.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id;
+        for (const c of changes) if (c.change.objectName === inst.name && c.objectId === null) c.objectId = instanceId;
       }
-      seen.add(instanceId);
-      await this.recordDatabases(instanceId, now, inst.databases);
+      changes.push(...(await this.recordDatabases(instanceId, inst, childType, now, threshold)));
     }
-    const gone = existing.filter((e) => !seen.has(e.id)).map((e) => e.id);
+
+    const seen = new Set(found.map((f) => f.name));
+    const gone = existing.filter((e) => !seen.has(e.name)).map((e) => e.id);
     if (gone.length) {
       await this.db.updateTable('instances').set({ missing: 1 }).where('id', 'in', gone).execute();
+      // The databases of a vanished instance are gone with it; their history says so once.
+      const orphans = await this.db.selectFrom('databases').selectAll().where('instanceId', 'in', gone).where('missing', '=', 0).execute();
+      for (const d of orphans) {
+        const parent = existing.find((e) => e.id === d.instanceId)!.name;
+        changes.push({
+          change: { objectType: (d.objectType as ObjectType) ?? childType, objectName: d.name, parentName: parent, change: 'disappeared', field: null, oldValue: null, newValue: null },
+          objectId: d.id,
+        });
+      }
       await this.db.updateTable('databases').set({ missing: 1 }).where('instanceId', 'in', gone).execute();
     }
+
+    if (changes.length) {
+      await this.db
+        .insertInto('inventoryChanges')
+        .values(changes.map(({ change: c, objectId }) => ({ ...c, objectId, sessionId, appserverId, recordedAt: now })))
+        .execute();
+    }
+    return changes.map((c) => c.change);
   }
 
-  private async recordDatabases(instanceId: number, now: number, found: FoundDatabase[]): Promise<void> {
-    const existing = await this.db.selectFrom('databases').select(['id', 'name']).where('instanceId', '=', instanceId).execute();
-    const byName = new Map(existing.map((e) => [e.name, e.id]));
-    const seen = new Set<number>();
-    for (const d of found) {
+  private async recordDatabases(instanceId: number, inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
+    const existing = (await this.db.selectFrom('databases').selectAll().where('instanceId', '=', instanceId).execute()).map(toDatabase);
+    const ids = new Map(existing.map((e) => [e.name, e.id]));
+    const out: { change: Change; objectId: number | null }[] = [];
+    const diff = diffObjects(objectType, inst.name, existing, inst.databases.map((d) => ({ ...d, missing: false })), threshold);
+    for (const d of inst.databases) {
+      const findings = (inst.findings ?? []).filter((f) => f.database === d.name).map(({ code, message }) => ({ code, message }));
       const values = {
-        sizeBytes: d.sizeBytes,
-        owner: d.owner,
-        encoding: d.encoding,
-        properties: JSON.stringify(d.properties),
-        lastSeen: now,
-        missing: 0,
+        sizeBytes: d.sizeBytes, owner: d.owner, encoding: d.encoding, properties: JSON.stringify(d.properties), lastSeen: now,
+        missing: 0, findings: JSON.stringify(findings), objectType,
       };
-      const id = byName.get(d.name);
-      if (id !== undefined) {
-        await this.db.updateTable('databases').set(values).where('id', '=', id).execute();
-        seen.add(id);
-      } else {
-        await this.db.insertInto('databases').values({ ...values, instanceId, name: d.name, firstSeen: now }).execute();
-      }
+      const id = ids.get(d.name);
+      if (id !== undefined) await this.db.updateTable('databases').set(values).where('id', '=', id).execute();
+      else ids.set(d.name, (await this.db.insertInto('databases').values({ ...values, instanceId, name: d.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id);
     }
-    const gone = existing.filter((e) => !seen.has(e.id)).map((e) => e.id);
+    const found = new Set(inst.databases.map((d) => d.name));
+    const gone = existing.filter((e) => !found.has(e.name) && !e.missing).map((e) => e.id);
     if (gone.length) await this.db.updateTable('databases').set({ missing: 1 }).where('id', 'in', gone).execute();
+    for (const c of diff) out.push({ change: c, objectId: ids.get(c.objectName) ?? null });
+    return out;
   }
 
   listInstances(q: ListQuery, applicationType: string): Promise<ListResult<Instance>> {
@@ -121,5 +145,34 @@ export class InventoryRepository {
   async database(id: number): Promise<Database | undefined> {
     const r = await this.db.selectFrom('databases').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toDatabase(r);
+  }
+
+  /** Changes recorded by one session, or the history of one object. */
+  listChanges(q: ListQuery, scope: { sessionId: number } | { objectType: string; objectId: number }): Promise<ListResult<InventoryChange>> {
+    let base = this.db.selectFrom('inventoryChanges');
+    base = 'sessionId' in scope
+      ? base.where('sessionId', '=', scope.sessionId)
+      : base.where('objectType', '=', scope.objectType).where('objectId', '=', scope.objectId);
+    return listPage(base, q, 'id', (r: InventoryChange) => r);
+  }
+
+  /** Counts of a session's changes by object type and kind. */
+  async changeCounts(sessionId: number): Promise<{ objectType: string; change: string; n: number }[]> {
+    const rows = await this.db
+      .selectFrom('inventoryChanges')
+      .select(['objectType', 'change', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('sessionId', '=', sessionId)
+      .groupBy(['objectType', 'change'])
+      .execute();
+    return rows.map((r) => ({ ...r, n: Number(r.n) }));
+  }
+
+  async sessionChanges(sessionId: number): Promise<Change[]> {
+    return this.db
+      .selectFrom('inventoryChanges')
+      .select(['objectType', 'objectName', 'parentName', 'change', 'field', 'oldValue', 'newValue'])
+      .where('sessionId', '=', sessionId)
+      .orderBy('id')
+      .execute() as Promise<Change[]>;
   }
 }

@@ -26,7 +26,10 @@ const WORDS: Record<Dialect, Record<string, string>> = {
 };
 
 /** Tables whose ids SPP shows start at 1000 (the built-in admin is user 1000). */
-const ID_TABLES = ['users', 'identities', 'appservers', 'instances', 'databases', 'tasks'];
+const ID_TABLES: Record<number, string[]> = {
+  1: ['users', 'identities', 'appservers', 'instances', 'databases', 'tasks'],
+  2: ['inventory_changes', 'connection_tests'],
+};
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -95,6 +98,27 @@ CREATE TABLE databases (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'credentials kinds, findings, change history, connection tests',
+    sql: `
+ALTER TABLE identities ADD COLUMN kind TEXT NOT NULL DEFAULT 'password';
+ALTER TABLE instances ADD COLUMN findings TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE databases ADD COLUMN findings TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE databases ADD COLUMN object_type TEXT NOT NULL DEFAULT 'database';
+CREATE TABLE inventory_changes (
+  id {ID}, session_id {BIGINT} NOT NULL, appserver_id INTEGER NOT NULL, object_type TEXT NOT NULL, object_id INTEGER,
+  object_name TEXT NOT NULL, parent_name TEXT, change TEXT NOT NULL, field TEXT, old_value TEXT, new_value TEXT,
+  recorded_at {BIGINT} NOT NULL
+);
+CREATE INDEX inventory_changes_session ON inventory_changes (session_id);
+CREATE INDEX inventory_changes_object ON inventory_changes (object_type, object_id);
+CREATE TABLE connection_tests (
+  id {ID}, appserver_id INTEGER NOT NULL, created_at {BIGINT} NOT NULL, complete INTEGER NOT NULL DEFAULT 0,
+  checks TEXT NOT NULL DEFAULT '[]'
+);
+`,
+  },
 ];
 
 function render(text: string, dialect: Dialect): string {
@@ -122,9 +146,9 @@ export async function migrate(db: Kysely<DB>, dialect: Dialect): Promise<number[
     for (const m of MIGRATIONS) {
       if (have.has(m.version)) continue;
       for (const stmt of statements(render(m.sql, dialect))) await sql.raw(stmt).execute(tx);
-      if (m.version === 1 && dialect === 'sqlite') {
-        for (const t of ID_TABLES) await sql`INSERT INTO sqlite_sequence (name, seq) VALUES (${t}, 999)`.execute(tx);
-        await sql`INSERT INTO sqlite_sequence (name, seq) VALUES ('logs', 0)`.execute(tx);
+      if (dialect === 'sqlite') {
+        for (const t of ID_TABLES[m.version] ?? []) await sql`INSERT INTO sqlite_sequence (name, seq) VALUES (${t}, 999)`.execute(tx);
+        if (m.version === 1) await sql`INSERT INTO sqlite_sequence (name, seq) VALUES ('logs', 0)`.execute(tx);
       }
       await sql`INSERT INTO census_migrations (version, name, applied_at) VALUES (${m.version}, ${m.name}, ${Date.now()})`.execute(tx);
       applied.push(m.version);

@@ -104,6 +104,7 @@ export interface IdentitiesTable {
   ostype: string;
   comment: string | null;
   createdAt: number;
+  kind: Generated<string>;
 }
 
 export interface AppServersTable {
@@ -133,6 +134,7 @@ export interface InstancesTable {
   lastSeen: number;
   missing: number;
   lastSessionId: number | null;
+  findings: Generated<string>;
 }
 
 export interface DatabasesTable {
@@ -146,6 +148,31 @@ export interface DatabasesTable {
   firstSeen: number;
   lastSeen: number;
   missing: number;
+  findings: Generated<string>;
+  objectType: Generated<string>;
+}
+
+export interface InventoryChangesTable {
+  id: Generated<number>;
+  sessionId: number;
+  appserverId: number;
+  objectType: string;
+  objectId: number | null;
+  objectName: string;
+  parentName: string | null;
+  change: string;
+  field: string | null;
+  oldValue: string | null;
+  newValue: string | null;
+  recordedAt: number;
+}
+
+export interface ConnectionTestsTable {
+  id: Generated<number>;
+  appserverId: number;
+  createdAt: number;
+  complete: number;
+  checks: string;
 }
 
 export interface DB {
@@ -160,4 +187,6 @@ export interface DB {
   appservers: AppServersTable;
   instances: InstancesTable;
   databases: DatabasesTable;
+  inventoryChanges: InventoryChangesTable;
+  connectionTests: ConnectionTestsTable;
 }
