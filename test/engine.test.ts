@@ -69,7 +69,7 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     expect(r2.session.numTasks).toBe(2);
     const s2 = await engine.waitForSession(r2.session.id);
     expect(s2.status).toBe('PARTIAL');
-    expect(s2.statistics).toEqual([{ resourceType: 'appserver', total: 2, success: 1, failed: 1, skipped: 0 }]);
+    expect(s2.statistics[0]).toEqual({ resourceType: 'appserver', total: 2, success: 1, failed: 1, skipped: 0 });
 
     const r3 = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'appserver', appserverIds: [bad.id] });
     expect((await engine.waitForSession(r3.session.id)).status).toBe('FAILED');

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
+import { AUTH_SECOND_HOST, AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
 import { startTestServer, waitFor, type TestServer } from './support/server.ts';
 
 /** The first example response of the seed, with its elided `links` made an empty object. */
@@ -29,17 +29,17 @@ describe('seed: status of the application server inventory job', () => {
   beforeAll(async () => {
     s = await startTestServer();
     sid = await s.login();
-    const register = async (name: string, password: string) => {
+    const register = async (name: string, password: string, hostAddress: string) => {
       const ident = await s.req('POST', '/api/identity/user', { sid, body: { name: `${name} login`, username: AUTH_SUPERUSER, password } });
       expect(ident.status).toBe(201);
       const a = await s.req('POST', '/api/appserver', {
         sid,
-        body: { name, hostAddress: '127.0.0.1', portNumber: port, applicationType: 'postgresql', osType: 'linux', addToCatJob: false, osuser: { href: ident.json.links.self.href } },
+        body: { name, hostAddress, portNumber: port, applicationType: 'postgresql', osType: 'linux', addToCatJob: false, osuser: { href: ident.json.links.self.href } },
       });
       expect(a.status).toBe(201);
     };
-    await register('pg-good', AUTH_SUPERPASS);
-    await register('pg-wrong-password', 'not-the-password');
+    await register('pg-good', AUTH_SUPERPASS, '127.0.0.1');
+    await register('pg-wrong-password', 'not-the-password', AUTH_SECOND_HOST);
     // Hold the run open: the collector reads pg_database, which this transaction locks until released.
     blocker = new pg.Client({ host: '127.0.0.1', port, user: AUTH_SUPERUSER, password: AUTH_SUPERPASS, database: 'postgres' });
     await blocker.connect();
@@ -118,7 +118,7 @@ describe('seed: status of the application server inventory job', () => {
     const sessionId = job.lastrun.sessionId;
     const session = await s.req('GET', `/api/endeavour/jobsession/${sessionId}`, { sid });
     expect(session.json).toMatchObject({ status: 'PARTIAL', numTasks: 2, percent: 100 });
-    expect(session.json.properties.statistics).toEqual([{ resourceType: 'appserver', total: 2, success: 1, failed: 1, skipped: 0 }]);
+    expect(session.json.properties.statistics[0]).toEqual({ resourceType: 'appserver', total: 2, success: 1, failed: 1, skipped: 0 });
 
     const filter = encodeURIComponent(JSON.stringify([{ property: 'jobsessionId', value: sessionId }, { property: 'type', value: ['ERROR'], op: 'IN' }]));
     const errors = await s.req('GET', `/api/endeavour/log/job?filter=${filter}`, { sid });

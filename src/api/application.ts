@@ -1,11 +1,12 @@
 /** Inventory results through SPP's application endpoints (spec §7.4). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { notFound } from '../core/errors.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { Database, Instance } from '../core/types.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import { idParam, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
+import { CHANGE_FIELDS, changeWire } from './wire.ts';
 
 const INSTANCE_FIELDS: FieldMap = {
   id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, host: { column: 'host', type: 'string' },
@@ -31,7 +32,8 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
       links: {
         self: link(base, self, 'self'),
         up: link(base, `/api/application/${i.applicationType}/instance`, 'up'),
-        databases: link(base, `${self}/database`),
+        databases: link(base, `${self}/${i.applicationType === 'file' ? 'filesystem' : 'database'}`),
+        history: link(base, `${self}/history`),
         appserver: link(base, `/api/appserver/${i.appserverId}`),
       },
       id: String(i.id),
@@ -49,14 +51,16 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
       lastSeen: i.lastSeen,
       missing: i.missing,
       lastSessionId: i.lastSessionId === null ? null : String(i.lastSessionId),
+      findings: i.findings,
       resourceType: 'applicationinstance',
     };
   };
 
   const databaseWire = (base: string, type: string, d: Database) => ({
     links: {
-      self: link(base, `/api/application/${type}/instance/${d.instanceId}/database/${d.id}`, 'self'),
-      up: link(base, `/api/application/${type}/instance/${d.instanceId}/database`, 'up'),
+      self: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}/${d.id}`, 'self'),
+      up: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}`, 'up'),
+      history: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}/${d.id}/history`),
       instance: link(base, `/api/application/${type}/instance/${d.instanceId}`),
     },
     id: String(d.id),
@@ -70,9 +74,10 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     firstSeen: d.firstSeen,
     lastSeen: d.lastSeen,
     missing: d.missing,
+    findings: d.findings,
     storageProfiles: [],
     eligibility: { backup: { eligible: !d.missing }, logbackup: { eligible: false } },
-    resourceType: 'database',
+    resourceType: d.objectType,
   });
 
   app.get('/api/application/:type/instance', async (req) => {
@@ -91,19 +96,44 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/application/:type/instance/:id', async (req) => instanceWire(baseUrl(req), await instanceOr404(req)));
 
-  app.get('/api/application/:type/instance/:id/database', async (req) => {
-    const i = await instanceOr404(req);
-    const cq = readCollectionQuery(req);
-    const page = await store.inventory.listDatabases(toListQuery(cq, DATABASE_FIELDS, [{ property: 'name', direction: 'ASC' }]), i.id);
-    const base = baseUrl(req);
-    return envelope(req, 'databases', page.items.map((d) => databaseWire(base, i.applicationType, d)), page.total, cq.paging);
-  });
+  // File-system hosts list their file systems; the same records answer under both names.
+  for (const segment of ['database', 'filesystem'] as const) {
+    const key = segment === 'database' ? 'databases' : 'filesystems';
 
-  app.get('/api/application/:type/instance/:id/database/:dbId', async (req) => {
+    app.get(`/api/application/:type/instance/:id/${segment}`, async (req) => {
+      const i = await instanceOr404(req);
+      const cq = readCollectionQuery(req);
+      const page = await store.inventory.listDatabases(toListQuery(cq, DATABASE_FIELDS, [{ property: 'name', direction: 'ASC' }]), i.id);
+      const base = baseUrl(req);
+      return envelope(req, key, page.items.map((d) => databaseWire(base, i.applicationType, d)), page.total, cq.paging);
+    });
+
+    app.get(`/api/application/:type/instance/:id/${segment}/:dbId`, async (req) => databaseWire(baseUrl(req), typeOf(req), await databaseOr404(req)));
+
+    app.get(`/api/application/:type/instance/:id/${segment}/:dbId/history`, async (req) => {
+      const d = await databaseOr404(req);
+      return history(req, { objectType: d.objectType, objectId: d.id });
+    });
+  }
+
+  async function databaseOr404(req: FastifyRequest) {
     const i = await instanceOr404(req);
     const dbId = idParam(req, 'dbId');
     const d = await store.inventory.database(dbId);
     if (!d || d.instanceId !== i.id) throw notFound('Database', dbId);
-    return databaseWire(baseUrl(req), i.applicationType, d);
+    return d;
+  }
+
+  app.get('/api/application/:type/instance/:id/history', async (req) => {
+    const i = await instanceOr404(req);
+    return history(req, { objectType: 'instance', objectId: i.id });
   });
+
+  /** One object's change history, oldest first. */
+  async function history(req: FastifyRequest, scope: { objectType: string; objectId: number }) {
+    const cq = readCollectionQuery(req);
+    const page = await store.inventory.listChanges(toListQuery(cq, CHANGE_FIELDS, [{ property: 'recordedAt', direction: 'ASC' }]), scope);
+    const base = baseUrl(req);
+    return envelope(req, 'changes', page.items.map((c) => changeWire(base, c)), page.total, cq.paging);
+  }
 }

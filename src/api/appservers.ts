@@ -1,20 +1,20 @@
 /**
- * Identities (/api/identity/user, spec §7.5) and application servers (/api/appserver and the
- * NodeJS-layer /ngp/appserver, spec §7.1–7.3). Secrets go in sealed and never come back out.
+ * Application servers (spec §7.1–7.3): /api/appserver and the NodeJS-layer /ngp/appserver,
+ * registration one at a time or in bulk (JSON array or CSV), the per-server inventory action and
+ * the connection test.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { csvRecords } from '../core/csv.ts';
 import { badRequest, conflict, notFound, SppError } from '../core/errors.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { AppServer, Identity } from '../core/types.ts';
 import { INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
+import type { Repositories } from '../store/index.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import { bodyObject, idParam, queryParam, userName, type ApiContext } from './context.ts';
+import { identityDraft, type IdentityKind } from './identities.ts';
+import { bool, identityRef, str, type Body } from './input.ts';
 import { baseUrl, link } from './links.ts';
-
-const IDENTITY_FIELDS: FieldMap = {
-  id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, username: { column: 'username', type: 'string' },
-  type: { column: 'type', type: 'string' }, ostype: { column: 'ostype', type: 'string' },
-};
 
 const APPSERVER_FIELDS: FieldMap = {
   id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, hostAddress: { column: 'hostAddress', type: 'string' },
@@ -22,149 +22,66 @@ const APPSERVER_FIELDS: FieldMap = {
   portNumber: { column: 'portNumber', type: 'number', max: INT32_MAX },
 };
 
-const str = (body: Record<string, unknown>, key: string, opts: { required?: boolean; max?: number } = {}): string | undefined => {
-  const v = body[key];
-  if (v === undefined || v === null || v === '') {
-    if (opts.required) throw badRequest(`"${key}" is required.`);
-    return undefined;
-  }
-  if (typeof v !== 'string') throw badRequest(`"${key}" must be a string.`);
-  if (v.length > (opts.max ?? 255)) throw badRequest(`"${key}" is longer than ${opts.max ?? 255} characters.`);
-  return v;
-};
+/** Most servers one bulk request may register. */
+const MAX_BULK = 5_000;
 
-const bool = (body: Record<string, unknown>, key: string, fallback: boolean): boolean => {
-  const v = body[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'false') return v === 'true';
-  throw badRequest(`"${key}" must be true or false.`);
-};
+/** A validated registration, not yet saved: the server and where its credentials come from. */
+interface Draft {
+  server: Omit<AppServer, 'id' | 'identityId'>;
+  identity: { id: number } | { draft: Omit<Identity, 'id'> };
+  addToCatJob: boolean;
+}
 
-/** An identity reference: `{href: ".../api/identity/user/1003"}`, `{id}`, or the href string itself. */
-function identityRef(v: unknown): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  const raw = typeof v === 'object' ? ((v as Record<string, unknown>).href ?? (v as Record<string, unknown>).id) : v;
-  const m = /(?:^|\/identity\/user\/)(\d+)\/?$/.exec(String(raw ?? ''));
-  if (!m) throw badRequest(`${JSON.stringify(v)} is not a reference to an identity (expected {"href": ".../api/identity/user/ID"}).`);
-  // An id past the column's range names no identity (and PostgreSQL would reject the lookup).
-  if (Number(m[1]) > INT32_MAX) throw notFound('Identity', m[1]!);
-  return Number(m[1]);
+export function appserverWire(base: string, a: AppServer) {
+  const self = `/api/appserver/${a.id}`;
+  const identity = a.identityId === null ? null : { href: `${base}/api/identity/${a.useKeyAuthentication ? 'key' : 'user'}/${a.identityId}` };
+  return {
+    links: {
+      self: link(base, self, 'self'),
+      up: link(base, '/api/appserver', 'up'),
+      edit: link(base, self, 'update'),
+      delete: link(base, self, 'delete'),
+      inventory: link(base, `${self}?action=inventory&actionname=start`, 'action', 'Inventory'),
+      test: link(base, `${self}?action=test`, 'action', 'Test'),
+      instances: link(base, `/api/application/${a.applicationType}/instance?${new URLSearchParams({ filter: JSON.stringify([{ property: 'appserverId', value: String(a.id) }]) })}`),
+    },
+    id: String(a.id),
+    name: a.name,
+    hostAddress: a.hostAddress,
+    comment: a.comment,
+    catalogEligible: true,
+    serverType: 'physical',
+    vsphereId: null,
+    applicationType: a.applicationType,
+    applicationTypes: [a.applicationType],
+    osType: a.osType,
+    useKeyAuthentication: a.useKeyAuthentication,
+    logicalDelete: false,
+    oskey: a.useKeyAuthentication ? identity : null,
+    osuser: a.useKeyAuthentication ? null : identity,
+    appCredentials: [],
+    portNumber: a.portNumber,
+    opProperties: { maxConcurrency: a.maxConcurrency },
+    application: true,
+    script: false,
+    metadataPath: null,
+    siteName: 'Primary',
+    siteId: '1000',
+    nodeId: null,
+    type: 'appserver',
+    resourceType: 'appserver',
+    rbacPath: `root:0/appserver.all:0/appserver:${a.id}`,
+  };
 }
 
 export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { store, engine, secrets, clock } = ctx;
+  const { store, engine, clock } = ctx;
 
-  // ---- identities --------------------------------------------------------------------------
-
-  const identityWire = (base: string, i: Identity) => ({
-    links: {
-      self: link(base, `/api/identity/user/${i.id}`, 'self'),
-      up: link(base, '/api/identity/user', 'up'),
-      edit: link(base, `/api/identity/user/${i.id}`, 'update'),
-      delete: link(base, `/api/identity/user/${i.id}`, 'delete'),
-    },
-    id: String(i.id),
-    name: i.name,
-    username: i.username,
-    type: i.type,
-    ostype: i.ostype,
-    comment: i.comment,
-    resourceType: 'identityuser',
-  });
-
-  async function createIdentity(body: Record<string, unknown>): Promise<Identity> {
-    const username = str(body, 'username', { required: true })!;
-    const password = body.password;
-    if (typeof password !== 'string' || password === '') throw badRequest('"password" is required and must be a string.');
-    if (password.length > 1024) throw badRequest('"password" is longer than 1024 characters.');
-    return store.identities.create({
-      name: str(body, 'name') ?? username,
-      username,
-      secret: secrets.seal(password),
-      type: str(body, 'type') ?? 'system',
-      ostype: (str(body, 'ostype') ?? 'LINUX').toUpperCase(),
-      comment: str(body, 'comment', { max: 2000 }) ?? null,
-      createdAt: clock.now(),
-    });
-  }
-
-  app.post('/api/identity/user', async (req, reply) => {
-    const i = await createIdentity(bodyObject(req));
-    const base = baseUrl(req);
-    return reply.code(201).header('location', `${base}/api/identity/user/${i.id}`).send(identityWire(base, i));
-  });
-
-  app.get('/api/identity/user', async (req) => {
-    const cq = readCollectionQuery(req);
-    const page = await store.identities.list(toListQuery(cq, IDENTITY_FIELDS, [{ property: 'id', direction: 'ASC' }]));
-    const base = baseUrl(req);
-    return envelope(req, 'users', page.items.map((i) => identityWire(base, i)), page.total, cq.paging, {
-      create: link(base, '/api/identity/user', 'create'),
-    });
-  });
-
-  app.get('/api/identity/user/:id', async (req) => {
-    const id = idParam(req);
-    const i = await store.identities.get(id);
-    if (!i) throw notFound('Identity', id);
-    return identityWire(baseUrl(req), i);
-  });
-
-  app.delete('/api/identity/user/:id', async (req, reply) => {
-    const id = idParam(req);
-    if (!(await store.identities.get(id))) throw notFound('Identity', id);
-    const users = await store.identities.usedBy(id);
-    if (users) throw conflict(`Identity ${id} is used by ${users} application server(s); unregister them first.`);
-    await store.identities.delete(id);
-    return reply.code(204).send();
-  });
-
-  // ---- application servers ---------------------------------------------------------------
-
-  const appserverWire = (base: string, a: AppServer) => {
-    const self = `/api/appserver/${a.id}`;
-    const identity = a.identityId === null ? null : { href: `${base}/api/identity/user/${a.identityId}` };
-    return {
-      links: {
-        self: link(base, self, 'self'),
-        up: link(base, '/api/appserver', 'up'),
-        edit: link(base, self, 'update'),
-        delete: link(base, self, 'delete'),
-        inventory: link(base, `${self}?action=inventory&actionname=start`, 'action', 'Inventory'),
-        instances: link(base, `/api/application/${a.applicationType}/instance?${new URLSearchParams({ filter: JSON.stringify([{ property: 'appserverId', value: String(a.id) }]) })}`),
-      },
-      id: String(a.id),
-      name: a.name,
-      hostAddress: a.hostAddress,
-      comment: a.comment,
-      catalogEligible: true,
-      serverType: 'physical',
-      vsphereId: null,
-      applicationType: a.applicationType,
-      applicationTypes: [a.applicationType],
-      osType: a.osType,
-      useKeyAuthentication: a.useKeyAuthentication,
-      logicalDelete: false,
-      oskey: null,
-      osuser: identity,
-      appCredentials: [],
-      portNumber: a.portNumber,
-      opProperties: { maxConcurrency: a.maxConcurrency },
-      application: true,
-      script: false,
-      metadataPath: null,
-      siteName: 'Primary',
-      siteId: '1000',
-      nodeId: null,
-      type: 'appserver',
-      resourceType: 'appserver',
-      rbacPath: `root:0/appserver.all:0/appserver:${a.id}`,
-    };
-  };
-
-  /** Validates a registration and saves it; `inline` allows username/password in place of an identity (the /ngp form). */
-  async function register(body: Record<string, unknown>, inline: boolean): Promise<{ server: AppServer; addToCatJob: boolean }> {
+  /**
+   * Validates one registration (no writes). `inline` allows credentials in the body itself —
+   * `username` with `password` or `privatekey` — as /ngp and bulk registration do.
+   */
+  function parseRegistration(body: Body, inline: boolean): Draft {
     const hostAddress = str(body, 'hostAddress', { required: true })!.trim();
     if (!/^[A-Za-z0-9._:[\]-]+$/.test(hostAddress)) throw badRequest(`"hostAddress" ${JSON.stringify(hostAddress)} is not a host name or IP address.`);
     const applicationType = str(body, 'applicationType', { required: true })!.toLowerCase();
@@ -176,49 +93,138 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
       portNumber = Number(body.portNumber);
       if (!Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) throw badRequest('"portNumber" must be a whole number from 1 to 65535.');
     }
-    const creds = Array.isArray(body.appCredentials) ? (body.appCredentials[0] as Record<string, unknown> | undefined) : undefined;
-    let identityId = identityRef(creds?.appuser) ?? identityRef(body.osuser);
-    if (identityId === undefined && inline && body.username !== undefined) {
-      // /ngp form: `username` is an identity href, or a plain user name given with `password`.
-      identityId = typeof body.username === 'string' && body.username.includes('/identity/user/')
-        ? identityRef(body.username)
-        : (await createIdentity({ name: `${str(body, 'name') ?? hostAddress} login`, username: body.username, password: body.password })).id;
+    const maxConcurrency = Number((body.opProperties as Body | undefined)?.maxConcurrency ?? 10);
+    const useKey = bool(body, 'useKeyAuthentication', false) || (inline && typeof (body.privatekey ?? body.privateKey) === 'string');
+    const creds = Array.isArray(body.appCredentials) ? (body.appCredentials[0] as Body | undefined) : undefined;
+    const ref = identityRef(useKey ? body.oskey : undefined) ?? identityRef(creds?.appuser) ?? identityRef(body.osuser) ??
+      (typeof body.identity === 'string' || typeof body.identity === 'number' ? identityRef(String(body.identity)) : undefined);
+    let identity: Draft['identity'];
+    if (ref !== undefined) identity = { id: ref };
+    else if (inline && typeof body.username === 'string' && body.username.includes('/identity/')) identity = { id: identityRef(body.username)! };
+    else if (inline && body.username !== undefined) {
+      const kind: IdentityKind = useKey ? 'key' : 'password';
+      identity = { draft: identityDraft(ctx, { ...body, name: `${str(body, 'name') ?? hostAddress} login` }, kind) };
+    } else {
+      throw badRequest('Give the credentials to use: "osuser": {"href": ".../api/identity/user/ID"} (or "oskey" with useKeyAuthentication).');
     }
-    if (identityId === undefined) throw badRequest('Give the credentials to use: "osuser": {"href": ".../api/identity/user/ID"}.');
-    if (!(await store.identities.get(identityId))) throw notFound('Identity', identityId);
-    const maxConcurrency = Number((body.opProperties as Record<string, unknown> | undefined)?.maxConcurrency ?? 10);
-    const server = await store.appservers.create({
-      name: str(body, 'name') ?? hostAddress,
-      hostAddress,
-      portNumber,
-      applicationType,
-      osType: (str(body, 'osType') ?? 'linux').toLowerCase(),
-      identityId,
-      comment: str(body, 'comment', { max: 2000 }) ?? null,
-      useKeyAuthentication: bool(body, 'useKeyAuthentication', false),
-      maxConcurrency: Number.isInteger(maxConcurrency) && maxConcurrency > 0 && maxConcurrency <= INT32_MAX ? maxConcurrency : 10,
-      createdAt: clock.now(),
-    });
-    return { server, addToCatJob: bool(body, 'addToCatJob', false) };
+    return {
+      server: {
+        name: str(body, 'name') ?? hostAddress,
+        hostAddress,
+        portNumber,
+        applicationType,
+        osType: (str(body, 'osType') ?? 'linux').toLowerCase(),
+        comment: str(body, 'comment', { max: 2000 }) ?? null,
+        useKeyAuthentication: useKey,
+        maxConcurrency: Number.isInteger(maxConcurrency) && maxConcurrency > 0 && maxConcurrency <= INT32_MAX ? maxConcurrency : 10,
+        createdAt: clock.now(),
+      },
+      identity,
+      addToCatJob: bool(body, 'addToCatJob', false),
+    };
   }
 
-  async function afterRegister(req: FastifyRequest, server: AppServer, addToCatJob: boolean) {
-    // SPP starts the application inventory on registration; Census inventories the new server.
-    if (addToCatJob) await engine.startJob(INVENTORY_JOB_ID, { by: await userName(ctx, req), trigger: 'registration', appserverIds: [server.id] });
+  /** Checks what needs the store: the identity exists and is of the right kind, and the server is new. */
+  async function checkDraft(r: Repositories, d: Draft): Promise<void> {
+    if ('id' in d.identity) {
+      const i = await r.identities.get(d.identity.id);
+      if (!i) throw notFound('Identity', d.identity.id);
+      if ((i.kind === 'key') !== d.server.useKeyAuthentication) {
+        throw badRequest(i.kind === 'key'
+          ? `Identity ${i.id} is an SSH key: register with "useKeyAuthentication": true and "oskey".`
+          : `Identity ${i.id} holds a password, but "useKeyAuthentication" is true.`);
+      }
+    }
+    const same = (await r.appservers.all()).find((a) =>
+      a.hostAddress.toLowerCase() === d.server.hostAddress.toLowerCase() && a.portNumber === d.server.portNumber && a.applicationType === d.server.applicationType);
+    if (same) throw conflict(`${d.server.hostAddress}${d.server.portNumber ? `:${d.server.portNumber}` : ''} (${d.server.applicationType}) is already registered as "${same.name}" (id ${same.id}).`);
+  }
+
+  async function save(r: Repositories, d: Draft): Promise<AppServer> {
+    const identityId = 'id' in d.identity ? d.identity.id : (await r.identities.create(d.identity.draft)).id;
+    return r.appservers.create({ ...d.server, identityId });
+  }
+
+  async function registerOne(req: FastifyRequest, inline: boolean): Promise<AppServer> {
+    const draft = parseRegistration(bodyObject(req), inline);
+    const server = await store.transaction(async (r) => {
+      await checkDraft(r, draft);
+      return save(r, draft);
+    });
+    // SPP starts the application inventory on registration; Census inventories the new server
+    // (or adds it to the inventory already running).
+    if (draft.addToCatJob) {
+      await engine.startJob(INVENTORY_JOB_ID, { by: await userName(ctx, req), trigger: 'registration', appserverIds: [server.id] });
+    }
+    return server;
   }
 
   app.post('/api/appserver', async (req, reply) => {
-    const { server, addToCatJob } = await register(bodyObject(req), false);
-    await afterRegister(req, server, addToCatJob);
+    if (queryParam(req, 'action') === 'bulk' || Array.isArray(req.body) || typeof req.body === 'string') return bulk(req, reply);
+    const server = await registerOne(req, false);
     const base = baseUrl(req);
     return reply.code(201).header('location', `${base}/api/appserver/${server.id}`).send(appserverWire(base, server));
   });
 
   app.post('/ngp/appserver', async (req, reply) => {
-    const { server, addToCatJob } = await register(bodyObject(req), true);
-    await afterRegister(req, server, addToCatJob);
+    const server = await registerOne(req, true);
     return reply.code(201).send({ statusCode: 201, response: appserverWire(baseUrl(req), server) });
   });
+
+  /**
+   * Bulk registration: a JSON array (or `{appservers: [...]}`) or CSV with a header row. Every
+   * entry is validated before any is saved; all are saved in one transaction, and one inventory
+   * session covering them starts unless `?inventory=false`.
+   */
+  async function bulk(req: FastifyRequest, reply: FastifyReply) {
+    const body = req.body;
+    let entries: Body[];
+    if (typeof body === 'string') entries = csvRecords(body);
+    else if (Array.isArray(body)) entries = body as Body[];
+    else if (body && typeof body === 'object' && Array.isArray((body as Body).appservers)) entries = (body as Body).appservers as Body[];
+    else throw badRequest('Bulk registration takes a JSON array of application servers, {"appservers": [...]}, or CSV with a header row.');
+    if (!entries.length) throw badRequest('Bulk registration needs at least one application server.');
+    if (entries.length > MAX_BULK) throw badRequest(`Bulk registration takes at most ${MAX_BULK} application servers at once.`);
+
+    const problems: string[] = [];
+    const drafts: Draft[] = [];
+    entries.forEach((e, i) => {
+      try {
+        if (!e || typeof e !== 'object' || Array.isArray(e)) throw badRequest('not an object');
+        drafts.push(parseRegistration(e, true));
+      } catch (err) {
+        problems.push(`entry ${i + 1}: ${err instanceof SppError ? err.description : (err as Error).message}`);
+      }
+    });
+    const seen = new Map<string, number>();
+    drafts.forEach((d, i) => {
+      const key = `${d.server.hostAddress.toLowerCase()}|${d.server.portNumber}|${d.server.applicationType}`;
+      if (seen.has(key)) problems.push(`entry ${i + 1}: the same server as entry ${seen.get(key)! + 1}`);
+      else seen.set(key, i);
+    });
+    if (problems.length) throw badRequest(`Nothing was registered. ${problems.length} problem(s): ${problems.slice(0, 50).join('; ')}`);
+
+    const servers = await store.transaction(async (r) => {
+      const saved: AppServer[] = [];
+      for (const [i, d] of drafts.entries()) {
+        try {
+          await checkDraft(r, d);
+        } catch (err) {
+          problems.push(`entry ${i + 1}: ${err instanceof SppError ? err.description : (err as Error).message}`);
+        }
+      }
+      if (problems.length) throw new SppError(400, 'XSBInvalidArgumentException', `Nothing was registered. ${problems.length} problem(s): ${problems.slice(0, 50).join('; ')}`);
+      for (const d of drafts) saved.push(await save(r, d));
+      return saved;
+    });
+    let sessionId: string | null = null;
+    if (queryParam(req, 'inventory') !== 'false') {
+      const { session } = await engine.startJob(INVENTORY_JOB_ID, { by: await userName(ctx, req), trigger: 'registration', appserverIds: servers.map((s) => s.id) });
+      sessionId = String(session.id);
+    }
+    const base = baseUrl(req);
+    return reply.code(201).send({ total: servers.length, sessionId, appservers: servers.map((s) => appserverWire(base, s)) });
+  }
 
   const list = async (req: FastifyRequest) => {
     const cq = readCollectionQuery(req);
@@ -249,13 +255,33 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.delete('/api/appserver/:id', unregister);
   app.delete('/ngp/appserver/:id', unregister);
 
+  const testView = (base: string, appserverId: number, t: { id: number; complete: boolean; checks: unknown[] }) => ({
+    statusHref: `${base}/api/appserver/${appserverId}/test/${t.id}`,
+    testsComplete: t.complete,
+    configGroups: [{ name: 'application', description: 'Connection and privileges the inventory needs', tests: t.checks }],
+  });
+
   app.post('/api/appserver/:id', async (req) => {
     const a = await serverOr404(req);
     const action = queryParam(req, 'action');
-    if (action !== 'inventory') {
-      throw new SppError(400, 'XSBInvalidArgumentException', `Unknown application server action ${JSON.stringify(action ?? null)}; use ?action=inventory.`);
+    if (action === 'inventory') {
+      const { session, started } = await engine.startJob(INVENTORY_JOB_ID, { by: await userName(ctx, req), trigger: 'appserver', appserverIds: [a.id] });
+      return { appserver: appserverWire(baseUrl(req), a), sessionId: String(session.id), started };
     }
-    const { session, started } = await engine.startJob(INVENTORY_JOB_ID, { by: await userName(ctx, req), trigger: 'appserver', appserverIds: [a.id] });
-    return { appserver: appserverWire(baseUrl(req), a), sessionId: String(session.id), started };
+    if (action === 'test') {
+      const checks = await engine.testConnection(a.id);
+      const saved = await store.connectionTests.save(a.id, clock.now(), checks);
+      await store.connectionTests.deleteBefore(clock.now() - 24 * 3_600_000);
+      return testView(baseUrl(req), a.id, saved);
+    }
+    throw new SppError(400, 'XSBInvalidArgumentException', `Unknown application server action ${JSON.stringify(action ?? null)}; use ?action=inventory or ?action=test.`);
+  });
+
+  app.get('/api/appserver/:id/test/:testId', async (req) => {
+    const a = await serverOr404(req);
+    const testId = idParam(req, 'testId');
+    const t = await store.connectionTests.get(testId);
+    if (!t || t.appserverId !== a.id) throw notFound('Connection test', testId);
+    return testView(baseUrl(req), a.id, t);
   });
 }

@@ -8,6 +8,7 @@ import { applicationRoutes } from './application.ts';
 import { appserverRoutes } from './appservers.ts';
 import { sessionHeader } from './auth.ts';
 import type { ApiContext } from './context.ts';
+import { identityRoutes } from './identities.ts';
 import { jobRoutes } from './jobs.ts';
 import { sessionRoutes } from './sessions.ts';
 import { PUBLIC_ROUTES, systemRoutes } from './system.ts';
@@ -40,9 +41,11 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   // JSON bodies may be empty (most SPP clients POST actions with no body); any content type is
   // read as JSON when it looks like JSON, since clients are careless with the header.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body.trim() : '';
     if (text === '') return done(null, undefined);
+    // CSV (bulk registration) stays text.
+    if (/^text\/csv\b/i.test(req.headers['content-type'] ?? '')) return done(null, text);
     try {
       done(null, JSON.parse(text));
     } catch {
@@ -90,6 +93,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   systemRoutes(app, ctx);
   jobRoutes(app, ctx);
   sessionRoutes(app, ctx);
+  identityRoutes(app, ctx);
   appserverRoutes(app, ctx);
   applicationRoutes(app, ctx);
   return app;

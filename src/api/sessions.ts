@@ -6,7 +6,7 @@ import { normalizeStatusWord, PSEUDO_SESSION_STATUS } from '../core/status.ts';
 import { envelope, readCollectionQuery, toListQuery, type CollectionQuery } from './collection.ts';
 import { idParam, queryParam, userName, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
-import { logToWire, sessionToWire } from './wire.ts';
+import { CHANGE_FIELDS, changeWire, logToWire, sessionToWire } from './wire.ts';
 
 /** [property, column, type, largest value the column holds (INTEGER columns; BIGINT ones need none)] */
 const fields = (pairs: [string, string, 'string' | 'number', number?][]): FieldMap =>
@@ -24,8 +24,7 @@ const SESSION_FIELDS = fields([
 
 const LOG_FIELDS = fields([
   ['id', 'id', 'string'], ['jobsessionId', 'sessionId', 'number'], ['sessionId', 'sessionId', 'number'], ['jobId', 'jobId', 'number', INT],
-  ['jobsessionTaskId', 'taskId', 'number', INT], ['type', 'type', 'string'], ['logTime', 'logTime', 'number'],
-  ['messageId', 'messageId', 'string'], ['message', 'message', 'string'],
+  ['jobsessionTaskId', 'taskId', 'number', INT], ['type', 'type', 'string'], ['logTime', 'logTime', 'number'], ['message', 'message', 'string'],
 ]);
 
 const TASK_FIELDS = fields([
@@ -95,6 +94,16 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const s = await store.sessions.get(id);
     if (!s) throw notFound('Job session', id);
     return sessionToWire(baseUrl(req), s, clock);
+  });
+
+  // What an inventory session found changed (a Census addition; spec'd by issue 3).
+  app.get('/api/endeavour/jobsession/:id/change', async (req) => {
+    const id = idParam(req, 'id', SESSION_ID_MAX);
+    if (!(await store.sessions.get(id))) throw notFound('Job session', id);
+    const cq = readCollectionQuery(req);
+    const page = await store.inventory.listChanges(toListQuery(cq, CHANGE_FIELDS, [{ property: 'id', direction: 'ASC' }]), { sessionId: id });
+    const base = baseUrl(req);
+    return envelope(req, 'changes', page.items.map((c) => changeWire(base, c)), page.total, cq.paging);
   });
 
   app.get('/api/endeavour/jobsession/:id/task', async (req) => {

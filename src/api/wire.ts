@@ -1,7 +1,8 @@
 /** Domain records → SPP's JSON shapes (spec §4.1, §5.1, §6). */
 import type { Clock } from '../core/clock.ts';
 import { displayName, isSessionLive } from '../core/status.ts';
-import type { Job, JobSession, LogEntry } from '../core/types.ts';
+import { INT32_MAX, type FieldMap } from '../core/query.ts';
+import type { InventoryChange, Job, JobSession, LogEntry } from '../core/types.ts';
 import { filterQuery, link, type Links } from './links.ts';
 
 export const TENANT_ID = 1000;
@@ -109,6 +110,7 @@ export function sessionToWire(base: string, s: JobSession, clock: Clock) {
     up: link(base, '/api/endeavour/jobsession', 'up'),
     job: link(base, `/api/endeavour/job/${s.jobId}`),
     tasks: link(base, `/api/endeavour/jobsession/${id}/task`),
+    changes: link(base, `/api/endeavour/jobsession/${id}/change`),
     log: link(base, `/api/endeavour/log/job?${logFilter}`),
   };
   if (isSessionLive(s.status)) links.cancel = link(base, `/api/endeavour/jobsession/${id}?action=cancel`, 'action', 'Cancel');
@@ -195,5 +197,39 @@ export function logToWire(base: string, e: LogEntry) {
     detail: null,
     properties: null,
     requesterIp: null,
+  };
+}
+
+export const CHANGE_FIELDS: FieldMap = {
+  id: { column: 'id', type: 'number', max: INT32_MAX },
+  jobsessionId: { column: 'sessionId', type: 'number' },
+  appserverId: { column: 'appserverId', type: 'number', max: INT32_MAX },
+  objectType: { column: 'objectType', type: 'string' },
+  objectName: { column: 'objectName', type: 'string' },
+  parentName: { column: 'parentName', type: 'string' },
+  change: { column: 'change', type: 'string' },
+  field: { column: 'field', type: 'string' },
+  recordedAt: { column: 'recordedAt', type: 'number' },
+};
+
+/** One entry of the change history (a Census addition to SPP's API). */
+export function changeWire(base: string, c: InventoryChange) {
+  return {
+    links: {
+      jobsession: link(base, `/api/endeavour/jobsession/${c.sessionId}`),
+      appserver: link(base, `/api/appserver/${c.appserverId}`),
+    },
+    id: String(c.id),
+    jobsessionId: String(c.sessionId),
+    appserverId: String(c.appserverId),
+    objectType: c.objectType,
+    objectId: c.objectId === null ? null : String(c.objectId),
+    objectName: c.objectName,
+    parentName: c.parentName,
+    change: c.change,
+    field: c.field,
+    oldValue: c.oldValue,
+    newValue: c.newValue,
+    recordedAt: c.recordedAt,
   };
 }

@@ -4,7 +4,7 @@
  * restarted process can tell what was left unfinished and close it honestly (recover()).
  */
 import { EventEmitter } from 'node:events';
-import type { Collector } from '../collectors/types.ts';
+import type { Collector, ConnectionCheck } from '../collectors/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { badRequest, notFound } from '../core/errors.ts';
 import { newLogId } from '../core/ids.ts';
@@ -13,7 +13,7 @@ import { ENDED_TASK_STATUSES, isSessionLive, sessionOutcome, type TaskStatus } f
 import { describeChanges } from '../core/inventory-diff.ts';
 import type { Job, JobSession, ScopeEntry, SessionStatistic, Task } from '../core/types.ts';
 import type { Repositories, Store } from '../store/index.ts';
-import { runInventoryTask, type TaskOutcome } from './inventory-task.ts';
+import { openCredentials, runInventoryTask, type TaskOutcome } from './inventory-task.ts';
 import { runMaintenance } from './maintenance.ts';
 import { message, type Message } from './messages.ts';
 import type { QueuedTask, TaskQueue } from './queue.ts';
@@ -243,6 +243,36 @@ export class Engine extends EventEmitter {
       return { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
     });
     if (closed) this.emit('session-ended', closed);
+  }
+
+  // ---- connection test -----------------------------------------------------------------------
+
+  /** Runs the collector's connection and privilege checks against one server (spec §7.3). */
+  async testConnection(appserverId: number, timeoutMs = Math.min(this.o.taskTimeoutMs, 30_000)): Promise<ConnectionCheck[]> {
+    const server = await this.store.appservers.get(appserverId);
+    if (!server) throw notFound('Application server', appserverId);
+    const collector = this.o.collectors.get(server.applicationType);
+    if (!collector) {
+      return [{ name: 'collector', description: 'Census has a collector for this application type', status: 'FAILED', message: `Census cannot inventory "${server.applicationType}" yet.` }];
+    }
+    const identity = server.identityId === null ? undefined : await this.store.identities.get(server.identityId);
+    if (!identity) return [{ name: 'credentials', description: 'Credentials are attached', status: 'FAILED', message: `No identity is attached to ${server.name}.` }];
+    let credentials;
+    try {
+      credentials = openCredentials(identity, this.o.secrets);
+    } catch {
+      return [{ name: 'credentials', description: 'Credentials can be decrypted', status: 'FAILED', message: `The stored secret of identity "${identity.name}" cannot be decrypted with this server's key.` }];
+    }
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs + 2_000);
+    try {
+      return await collector.test(
+        { name: server.name, host: server.hostAddress, port: server.portNumber, ...credentials },
+        { signal: controller.signal, timeoutMs },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ---- cancel, recovery, waiting -------------------------------------------------------------

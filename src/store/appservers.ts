@@ -18,8 +18,9 @@ export class IdentityRepository {
     return this.db.selectFrom('identities').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  list(q: ListQuery): Promise<ListResult<Identity>> {
-    return listPage(this.db.selectFrom('identities'), q, 'id', (r: Identity) => r);
+  list(q: ListQuery, kind?: string): Promise<ListResult<Identity>> {
+    const base = kind ? this.db.selectFrom('identities').where('kind', '=', kind) : this.db.selectFrom('identities');
+    return listPage(base, q, 'id', (r: Identity) => r);
   }
 
   async delete(id: number): Promise<boolean> {
@@ -61,5 +62,36 @@ export class AppServerRepository {
   async delete(id: number): Promise<boolean> {
     const r = await this.db.deleteFrom('appservers').where('id', '=', id).executeTakeFirst();
     return Number(r.numDeletedRows) === 1;
+  }
+}
+
+export interface ConnectionTest {
+  id: number;
+  appserverId: number;
+  createdAt: number;
+  complete: boolean;
+  checks: unknown[];
+}
+
+export class ConnectionTestRepository {
+  constructor(private db: Db) {}
+
+  async save(appserverId: number, createdAt: number, checks: unknown[]): Promise<ConnectionTest> {
+    const r = await this.db
+      .insertInto('connectionTests')
+      .values({ appserverId, createdAt, complete: 1, checks: JSON.stringify(checks) })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return { ...r, complete: bool(r.complete), checks };
+  }
+
+  async get(id: number): Promise<ConnectionTest | undefined> {
+    const r = await this.db.selectFrom('connectionTests').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && { ...r, complete: bool(r.complete), checks: JSON.parse(r.checks) as unknown[] };
+  }
+
+  /** Old results are of no use; keep the table small. */
+  async deleteBefore(cutoff: number): Promise<void> {
+    await this.db.deleteFrom('connectionTests').where('createdAt', '<', cutoff).execute();
   }
 }

@@ -1,6 +1,6 @@
 /** The store: every repository over one Kysely, with transactions. */
 import type { Kysely } from 'kysely';
-import { AppServerRepository, IdentityRepository } from './appservers.ts';
+import { AppServerRepository, ConnectionTestRepository, IdentityRepository } from './appservers.ts';
 import { openDatabase, type OpenOptions } from './db.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
@@ -20,6 +20,7 @@ export class Repositories {
   readonly identities: IdentityRepository;
   readonly appservers: AppServerRepository;
   readonly inventory: InventoryRepository;
+  readonly connectionTests: ConnectionTestRepository;
 
   constructor(db: Kysely<DB>) {
     this.users = new UserRepository(db);
@@ -32,6 +33,7 @@ export class Repositories {
     this.identities = new IdentityRepository(db);
     this.appservers = new AppServerRepository(db);
     this.inventory = new InventoryRepository(db);
+    this.connectionTests = new ConnectionTestRepository(db);
   }
 }
 

@@ -5,13 +5,15 @@
  * postgres OS user, on a free loopback port, and removed afterwards.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const AUTH_SUPERUSER = 'census_admin';
 export const AUTH_SUPERPASS = 'Sup3r-Secret-Pass';
+/** The cluster also listens here: a second address for a second registered server. */
+export const AUTH_SECOND_HOST = '127.0.0.2';
 
 function binDir(): string {
   const root = '/usr/lib/postgresql';
@@ -50,10 +52,12 @@ export async function startAuthCluster(): Promise<AuthCluster> {
   const asPostgres = (cmd: string, args: string[]) =>
     execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe', timeout: 60_000 });
   asPostgres(join(bin, 'initdb'), ['-D', data, '-U', AUTH_SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync']);
+  // Listen on a second loopback address too, so tests can register two distinct servers.
+  appendFileSync(join(data, 'pg_hba.conf'), '\nhost all all 127.0.0.0/8 scram-sha-256\n');
   const port = await freePort();
   asPostgres(join(bin, 'pg_ctl'), [
     '-D', data, '-w', '-t', '60', '-l', join(dir, 'log'),
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start',
+    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1,127.0.0.2 -c fsync=off`, 'start',
   ]);
   return {
     port,

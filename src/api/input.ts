@@ -1,0 +1,38 @@
+/** Reading fields of a JSON body with clear 400s in SPP's shape. */
+import { badRequest, notFound } from '../core/errors.ts';
+import { INT32_MAX } from '../core/query.ts';
+
+export type Body = Record<string, unknown>;
+
+export function str(body: Body, key: string, opts: { required?: boolean; max?: number } = {}): string | undefined {
+  const v = body[key];
+  if (v === undefined || v === null || v === '') {
+    if (opts.required) throw badRequest(`"${key}" is required.`);
+    return undefined;
+  }
+  if (typeof v !== 'string') throw badRequest(`"${key}" must be a string.`);
+  if (v.length > (opts.max ?? 255)) throw badRequest(`"${key}" is longer than ${opts.max ?? 255} characters.`);
+  return v;
+}
+
+export function bool(body: Body, key: string, fallback: boolean): boolean {
+  const v = body[key];
+  if (v === undefined || v === null || v === '') return fallback;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw badRequest(`"${key}" must be true or false.`);
+}
+
+/**
+ * A reference to an identity: `{href: ".../api/identity/user/1003"}` (or `.../identity/key/…`),
+ * `{id}`, or the href or id itself.
+ */
+export function identityRef(v: unknown): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  const raw = typeof v === 'object' ? ((v as Body).href ?? (v as Body).id) : v;
+  const m = /(?:^|\/identity\/(?:user|key)\/)(\d+)\/?$/.exec(String(raw ?? ''));
+  if (!m) throw badRequest(`${JSON.stringify(v)} is not a reference to an identity (expected {"href": ".../api/identity/user/ID"}).`);
+  // An id past the column's range names no identity (and PostgreSQL would reject the lookup).
+  if (Number(m[1]) > INT32_MAX) throw notFound('Identity', m[1]!);
+  return Number(m[1]);
+}

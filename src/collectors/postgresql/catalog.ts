@@ -1,0 +1,214 @@
+/**
+ * The catalog queries, each returning plain typed values. Everything here works for a plain
+ * login role (PostgreSQL 10 or later): what such a role may not see comes back as absent or
+ * null, never as an error, except where noted.
+ */
+
+import type pg from 'pg';
+
+import { errorCode } from '../network-errors.ts';
+
+/** The settings collect() and test() look at. */
+const SETTING_NAMES = [
+  'server_version',
+  'server_version_num',
+  'port',
+  'max_connections',
+  'TimeZone',
+  'wal_level',
+  'archive_mode',
+  'archive_command',
+  'archive_library', // PostgreSQL 15+: an archive module instead of a command
+  'data_directory',
+] as const;
+export type SettingName = (typeof SETTING_NAMES)[number];
+
+/**
+ * `setting` is what SHOW says. For archive_command that is "(disabled)" whenever archive_mode is
+ * off, so `configured` (pg_settings.reset_val) is kept too: the value from the configuration.
+ */
+export interface Setting {
+  setting: string;
+  configured: string | null;
+}
+
+/**
+ * pg_settings silently leaves out the rows the role may not read (superuser-only settings such
+ * as data_directory need superuser or pg_read_all_settings), so a missing key means "not
+ * readable" — one query instead of a SHOW per setting and a permission error per refusal.
+ */
+export async function readSettings(client: pg.Client): Promise<Map<SettingName, Setting>> {
+  const { rows } = await client.query<{ name: SettingName; setting: string; reset_val: string | null }>(
+    'SELECT name, setting, reset_val FROM pg_settings WHERE name = ANY($1)',
+    [SETTING_NAMES],
+  );
+  return new Map(rows.map((r) => [r.name, { setting: r.setting, configured: r.reset_val }]));
+}
+
+export interface LoginRole {
+  isSuperuser: boolean;
+  canReplicate: boolean;
+}
+
+export async function readLoginRole(client: pg.Client): Promise<LoginRole> {
+  const { rows } = await client.query<{ rolsuper: boolean; rolreplication: boolean }>(
+    'SELECT rolsuper, rolreplication FROM pg_roles WHERE rolname = current_user',
+  );
+  const row = rows[0];
+  // Only if the role was dropped while we are logged in as it.
+  if (row === undefined) throw new Error('the login role is missing from pg_roles');
+  return { isSuperuser: row.rolsuper, canReplicate: row.rolreplication };
+}
+
+export interface InstanceState {
+  isReplica: boolean;
+  /** Roles people created; the predefined pg_* roles (a reserved prefix) are not counted. */
+  rolesCount: number;
+}
+
+export async function readInstanceState(client: pg.Client): Promise<InstanceState> {
+  const { rows } = await client.query<{ is_replica: boolean; roles_count: string }>(
+    `SELECT pg_is_in_recovery() AS is_replica,
+            (SELECT count(*) FROM pg_roles WHERE rolname !~ '^pg_') AS roles_count`,
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error('the server returned no row for a catalog query');
+  return { isReplica: row.is_replica, rolesCount: Number(row.roles_count) };
+}
+
+export interface ReplicationSlot {
+  name: string;
+  type: string;
+  active: boolean;
+}
+
+/** null when the role may not read pg_replication_slots (readable by all in stock PostgreSQL, but not guaranteed). */
+export async function readReplicationSlots(client: pg.Client): Promise<ReplicationSlot[] | null> {
+  try {
+    const { rows } = await client.query<{ slot_name: string; slot_type: string; active: boolean }>(
+      'SELECT slot_name, slot_type, active FROM pg_replication_slots ORDER BY slot_name',
+    );
+    return rows.map((r) => ({ name: r.slot_name, type: r.slot_type, active: r.active }));
+  } catch (err) {
+    if (errorCode(err) === '42501') return null;
+    throw err;
+  }
+}
+
+export interface TablespaceRow {
+  oid: number;
+  name: string;
+  /** null for pg_default and pg_global, which live in the data directory. */
+  location: string | null;
+  /** Whether pg_tablespace_size would be allowed rather than raise 42501. */
+  sizeAllowed: boolean;
+}
+
+/**
+ * pg_tablespace_size needs CREATE on the tablespace or pg_read_all_stats, except for the current
+ * database's default tablespace; asking first keeps one refusal from failing the whole query.
+ */
+export async function readTablespaces(client: pg.Client): Promise<TablespaceRow[]> {
+  const { rows } = await client.query<{ oid: number; spcname: string; location: string; size_allowed: boolean }>(
+    `SELECT t.oid, t.spcname, pg_tablespace_location(t.oid) AS location,
+            has_tablespace_privilege(t.oid, 'CREATE')
+              OR pg_has_role('pg_read_all_stats', 'USAGE')
+              OR t.oid = (SELECT dattablespace FROM pg_database WHERE datname = current_database()) AS size_allowed
+       FROM pg_tablespace t
+      ORDER BY t.spcname`,
+  );
+  return rows.map((r) => ({ oid: r.oid, name: r.spcname, location: r.location || null, sizeAllowed: r.size_allowed }));
+}
+
+/** Sizes by tablespace OID; a tablespace dropped meanwhile is simply missing. */
+export async function readTablespaceSizes(client: pg.Client, oids: number[]): Promise<Map<number, number>> {
+  const { rows } = await client.query<{ oid: number; size_bytes: string | null }>(
+    'SELECT t.oid, pg_tablespace_size(t.oid) AS size_bytes FROM pg_tablespace t WHERE t.oid = ANY($1::oid[])',
+    [oids],
+  );
+  return sizesById(rows.map((r) => [r.oid, r.size_bytes]));
+}
+
+export interface DatabaseRow {
+  oid: number;
+  name: string;
+  owner: string | null;
+  encoding: string | null;
+  collation: string;
+  allowConnections: boolean;
+  /** The login holds CONNECT on it (directly or through PUBLIC). */
+  mayConnect: boolean;
+}
+
+export async function readDatabases(client: pg.Client): Promise<DatabaseRow[]> {
+  const { rows } = await client.query<{
+    oid: number;
+    datname: string;
+    owner: string | null;
+    encoding: string | null;
+    datcollate: string;
+    datallowconn: boolean;
+    may_connect: boolean;
+  }>(
+    `SELECT d.oid, d.datname,
+            pg_get_userbyid(d.datdba) AS owner,
+            pg_encoding_to_char(d.encoding) AS encoding,
+            d.datcollate, d.datallowconn,
+            has_database_privilege(d.oid, 'CONNECT') AS may_connect
+       FROM pg_database d
+      WHERE NOT d.datistemplate
+      ORDER BY d.datname`,
+  );
+  return rows.map((r) => ({
+    oid: r.oid,
+    name: r.datname,
+    owner: r.owner,
+    encoding: r.encoding,
+    collation: r.datcollate,
+    allowConnections: r.datallowconn,
+    mayConnect: r.may_connect,
+  }));
+}
+
+/**
+ * Sizes by database OID. pg_database_size raises 42501 for a database the login may not
+ * CONNECT to, which would fail the whole statement, so only those it may are asked about; the
+ * OID form returns NULL instead of raising for a database dropped while we read.
+ */
+export async function readDatabaseSizes(client: pg.Client, oids: number[]): Promise<Map<number, number>> {
+  const { rows } = await client.query<{ oid: number; size_bytes: string | null }>(
+    `SELECT d.oid,
+            CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END AS size_bytes
+       FROM pg_database d
+      WHERE d.oid = ANY($1::oid[])`,
+    [oids],
+  );
+  return sizesById(rows.map((r) => [r.oid, r.size_bytes]));
+}
+
+/** bigint arrives as text; NULLs are left out. */
+function sizesById(pairs: [number, string | null][]): Map<number, number> {
+  const sizes = new Map<number, number>();
+  for (const [oid, size] of pairs) if (size !== null) sizes.set(oid, Number(size));
+  return sizes;
+}
+
+export interface Extension {
+  name: string;
+  version: string;
+}
+
+/** The extensions of the database `client` is connected to: pg_extension is per database. */
+export async function readExtensions(client: pg.Client): Promise<Extension[]> {
+  const { rows } = await client.query<{ extname: string; extversion: string }>(
+    'SELECT extname, extversion FROM pg_extension ORDER BY extname',
+  );
+  return rows.map((r) => ({ name: r.extname, version: r.extversion }));
+}
+
+/** Runs a statement with a server-side time limit, so the server stops the work when we stop waiting. */
+export async function withStatementTimeout<T>(client: pg.Client, limitMs: number, read: () => Promise<T>): Promise<T> {
+  // SET takes no parameters; limitMs is a number we computed, never outside input.
+  await client.query(`SET statement_timeout = ${Math.max(1, Math.floor(limitMs))}`);
+  return read();
+}
