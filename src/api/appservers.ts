@@ -22,6 +22,8 @@ const APPSERVER_FIELDS: FieldMap = {
   portNumber: { column: 'portNumber', type: 'number', max: INT32_MAX },
 };
 
+const byEntry = (a: string, b: string) => Number(/\d+/.exec(a)?.[0]) - Number(/\d+/.exec(b)?.[0]);
+
 /** Most servers one bulk request may register. */
 const MAX_BULK = 5_000;
 
@@ -187,34 +189,36 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (entries.length > MAX_BULK) throw badRequest(`Bulk registration takes at most ${MAX_BULK} application servers at once.`);
 
     const problems: string[] = [];
-    const drafts: Draft[] = [];
+    const drafts: { entry: number; draft: Draft }[] = [];
     entries.forEach((e, i) => {
       try {
         if (!e || typeof e !== 'object' || Array.isArray(e)) throw badRequest('not an object');
-        drafts.push(parseRegistration(e, true));
+        drafts.push({ entry: i + 1, draft: parseRegistration(e, true) });
       } catch (err) {
         problems.push(`entry ${i + 1}: ${err instanceof SppError ? err.description : (err as Error).message}`);
       }
     });
     const seen = new Map<string, number>();
-    drafts.forEach((d, i) => {
+    for (const { entry, draft: d } of drafts) {
       const key = `${d.server.hostAddress.toLowerCase()}|${d.server.portNumber}|${d.server.applicationType}`;
-      if (seen.has(key)) problems.push(`entry ${i + 1}: the same server as entry ${seen.get(key)! + 1}`);
-      else seen.set(key, i);
-    });
-    if (problems.length) throw badRequest(`Nothing was registered. ${problems.length} problem(s): ${problems.slice(0, 50).join('; ')}`);
+      if (seen.has(key)) problems.push(`entry ${entry}: the same server as entry ${seen.get(key)}`);
+      else seen.set(key, entry);
+    }
+    const refuse = () => new SppError(400, 'XSBInvalidArgumentException',
+      `Nothing was registered. ${problems.length} problem(s): ${problems.sort(byEntry).slice(0, 50).join('; ')}`);
+    if (problems.length) throw refuse();
 
     const servers = await store.transaction(async (r) => {
-      const saved: AppServer[] = [];
-      for (const [i, d] of drafts.entries()) {
+      for (const { entry, draft } of drafts) {
         try {
-          await checkDraft(r, d);
+          await checkDraft(r, draft);
         } catch (err) {
-          problems.push(`entry ${i + 1}: ${err instanceof SppError ? err.description : (err as Error).message}`);
+          problems.push(`entry ${entry}: ${err instanceof SppError ? err.description : (err as Error).message}`);
         }
       }
-      if (problems.length) throw new SppError(400, 'XSBInvalidArgumentException', `Nothing was registered. ${problems.length} problem(s): ${problems.slice(0, 50).join('; ')}`);
-      for (const d of drafts) saved.push(await save(r, d));
+      if (problems.length) throw refuse();
+      const saved: AppServer[] = [];
+      for (const { draft } of drafts) saved.push(await save(r, draft));
       return saved;
     });
     let sessionId: string | null = null;

@@ -1,0 +1,289 @@
+/**
+ * What collect() reads, in the order that matters: first the instance and its database list
+ * (must finish, or the collection fails), then the slow, optional parts — sizes and each
+ * database's extensions — which are skipped with a warning when the time budget runs low.
+ */
+
+import type pg from 'pg';
+
+import { describeServer, errorCode } from '../network-errors.ts';
+import type { CollectedDatabase, CollectedInstance, CollectResult, CollectTarget, ReadinessFinding } from '../types.ts';
+import {
+  readDatabases,
+  readDatabaseSizes,
+  readExtensions,
+  readInstanceState,
+  readLoginRole,
+  readReplicationSlots,
+  readSettings,
+  readTablespaces,
+  readTablespaceSizes,
+  withStatementTimeout,
+  type DatabaseRow,
+  type Extension,
+  type LoginRole,
+  type Setting,
+  type SettingName,
+  type TablespaceRow,
+} from './catalog.ts';
+import { classifyPgError } from './errors.ts';
+import { DEFAULT_PORT, OUT_OF_TIME, optionalProbe, type Budget, type Session } from './session.ts';
+
+/** Warnings and findings of one collection, worded for a person and naming the server. */
+class Notes {
+  readonly warnings: string[] = [];
+  readonly findings: ReadinessFinding[] = [];
+  readonly server: string;
+
+  constructor(
+    readonly target: CollectTarget,
+    private readonly budget: Budget,
+  ) {
+    this.server = describeServer(target);
+  }
+
+  warn(text: string): void {
+    this.warnings.push(text);
+  }
+
+  find(finding: ReadinessFinding): void {
+    this.findings.push(finding);
+  }
+
+  /** "<what> not read: time budget ..." — the wording the brief and the logs search for. */
+  outOfTime(what: string): void {
+    this.warn(`${what} not read: time budget of ${this.budget.timeoutMs} ms for ${this.server} nearly used up`);
+  }
+}
+
+/** A database as listed, with the object it becomes in the result (filled in as reads succeed). */
+interface DatabaseEntry {
+  row: DatabaseRow;
+  out: CollectedDatabase;
+}
+
+interface TablespaceEntry {
+  row: TablespaceRow;
+  out: { name: string; location: string | null; sizeBytes: number | null };
+}
+
+export async function collectInventory(session: Session, budget: Budget, target: CollectTarget): Promise<CollectResult> {
+  const notes = new Notes(target, budget);
+  const client = await session.connectHome();
+
+  const settings = await readSettings(client);
+  const role = await readLoginRole(client);
+  const properties = await readInstanceProperties(client, settings, notes);
+  const tablespaces = (await readTablespaces(client)).map(
+    (row): TablespaceEntry => ({ row, out: { name: row.name, location: row.location, sizeBytes: null } }),
+  );
+  properties.tablespaces = tablespaces.map((t) => t.out);
+  const databases = (await readDatabases(client)).map((row): DatabaseEntry => ({ row, out: databaseOut(row) }));
+  for (const finding of settingsFindings(settings, role, target)) notes.find(finding);
+  noteUnconnectable(databases, notes);
+
+  // From here on everything is optional: it fills in what the time allows.
+  await addDatabaseSizes(session, budget, databases, notes);
+  await addTablespaceSizes(session, budget, tablespaces, notes);
+  await addExtensions(session, budget, databases, notes);
+
+  const instance: CollectedInstance = {
+    name: `${target.host}:${target.port ?? DEFAULT_PORT}`,
+    host: target.host,
+    port: target.port ?? DEFAULT_PORT,
+    version: settings.get('server_version')?.setting ?? null,
+    properties,
+    databases: databases.map((d) => d.out),
+    findings: notes.findings,
+  };
+  return { instances: [instance], warnings: notes.warnings };
+}
+
+async function readInstanceProperties(
+  client: pg.Client,
+  settings: Map<SettingName, Setting>,
+  notes: Notes,
+): Promise<Record<string, unknown>> {
+  const state = await readInstanceState(client);
+  const properties: Record<string, unknown> = {
+    ...settingsProperties(settings),
+    isReplica: state.isReplica,
+    rolesCount: state.rolesCount,
+  };
+  const slots = await readReplicationSlots(client);
+  if (slots === null) {
+    notes.find({
+      code: 'REPLICATION_SLOTS_NOT_READABLE',
+      message: `user "${notes.target.username}" may not read pg_replication_slots on ${notes.server}: replication slots (which hold back WAL) are not reported`,
+    });
+  } else {
+    properties.replicationSlots = { count: slots.length, slots };
+  }
+  return properties;
+}
+
+/** Settings the role may not read are left out rather than reported as null: unknown, not empty. */
+export function settingsProperties(settings: Map<SettingName, Setting>): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  const put = (key: string, name: SettingName, convert: (value: string) => unknown = (v) => v) => {
+    const value = settings.get(name)?.setting;
+    if (value !== undefined) properties[key] = convert(value);
+  };
+  put('serverVersionNum', 'server_version_num', Number);
+  put('port', 'port', Number);
+  put('maxConnections', 'max_connections', Number);
+  put('timezone', 'TimeZone');
+  put('walLevel', 'wal_level');
+  put('archiveMode', 'archive_mode');
+  put('dataDirectory', 'data_directory');
+  const archiveCommand = settings.get('archive_command');
+  if (archiveCommand !== undefined) {
+    // The configured value, not SHOW's "(disabled)"; an archive module (PostgreSQL 15+) counts
+    // too, since either gives archived WAL somewhere to go.
+    properties.archiveCommandSet = Boolean(archiveCommand.configured) || Boolean(settings.get('archive_library')?.configured);
+  }
+  return properties;
+}
+
+/** Readiness findings that follow from the settings and the login role alone. */
+export function settingsFindings(
+  settings: Map<SettingName, Setting>,
+  role: LoginRole,
+  target: CollectTarget,
+): ReadinessFinding[] {
+  const server = describeServer(target);
+  const user = `user "${target.username}"`;
+  const findings: ReadinessFinding[] = [];
+  if (settings.get('archive_mode')?.setting === 'off') {
+    findings.push({
+      code: 'ARCHIVE_MODE_OFF',
+      message: `archive_mode is off on ${server}: WAL is not archived, so point-in-time recovery is impossible (set archive_mode = on and an archive_command; needs a restart)`,
+    });
+  }
+  if (settings.get('wal_level')?.setting === 'minimal') {
+    findings.push({
+      code: 'WAL_LEVEL_MINIMAL',
+      message: `wal_level is minimal on ${server}: WAL can be neither archived nor streamed, so neither point-in-time recovery nor pg_basebackup works (set wal_level = replica; needs a restart)`,
+    });
+  }
+  const unreadable = (['data_directory', 'archive_mode', 'archive_command'] as const).filter((n) => !settings.has(n));
+  if (unreadable.length > 0) {
+    findings.push({
+      code: 'SETTINGS_NOT_READABLE',
+      message: `${user} may not read ${unreadable.join(', ')} on ${server} (needs superuser or membership in pg_read_all_settings): they are not reported (GRANT pg_read_all_settings TO "${target.username}")`,
+    });
+  }
+  if (!role.isSuperuser && !role.canReplicate) {
+    findings.push({
+      code: 'NO_REPLICATION_PRIVILEGE',
+      message: `${user} on ${server} has neither REPLICATION nor SUPERUSER: a physical backup (pg_basebackup) with this login is impossible (ALTER ROLE "${target.username}" REPLICATION)`,
+    });
+  }
+  return findings;
+}
+
+function databaseOut(row: DatabaseRow): CollectedDatabase {
+  return {
+    name: row.name,
+    sizeBytes: null,
+    owner: row.owner,
+    encoding: row.encoding,
+    properties: { collation: row.collation, allowConnections: row.allowConnections },
+  };
+}
+
+/** A warning and a finding for each database the login cannot get into, said once, up front. */
+function noteUnconnectable(databases: DatabaseEntry[], notes: Notes): void {
+  const user = `user "${notes.target.username}"`;
+  for (const { row } of databases) {
+    let why: string;
+    if (!row.mayConnect) why = `${user} lacks CONNECT privilege on it`;
+    else if (!row.allowConnections) why = 'it does not accept connections (datallowconn is false)';
+    else continue;
+    // Without CONNECT, pg_database_size refuses too; without datallowconn it still works.
+    const unread = row.mayConnect ? 'extensions' : 'size and extensions';
+    notes.warn(`database "${row.name}" on ${notes.server}: ${unread} not read: ${why}`);
+    notes.find({
+      code: 'DATABASE_NOT_CONNECTABLE',
+      database: row.name,
+      message: `${user} cannot connect to database "${row.name}" on ${notes.server} (${why}): a logical backup (pg_dump) with this login cannot include it`,
+    });
+  }
+}
+
+async function addDatabaseSizes(session: Session, budget: Budget, databases: DatabaseEntry[], notes: Notes): Promise<void> {
+  const readable = databases.filter((d) => d.row.mayConnect);
+  if (readable.length === 0) return;
+  const sizes = await optionalProbe(session, budget, notes.target, async (limitMs) => {
+    const client = await session.homeClient();
+    return withStatementTimeout(client, limitMs, () => readDatabaseSizes(client, readable.map((d) => d.row.oid)));
+  });
+  if (sizes === OUT_OF_TIME) return notes.outOfTime(`sizes of ${readable.length} database(s)`);
+  for (const { row, out } of readable) {
+    out.sizeBytes = sizes.get(row.oid) ?? null;
+    if (out.sizeBytes === null) notes.warn(`size of database "${row.name}" on ${notes.server} not read: it vanished while being read`);
+  }
+}
+
+/** A tablespace the login may not size keeps a null size without a warning: pg_global is one for every non-superuser. */
+async function addTablespaceSizes(session: Session, budget: Budget, tablespaces: TablespaceEntry[], notes: Notes): Promise<void> {
+  const allowed = tablespaces.filter((t) => t.row.sizeAllowed);
+  if (allowed.length === 0) return;
+  const sizes = await optionalProbe(session, budget, notes.target, async (limitMs) => {
+    const client = await session.homeClient();
+    return withStatementTimeout(client, limitMs, () => readTablespaceSizes(client, allowed.map((t) => t.row.oid)));
+  });
+  if (sizes === OUT_OF_TIME) return notes.outOfTime(`sizes of ${allowed.length} tablespace(s)`);
+  for (const { row, out } of allowed) out.sizeBytes = sizes.get(row.oid) ?? null;
+}
+
+/**
+ * pg_extension lives in each database's own catalog, so each database means a connection of
+ * its own: one at a time, the home database first (its connection is already open), each with
+ * one query, and each within what the budget still allows.
+ */
+async function addExtensions(session: Session, budget: Budget, databases: DatabaseEntry[], notes: Notes): Promise<void> {
+  const home = session.homeDatabase;
+  const pending = databases
+    .filter((d) => d.row.allowConnections && d.row.mayConnect)
+    .sort((a, b) => Number(b.row.name === home) - Number(a.row.name === home));
+  for (const [index, { row, out }] of pending.entries()) {
+    const extensions = await extensionsOf(row.name, session, budget, notes);
+    if (extensions === OUT_OF_TIME) return notes.outOfTime(`extensions of ${pending.length - index} database(s)`);
+    if (extensions !== null) out.properties.extensions = extensions;
+  }
+}
+
+/** null when the database could not be read (already noted); the run ending is not such a case. */
+async function extensionsOf(
+  database: string,
+  session: Session,
+  budget: Budget,
+  notes: Notes,
+): Promise<Extension[] | typeof OUT_OF_TIME | null> {
+  try {
+    return await optionalProbe(session, budget, notes.target, async (limitMs) =>
+      readExtensions(await session.clientFor(database, limitMs)),
+    );
+  } catch (err) {
+    if (session.isClosed) throw err;
+    noteExtensionFailure(database, err, notes);
+    return null;
+  }
+}
+
+/** One database we could not read is a warning; if the server refused us, it is a finding as well. */
+function noteExtensionFailure(database: string, err: unknown, notes: Notes): void {
+  const what = `extensions of database "${database}" on ${notes.server} not read`;
+  // classifyPgError reads 3D000 as "no login database at all"; here it means just this one went.
+  if (errorCode(err) === '3D000') return notes.warn(`${what}: it was dropped meanwhile`);
+  const error = classifyPgError(err, notes.target);
+  notes.warn(`${what}: ${error.message}`);
+  if (error.code === 'AUTH' || error.code === 'PERMISSION') {
+    notes.find({
+      code: 'DATABASE_NOT_CONNECTABLE',
+      database,
+      message: `user "${notes.target.username}" was refused a connection to database "${database}" on ${notes.server} (${error.message}): a logical backup (pg_dump) with this login cannot include it`,
+    });
+  }
+}
