@@ -54,4 +54,35 @@ describe('login sessions', () => {
     expect(r.json.user).toMatchObject({ id: '1000', name: 'admin', type: 'NATIVE_USER', tenantId: 1000, rbacPath: 'user:0/user:1000' });
     expect(r.json.user.links.self.href).toContain('/api/security/user/1000');
   });
+
+  it('answers HEAD on ping without a session', async () => {
+    expect((await s.req('HEAD', '/api/lifecycle/ping')).status).toBe(200);
+  });
+
+  it('changes the password in the login call (SPP first-boot flow)', async () => {
+    const short = await s.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: 'admin', password: ADMIN_PASSWORD }, body: { newPassword: 'short' } });
+    expect(short.status).toBe(400);
+    const next = 'A-new-long-password-2';
+    const r = await s.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: 'admin', password: ADMIN_PASSWORD }, body: { newPassword: next } });
+    expect(r.status).toBe(200);
+    expect(r.json.sessionid).toMatch(/^[0-9a-f]{32}$/);
+    expect((await s.req('POST', '/api/endeavour/session', { auth: { user: 'admin', password: ADMIN_PASSWORD } })).status).toBe(401);
+    expect((await s.req('POST', '/api/endeavour/session', { auth: { user: 'admin', password: next } })).status).toBe(200);
+    const back = await s.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: 'admin', password: next }, body: { newPassword: ADMIN_PASSWORD } });
+    expect(back.status).toBe(200);
+  });
+
+  it('counts sessions by status', async () => {
+    const sid = await s.login();
+    const all = await s.req('GET', '/api/endeavour/jobsession/stats', { sid });
+    expect(all.status).toBe(200);
+    expect(all.json.totalRuns).toBe(2); // the two first-start runs
+    expect(all.json.COMPLETED).toBe(2);
+    expect(all.json.successPercent).toBe(100);
+    const f = encodeURIComponent(JSON.stringify([{ property: 'rangeunit', value: 'hour' }, { property: 'range', value: 1 }]));
+    expect((await s.req('GET', `/api/endeavour/jobsession/stats?filter=${f}`, { sid })).json.totalRuns).toBe(0); // the fake clock moved on
+    const perJob = await s.req('GET', '/api/endeavour/jobsession/stats/jobid/1004', { sid });
+    expect(perJob.json.totalRuns).toBe(1);
+    expect((await s.req('GET', '/api/endeavour/jobsession/stats/jobid/999', { sid })).status).toBe(404);
+  });
 });

@@ -41,7 +41,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const all = await Promise.all((await store.jobs.all()).map((j) => view(base, j)));
     const page = listInMemory(all, toListQuery(cq, JOB_FIELDS, [{ property: 'id', direction: 'ASC' }]));
     return envelope(req, 'jobs', page.items, page.total, cq.paging, {
-      stats: link(base, '/api/endeavour/job/stats'),
+      stats: link(base, '/api/endeavour/jobsession/stats'),
     });
   });
 

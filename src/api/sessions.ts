@@ -89,6 +89,34 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return envelope(req, 'sessions', page.items.map((s) => sessionToWire(base, s, clock)), page.total, cq.paging);
   });
 
+  // Counts by status over the filtered sessions (the SPP dashboard's shape, spec §5.3).
+  const stats = (jobId?: number) => async (req: FastifyRequest) => {
+    const cq = readCollectionQuery(req);
+    const now = clock.now();
+    const criteria = sessionCriteria(cq, now);
+    const q = toListQuery({ ...cq, criteria }, SESSION_FIELDS);
+    const by = await store.sessions.countByStatus(q, jobId);
+    const n = (s: string) => by[s] ?? 0;
+    const totalRuns = Object.values(by).reduce((a, b) => a + b, 0);
+    const successful = n('COMPLETED');
+    const failed = n('FAILED');
+    const warning = n('PARTIAL');
+    const running = n('RUNNING') + n('CANCELLING');
+    const since = criteria.find((c) => c.property === 'start' && c.op === '>=');
+    return {
+      start: since ? Number(since.value) : null, end: now, successful, failed, warning, running, totalRuns,
+      successPercent: totalRuns ? Math.round((successful / totalRuns) * 100) : 0,
+      WAITING: 0, RUNNING: running, CANCELLED: n('CANCELLED'), STOPPED: 0, ABORTED: 0, FAILED: failed, PARTIAL: warning, COMPLETED: successful,
+      OTHER: 0,
+    };
+  };
+  app.get('/api/endeavour/jobsession/stats', stats());
+  app.get('/api/endeavour/jobsession/stats/jobid/:id', async (req) => {
+    const jobId = idParam(req);
+    if (!(await store.jobs.get(jobId))) throw notFound('Job', jobId);
+    return stats(jobId)(req);
+  });
+
   app.get('/api/endeavour/jobsession/:id', async (req) => {
     const id = idParam(req, 'id', SESSION_ID_MAX);
     const s = await store.sessions.get(id);

@@ -2,7 +2,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { User } from '../core/types.ts';
 import { sessionHeader } from './auth.ts';
-import type { ApiContext } from './context.ts';
+import { bodyObject, queryParam, type ApiContext } from './context.ts';
+import { badRequest } from '../core/errors.ts';
+import { hashPassword } from '../core/password.ts';
 import { baseUrl, link } from './links.ts';
 import { TENANT_ID } from './wire.ts';
 
@@ -10,7 +12,9 @@ export const PUBLIC_ROUTES = new Set([
   'POST /api/endeavour/session',
   'OPTIONS /api/endeavour/session',
   'GET /api/lifecycle/ping',
+  'HEAD /api/lifecycle/ping',
   'GET /ngp/version',
+  'HEAD /ngp/version',
 ]);
 
 export function userWire(base: string, u: User) {
@@ -41,7 +45,18 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const started = ctx.clock.now();
 
   app.post('/api/endeavour/session', async (req) => {
-    const { sessionid, user } = await ctx.auth.login(req.headers.authorization, req.ip);
+    const { sessionid, user: loggedIn } = await ctx.auth.login(req.headers.authorization, req.ip);
+    let user = loggedIn;
+    // SPP's first-boot flow: log in with the current password and set a new one in the same call.
+    if (queryParam(req, 'changePassword') === 'true') {
+      const newPassword = bodyObject(req).newPassword;
+      if (typeof newPassword !== 'string' || newPassword.length < 8 || newPassword.length > 1024) {
+        await ctx.auth.logout(sessionid);
+        throw badRequest('"newPassword" must be a string of 8 to 1024 characters.');
+      }
+      await ctx.store.users.setPassword(user.id, await hashPassword(newPassword), ctx.clock.now());
+      user = (await ctx.store.users.byId(user.id))!;
+    }
     return { sessionid, user: userWire(baseUrl(req), user), demo: false, tenantAdmin: true, userGroups: [], timeZone: 'UTC' };
   });
 

@@ -21,7 +21,6 @@ export function jobLinks(base: string, job: Job, running: boolean, lastrunId: nu
     status: link(base, `/api/endeavour/job/${id}/status`),
     triggers: link(base, `/api/endeavour/job/${id}/trigger`),
     stats: link(base, `/api/endeavour/jobsession/stats/jobid/${id}`),
-    policy: link(base, `/api/endeavour/policy/${job.policyId}`),
     jobsessions: link(base, sessions()),
     livejobsessions: link(base, status('live')),
     activejobsessions: link(base, status('active')),

@@ -4,6 +4,7 @@ import type { ListQuery, ListResult } from '../core/query.ts';
 import { LIVE_SESSION_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionStatistic, Task } from '../core/types.ts';
 import { bit, bool, json, listPage, type Db } from './rows.ts';
+import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
 export const toSession = (r: Selectable<JobSessionsTable>): JobSession => ({
@@ -60,6 +61,15 @@ export class SessionRepository {
     let base = this.db.selectFrom('jobSessions');
     if (jobId !== undefined) base = base.where('jobId', '=', jobId);
     return listPage(base, q, 'id', toSession);
+  }
+
+  /** How many sessions match, by status (for the stats endpoints). */
+  async countByStatus(q: Pick<ListQuery, 'where'>, jobId?: number): Promise<Record<string, number>> {
+    let base = this.db.selectFrom('jobSessions');
+    if (jobId !== undefined) base = base.where('jobId', '=', jobId);
+    if (q.where.length) base = base.where(whereAll(q.where));
+    const rows = await base.select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
   async live(): Promise<JobSession[]> {

@@ -49,6 +49,8 @@ type Variables = Partial<Record<(typeof VARIABLES)[number], string>>;
 type Flavor = 'MariaDB' | 'MySQL';
 
 const ER_PARSE_ERROR = 1064;
+/** See readSchemaSizes. */
+const CLIENT_SLACK_MS = 100;
 
 export const mysqlCollector: Collector = {
   applicationType: 'mysql',
@@ -121,9 +123,12 @@ async function collectWith(session: Session, budget: Budget, target: CollectTarg
   if (replica.ok) {
     properties.replica = replica.status;
   } else {
+    const why = isPermissionError(replica.error)
+      ? `user "${target.username}" lacks the privilege (REPLICATION CLIENT on MySQL, SLAVE MONITOR on MariaDB 10.5+)`
+      : 'the server refused the statement';
     findings.push({
       code: 'REPLICA_STATUS_NOT_READABLE',
-      message: `replication status of ${server} is not readable by user "${target.username}" (needs REPLICATION CLIENT, or SLAVE MONITOR on MariaDB 10.5+): ${errorMessage(replica.error, target)}`,
+      message: `replication status of ${server} is not readable: ${why}: ${errorMessage(replica.error, target)}`,
     });
   }
 
@@ -407,7 +412,9 @@ async function readSchemaSizes(
 
   let result: RowDataPacket[];
   try {
-    [result] = await conn.query<RowDataPacket[]>({ sql, timeout: limitMs });
+    // Our timer waits a little longer than the server's limit, so the server's clean error (which
+    // leaves the connection usable) usually comes first.
+    [result] = await conn.query<RowDataPacket[]>({ sql, timeout: limitMs + CLIENT_SLACK_MS });
   } catch (err) {
     if (isStatementTimeout(err)) {
       // A client-side timeout leaves the query running on the connection: nothing more can go over it.
@@ -536,6 +543,3 @@ async function privilegesCheck(conn: PromiseConnection, target: CollectTarget): 
   if (gap.missing.length === 0) return { status: 'SUCCESS' };
   return { status: 'WARNING', message: `user "${target.username}" ${gap.explanation}` };
 }
-
-export { classifyMysqlError } from './errors.ts';
-export { isPermissionError };
