@@ -54,6 +54,8 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   });
 
   app.addHook('onRequest', async (req) => {
+    // Only the API needs a login session; the web UI's files are public (the UI logs in itself).
+    if (!req.url.startsWith('/api/') && !req.url.startsWith('/ngp/')) return;
     const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
     if (PUBLIC_ROUTES.has(route)) return;
     req.principal = await ctx.auth.authenticate(sessionHeader(req));

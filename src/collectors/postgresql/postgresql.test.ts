@@ -12,9 +12,12 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CollectorError, type CollectOptions, type CollectTarget } from '../types.ts';
+import { CollectorError, type CollectOptions, type CollectResult, type CollectTarget, type ConnectionCheck } from '../types.ts';
+import type { Setting, SettingName } from './catalog.ts';
 import { classifyPgError } from './errors.ts';
 import { postgresqlCollector } from './index.ts';
+import { settingsFindings } from './inventory.ts';
+import { optionalAllowance } from './session.ts';
 
 const HOST = '127.0.0.1';
 const PORT = 5432;
@@ -24,9 +27,14 @@ const password = `pw-${suffix}-secret`;
 const ownedDb = `census_t_${suffix}_a`;
 const otherDb = `census_t_${suffix}_b`;
 const lockedDb = `census_t_${suffix}_c`; // role has no CONNECT on it
+/** More databases to read extensions from, for the time-box tests; they sort after the three above. */
+const extraDbs = Array.from({ length: 5 }, (_, i) => `census_t_${suffix}_x${i}`);
 
 const admin = new pg.Client({ host: HOST, port: PORT, user: 'postgres', database: 'postgres' });
 let serverVersion = '';
+/** As the admin sees them, to check what the limited role reports against. */
+let archiveMode = '';
+let walLevel = '';
 
 const target = (over: Partial<CollectTarget> = {}): CollectTarget => ({
   name: 'db1',
@@ -63,10 +71,14 @@ beforeAll(async () => {
   await admin.query(`CREATE DATABASE ${otherDb}`);
   await admin.query(`CREATE DATABASE ${lockedDb}`);
   await admin.query(`REVOKE CONNECT ON DATABASE ${lockedDb} FROM PUBLIC`);
+  for (const db of extraDbs) await admin.query(`CREATE DATABASE ${db}`);
+  await inDatabase(ownedDb, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_trgm'));
+  archiveMode = (await admin.query<{ archive_mode: string }>('SHOW archive_mode')).rows[0]!.archive_mode;
+  walLevel = (await admin.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
 });
 
 afterAll(async () => {
-  for (const db of [ownedDb, otherDb, lockedDb]) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  for (const db of [ownedDb, otherDb, lockedDb, ...extraDbs]) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin.query(`DROP ROLE IF EXISTS ${role}`);
   await admin.end();
 });
@@ -244,4 +256,31 @@ function listen(server: net.Server): Promise<number> {
     server.once('error', reject);
     server.listen(0, HOST, () => resolve((server.address() as net.AddressInfo).port));
   });
+}
+
+/** Run `work` as the admin connected to `database`. */
+async function inDatabase<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ host: HOST, port: PORT, user: 'postgres', database });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const codes = (result: CollectResult, database?: string) =>
+  (result.instances[0]!.findings ?? []).filter((f) => f.database === database).map((f) => f.code);
+
+const statuses = (checks: ConnectionCheck[]) => Object.fromEntries(checks.map((c) => [c.name, c.status]));
+
+/** How long `promise` takes to settle, and how: the value or the (CollectorError) rejection. */
+async function timed<T>(promise: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
+  const started = Date.now();
+  try {
+    const value = await promise;
+    return { ms: Date.now() - started, value };
+  } catch (error) {
+    return { ms: Date.now() - started, error };
+  }
 }
