@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Auth, DEFAULT_LOGIN_POLICY, type LoginPolicy } from './api/auth.ts';
 import { buildApi } from './api/server.ts';
 import type { Collector } from './collectors/types.ts';
+import { mysqlCollector } from './collectors/mysql/index.ts';
 import { postgresqlCollector } from './collectors/postgresql/index.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { generatePassword, hashPassword } from './core/password.ts';
@@ -68,7 +69,9 @@ export interface Census {
   stop(): Promise<void>;
 }
 
-export const COLLECTORS: ReadonlyMap<string, Collector> = new Map([[postgresqlCollector.applicationType, postgresqlCollector]]);
+export const COLLECTORS: ReadonlyMap<string, Collector> = new Map(
+  [postgresqlCollector, mysqlCollector].map((c) => [c.applicationType, c]),
+);
 
 function packageVersion(): string {
   try {

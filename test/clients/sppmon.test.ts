@@ -3,34 +3,11 @@
  * login with pageSize on the URL and no body, ping before the session header is attached, job and
  * job-session lists read only by following links.nextPage.href, job logs by session, logout 204.
  */
-import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, startTestServer, waitFor, type Reply, type TestServer } from '../support/server.ts';
+import { ADMIN_PASSWORD, request, startTestServer, waitFor, type Reply, type TestServer } from '../support/server.ts';
 
 const ALL_LOG_TYPES = ['INFO', 'DEBUG', 'ERROR', 'SUMMARY', 'WARN', 'DETAIL'];
 const basic = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
-
-/** A request with exactly the headers given (the shared helper always adds Content-Type). */
-function bareRequest(base: string, method: string, path: string, headers: Record<string, string>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const r = https.request(new URL(base + path), { method, headers, rejectUnauthorized: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    r.on('error', reject);
-    r.end();
-  });
-}
 
 let srv: TestServer;
 
@@ -95,14 +72,14 @@ describe('sppmon call sequence (spec §8.1)', () => {
   });
 
   it('logs in with no Content-Type header and no body at all', async () => {
-    const r = await bareRequest(srv.url, 'POST', '/api/endeavour/session?pageSize=50', { Authorization: basic });
+    const r = await request(srv.url, 'POST', '/api/endeavour/session?pageSize=50', { headers: { Authorization: basic }, exactHeaders: true });
     expect(r.status).toBe(200);
     expect(r.json.sessionid).toMatch(/^[0-9a-f]{32}$/);
     expect(r.json.sessionid).not.toBe(sid);
   });
 
   it('reads the version from /api/lifecycle/ping?pageSize=50 without a session header', async () => {
-    const r = await bareRequest(srv.url, 'GET', '/api/lifecycle/ping?pageSize=50', { Accept: 'application/json' });
+    const r = await request(srv.url, 'GET', '/api/lifecycle/ping?pageSize=50', { headers: { Accept: 'application/json' }, exactHeaders: true });
     expect(r.status).toBe(200);
     expect(typeof r.json.version).toBe('string');
     expect(r.json.version).not.toBe('');

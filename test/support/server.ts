@@ -25,13 +25,15 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   sid?: string;
   auth?: { user: string; password: string };
+  /** Send only `headers`, without the Accept/Content-Type every SPP client adds. */
+  exactHeaders?: boolean;
 }
 
 const agent = new https.Agent({ rejectUnauthorized: false, keepAlive: true });
 
 export function request(base: string, method: string, path: string, o: RequestOptions = {}): Promise<Reply> {
   const url = path.startsWith('http') ? new URL(path) : new URL(base + path);
-  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json', ...o.headers };
+  const headers: Record<string, string> = o.exactHeaders ? { ...o.headers } : { Accept: 'application/json', 'Content-Type': 'application/json', ...o.headers };
   if (o.sid) headers['X-Endeavour-Sessionid'] = o.sid;
   if (o.auth) headers.Authorization = `Basic ${Buffer.from(`${o.auth.user}:${o.auth.password}`).toString('base64')}`;
   const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
