@@ -96,10 +96,10 @@ async function collectWith(session: Session, budget: Budget, target: CollectTarg
   const server = describeServer(target);
   const warnings: string[] = [];
   const findings: ReadinessFinding[] = [];
+  const warn = (what: string) => (err: unknown) => warnings.push(`${what} not read: ${errorMessage(err, target)}`);
 
   const version = await readVersion(conn);
-  const vars = await optional(() => readVariables(conn), (err) => warnings.push(`server variables of ${server} not read: ${errorMessage(err, target)}`));
-  const variables: Variables = vars ?? {};
+  const variables: Variables = (await optional(() => readVariables(conn), warn(`server variables of ${server}`))) ?? {};
   const flavor = flavorOf(version, variables.version_comment);
 
   const properties: Record<string, unknown> = {
@@ -107,7 +107,7 @@ async function collectWith(session: Session, budget: Budget, target: CollectTarg
     versionComment: variables.version_comment ?? null,
   };
 
-  const engines = await optional(() => readEngines(conn), (err) => warnings.push(`storage engines of ${server} not read: ${errorMessage(err, target)}`));
+  const engines = await optional(() => readEngines(conn), warn(`storage engines of ${server}`));
   if (engines) properties.storageEngines = engines;
 
   const binaryLog = onOff(variables.log_bin);
@@ -132,7 +132,7 @@ async function collectWith(session: Session, budget: Budget, target: CollectTarg
     });
   }
 
-  const grants = await optional(() => readGrants(conn), (err) => warnings.push(`grants of user "${target.username}" on ${server} not read: ${errorMessage(err, target)}`));
+  const grants = await optional(() => readGrants(conn), warn(`grants of user "${target.username}" on ${server}`));
   if (grants) {
     const gap = backupPrivilegeGap(parseGrants(grants));
     if (gap.missing.length > 0) {
@@ -317,7 +317,8 @@ async function readReplicaStatus(
   conn: PromiseConnection,
   flavor: Flavor,
 ): Promise<{ ok: true; status: ReplicaStatus } | { ok: false; error: unknown }> {
-  const statements = flavor === 'MariaDB' ? ['SHOW ALL SLAVES STATUS', 'SHOW SLAVE STATUS'] : ['SHOW REPLICA STATUS', 'SHOW SLAVE STATUS'];
+  const statements =
+    flavor === 'MariaDB' ? ['SHOW ALL SLAVES STATUS', 'SHOW SLAVE STATUS'] : ['SHOW REPLICA STATUS', 'SHOW SLAVE STATUS'];
   let lastError: unknown = null;
   for (const sql of statements) {
     try {
@@ -469,7 +470,12 @@ async function runChecks(session: Session, guard: Guard, target: CollectTarget):
   const server = describeServer(target);
   const checks: ConnectionCheck[] = [];
   const record = (name: CheckName, outcome: Outcome) =>
-    checks.push({ name, description: CHECKS[name], status: outcome.status, ...(outcome.message === undefined ? {} : { message: outcome.message }) });
+    checks.push({
+      name,
+      description: CHECKS[name],
+      status: outcome.status,
+      ...(outcome.message === undefined ? {} : { message: outcome.message }),
+    });
   const failure = (err: unknown): Outcome => ({ status: 'FAILED', message: classifyMysqlError(err, target).message });
 
   // connect and login are one driver call; the server's greeting tells where it failed.
@@ -484,7 +490,8 @@ async function runChecks(session: Session, guard: Guard, target: CollectTarget):
   if (conn === null && greeted === null && classifyMysqlError(loginError, target).code !== 'AUTH') {
     record('connect', failure(loginError));
   } else {
-    record('connect', { status: 'SUCCESS', message: greeted ? `${server} answered: version ${greeted.serverVersion}` : `${server} answered` });
+    const answered = greeted ? `${server} answered: version ${greeted.serverVersion}` : `${server} answered`;
+    record('connect', { status: 'SUCCESS', message: answered });
     record('login', conn ? { status: 'SUCCESS', message: `logged in as "${target.username}"` } : failure(loginError));
   }
 
@@ -540,6 +547,6 @@ async function privilegesCheck(conn: PromiseConnection, target: CollectTarget): 
     return { status: 'WARNING', message: `cannot read the grants of user "${target.username}": ${errorMessage(err, target)}` };
   }
   const gap = backupPrivilegeGap(parseGrants(grants));
-  if (gap.missing.length === 0) return { status: 'SUCCESS' };
+  if (gap.missing.length === 0) return { status: 'SUCCESS', message: `user "${target.username}" holds the backup privileges` };
   return { status: 'WARNING', message: `user "${target.username}" ${gap.explanation}` };
 }

@@ -118,7 +118,13 @@ export interface Greeting {
  * a "packet" whose length is made of text ("SSH-2.0-..." reads as 4.7 MB) until the timeout;
  * looking at the first bytes turns that into a prompt PROTOCOL error.
  */
-export function inspectFirstBytes(chunk: Buffer): { kind: 'greeting'; greeting: Greeting } | { kind: 'error-packet' } | { kind: 'not-mysql' } | { kind: 'undecided' } {
+export type FirstBytes =
+  | { kind: 'greeting'; greeting: Greeting }
+  | { kind: 'error-packet' }
+  | { kind: 'not-mysql' }
+  | { kind: 'undecided' };
+
+export function inspectFirstBytes(chunk: Buffer): FirstBytes {
   if (chunk.length < 5) return { kind: 'undecided' };
   const length = chunk.readUIntLE(0, 3);
   const sequence = chunk[3];
