@@ -108,7 +108,8 @@ export async function testConnection(target: CollectTarget, options: CollectOpti
 
     await checks.run('databases', 'databases the login may connect to', async () => databasesOutcome(databases, server, user));
   } finally {
-    await session.close(true);
+    // After an abort nobody waits for a polite logout.
+    await session.close(!options.signal.aborted);
   }
   return checks.results;
 }

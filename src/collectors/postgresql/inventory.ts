@@ -170,7 +170,7 @@ export function settingsFindings(
   if (unreadable.length > 0) {
     findings.push({
       code: 'SETTINGS_NOT_READABLE',
-      message: `${user} may not read ${unreadable.join(', ')} on ${server} (needs superuser or membership in pg_read_all_settings): they are not reported (GRANT pg_read_all_settings TO "${target.username}")`,
+      message: `${user} may not read ${unreadable.join(', ')} on ${server} (needs superuser or membership in pg_read_all_settings), so the inventory leaves ${unreadable.length === 1 ? 'it' : 'them'} out (GRANT pg_read_all_settings TO "${target.username}")`,
     });
   }
   if (!role.isSuperuser && !role.canReplicate) {
@@ -196,17 +196,17 @@ function databaseOut(row: DatabaseRow): CollectedDatabase {
 function noteUnconnectable(databases: DatabaseEntry[], notes: Notes): void {
   const user = `user "${notes.target.username}"`;
   for (const { row } of databases) {
-    let why: string;
-    if (!row.mayConnect) why = `${user} lacks CONNECT privilege on it`;
-    else if (!row.allowConnections) why = 'it does not accept connections (datallowconn is false)';
+    let reason: string;
+    if (!row.mayConnect) reason = `${user} lacks CONNECT privilege on it`;
+    else if (!row.allowConnections) reason = 'it does not accept connections (datallowconn is false)';
     else continue;
     // Without CONNECT, pg_database_size refuses too; without datallowconn it still works.
     const unread = row.mayConnect ? 'extensions' : 'size and extensions';
-    notes.warn(`database "${row.name}" on ${notes.server}: ${unread} not read: ${why}`);
+    notes.warn(`database "${row.name}" on ${notes.server}: ${unread} not read: ${reason}`);
     notes.find({
       code: 'DATABASE_NOT_CONNECTABLE',
       database: row.name,
-      message: `${user} cannot connect to database "${row.name}" on ${notes.server} (${why}): a logical backup (pg_dump) with this login cannot include it`,
+      message: `database "${row.name}" on ${notes.server} cannot be connected to (${reason}): a logical backup (pg_dump) with this login cannot include it`,
     });
   }
 }
@@ -214,11 +214,11 @@ function noteUnconnectable(databases: DatabaseEntry[], notes: Notes): void {
 async function addDatabaseSizes(session: Session, budget: Budget, databases: DatabaseEntry[], notes: Notes): Promise<void> {
   const readable = databases.filter((d) => d.row.mayConnect);
   if (readable.length === 0) return;
-  const sizes = await optionalProbe(session, budget, notes.target, async (limitMs) => {
+  const sizes = await optionalRead(`sizes of ${readable.length} database(s)`, session, budget, notes, async (limitMs) => {
     const client = await session.homeClient();
     return withStatementTimeout(client, limitMs, () => readDatabaseSizes(client, readable.map((d) => d.row.oid)));
   });
-  if (sizes === OUT_OF_TIME) return notes.outOfTime(`sizes of ${readable.length} database(s)`);
+  if (sizes === null) return;
   for (const { row, out } of readable) {
     out.sizeBytes = sizes.get(row.oid) ?? null;
     if (out.sizeBytes === null) notes.warn(`size of database "${row.name}" on ${notes.server} not read: it vanished while being read`);
@@ -229,12 +229,35 @@ async function addDatabaseSizes(session: Session, budget: Budget, databases: Dat
 async function addTablespaceSizes(session: Session, budget: Budget, tablespaces: TablespaceEntry[], notes: Notes): Promise<void> {
   const allowed = tablespaces.filter((t) => t.row.sizeAllowed);
   if (allowed.length === 0) return;
-  const sizes = await optionalProbe(session, budget, notes.target, async (limitMs) => {
+  const sizes = await optionalRead(`sizes of ${allowed.length} tablespace(s)`, session, budget, notes, async (limitMs) => {
     const client = await session.homeClient();
     return withStatementTimeout(client, limitMs, () => readTablespaceSizes(client, allowed.map((t) => t.row.oid)));
   });
-  if (sizes === OUT_OF_TIME) return notes.outOfTime(`sizes of ${allowed.length} tablespace(s)`);
+  if (sizes === null) return;
   for (const { row, out } of allowed) out.sizeBytes = sizes.get(row.oid) ?? null;
+}
+
+/**
+ * An optional read on the home database: its value, or null once a warning says why there is
+ * none (the time budget, or an error — optional parts never fail the collection). Only the end
+ * of the whole run (deadline, abort) goes through.
+ */
+async function optionalRead<T>(
+  what: string,
+  session: Session,
+  budget: Budget,
+  notes: Notes,
+  probe: (limitMs: number) => Promise<T>,
+): Promise<T | null> {
+  try {
+    const value = await optionalProbe(session, budget, notes.target, probe);
+    if (value !== OUT_OF_TIME) return value;
+    notes.outOfTime(what);
+  } catch (err) {
+    if (session.isClosed) throw err;
+    notes.warn(`${what} not read: ${classifyPgError(err, notes.target).message}`);
+  }
+  return null;
 }
 
 /**

@@ -71,7 +71,12 @@ beforeAll(async () => {
   await admin.query(`CREATE DATABASE ${otherDb}`);
   await admin.query(`CREATE DATABASE ${lockedDb}`);
   await admin.query(`REVOKE CONNECT ON DATABASE ${lockedDb} FROM PUBLIC`);
-  for (const db of extraDbs) await admin.query(`CREATE DATABASE ${db}`);
+  for (const db of extraDbs) {
+    await admin.query(`CREATE DATABASE ${db}`);
+    // Only our role (and superusers) may connect: a parallel run's collection stays out of them.
+    await admin.query(`REVOKE CONNECT ON DATABASE ${db} FROM PUBLIC`);
+    await admin.query(`GRANT CONNECT ON DATABASE ${db} TO ${role}`);
+  }
   await inDatabase(ownedDb, (c) => c.query('CREATE EXTENSION IF NOT EXISTS pg_trgm'));
   archiveMode = (await admin.query<{ archive_mode: string }>('SHOW archive_mode')).rows[0]!.archive_mode;
   walLevel = (await admin.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
@@ -156,6 +161,200 @@ describe('postgresqlCollector against the local server', () => {
   });
 });
 
+describe('postgresqlCollector: instance properties, extensions and readiness findings', () => {
+  it('reports settings, roles, slots and tablespaces a plain role may read, and leaves out the rest', async () => {
+    const properties = (await postgresqlCollector.collect(target(), options())).instances[0]!.properties;
+    expect(properties).toMatchObject({
+      port: PORT,
+      isReplica: false,
+      archiveMode,
+      walLevel,
+      archiveCommandSet: expect.any(Boolean),
+      maxConnections: expect.any(Number),
+      timezone: expect.any(String),
+      rolesCount: expect.any(Number),
+      replicationSlots: { count: expect.any(Number), slots: expect.any(Array) },
+    });
+    expect(properties.rolesCount).toBeGreaterThanOrEqual(2); // postgres and our role at least
+    expect(properties).not.toHaveProperty('dataDirectory');
+    const tablespaces = properties.tablespaces as { name: string; location: string | null; sizeBytes: number | null }[];
+    // pg_default is the login database's own tablespace, so anyone may size it; pg_global is not.
+    expect(tablespaces).toContainEqual({ name: 'pg_default', location: null, sizeBytes: expect.any(Number) });
+    expect(tablespaces).toContainEqual({ name: 'pg_global', location: null, sizeBytes: null });
+  });
+
+  it("lists each connectable database's extensions, read in that database", async () => {
+    const result = await postgresqlCollector.collect(target(), options());
+    const byName = new Map(result.instances[0]!.databases.map((d) => [d.name, d]));
+    expect(byName.get(ownedDb)!.properties.extensions).toEqual(
+      expect.arrayContaining([
+        { name: 'pg_trgm', version: expect.any(String) },
+        { name: 'plpgsql', version: expect.any(String) },
+      ]),
+    );
+    // pg_trgm exists in ownedDb only: the list must come from each database's own catalog.
+    expect(byName.get(otherDb)!.properties.extensions).toEqual([{ name: 'plpgsql', version: expect.any(String) }]);
+    expect(byName.get('postgres')!.properties.extensions).toContainEqual({ name: 'plpgsql', version: expect.any(String) });
+  });
+
+  it('warns about and flags a database the login may not connect to, without failing', async () => {
+    const result = await postgresqlCollector.collect(target(), options());
+    const locked = result.instances[0]!.databases.find((d) => d.name === lockedDb)!;
+    expect(locked.properties).not.toHaveProperty('extensions');
+    expect(result.warnings).toContainEqual(expect.stringMatching(new RegExp(`"${lockedDb}".*CONNECT`)));
+    expect(codes(result, lockedDb)).toEqual(['DATABASE_NOT_CONNECTABLE']);
+    expect(codes(result, ownedDb)).toEqual([]);
+    const finding = result.instances[0]!.findings!.find((f) => f.database === lockedDb)!;
+    expect(finding.message).toContain('db1 (127.0.0.1:5432)');
+    expect(finding.message).not.toContain(password);
+  });
+
+  it('flags what a plain role lacks and what the server configuration prevents', async () => {
+    const result = await postgresqlCollector.collect(target(), options());
+    const instanceCodes = codes(result);
+    expect(instanceCodes).toContain('SETTINGS_NOT_READABLE');
+    expect(instanceCodes).toContain('NO_REPLICATION_PRIVILEGE');
+    expect(instanceCodes.includes('ARCHIVE_MODE_OFF')).toBe(archiveMode === 'off');
+    expect(instanceCodes.includes('WAL_LEVEL_MINIMAL')).toBe(walLevel === 'minimal');
+    for (const finding of result.instances[0]!.findings!) {
+      expect(finding.message).toContain('db1 (127.0.0.1:5432)');
+      expect(finding.message).not.toContain(password);
+    }
+  });
+
+  it("is not fooled by a database owner's search_path shadowing the catalog", async () => {
+    // A database owner may set search_path for everyone who connects; a pg_extension of their
+    // own ahead of pg_catalog would feed a superuser collector made-up rows (or, through a
+    // function, run the owner's code with superuser rights).
+    await inDatabase(ownedDb, async (c) => {
+      await c.query(`CREATE SCHEMA shadow AUTHORIZATION ${role}`);
+      await c.query(`CREATE VIEW shadow.pg_extension AS SELECT 'fake'::name AS extname, '6.6.6'::text AS extversion`);
+    });
+    await admin.query(`ALTER DATABASE ${ownedDb} SET search_path = shadow, pg_catalog`);
+    try {
+      const result = await postgresqlCollector.collect(target({ username: 'postgres' }), options());
+      const extensions = result.instances[0]!.databases.find((d) => d.name === ownedDb)!.properties.extensions;
+      expect(extensions).toContainEqual({ name: 'pg_trgm', version: expect.any(String) });
+      expect(extensions).not.toContainEqual(expect.objectContaining({ name: 'fake' }));
+    } finally {
+      await admin.query(`ALTER DATABASE ${ownedDb} RESET search_path`);
+      await inDatabase(ownedDb, (c) => c.query('DROP SCHEMA shadow CASCADE'));
+    }
+  });
+
+  it('has no privilege findings for the superuser, and reports the data directory', async () => {
+    const result = await postgresqlCollector.collect(target({ username: 'postgres' }), options());
+    const instance = result.instances[0]!;
+    expect(codes(result)).not.toContain('SETTINGS_NOT_READABLE');
+    expect(codes(result)).not.toContain('NO_REPLICATION_PRIVILEGE');
+    expect(codes(result).includes('ARCHIVE_MODE_OFF')).toBe(archiveMode === 'off');
+    expect(instance.properties.dataDirectory).toEqual(expect.any(String));
+    expect(instance.properties.tablespaces).toContainEqual({ name: 'pg_global', location: null, sizeBytes: expect.any(Number) });
+    expect(instance.databases.find((d) => d.name === lockedDb)!.properties.extensions).toEqual([
+      { name: 'plpgsql', version: expect.any(String) },
+    ]);
+  });
+});
+
+describe('postgresqlCollector time box', () => {
+  it('skips sizes and extensions, with warnings, when the budget leaves no room for them', async () => {
+    // Under 1 s of budget everything optional is skipped; the instance itself is read in a few ms.
+    const { ms, value, error } = await timed(postgresqlCollector.collect(target(), options({ timeoutMs: 1_000 })));
+    expect(error).toBeUndefined();
+    expect(ms).toBeLessThan(1_500);
+    expect(value!.warnings).toContainEqual(expect.stringMatching(/^extensions of \d+ database\(s\) not read: time budget/));
+    expect(value!.warnings).toContainEqual(expect.stringMatching(/^sizes of \d+ database\(s\) not read: time budget/));
+    const databases = value!.instances[0]!.databases;
+    for (const db of extraDbs) expect(databases.find((d) => d.name === db)).toMatchObject({ sizeBytes: null });
+    expect(databases.every((d) => d.properties.extensions === undefined)).toBe(true);
+  });
+
+  it('stops reading extensions when one database holds it up, keeping what it has', async () => {
+    // A lock on pg_extension in the first extra database makes its extension query wait: the
+    // read runs into its limit and the databases after it are given up, not the collection.
+    const blocker = new pg.Client({ host: HOST, port: PORT, user: 'postgres', database: extraDbs[0] });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE');
+      const { ms, value, error } = await timed(postgresqlCollector.collect(target(), options({ timeoutMs: 3_000 })));
+      expect(error).toBeUndefined();
+      expect(ms).toBeLessThan(3_000);
+      const warning = value!.warnings.find((w) => /^extensions of \d+ database\(s\) not read: time budget/.test(w));
+      expect(Number(/\d+/.exec(warning ?? '')?.[0])).toBeGreaterThanOrEqual(extraDbs.length);
+      const byName = new Map(value!.instances[0]!.databases.map((d) => [d.name, d]));
+      expect(byName.get('postgres')!.properties.extensions).toBeDefined(); // read first, on the login connection
+      expect(byName.get(ownedDb)!.properties.extensions).toBeDefined(); // sorts before the blocked one
+      for (const db of extraDbs) expect(byName.get(db)!.properties.extensions).toBeUndefined();
+      expect(byName.get(extraDbs[0]!)!.sizeBytes).toBeGreaterThan(0); // sizes were read before
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      await blocker.end();
+    }
+  });
+
+  it.each([50, 200, 900, 1_100, 1_300, 2_000])(
+    'with %i ms either returns or fails with TIMEOUT, never later than the budget allows',
+    async (timeoutMs) => {
+      const { ms, value, error } = await timed(postgresqlCollector.collect(target(), options({ timeoutMs })));
+      expect(ms).toBeLessThanOrEqual(timeoutMs + 500);
+      if (error !== undefined) expect(error).toMatchObject({ code: 'TIMEOUT' });
+      else expect(value!.instances).toHaveLength(1);
+    },
+  );
+});
+
+describe('postgresqlCollector.test against the local server', () => {
+  it('passes the basic checks for a plain role and warns about settings, replication and locked databases', async () => {
+    const checks = await postgresqlCollector.test(target(), options());
+    expect(checks.map((c) => c.name)).toEqual(['connect', 'login', 'catalog', 'settings', 'replication', 'databases']);
+    expect(statuses(checks)).toEqual({
+      connect: 'SUCCESS',
+      login: 'SUCCESS',
+      catalog: 'SUCCESS',
+      settings: 'WARNING',
+      replication: 'WARNING',
+      databases: 'WARNING',
+    });
+    const byName = new Map(checks.map((c) => [c.name, c]));
+    expect(byName.get('settings')!.message).toContain('pg_read_all_settings');
+    expect(byName.get('replication')!.message).toContain('REPLICATION');
+    expect(byName.get('databases')!.message).toContain(`"${lockedDb}"`);
+    for (const check of checks) {
+      expect(check.description).toEqual(expect.any(String));
+      expect(check.message).not.toContain(password);
+    }
+  });
+
+  it('passes the settings and replication checks for the superuser', async () => {
+    const checks = await postgresqlCollector.test(target({ username: 'postgres' }), options());
+    expect(statuses(checks)).toMatchObject({
+      connect: 'SUCCESS',
+      login: 'SUCCESS',
+      catalog: 'SUCCESS',
+      settings: 'SUCCESS',
+      replication: 'SUCCESS',
+    });
+  });
+
+  it('fails the login check for an unknown role and skips the rest, naming the server and not the password', async () => {
+    const secret = `never-show-${suffix}`;
+    const checks = await postgresqlCollector.test(target({ username: `census_nobody_${suffix}`, password: secret }), options());
+    expect(statuses(checks)).toEqual({
+      connect: 'SUCCESS',
+      login: 'FAILED',
+      catalog: 'SKIPPED',
+      settings: 'SKIPPED',
+      replication: 'SKIPPED',
+      databases: 'SKIPPED',
+    });
+    const login = checks.find((c) => c.name === 'login')!;
+    expect(login.message).toContain('db1 (127.0.0.1:5432)');
+    expect(login.message).toContain(`census_nobody_${suffix}`);
+    for (const check of checks) expect(check.message ?? '').not.toContain(secret);
+  });
+});
+
 describe('postgresqlCollector against broken endpoints', () => {
   const sockets = new Set<net.Socket>();
   /** Accepts connections and never says a word, like a hung server or a black-holing proxy. */
@@ -221,6 +420,39 @@ describe('postgresqlCollector against broken endpoints', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     await expectSocketsClosed();
   });
+
+  it('test(): fails the connect check and skips the rest when nothing listens on the port', async () => {
+    const probe = net.createServer();
+    const freePort = await listen(probe);
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+    const checks = await postgresqlCollector.test(target({ port: freePort }), options());
+    expect(statuses(checks)).toEqual({
+      connect: 'FAILED',
+      login: 'SKIPPED',
+      catalog: 'SKIPPED',
+      settings: 'SKIPPED',
+      replication: 'SKIPPED',
+      databases: 'SKIPPED',
+    });
+    expect(checks[0]!.message).toContain(`db1 (${HOST}:${freePort})`);
+  });
+
+  it('test(): fails the connect check at the deadline when the server never answers', async () => {
+    const { ms, value } = await timed(postgresqlCollector.test(target({ port: silentPort }), options({ timeoutMs: 1_000 })));
+    expect(ms).toBeLessThan(2_000);
+    expect(value![0]).toMatchObject({ name: 'connect', status: 'FAILED', message: expect.stringContaining('1000 ms') });
+    expect(value!.slice(1).every((c) => c.status === 'SKIPPED')).toBe(true);
+    await expectSocketsClosed();
+  });
+
+  it('test(): reports a cancelled run as a failed first check instead of throwing', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const checks = await postgresqlCollector.test(target(), options({ signal: controller.signal }));
+    expect(checks[0]).toMatchObject({ name: 'connect', status: 'FAILED', message: expect.stringContaining('cancelled') });
+    expect(checks.slice(1).every((c) => c.status === 'SKIPPED')).toBe(true);
+  });
 });
 
 describe('classifyPgError', () => {
@@ -248,6 +480,43 @@ describe('classifyPgError', () => {
     expect(err.code).toBe('UNKNOWN');
     expect(err.message).toContain('db1 (127.0.0.1:5432)');
     expect(err.message).not.toContain('hunter2-very-secret');
+  });
+});
+
+describe('time budget policy', () => {
+  it('leaves optional work what is above the reserve, and nothing when that is too little to be useful', () => {
+    expect(optionalAllowance(10_000, 2_000)).toBe(8_000);
+    expect(optionalAllowance(2_030, 2_000)).toBe(0);
+    expect(optionalAllowance(500, 1_000)).toBe(0);
+  });
+});
+
+describe('settingsFindings', () => {
+  const where = target();
+  const settings = (values: Partial<Record<SettingName, string>>) =>
+    new Map(Object.entries(values).map(([name, value]) => [name as SettingName, { setting: value, configured: value } as Setting]));
+  const superuser = { isSuperuser: true, canReplicate: false };
+  const readable = { data_directory: '/d', archive_command: '', archive_mode: 'on', wal_level: 'replica' } as const;
+
+  it('finds nothing for a well set up server and a superuser login', () => {
+    expect(settingsFindings(settings(readable), superuser, where)).toEqual([]);
+  });
+
+  it('flags archive_mode off and wal_level minimal', () => {
+    const found = settingsFindings(settings({ ...readable, archive_mode: 'off', wal_level: 'minimal' }), superuser, where);
+    expect(found.map((f) => f.code)).toEqual(['ARCHIVE_MODE_OFF', 'WAL_LEVEL_MINIMAL']);
+  });
+
+  it('flags unreadable settings by name, and a login without REPLICATION', () => {
+    const { data_directory: _, ...visible } = readable;
+    const found = settingsFindings(settings(visible), { isSuperuser: false, canReplicate: false }, where);
+    expect(found.map((f) => f.code)).toEqual(['SETTINGS_NOT_READABLE', 'NO_REPLICATION_PRIVILEGE']);
+    expect(found[0]!.message).toContain('data_directory');
+    expect(found[0]!.message).not.toContain('archive_mode');
+  });
+
+  it('accepts REPLICATION without superuser', () => {
+    expect(settingsFindings(settings(readable), { isSuperuser: false, canReplicate: true }, where)).toEqual([]);
   });
 });
 

@@ -77,6 +77,11 @@ export class Session {
   /** The database we first logged in to; where instance-wide queries run. */
   private home: string | null = null;
   private closed = false;
+  /**
+   * Bumped by abandon(): a probe we stopped waiting for may still be inside connect(), and must
+   * not go on to open a client behind the back of whatever runs next.
+   */
+  private epoch = 0;
 
   constructor(
     private readonly target: CollectTarget,
@@ -115,6 +120,7 @@ export class Session {
 
   /** Drop the current client at once: it may be stuck in a query we gave up waiting for. */
   abandon(): void {
+    this.epoch += 1;
     const client = this.client;
     this.client = null;
     this.database = null;
@@ -129,7 +135,10 @@ export class Session {
 
   private async connect(database: string, limitMs: number): Promise<pg.Client> {
     if (this.closed) throw new SessionEndedError();
+    const epoch = this.epoch;
     await this.release(true);
+    if (this.closed) throw new SessionEndedError();
+    if (epoch !== this.epoch) throw new Error('connect abandoned: its time ran out');
     // pg cannot be told "until time T", only "for N ms": hand it the limit, so a hung connect
     // or query fails on its own even without the outer race.
     const ms = Math.max(1, Math.ceil(limitMs));
@@ -140,6 +149,10 @@ export class Session {
       password: this.target.password ?? '',
       database,
       application_name: 'census-collector',
+      // A database owner can set search_path for everyone who connects and shadow a catalog
+      // view with their own (feeding us rows, or running their code with our rights). Settings
+      // from the startup packet outrank ALTER DATABASE/ROLE ... SET, so this closes that door.
+      options: '-c search_path=pg_catalog',
       connectionTimeoutMillis: ms,
       statement_timeout: ms,
       query_timeout: ms,
@@ -152,7 +165,11 @@ export class Session {
     try {
       await client.connect();
     } catch (err) {
-      if (this.client === client) this.abandon();
+      if (this.client === client) {
+        this.client = null;
+        this.database = null;
+      }
+      destroy(client);
       throw err;
     }
     this.home ??= database;
