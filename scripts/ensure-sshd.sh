@@ -1,8 +1,13 @@
 #!/bin/sh
 # Makes sure the OpenSSH server binary (/usr/sbin/sshd) is present, for the file-collector tests,
-# which run their own sshd on a loopback port with a private config. Idempotent: does nothing when
-# sshd is already installed. Installs the Debian package only; it neither starts the system sshd
-# service nor changes anything under /etc/ssh.
+# which run their own sshd on a loopback port with a private config (test/support/sshd.ts).
+#
+# Idempotent: does nothing when sshd is already installed. Otherwise installs Debian's
+# openssh-server package (without recommended extras), quietly. It does not start the system's
+# ssh service: a policy-rc.d that answers 101 ("action forbidden") is in place during the install,
+# our own only if the machine has none. It writes nothing under /etc/ssh itself (the package
+# creates its default config and host keys there, as any install does). Note: on a machine booted
+# with systemd the package enables ssh.service for later boots, like any openssh-server install.
 set -eu
 
 SSHD=/usr/sbin/sshd
@@ -11,38 +16,40 @@ if [ -x "$SSHD" ]; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-sshd: $SSHD is missing and apt-get is not available; install the OpenSSH server by hand" >&2
+fail() {
+  echo "ensure-sshd: $*" >&2
   exit 1
-fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-sshd: $SSHD is missing and installing openssh-server needs root" >&2
-  exit 1
-fi
+}
 
-# policy-rc.d exit code 101 tells invoke-rc.d not to start (or restart) services, so the package's
-# postinst installs the ssh service without running it. Only add our own file, and remove only it.
+command -v apt-get >/dev/null 2>&1 || fail "$SSHD is missing and apt-get is not available; install an OpenSSH server by hand"
+[ "$(id -u)" -eq 0 ] || fail "$SSHD is missing and installing openssh-server needs root"
+
+LOG=$(mktemp)
 POLICY=/usr/sbin/policy-rc.d
 OWN_POLICY=0
-if [ ! -e "$POLICY" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$POLICY"
-  chmod 0755 "$POLICY"
-  OWN_POLICY=1
-fi
 cleanup() {
+  rm -f "$LOG"
   if [ "$OWN_POLICY" -eq 1 ]; then rm -f "$POLICY"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-if ! apt-get update -qq >/dev/null; then
-  echo "ensure-sshd: apt-get update failed; cannot install openssh-server" >&2
-  exit 1
+if [ ! -e "$POLICY" ]; then
+  printf '#!/bin/sh\n# temporary, from ensure-sshd.sh: start no services while installing\nexit 101\n' >"$POLICY"
+  chmod 0755 "$POLICY"
+  OWN_POLICY=1
 fi
-if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null; then
-  echo "ensure-sshd: apt-get install openssh-server failed" >&2
-  exit 1
+
+# Wait for a concurrent apt/dpkg run instead of failing on its lock.
+APT_OPTS="-q -o DPkg::Lock::Timeout=120"
+
+if ! apt-get $APT_OPTS update >"$LOG" 2>&1; then
+  tail -n 20 "$LOG" >&2
+  fail "apt-get update failed; cannot install openssh-server"
 fi
-if [ ! -x "$SSHD" ]; then
-  echo "ensure-sshd: openssh-server was installed but $SSHD is still missing" >&2
-  exit 1
+if ! DEBIAN_FRONTEND=noninteractive apt-get $APT_OPTS install -y --no-install-recommends openssh-server >"$LOG" 2>&1; then
+  tail -n 20 "$LOG" >&2
+  fail "apt-get install openssh-server failed"
 fi
+[ -x "$SSHD" ] || fail "openssh-server was installed but $SSHD is still missing"
+echo "ensure-sshd: installed openssh-server ($("$SSHD" -V 2>&1 | head -n 1))"

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Auth, DEFAULT_LOGIN_POLICY, type LoginPolicy } from './api/auth.ts';
 import { buildApi } from './api/server.ts';
 import type { Collector } from './collectors/types.ts';
+import { fileCollector } from './collectors/file/index.ts';
 import { mysqlCollector } from './collectors/mysql/index.ts';
 import { postgresqlCollector } from './collectors/postgresql/index.ts';
 import { systemClock, type Clock } from './core/clock.ts';
@@ -70,7 +71,7 @@ export interface Census {
 }
 
 export const COLLECTORS: ReadonlyMap<string, Collector> = new Map(
-  [postgresqlCollector, mysqlCollector].map((c) => [c.applicationType, c]),
+  [postgresqlCollector, mysqlCollector, fileCollector].map((c) => [c.applicationType, c]),
 );
 
 function packageVersion(): string {

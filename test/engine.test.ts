@@ -133,25 +133,50 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     expect((await logsOf(t.store, session.id)).some((l) => l.messageId === 'CNSJ0004' && l.message.includes('tester'))).toBe(true);
   });
 
-  it('closes at start-up a session that a stopped process left running, saying why', async () => {
+  it('resumes at start-up a session that a stopped process left running, running only unfinished tasks', async () => {
     t = await open();
     hang = await silentListener();
     const first = await started(t.store, systemClock, { taskTimeoutMs: 60_000 });
+    await addServer(t.store, 'good', port);
     await addServer(t.store, 'hangs', hang.port);
     const { session } = await first.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
-    await expect.poll(async () => (await t.store.tasks.bySession(session.id))[0]?.status, { timeout: 5000 }).toBe('RUNNING');
-    await first.stop(); // as on SIGTERM: the task is abandoned, not recorded
+    await expect.poll(async () => (await t.store.tasks.bySession(session.id)).map((x) => x.status).sort().join(), { timeout: 10_000 }).toBe('COMPLETED,RUNNING');
+    await first.stop(); // as on SIGTERM: the running task is abandoned, not recorded
     expect((await t.store.sessions.get(session.id))?.status).toBe('RUNNING');
     expect((await t.store.jobs.get(INVENTORY_JOB_ID))?.runningSessionId).toBe(session.id);
 
-    await started(t.store); // the next process
-    const closed = await t.store.sessions.get(session.id);
-    expect(closed?.status).toBe('FAILED');
+    const second = makeEngine(t.store, systemClock, { taskTimeoutMs: 1500 }); // the next process
+    engines.push(second);
+    await second.init({ exclusive: true });
+    second.start();
+    const done = await second.waitForSession(session.id, 15_000);
+    expect(done.status).toBe('PARTIAL'); // the hung server times out on its second attempt
+    const tasks = await t.store.tasks.bySession(session.id);
+    expect(tasks.find((x) => x.name === 'good')).toMatchObject({ status: 'COMPLETED', attempts: 1 }); // not run again
+    expect(tasks.find((x) => x.name === 'hangs')).toMatchObject({ status: 'FAILED', errorCode: 'TIMEOUT', attempts: 2 });
     expect((await t.store.jobs.get(INVENTORY_JOB_ID))?.runningSessionId).toBeNull();
     const why = (await logsOf(t.store, session.id)).find((l) => l.messageId === 'CNSJ0005');
-    expect(why?.type).toBe('ERROR');
-    expect(why?.message).toMatch(/stopped while it was running/);
-    expect((await t.store.tasks.bySession(session.id))[0]).toMatchObject({ status: 'FAILED', errorCode: 'INTERRUPTED' });
+    expect(why?.message).toMatch(/stopped while it was running; its 1 unfinished task\(s\) run again/);
+  });
+
+  it('runs a task again when the process holding it stops renewing its lease', async () => {
+    t = await open();
+    hang = await silentListener();
+    const a = await started(t.store, systemClock, { taskTimeoutMs: 60_000, leaseMs: 800, heartbeatMs: 200, processName: 'worker-a' });
+    await addServer(t.store, 'hangs', hang.port);
+    const { session } = await a.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    await expect.poll(async () => (await t.store.tasks.bySession(session.id))[0]?.owner, { timeout: 5000 }).toBe('worker-a');
+    await a.stop(); // no more heartbeats from worker-a: as if it were killed
+    const b = makeEngine(t.store, systemClock, { taskTimeoutMs: 1000, leaseMs: 800, heartbeatMs: 200, sweepMs: 200, processName: 'worker-b' });
+    engines.push(b);
+    await b.init({ exclusive: false }); // other processes may be alive: wait for the lease
+    b.start();
+    const done = await b.waitForSession(session.id, 15_000);
+    expect(done.status).toBe('FAILED');
+    const task = (await t.store.tasks.bySession(session.id))[0]!;
+    expect(task.attempts).toBe(2);
+    const said = (await logsOf(t.store, session.id)).find((l) => l.messageId === 'CNSJ0007');
+    expect(said?.message).toContain('worker-a');
   });
 
   it('adds a server registered during a run to that run instead of starting another', async () => {

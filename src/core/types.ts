@@ -98,6 +98,12 @@ export interface Task {
   attempts: number;
   errorCode: string | null;
   message: string | null;
+  /** The process running it (host:pid:nonce) while RUNNING. */
+  owner: string | null;
+  /** Epoch ms until which the owner's claim holds; the owner renews it while it works. */
+  leaseExpires: number | null;
+  /** When it was last handed to the queue. */
+  queuedAt: number | null;
 }
 
 export interface LogEntry {

@@ -3,7 +3,9 @@
  * each task, and closes the session when its last task ends. All state is in the store, so a
  * restarted process can tell what was left unfinished and close it honestly (recover()).
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import type { Collector, ConnectionCheck } from '../collectors/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { badRequest, notFound } from '../core/errors.ts';
@@ -33,6 +35,21 @@ export interface EngineOptions {
   retryDelayMs?: number;
   /** Login sessions idle this long are removed by maintenance. */
   loginIdleMs?: number;
+  /**
+   * How long a claim on a running task holds without renewal. A process that dies stops renewing;
+   * after this its tasks run again elsewhere (default 60 s).
+   */
+  leaseMs?: number;
+  /** How often running tasks renew their lease and look for a cancel (default 5 s). */
+  heartbeatMs?: number;
+  /** How often this process looks for expired leases and lost queue messages (default 5 s). */
+  sweepMs?: number;
+  /** Attempts a task gets when the processes running it keep dying (default 3). */
+  maxAttempts?: number;
+  /** Tasks running at once across every process sharing the database (default: no limit). */
+  estateConcurrency?: number;
+  /** Name of this process in logs and task owners (default host:pid:nonce). */
+  processName?: string;
 }
 
 export interface StartRequest {
@@ -55,10 +72,17 @@ const isEnded = (s: TaskStatus) => (ENDED_TASK_STATUSES as readonly string[]).in
 export class Engine extends EventEmitter {
   private readonly o: Required<EngineOptions>;
   private stopping = false;
+  private sweeper: NodeJS.Timeout | undefined;
+  /** Tasks this process runs now, with the controller that aborts each. */
+  private mine = new Map<number, { sessionId: number; controller: AbortController }>();
 
   constructor(options: EngineOptions) {
     super();
-    this.o = { taskTimeoutMs: 60_000, retries: 2, retryDelayMs: 1_000, loginIdleMs: 45 * 60_000, ...options };
+    this.o = {
+      taskTimeoutMs: 60_000, retries: 2, retryDelayMs: 1_000, loginIdleMs: 45 * 60_000, leaseMs: 60_000, heartbeatMs: 5_000,
+      sweepMs: 5_000, maxAttempts: 3, estateConcurrency: 0, processName: `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`,
+      ...options,
+    };
   }
 
   private get store() {
@@ -69,16 +93,35 @@ export class Engine extends EventEmitter {
     return this.o.clock.now();
   }
 
-  /** Creates the system jobs a new database lacks, fills in fire times, and closes what a previous process left open. */
-  async init(): Promise<void> {
+  get processName(): string {
+    return this.o.processName;
+  }
+
+  /**
+   * Creates the system jobs a new database lacks, fills in fire times, and picks up what a
+   * previous process left unfinished. `exclusive`: this process is the only one using the
+   * database (the embedded SQLite default), so every RUNNING task is an orphan right now.
+   */
+  async init(options: { exclusive?: boolean } = {}): Promise<void> {
     for (const job of SYSTEM_JOBS) {
       await this.store.jobs.ensure({ ...job, nextFireTime: job.schedule && nextFireTime(job.schedule, this.now()) });
     }
-    await this.recover();
+    await this.resume(options.exclusive ?? this.store.dialect === 'sqlite');
   }
 
-  start(): void {
-    this.o.queue.start((t, signal) => this.runTask(t, signal));
+  /** Starts taking tasks from the queue (`runTasks`) and sweeping for lost work. */
+  start(options: { runTasks?: boolean } = {}): void {
+    this.stopping = false;
+    if (options.runTasks ?? true) this.o.queue.start((t, signal) => this.runTask(t, signal));
+    const loop = () => {
+      this.sweeper = setTimeout(() => {
+        this.sweep().catch((err: Error) => console.error(`census: sweep failed: ${err.message}`)).finally(() => {
+          if (!this.stopping) loop();
+        });
+      }, this.o.sweepMs);
+      this.sweeper.unref();
+    };
+    loop();
   }
 
   /**
@@ -87,6 +130,7 @@ export class Engine extends EventEmitter {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.sweeper);
     await this.o.queue.stop();
   }
 
@@ -153,6 +197,7 @@ export class Engine extends EventEmitter {
   private async plan(r: Repositories, job: Job, appserverIds?: number[]) {
     const pending = (name: string, appserverId: number | null): Omit<Task, 'id' | 'sessionId'> => ({
       appserverId, name, status: 'PENDING', start: null, end: null, attempts: 0, errorCode: null, message: null,
+      owner: null, leaseExpires: null, queuedAt: null,
     });
     if (job.serviceId === MAINTENANCE_SERVICE) return { tasks: [pending('Maintenance', null)], scope: [] as ScopeEntry[] };
     let servers = await r.appservers.all();
@@ -163,39 +208,92 @@ export class Engine extends EventEmitter {
     };
   }
 
-  private async enqueue(sessionId: number, tasks: Task[]): Promise<void> {
-    if (tasks.length) await this.o.queue.enqueue(tasks.map((t) => ({ taskId: t.id, sessionId })));
-    else await this.finishIfDone(sessionId);
+  private async enqueue(sessionId: number, tasks: Pick<Task, 'id'>[]): Promise<void> {
+    if (!tasks.length) return this.finishIfDone(sessionId);
+    await this.store.tasks.markQueued(tasks.map((t) => t.id), Date.now());
+    await this.o.queue.enqueue(tasks.map((t) => ({ taskId: t.id, sessionId })));
   }
 
   // ---- running --------------------------------------------------------------------------
 
-  private async runTask(qt: QueuedTask, signal: AbortSignal): Promise<void> {
+  /**
+   * Runs one task handed over by the queue. The task is claimed with a lease in the store, so a
+   * message delivered twice runs once, and a task whose process died is claimed again later.
+   */
+  private async runTask(qt: QueuedTask, queueSignal: AbortSignal): Promise<void> {
     const session = await this.store.sessions.get(qt.sessionId);
     const task = await this.store.tasks.get(qt.taskId);
-    if (!session || !task) return;
+    if (!session || !task || task.status !== 'PENDING') return;
     if (session.cancelRequested || !isSessionLive(session.status)) {
       await this.store.tasks.transition(task.id, ['PENDING'], { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' });
       await this.finishIfDone(session.id);
       return;
     }
-    const started = this.now();
-    if (!(await this.store.tasks.transition(task.id, ['PENDING'], { status: 'RUNNING', start: started, attempts: task.attempts + 1 }))) return;
-    const running: Task = { ...task, status: 'RUNNING', start: started };
+    if (task.attempts >= this.o.maxAttempts) return this.giveUp(session, task);
+    if (!(await this.claim(task.id, queueSignal))) return;
+
+    const controller = new AbortController();
+    const onQueueAbort = () => controller.abort();
+    queueSignal.addEventListener('abort', onQueueAbort, { once: true });
+    this.mine.set(task.id, { sessionId: session.id, controller });
+    const heartbeat = setInterval(() => void this.heartbeat(task.id, session.id, controller), this.o.heartbeatMs);
+    heartbeat.unref();
+    const running: Task = { ...task, status: 'RUNNING', start: this.now(), attempts: task.attempts + 1, owner: this.o.processName };
     let outcome: TaskOutcome;
     try {
       outcome = session.serviceId === MAINTENANCE_SERVICE
         ? await runMaintenance(this.maintenanceDeps(session), running, session)
-        : await runInventoryTask(this.inventoryDeps(session), running, session.id, signal);
+        : await runInventoryTask(this.inventoryDeps(session), running, session.id, controller.signal);
     } catch (err) {
       outcome = { status: 'FAILED', errorCode: 'INTERNAL', message: (err as Error).message };
       await this.log(this.store, session, task.id, message('ERROR', 'CNSI0102', task.name, `internal error: ${(err as Error).message}`));
+    } finally {
+      clearInterval(heartbeat);
+      queueSignal.removeEventListener('abort', onQueueAbort);
+      this.mine.delete(task.id);
     }
-    if (this.stopping) return;
-    await this.store.tasks.transition(task.id, ['RUNNING'], {
+    // Stopping (SIGTERM): leave the task to the next start or another process; record nothing.
+    if (this.stopping && queueSignal.aborted) return;
+    const recorded = await this.store.tasks.finish(task.id, this.o.processName, {
       status: outcome.status, end: this.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null,
     });
+    if (!recorded) return; // our lease ran out and another process took the task over
     this.emit('task-ended', { ...running, ...outcome });
+    await this.finishIfDone(session.id);
+  }
+
+  /** Claims a task, waiting for a free slot while the estate-wide limit is reached. */
+  private async claim(taskId: number, signal: AbortSignal): Promise<boolean> {
+    for (let wait = 100; !signal.aborted; wait = Math.min(wait * 2, 2_000)) {
+      const now = Date.now();
+      const limit = this.o.estateConcurrency > 0 ? this.o.estateConcurrency : undefined;
+      const r = await this.store.transaction(async (tx) => {
+        if (limit !== undefined) await tx.lock(4242002);
+        return tx.tasks.claim(taskId, this.o.processName, now, now + this.o.leaseMs, limit);
+      });
+      if (!r.full) return r.claimed;
+      await new Promise((resolve) => setTimeout(resolve, wait + Math.random() * wait));
+    }
+    return false;
+  }
+
+  /** Renews this task's lease, and aborts it when its session was cancelled from any process. */
+  private async heartbeat(taskId: number, sessionId: number, controller: AbortController): Promise<void> {
+    try {
+      const held = await this.store.tasks.renew([taskId], this.o.processName, Date.now() + this.o.leaseMs);
+      const s = await this.store.sessions.get(sessionId);
+      if (!held.length || !s || s.cancelRequested) controller.abort();
+    } catch {
+      // The next beat tries again; the lease is long enough to miss a few.
+    }
+  }
+
+  /** A task whose processes kept dying: fail it rather than take down process after process. */
+  private async giveUp(session: JobSession, task: Task): Promise<void> {
+    const reason = `gave up after ${task.attempts} attempts: the process running it stopped each time`;
+    if (await this.store.tasks.transition(task.id, ['PENDING'], { status: 'FAILED', end: this.now(), errorCode: 'INTERRUPTED', message: reason })) {
+      await this.log(this.store, session, task.id, message('ERROR', 'CNSI0102', task.name, reason));
+    }
     await this.finishIfDone(session.id);
   }
 
@@ -290,25 +388,30 @@ export class Engine extends EventEmitter {
       await this.log(r, s, null, message('WARN', 'CNSJ0004', by));
     });
     this.o.queue.abortSession(sessionId);
+    for (const m of this.mine.values()) if (m.sessionId === sessionId) m.controller.abort();
     await this.finishIfDone(sessionId);
     return (await this.store.sessions.get(sessionId))!;
   }
 
-  /** Closes sessions that a previous process left live, saying why in their log. */
-  async recover(): Promise<number> {
+  /**
+   * Picks up sessions a previous process left live: their unfinished tasks run again (only
+   * those), so a restart never leaves a session RUNNING forever. With `exclusive`, tasks marked
+   * RUNNING are orphans now; otherwise they are left to their leases and the sweeper.
+   */
+  async resume(exclusive: boolean): Promise<number> {
     const live = await this.store.sessions.live();
     for (const s of live) {
-      await this.store.transaction(async (r) => {
-        const unfinished = (await r.tasks.bySession(s.id)).filter((t) => !isEnded(t.status));
-        const now = this.now();
-        for (const t of unfinished) {
-          await r.tasks.transition(t.id, ['PENDING', 'RUNNING'], {
-            status: s.cancelRequested ? 'CANCELLED' : 'FAILED', end: now, errorCode: 'INTERRUPTED',
-            message: 'interrupted: the Census process running it stopped',
-          });
-        }
-        await this.log(r, s, null, message('ERROR', 'CNSJ0005', s.status.toLowerCase(), unfinished.length));
-      });
+      const tasks = await this.store.tasks.bySession(s.id);
+      const orphans = exclusive ? tasks.filter((t) => t.status === 'RUNNING') : [];
+      for (const t of orphans) {
+        await this.store.tasks.transition(t.id, ['RUNNING'], {
+          status: s.cancelRequested ? 'CANCELLED' : 'PENDING', owner: null, leaseExpires: null,
+          ...(s.cancelRequested ? { end: this.now(), errorCode: 'CANCELLED' } : {}),
+        });
+      }
+      const unfinished = tasks.filter((t) => !isEnded(t.status)).length;
+      if (exclusive) await this.log(this.store, s, null, message('WARN', 'CNSJ0005', s.status.toLowerCase(), unfinished));
+      await this.enqueue(s.id, (await this.store.tasks.bySession(s.id)).filter((t) => t.status === 'PENDING'));
       await this.finishIfDone(s.id);
     }
     // A job whose run pointer outlived its session (should not happen, but never leave a job stuck RUNNING).
@@ -318,6 +421,31 @@ export class Engine extends EventEmitter {
       if (!s || !isSessionLive(s.status)) await this.store.jobs.finishRun(job.id, job.runningSessionId);
     }
     return live.length;
+  }
+
+  /**
+   * Looks for lost work, in every process, on every tick: tasks whose owner stopped renewing its
+   * lease run again (or end, when their session was cancelled); pending tasks whose queue
+   * message may be lost are queued again; sessions whose tasks all ended are closed.
+   */
+  async sweep(): Promise<void> {
+    const now = Date.now();
+    const touched = new Set<number>();
+    for (const t of await this.store.tasks.expired(now)) {
+      const s = await this.store.sessions.get(t.sessionId);
+      if (!s) continue;
+      const cancel = s.cancelRequested || !isSessionLive(s.status);
+      const ok = await this.store.tasks.releaseExpired(t.id, now, cancel ? { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' } : {});
+      if (!ok) continue;
+      touched.add(s.id);
+      const since = new Date(t.leaseExpires! - this.o.leaseMs).toISOString();
+      await this.log(this.store, s, t.id, message('WARN', cancel ? 'CNSJ0008' : 'CNSJ0007', t.name, t.owner ?? 'unknown', since));
+      if (!cancel) await this.enqueue(s.id, [t]);
+    }
+    for (const t of await this.store.tasks.pendingQueuedBefore(now - Math.max(2 * this.o.leaseMs, 60_000))) {
+      await this.enqueue(t.sessionId, [t]);
+    }
+    for (const s of await this.store.sessions.live()) if (!touched.has(s.id)) await this.finishIfDone(s.id);
   }
 
   /** Resolves with the session once it has ended; rejects after `timeoutMs`. */

@@ -1,5 +1,5 @@
 /** The store: every repository over one Kysely, with transactions. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { AppServerRepository, ConnectionTestRepository, IdentityRepository } from './appservers.ts';
 import { openDatabase, type OpenOptions } from './db.ts';
 import { InventoryRepository } from './inventory.ts';
@@ -22,7 +22,11 @@ export class Repositories {
   readonly inventory: InventoryRepository;
   readonly connectionTests: ConnectionTestRepository;
 
-  constructor(db: Kysely<DB>) {
+  constructor(
+    private readonly kdb: Kysely<DB>,
+    readonly dialect: Dialect,
+  ) {
+    const db = kdb;
     this.users = new UserRepository(db);
     this.loginSessions = new LoginSessionRepository(db);
     this.loginFailures = new LoginFailureRepository(db);
@@ -35,15 +39,23 @@ export class Repositories {
     this.inventory = new InventoryRepository(db);
     this.connectionTests = new ConnectionTestRepository(db);
   }
+
+  /**
+   * Serializes one kind of decision across processes for the rest of the transaction (a
+   * PostgreSQL advisory lock); SQLite transactions are serialized already.
+   */
+  async lock(key: number): Promise<void> {
+    if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${key})`.execute(this.kdb);
+  }
 }
 
 export class Store extends Repositories {
   private constructor(
     readonly db: Kysely<DB>,
-    readonly dialect: Dialect,
+    dialect: Dialect,
     private writes: { count: number },
   ) {
-    super(db);
+    super(db, dialect);
   }
 
   static async open(options: OpenOptions): Promise<Store> {
@@ -54,7 +66,7 @@ export class Store extends Repositories {
 
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transaction<T>(fn: (r: Repositories) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((tx) => fn(new Repositories(tx)));
+    return this.db.transaction().execute((tx) => fn(new Repositories(tx, this.dialect)));
   }
 
   /**

@@ -119,6 +119,16 @@ CREATE TABLE connection_tests (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'task leases',
+    sql: `
+ALTER TABLE tasks ADD COLUMN owner TEXT;
+ALTER TABLE tasks ADD COLUMN lease_expires {BIGINT};
+ALTER TABLE tasks ADD COLUMN queued_at {BIGINT};
+CREATE INDEX tasks_status ON tasks (status, lease_expires);
+`,
+  },
 ];
 
 function render(text: string, dialect: Dialect): string {

@@ -80,6 +80,9 @@ export interface TasksTable {
   attempts: number;
   errorCode: string | null;
   message: string | null;
+  owner: string | null;
+  leaseExpires: number | null;
+  queuedAt: number | null;
 }
 
 export interface LogsTable {

@@ -136,6 +136,90 @@ export class TaskRepository {
     return listPage(this.db.selectFrom('tasks').where('sessionId', '=', sessionId), q, 'id', toTask);
   }
 
+  /**
+   * Claims a PENDING task for `owner` until `leaseUntil`. With `limit`, only while fewer than
+   * `limit` tasks hold live leases across the whole estate. False when someone else has it, it
+   * is no longer pending, or the estate is full (then `full` is true).
+   */
+  async claim(id: number, owner: string, now: number, leaseUntil: number, limit?: number): Promise<{ claimed: boolean; full: boolean }> {
+    if (limit !== undefined) {
+      const r = await this.db
+        .selectFrom('tasks')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', '=', 'RUNNING')
+        .where('leaseExpires', '>', now)
+        .executeTakeFirst();
+      if (Number(r?.n ?? 0) >= limit) return { claimed: false, full: true };
+    }
+    const r = await this.db
+      .updateTable('tasks')
+      .set((eb) => ({ status: 'RUNNING', owner, leaseExpires: leaseUntil, start: now, end: null, attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', id)
+      .where('status', '=', 'PENDING')
+      .executeTakeFirst();
+    return { claimed: Number(r.numUpdatedRows) === 1, full: false };
+  }
+
+  /** Extends the leases `owner` still holds; returns the ids it still holds. */
+  async renew(ids: number[], owner: string, leaseUntil: number): Promise<number[]> {
+    if (!ids.length) return [];
+    const rows = await this.db
+      .updateTable('tasks')
+      .set({ leaseExpires: leaseUntil })
+      .where('id', 'in', ids)
+      .where('owner', '=', owner)
+      .where('status', '=', 'RUNNING')
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Records how a task ended, only if `owner` still holds it (a reclaimed task's late result is dropped). */
+  async finish(id: number, owner: string, patch: Pick<Task, 'status' | 'end' | 'errorCode' | 'message'>): Promise<boolean> {
+    const r = await this.db
+      .updateTable('tasks')
+      .set({ ...patch, owner: null, leaseExpires: null })
+      .where('id', '=', id)
+      .where('owner', '=', owner)
+      .where('status', '=', 'RUNNING')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** RUNNING tasks whose owner stopped renewing: its process died or hangs. */
+  async expired(now: number): Promise<Task[]> {
+    const rows = await this.db.selectFrom('tasks').selectAll().where('status', '=', 'RUNNING').where('leaseExpires', '<', now).execute();
+    return rows.map(toTask);
+  }
+
+  /** Hands a task whose lease ran out back to the queue (or ends it), if nobody renewed it meanwhile. */
+  async releaseExpired(id: number, now: number, patch: Partial<Pick<Task, 'status' | 'end' | 'errorCode' | 'message'>>): Promise<boolean> {
+    const r = await this.db
+      .updateTable('tasks')
+      .set({ status: 'PENDING', ...patch, owner: null, leaseExpires: null })
+      .where('id', '=', id)
+      .where('status', '=', 'RUNNING')
+      .where('leaseExpires', '<', now)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** PENDING tasks of live sessions last queued before `cutoff` (their queue message may be lost). */
+  async pendingQueuedBefore(cutoff: number): Promise<Task[]> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('status', '=', 'PENDING')
+      .where((eb) => eb.or([eb('queuedAt', 'is', null), eb('queuedAt', '<', cutoff)]))
+      .where('sessionId', 'in', (eb) => eb.selectFrom('jobSessions').select('id').where('status', 'in', [...LIVE_SESSION_STATUSES]))
+      .execute();
+    return rows.map(toTask);
+  }
+
+  async markQueued(ids: number[], now: number): Promise<void> {
+    if (ids.length) await this.db.updateTable('tasks').set({ queuedAt: now }).where('id', 'in', ids).execute();
+  }
+
   /** Moves a task from one status to another; false if it was not in `from` (someone else moved it). */
   async transition(id: number, from: TaskStatus[], patch: Partial<Omit<Task, 'id' | 'sessionId'>>): Promise<boolean> {
     const r = await this.db.updateTable('tasks').set(patch).where('id', '=', id).where('status', 'in', from).executeTakeFirst();

@@ -60,6 +60,8 @@ export interface Sshd {
 export interface SshdOptions {
   /** Allow password login (for PASSWORD_USER) besides keys. */
   password?: boolean;
+  /** sshd's ForceCommand: whatever the client asks to run, this runs instead. */
+  forceCommand?: string;
 }
 
 function run(cmd: string, args: string[], input?: string): Promise<string> {
@@ -92,18 +94,38 @@ async function userExists(user: string): Promise<boolean> {
   );
 }
 
-async function ensureUser(user: string): Promise<void> {
-  if (await userExists(user)) return;
-  try {
-    await runWithRetry('useradd', ['--create-home', '--shell', '/bin/bash', user]);
-  } catch (err) {
-    // A concurrent test run may have created it in the meantime.
-    if (!(await userExists(user))) throw err;
+/** Creating a user twice at once fails; within this process, each user is set up once. */
+const usersReady = new Map<string, Promise<void>>();
+
+function ensureUser(user: string): Promise<void> {
+  let ready = usersReady.get(user);
+  if (!ready) {
+    ready = setUpUser(user);
+    usersReady.set(user, ready);
+  }
+  return ready;
+}
+
+async function setUpUser(user: string): Promise<void> {
+  if (!(await userExists(user))) {
+    try {
+      await runWithRetry('useradd', ['--create-home', '--shell', '/bin/bash', user]);
+    } catch (err) {
+      // Another test process may have created it in the meantime.
+      if (!(await userExists(user))) throw err;
+    }
   }
   // useradd leaves "!" in the password field, and without PAM sshd refuses every login, even by
   // key, to an account whose password starts with "!" ("account is locked"). "*" matches no
   // password either, but does not count as locked.
-  if (user === KEY_USER) await runWithRetry('usermod', ['-p', '*', user]);
+  if (user === KEY_USER && (await shadowPassword(user))?.startsWith('!')) {
+    await runWithRetry('usermod', ['-p', '*', user]);
+  }
+}
+
+async function shadowPassword(user: string): Promise<string | undefined> {
+  const line = (await readFile('/etc/shadow', 'utf8')).split('\n').find((l) => l.startsWith(`${user}:`));
+  return line?.split(':')[1];
 }
 
 /** Stable per machine, not written anywhere: the hash of /etc/machine-id (or the host name). */
@@ -153,7 +175,8 @@ async function keygen(path: string, args: string[]): Promise<SshKeyPair> {
   return { path, privateKey: await readFile(path, 'utf8') };
 }
 
-function sshdConfig(dir: string, port: number, users: string[], password: boolean): string {
+function sshdConfig(dir: string, port: number, users: string[], options: SshdOptions): string {
+  const password = options.password === true;
   return [
     `Port ${port}`,
     `ListenAddress ${HOST}`,
@@ -175,6 +198,7 @@ function sshdConfig(dir: string, port: number, users: string[], password: boolea
     'AllowTcpForwarding no',
     'AllowAgentForwarding no',
     'LogLevel VERBOSE',
+    ...(options.forceCommand ? [`ForceCommand ${options.forceCommand}`] : []),
     '',
   ].join('\n');
 }
@@ -231,7 +255,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     // The free port may be taken between probing and binding: try a few ports.
     for (let attempt = 1; attempt <= 3 && !child; attempt++) {
       port = await freePort();
-      await writeFile(configPath, sshdConfig(dir, port, [user], options.password === true), { mode: 0o644 });
+      await writeFile(configPath, sshdConfig(dir, port, [user], options), { mode: 0o644 });
       log = '';
       const proc = spawn(SSHD, ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
       proc.stderr?.on('data', (chunk: Buffer) => {

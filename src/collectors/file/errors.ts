@@ -62,8 +62,9 @@ export function classifySshError(err: unknown, target: CollectTarget, context: F
     return authFailed(target, context);
   }
   if (message === 'Timed out while waiting for handshake') {
-    const step = context.stage === 'login' ? 'logging in to' : 'the SSH handshake with';
-    return new CollectorError('TIMEOUT', `timed out during ${step} ${server}`);
+    if (context.stage === 'login') return new CollectorError('TIMEOUT', `timed out logging in to ${server}`);
+    const why = context.bytesReceived === 0 ? ': the server accepted the TCP connection but never sent an SSH identification' : '';
+    return new CollectorError('TIMEOUT', `timed out during the SSH handshake with ${server}${why}`);
   }
   if (message === 'Keepalive timeout') {
     return new CollectorError('TIMEOUT', `${server} stopped answering (SSH keepalive timed out)`);
@@ -90,7 +91,7 @@ export function classifySshError(err: unknown, target: CollectTarget, context: F
     return new CollectorError('PROTOCOL', `the SSH handshake with ${server} failed: ${detail}`);
   }
   // The server sent SSH_MSG_DISCONNECT (ssh2 puts the numeric reason in `code`).
-  if (typeof (err as { code?: unknown }).code === 'number') {
+  if (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number') {
     if (context.stage === 'login') {
       return new CollectorError('AUTH', `${server} ended the session while user "${target.username}" was logging in: ${detail}`);
     }
@@ -120,6 +121,6 @@ function authFailed(target: CollectTarget, context: FailureContext): CollectorEr
       hint = `: the server does not accept ${context.triedMethods.join(' or ') || 'the given credentials'} for this user (it accepts: ${offered.join(', ')})`;
     }
   }
-  const how = context.triedMethods.includes('publickey') ? 'key' : context.triedMethods.length ? 'password' : 'credentials';
-  return new CollectorError('AUTH', `authentication failed for user "${target.username}" on ${server} (${how} rejected)${hint}`);
+  const tried = context.triedMethods.length ? ` (tried: ${[...new Set(context.triedMethods)].join(', ')})` : '';
+  return new CollectorError('AUTH', `authentication failed for user "${target.username}" on ${server}${tried}${hint}`);
 }

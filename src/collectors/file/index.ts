@@ -1,0 +1,192 @@
+/**
+ * File-system collector: a Linux host reached over SSH (password or private key) is one instance,
+ * and each real file system mounted on it is one "database" (its mount point is the name). It
+ * runs a single read-only shell command that needs no root: uname, os-release, the mount table
+ * and df. Host keys are not verified yet; the key's fingerprint is recorded so a later run can.
+ */
+
+import { describeServer } from '../network-errors.ts';
+import {
+  CollectorError,
+  type CollectedInstance,
+  type Collector,
+  type CollectOptions,
+  type CollectResult,
+  type CollectTarget,
+  type ConnectionCheck,
+} from '../types.ts';
+import { classifySshError, sanitizeRemoteText } from './errors.ts';
+import { buildFileSystems, inventoryScript, parseScriptOutput } from './inventory.ts';
+import { DEFAULT_PORT, hostKeyType, SshSession } from './session.ts';
+
+/** The script arrives on stdin, so the login shell only has to start sh, whatever shell it is. */
+const REMOTE_COMMAND = 'sh -s';
+/** df gets at most this long (GNU timeout), and less when the budget is short. */
+const MAX_DF_SECONDS = 20;
+
+export const fileCollector: Collector = {
+  applicationType: 'file',
+
+  async collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult> {
+    // Messages and the instance name use the effective port, so fill in the default once.
+    const where: CollectTarget = { ...target, port: target.port ?? DEFAULT_PORT };
+    if (options.signal.aborted) throw cancelled(where);
+
+    const deadline = Date.now() + options.timeoutMs;
+    const session = new SshSession(where, deadline);
+    let succeeded = false;
+    try {
+      const result = await withinDeadline(collectWith(session, where, deadline), options, where, session, deadline);
+      succeeded = true;
+      return result;
+    } catch (err) {
+      throw classifySshError(err, where, session.context());
+    } finally {
+      await session.close(succeeded);
+    }
+  },
+
+  async test(target: CollectTarget, options: CollectOptions): Promise<ConnectionCheck[]> {
+    const where: CollectTarget = { ...target, port: target.port ?? DEFAULT_PORT };
+    const server = describeServer(where);
+    const method = where.privateKey ? 'the private key' : 'the password';
+    const checks: ConnectionCheck[] = [
+      { name: 'connect', description: `TCP connection and SSH handshake with ${server}`, status: 'SKIPPED' },
+      { name: 'login', description: `log in as "${where.username}" with ${method}`, status: 'SKIPPED' },
+      { name: 'command', description: 'run df and read the mount table (needs no root)', status: 'SKIPPED' },
+    ];
+    let current = 0;
+    let session: SshSession | null = null;
+    let succeeded = false;
+    try {
+      if (options.signal.aborted) throw cancelled(where);
+      const deadline = Date.now() + options.timeoutMs;
+      const s = new SshSession(where, deadline);
+      session = s;
+
+      await withinDeadline(s.handshake, options, where, s, deadline);
+      checks[0] = { ...checks[0]!, status: 'SUCCESS', message: `host key ${s.hostKeyFingerprint ?? 'unknown'}` };
+      current = 1;
+
+      await withinDeadline(s.ready, options, where, s, deadline);
+      checks[1] = { ...checks[1]!, status: 'SUCCESS' };
+      current = 2;
+
+      const result = await withinDeadline(collectWith(s, where, deadline), options, where, s, deadline);
+      const count = result.instances[0]?.databases.length ?? 0;
+      checks[2] = {
+        ...checks[2]!,
+        status: result.warnings.length ? 'WARNING' : 'SUCCESS',
+        message: [`${count} file system${count === 1 ? '' : 's'} found`, ...result.warnings].join('; '),
+      };
+      succeeded = true;
+    } catch (err) {
+      const error = classifySshError(err, where, session?.context() ?? emptyContext());
+      checks[current] = { ...checks[current]!, status: 'FAILED', message: error.message };
+      for (let i = current + 1; i < checks.length; i++) {
+        checks[i] = { ...checks[i]!, message: `not run: "${checks[current]!.name}" failed` };
+      }
+    } finally {
+      await session?.close(succeeded).catch(() => {});
+    }
+    return checks;
+  },
+};
+
+async function collectWith(session: SshSession, target: CollectTarget, deadline: number): Promise<CollectResult> {
+  await session.ready;
+  const server = describeServer(target);
+
+  // Worst case df runs twice (the full run times out, then the local-only one) plus the 2 s
+  // kill grace each: keep both inside what is left of the budget.
+  const remainingSeconds = (deadline - Date.now()) / 1000;
+  const dfSeconds = Math.min(MAX_DF_SECONDS, Math.max(1, Math.floor((remainingSeconds - 5) / 2)));
+  const run = await session.exec(REMOTE_COMMAND, inventoryScript(dfSeconds));
+  const output = parseScriptOutput(run.stdout);
+  const remoteError = () => sanitizeRemoteText(run.stderr.trim() || lastLines(run.stdout), target) || 'no output';
+
+  const { facts } = output;
+  if (facts.kernelName !== null && facts.kernelName !== 'Linux') {
+    throw new CollectorError('UNKNOWN', `${server} runs ${facts.kernelName}, not Linux; the file collector reads Linux hosts only`);
+  }
+  if (output.mounts === null) {
+    const text = remoteError();
+    const exit = run.exitCode === null ? (run.signal ? `signal ${run.signal}` : 'no exit status') : `exit ${run.exitCode}`;
+    if (/permission denied|not allowed|not available|restricted/i.test(text)) {
+      throw new CollectorError('PERMISSION', `user "${target.username}" may not run the inventory command on ${server} (${exit}): ${text}`);
+    }
+    throw new CollectorError('UNKNOWN', `the inventory command failed on ${server} (${exit}): ${text}`);
+  }
+
+  const { databases, findings, warnings } = buildFileSystems(output, server);
+  if (!output.complete) {
+    warnings.push(`the inventory command on ${server} stopped early (exit ${run.exitCode ?? run.signal ?? 'unknown'}); the list may be incomplete`);
+  }
+
+  const hostKey = session.hostKey;
+  const instance: CollectedInstance = {
+    name: `${target.host}:${target.port ?? DEFAULT_PORT}`,
+    host: target.host,
+    port: target.port ?? DEFAULT_PORT,
+    version: facts.kernelRelease,
+    properties: {
+      hostname: facts.hostname,
+      os: facts.osRelease.PRETTY_NAME ?? facts.osRelease.NAME ?? null,
+      osId: facts.osRelease.ID ?? null,
+      osVersion: facts.osRelease.VERSION_ID ?? null,
+      kernel: facts.kernelRelease,
+      arch: facts.arch,
+      hostKeyFingerprint: session.hostKeyFingerprint,
+      hostKeyType: hostKey ? hostKeyType(hostKey) : null,
+    },
+    databases,
+    findings,
+  };
+  return { instances: [instance], warnings: warnings.map((w) => sanitizeRemoteText(w, target, 1000)) };
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-3).join(' ');
+}
+
+function emptyContext() {
+  return { stage: 'connect' as const, nonSshGreeting: null, bytesReceived: 0, serverMethods: null, triedMethods: [] };
+}
+
+/**
+ * Settle with `work`, or with TIMEOUT at `deadline` (ms since the epoch), or with CANCELLED on
+ * abort, whichever is first. The steps of a connection test share one deadline.
+ */
+function withinDeadline<T>(
+  work: Promise<T>,
+  options: CollectOptions,
+  target: CollectTarget,
+  session: SshSession,
+  deadline: number,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const finish = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onAbort);
+      settle();
+    };
+    const onAbort = () => finish(() => reject(cancelled(target)));
+    const timer = setTimeout(
+      () => finish(() => reject(session.timeoutError(options.timeoutMs))),
+      Math.max(0, deadline - Date.now()),
+    );
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    if (options.signal.aborted) onAbort();
+    // Handling both outcomes here also keeps a late rejection of `work` from going unhandled.
+    work.then(
+      (value) => finish(() => resolve(value)),
+      (err: unknown) => finish(() => reject(err)),
+    );
+  });
+}
+
+const cancelled = (target: CollectTarget) =>
+  new CollectorError('CANCELLED', `collection from SSH server ${describeServer(target)} was cancelled`);
