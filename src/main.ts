@@ -3,6 +3,7 @@
  * concrete adapters (SQLite or PostgreSQL, in-process queue, collectors) make up a running Census.
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Auth, DEFAULT_LOGIN_POLICY, type LoginPolicy } from './api/auth.ts';
@@ -15,6 +16,7 @@ import { systemClock, type Clock } from './core/clock.ts';
 import { generatePassword, hashPassword } from './core/password.ts';
 import { SecretBox } from './core/secret-box.ts';
 import { Engine } from './engine/engine.ts';
+import { PgBossQueue } from './engine/pgboss-queue.ts';
 import { InProcessQueue } from './engine/queue.ts';
 import { nextFireTime, validateSchedule } from './engine/schedule.ts';
 import { Scheduler } from './engine/scheduler.ts';
@@ -45,6 +47,14 @@ export interface CensusConfig {
   loginPolicy?: LoginPolicy;
   /** Run the scheduler loop (tests drive tick() themselves). */
   scheduler: boolean;
+  /** On PostgreSQL, let this server run tasks too (default: workers do). */
+  withWorker?: boolean;
+  /** pg-boss's schema (default census_queue). */
+  queueSchema?: string;
+  /** How long a task's claim holds without renewal before another process takes it over. */
+  leaseMs?: number;
+  /** Tasks running at once across all processes (default: no limit). */
+  estateConcurrency?: number;
   quiet?: boolean;
 }
 
@@ -95,32 +105,60 @@ async function ensureAdmin(store: Store, config: CensusConfig, clock: Clock): Pr
   return password;
 }
 
-export async function startCensus(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Census> {
+interface Runtime {
+  config: CensusConfig;
+  clock: Clock;
+  store: Store;
+  secrets: SecretBox;
+  engine: Engine;
+}
+
+/**
+ * What a server and a worker share: the store, the key that opens stored credentials, and an
+ * engine on the queue that fits the database (in-process on SQLite, pg-boss on PostgreSQL).
+ */
+async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string }, role: 'server' | 'worker'): Promise<Runtime> {
   const config: CensusConfig = { ...DEFAULT_CONFIG, ...partial };
   const clock = config.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await Store.open({ url: config.database ?? join(config.dataDir, 'census.db'), ...(config.schema ? { schema: config.schema } : {}) });
   const secrets = SecretBox.fromKey(loadOrCreateKey(config.dataDir, config.secretKey));
-  const initialAdminPassword = await ensureAdmin(store, config, clock);
-
-  const queue = new InProcessQueue(config.concurrency);
+  const queue = store.dialect === 'postgres'
+    ? new PgBossQueue({
+        connectionString: config.database!,
+        schema: config.queueSchema ?? (config.schema ? `${config.schema}_queue` : 'census_queue'),
+        concurrency: config.concurrency,
+      })
+    : new InProcessQueue(config.concurrency);
   const engine = new Engine({
     store, clock, queue, secrets, collectors: COLLECTORS,
     taskTimeoutMs: config.taskTimeoutMs, retries: config.retries, retryDelayMs: config.retryDelayMs,
+    ...(config.leaseMs ? { leaseMs: config.leaseMs, heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 6)), sweepMs: Math.max(100, Math.floor(config.leaseMs / 6)) } : {}),
+    ...(config.estateConcurrency ? { estateConcurrency: config.estateConcurrency } : {}),
+    processName: `${role}@${hostname()}:${process.pid}`,
   });
+  return { config, clock, store, secrets, engine };
+}
+
+export async function startCensus(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Census> {
+  const { config, clock, store, secrets, engine } = await openRuntime(partial, 'server');
+  const initialAdminPassword = await ensureAdmin(store, config, clock);
+  // On SQLite this process is the only one: it runs the tasks. On PostgreSQL `census worker`
+  // processes do, unless this server is asked to work too.
+  const runTasks = store.dialect === 'sqlite' || config.withWorker;
   const firstStart = (await store.jobs.get(INVENTORY_JOB_ID)) === undefined;
-  await engine.init();
+  await engine.init({ exclusive: store.dialect === 'sqlite' });
   if (config.inventorySchedule) {
     const s = validateSchedule(config.inventorySchedule);
     await store.jobs.setSchedule(INVENTORY_JOB_ID, s, nextFireTime(s, clock.now()));
   }
-  engine.start();
+  engine.start({ runTasks });
   if (firstStart) {
     // Run both system jobs once, for real, so every job has a `lastrun` from the start: SPP's
     // clients read job.lastrun without checking that it exists (docs/compat.md).
     for (const id of [MAINTENANCE_JOB_ID, INVENTORY_JOB_ID]) {
       const { session } = await engine.startJob(id, { by: 'census', trigger: 'first-start' });
-      await engine.waitForSession(session.id, 60_000);
+      if (runTasks) await engine.waitForSession(session.id, 60_000);
     }
   }
   const scheduler = new Scheduler(store, engine, clock);
@@ -152,4 +190,27 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
       await store.close();
     })());
   return { app, store, engine, scheduler, url, ...(initialAdminPassword ? { initialAdminPassword } : {}), stop };
+}
+
+export interface Worker {
+  store: Store;
+  engine: Engine;
+  stop(): Promise<void>;
+}
+
+/** A worker: takes tasks from the PostgreSQL queue and runs them; serves no API. */
+export async function startWorker(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Worker> {
+  if (!partial.database || !/^postgres(ql)?:\/\//.test(partial.database)) {
+    throw new Error('census worker needs --database postgres://…: on the embedded SQLite default the server runs the tasks itself.');
+  }
+  const { store, engine } = await openRuntime(partial, 'worker');
+  await engine.init({ exclusive: false });
+  engine.start({ runTasks: true });
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await engine.stop();
+      await store.close();
+    })());
+  return { store, engine, stop };
 }

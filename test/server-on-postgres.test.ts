@@ -12,7 +12,7 @@ describe('census server --database postgres://', () => {
   beforeAll(async () => {
     const schema = await createPgSchema();
     drop = schema.drop;
-    s = await startTestServer({ database: PG_URL, schema: schema.schema });
+    s = await startTestServer({ database: PG_URL, schema: schema.schema, withWorker: true });
     sid = await s.login();
   });
   afterAll(async () => {

@@ -45,6 +45,7 @@ export async function createPgSchema(): Promise<{ schema: string; drop(): Promis
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.query(`DROP SCHEMA IF EXISTS ${schema}_queue CASCADE`);
       await c.end();
     },
   };
