@@ -12,8 +12,9 @@ import { join } from 'node:path';
 
 export const AUTH_SUPERUSER = 'census_admin';
 export const AUTH_SUPERPASS = 'Sup3r-Secret-Pass';
-/** The cluster also listens here: a second address for a second registered server. */
-export const AUTH_SECOND_HOST = '127.0.0.2';
+/** The cluster also listens on these: distinct addresses for distinct registered servers. */
+export const AUTH_HOSTS = Array.from({ length: 12 }, (_, i) => `127.0.0.${i + 1}`);
+export const AUTH_SECOND_HOST = AUTH_HOSTS[1]!;
 
 function binDir(): string {
   const root = '/usr/lib/postgresql';
@@ -57,7 +58,7 @@ export async function startAuthCluster(): Promise<AuthCluster> {
   const port = await freePort();
   asPostgres(join(bin, 'pg_ctl'), [
     '-D', data, '-w', '-t', '60', '-l', join(dir, 'log'),
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1,127.0.0.2 -c fsync=off`, 'start',
+    '-o', `-p ${port} -k ${dir} -c listen_addresses=${AUTH_HOSTS.join(',')} -c fsync=off`, 'start',
   ]);
   return {
     port,
