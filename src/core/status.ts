@@ -45,13 +45,11 @@ export const PSEUDO_SESSION_STATUS: Record<string, readonly SessionStatus[]> = {
   history: ENDED_SESSION_STATUSES,
 };
 
-/** How a session ends, from how its tasks ended. */
-export function sessionOutcome(tasks: { status: TaskStatus }[], cancelRequested: boolean): SessionStatus {
+/** How a session ends, from how many of its tasks completed and failed. */
+export function sessionOutcome(completed: number, failed: number, cancelRequested: boolean): SessionStatus {
   if (cancelRequested) return 'CANCELLED';
-  const done = tasks.filter((t) => t.status === 'COMPLETED').length;
-  const failed = tasks.filter((t) => t.status === 'FAILED').length;
   if (failed === 0) return 'COMPLETED';
-  if (done === 0) return 'FAILED';
+  if (completed === 0) return 'FAILED';
   return 'PARTIAL';
 }
 

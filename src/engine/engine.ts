@@ -317,26 +317,27 @@ export class Engine extends EventEmitter {
     const closed = await this.store.transaction(async (r) => {
       const s = await r.sessions.get(sessionId);
       if (!s || !isSessionLive(s.status)) return null;
-      const tasks = await r.tasks.bySession(sessionId);
-      const ended = tasks.filter((t) => isEnded(t.status)).length;
+      const counts = await r.tasks.countByStatus(sessionId);
+      const count = (st: TaskStatus) => counts[st] ?? 0;
+      const total = Object.values(counts).reduce((a, b) => a + b, 0);
+      const ended = ENDED_TASK_STATUSES.reduce((n, st) => n + count(st), 0);
       const now = this.now();
-      const percent = tasks.length ? Math.floor((ended / tasks.length) * 100) : 100;
-      if (ended < tasks.length) {
-        await r.sessions.update(sessionId, { percent, lastUpdate: now });
+      const percent = total ? Math.floor((ended / total) * 100) : 100;
+      if (ended < total) {
+        if (percent !== s.percent) await r.sessions.update(sessionId, { percent, lastUpdate: now });
         return null;
       }
-      const status = sessionOutcome(tasks, s.cancelRequested);
-      const count = (st: TaskStatus) => tasks.filter((t) => t.status === st).length;
+      const status = sessionOutcome(count('COMPLETED'), count('FAILED'), s.cancelRequested);
       const inventory = s.serviceId === APPLICATION_INVENTORY_SERVICE;
       const statistics: SessionStatistic[] = inventory
-        ? [{ resourceType: 'appserver', total: tasks.length, success: count('COMPLETED'), failed: count('FAILED'), skipped: count('CANCELLED') }, ...(await changeStatistics(r, sessionId))]
+        ? [{ resourceType: 'appserver', total, success: count('COMPLETED'), failed: count('FAILED'), skipped: count('CANCELLED') }, ...(await changeStatistics(r, sessionId))]
         : [];
       if (!(await r.sessions.close(sessionId, { status, end: now, lastUpdate: now, percent, results: status, statistics }))) return null;
       await r.jobs.finishRun(s.jobId, s.id);
       if (inventory && count('COMPLETED') > 0) {
         await this.log(r, s, null, message('SUMMARY', 'CNSJ0011', describeChanges(await r.inventory.sessionChanges(sessionId))));
       }
-      await this.log(r, s, null, message('SUMMARY', 'CNSJ0010', s.jobName, status, count('COMPLETED'), tasks.length,
+      await this.log(r, s, null, message('SUMMARY', 'CNSJ0010', s.jobName, status, count('COMPLETED'), total,
         count('FAILED'), count('CANCELLED'), ((now - s.start) / 1000).toFixed(1)));
       return { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
     });

@@ -61,8 +61,12 @@ export class PgBossQueue implements TaskQueue {
     void this.ready().then(async () => {
       // One poller per slot, each taking one message at a time: a slow task never holds up the others.
       for (let i = 0; i < this.o.concurrency && this.consuming; i++) {
-        await this.boss.work<QueuedTask>(TASK_QUEUE, { batchSize: 1, pollingIntervalSeconds: this.o.pollingIntervalSeconds ?? 0.5 }, async ([job]) => {
+        let workerId: string | undefined;
+        workerId = await this.boss.work<QueuedTask>(TASK_QUEUE, { batchSize: 1, pollingIntervalSeconds: this.o.pollingIntervalSeconds ?? 0.5 }, async ([job]) => {
           if (!job || !this.consuming) return;
+          // pg-boss waits out its polling interval even after a job; a slot that just finished
+          // one asks for the next at once instead.
+          if (workerId) this.boss.notifyWorker(workerId);
           const controller = new AbortController();
           const done = handler(job.data, controller.signal).catch((err: Error) => {
             console.error(`census: task ${job.data.taskId} handler failed: ${err.message}`);

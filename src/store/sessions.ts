@@ -123,6 +123,17 @@ export class TaskRepository {
     return rows.map(toTask);
   }
 
+  /** How many of a session's tasks are in each status. */
+  async countByStatus(sessionId: number): Promise<Partial<Record<TaskStatus, number>>> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('sessionId', '=', sessionId)
+      .groupBy('status')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
   async get(id: number): Promise<Task | undefined> {
     const r = await this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toTask(r);
