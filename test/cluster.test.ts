@@ -168,4 +168,21 @@ describe('a cluster of one API server and three workers', () => {
     await release();
     expect((await sessionEnd(url, a.json.lastrun.sessionId)).status).toBe('COMPLETED');
   }, 120_000);
+
+  it('finishes a session when every worker was killed and one starts again', async () => {
+    await hold();
+    const start = await request(url, 'POST', '/api/endeavour/job/1004?action=start', { sid });
+    const sessionId = start.json.lastrun.sessionId as string;
+    await waitFor(async () => ((await tasks(sessionId)).filter((r) => r.status === 'RUNNING').length >= 2 ? true : undefined), 'tasks to run');
+    const workers = procs.filter((p) => p.output().includes('is taking tasks') && p.child.exitCode === null && p.child.signalCode === null);
+    expect(workers.length).toBeGreaterThan(0);
+    await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+    await release();
+    await startWorker();
+    const done = await sessionEnd(url, sessionId);
+    expect(done.status).toBe('COMPLETED');
+    const rows = await tasks(sessionId);
+    expect(rows.every((r) => r.status === 'COMPLETED')).toBe(true);
+    expect(rows.some((r) => r.attempts === 2)).toBe(true);
+  }, 120_000);
 });

@@ -3,6 +3,7 @@
  * outcomes, cancel, the deadline, recovery after a process stopped mid-run, maintenance, and the
  * scheduler driven by a fake clock.
  */
+import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { postgresqlCollector } from '../src/collectors/postgresql/index.ts';
 import { FakeClock, systemClock, type Clock } from '../src/core/clock.ts';
@@ -177,6 +178,37 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     expect(task.attempts).toBe(2);
     const said = (await logsOf(t.store, session.id)).find((l) => l.messageId === 'CNSJ0007');
     expect(said?.message).toContain('worker-a');
+  });
+
+  it('keeps to the estate-wide limit across processes sharing the database', async () => {
+    t = await open();
+    const queues = [new InProcessQueue(2), new InProcessQueue(2), new InProcessQueue(2)];
+    const all = queues.map((queue, i) => makeEngine(t.store, systemClock, { queue, estateConcurrency: 2, processName: `p${i}` }));
+    engines.push(...all);
+    for (const e of all) await e.init({ exclusive: false });
+    for (let i = 0; i < 6; i++) await addServer(t.store, `pg-${i}`, port);
+    const blocker = new pg.Client({ host: '127.0.0.1', port, user: AUTH_SUPERUSER, password: AUTH_SUPERPASS, database: 'postgres' });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE pg_database IN ACCESS EXCLUSIVE MODE');
+    try {
+      // Every engine takes queue messages, but only two tasks may hold a claim at once.
+      const { session } = await all[0]!.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+      for (const e of all) e.start();
+      const tasks = await t.store.tasks.bySession(session.id);
+      await Promise.all(queues.slice(1).map((q, i) => q.enqueue(tasks.slice(i * 2, i * 2 + 2).map((x) => ({ taskId: x.id, sessionId: session.id })))));
+      await expect.poll(() => queues.reduce((n, q) => n + q.size.running, 0), { timeout: 5000 }).toBe(6);
+      await expect.poll(async () => (await t.store.tasks.bySession(session.id)).filter((x) => x.status === 'RUNNING').length, { timeout: 5000 }).toBe(2);
+      let peak = 0;
+      const watch = setInterval(() => void t.store.tasks.countByStatus(session.id).then((c) => (peak = Math.max(peak, c.RUNNING ?? 0))), 20);
+      await blocker.query('COMMIT');
+      const done = await all[0]!.waitForSession(session.id, 20_000);
+      clearInterval(watch);
+      expect(done.status).toBe('COMPLETED');
+      expect(peak).toBeLessThanOrEqual(2);
+    } finally {
+      await blocker.end().catch(() => {});
+    }
   });
 
   it('adds a server registered during a run to that run instead of starting another', async () => {
