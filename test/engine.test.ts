@@ -280,6 +280,26 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
   });
 });
 
+describe.each(DIALECTS)('scheduler across processes on %s', (_name, open) => {
+  it('fires a due trigger once however many schedulers tick at once', async () => {
+    const t = await open();
+    try {
+      const clock = new FakeClock(Date.UTC(2026, 5, 1, 12));
+      const engines = [0, 1, 2].map((i) => makeEngine(t.store, clock, { processName: `s${i}` }));
+      for (const e of engines) await e.init({ exclusive: false });
+      const schedule = { time: '13:00', timezone: 'UTC' };
+      await t.store.jobs.setSchedule(INVENTORY_JOB_ID, schedule, nextFireTime(schedule, clock.now()));
+      await t.store.jobs.setSchedule(MAINTENANCE_JOB_ID, null, null);
+      clock.advance(3_600_000);
+      const fired = await Promise.all(engines.map((e) => new Scheduler(t.store, e, clock).tick()));
+      expect(fired.flat()).toEqual([INVENTORY_JOB_ID]);
+      expect((await t.store.sessions.list({ where: [], order: [], limit: 10, offset: 0 })).total).toBe(1);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
 describe('in-process queue', () => {
   it('never runs more tasks at once than its concurrency', async () => {
     const q = new InProcessQueue(3);
