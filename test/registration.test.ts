@@ -120,4 +120,23 @@ describe('registration', () => {
     expect(failed.text).not.toContain('wrong-one');
     expect(checks.slice(checks.indexOf(login) + 1).every((t) => t.status === 'SKIPPED')).toBe(true);
   });
+
+  it('logs in over TLS when asked, and says so plainly when the server cannot', async () => {
+    const bad = await s.req('POST', '/ngp/appserver', { sid, body: { hostAddress: '127.0.0.9', portNumber: port, applicationType: 'postgresql', username: 'u', password: 'p', tls: 'sometimes' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.description).toMatch(/"tls" must be one of disable, require, verify/);
+    // The local servers have TLS switched off: asking for it fails with a TLS message, not a vague one.
+    for (const [type, hostPort] of [['postgresql', 5432], ['mysql', 3306]] as const) {
+      const reg = await s.req('POST', '/ngp/appserver', {
+        sid, body: { name: `tls-${type}`, hostAddress: '127.0.0.1', portNumber: hostPort, applicationType: type, username: 'root', password: 'x', tls: 'require' },
+      });
+      expect(reg.status).toBe(201);
+      expect(reg.json.response.tls).toBe('require');
+      const test = await s.req('POST', `/api/appserver/${reg.json.response.id}?action=test`, { sid, body: {} });
+      const checks = test.json.configGroups[0].tests as { name: string; status: string; message?: string }[];
+      const failed = checks.find((c) => c.status === 'FAILED')!;
+      expect(failed.message).toMatch(/TLS|SSL|secure connection/);
+      expect(failed.message).toContain(`tls-${type}`);
+    }
+  });
 });

@@ -4,6 +4,7 @@
  * the connection test.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { TLS_MODES } from '../collectors/types.ts';
 import { csvRecords } from '../core/csv.ts';
 import { badRequest, conflict, notFound, SppError } from '../core/errors.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
@@ -58,6 +59,7 @@ export function appserverWire(base: string, a: AppServer) {
     applicationTypes: [a.applicationType],
     osType: a.osType,
     useKeyAuthentication: a.useKeyAuthentication,
+    tls: a.tlsMode,
     logicalDelete: false,
     oskey: a.useKeyAuthentication ? identity : null,
     osuser: a.useKeyAuthentication ? null : identity,
@@ -96,6 +98,8 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) throw badRequest('"portNumber" must be a whole number from 1 to 65535.');
     }
     const maxConcurrency = Number((body.opProperties as Body | undefined)?.maxConcurrency ?? 10);
+    const tlsMode = (str(body, 'tls') ?? 'disable').toLowerCase();
+    if (!(TLS_MODES as readonly string[]).includes(tlsMode)) throw badRequest(`"tls" must be one of ${TLS_MODES.join(', ')}.`);
     const useKey = bool(body, 'useKeyAuthentication', false) || (inline && typeof (body.privatekey ?? body.privateKey) === 'string');
     const creds = Array.isArray(body.appCredentials) ? (body.appCredentials[0] as Body | undefined) : undefined;
     const ref = identityRef(useKey ? body.oskey : undefined) ?? identityRef(creds?.appuser) ?? identityRef(body.osuser) ??
@@ -120,6 +124,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
         useKeyAuthentication: useKey,
         maxConcurrency: Number.isInteger(maxConcurrency) && maxConcurrency > 0 && maxConcurrency <= INT32_MAX ? maxConcurrency : 10,
         createdAt: clock.now(),
+        tlsMode,
       },
       identity,
       addToCatJob: bool(body, 'addToCatJob', false),

@@ -17,6 +17,21 @@ export interface CollectTarget {
   privateKey?: string | null;
   /** Passphrase of the private key, if it has one. */
   passphrase?: string | null;
+  /**
+   * Transport encryption for database logins: "disable" (plain), "require" (encrypted, any
+   * certificate), "verify" (encrypted, certificate checked against the system's CAs and the host
+   * name). Default "disable".
+   */
+  tls?: TlsMode;
+}
+
+export type TlsMode = 'disable' | 'require' | 'verify';
+export const TLS_MODES: readonly TlsMode[] = ['disable', 'require', 'verify'];
+
+/** The `ssl` option the pg and mysql2 drivers take for a TLS mode. */
+export function driverSsl(mode: TlsMode | undefined): false | { rejectUnauthorized: boolean } {
+  if (!mode || mode === 'disable') return false;
+  return { rejectUnauthorized: mode === 'verify' };
 }
 
 export interface CollectOptions {

@@ -147,6 +147,8 @@ export interface AppServer {
   useKeyAuthentication: boolean;
   maxConcurrency: number;
   createdAt: number;
+  /** "disable", "require" or "verify": how database logins use TLS. */
+  tlsMode: string;
 }
 
 export interface Instance {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import type { Collector, ConnectionCheck } from '../collectors/types.ts';
+import type { Collector, ConnectionCheck, TlsMode } from '../collectors/types.ts';
 import type { Clock } from '../core/clock.ts';
 import { badRequest, notFound } from '../core/errors.ts';
 import { newLogId } from '../core/ids.ts';
@@ -366,7 +366,7 @@ export class Engine extends EventEmitter {
     const timer = setTimeout(() => controller.abort(), timeoutMs + 2_000);
     try {
       return await collector.test(
-        { name: server.name, host: server.hostAddress, port: server.portNumber, ...credentials },
+        { name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials },
         { signal: controller.signal, timeoutMs },
       );
     } finally {

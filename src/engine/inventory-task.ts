@@ -3,7 +3,7 @@
  * collector for its applicationType under a deadline, retry what can be retried, and record
  * what was found. Everything it learns goes to the log; it returns how the task ended.
  */
-import { CollectorError, type Collector, type CollectResult, type CollectTarget } from '../collectors/types.ts';
+import { CollectorError, type Collector, type CollectResult, type CollectTarget, type TlsMode } from '../collectors/types.ts';
 import { describeChanges } from '../core/inventory-diff.ts';
 import type { Clock } from '../core/clock.ts';
 import type { SecretBox } from '../core/secret-box.ts';
@@ -57,7 +57,7 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
     await d.log(d.store, task, message('INFO', 'CNSI0100', server.name, server.applicationType, where, attempt));
     try {
       const result = await collectWithDeadline(collector, {
-        name: server.name, host: server.hostAddress, port: server.portNumber, ...credentials,
+        name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials,
       }, signal, Math.max(1, deadline - Date.now()));
       await d.store.transaction(async (r) => {
         const changes = await r.inventory.record(

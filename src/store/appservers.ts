@@ -37,7 +37,7 @@ export class IdentityRepository {
 export class AppServerRepository {
   constructor(private db: Db) {}
 
-  async create(a: Omit<AppServer, 'id'>): Promise<AppServer> {
+  async create(a: Omit<AppServer, 'id' | 'tlsMode'> & { tlsMode?: string }): Promise<AppServer> {
     const r = await this.db
       .insertInto('appservers')
       .values({ ...a, useKeyAuthentication: bit(a.useKeyAuthentication) })

@@ -129,6 +129,13 @@ ALTER TABLE tasks ADD COLUMN queued_at {BIGINT};
 CREATE INDEX tasks_status ON tasks (status, lease_expires);
 `,
   },
+  {
+    version: 4,
+    name: 'TLS mode of application servers',
+    sql: `
+ALTER TABLE appservers ADD COLUMN tls_mode TEXT NOT NULL DEFAULT 'disable';
+`,
+  },
 ];
 
 function render(text: string, dialect: Dialect): string {

@@ -122,6 +122,7 @@ export interface AppServersTable {
   useKeyAuthentication: number;
   maxConcurrency: number;
   createdAt: number;
+  tlsMode: Generated<string>;
 }
 
 export interface InstancesTable {

@@ -15,7 +15,7 @@ import mysql from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
 
 import { describeServer, scrubSecret } from '../network-errors.ts';
-import { CollectorError, type CollectOptions, type CollectTarget } from '../types.ts';
+import { CollectorError, driverSsl, type CollectOptions, type CollectTarget } from '../types.ts';
 
 export const DEFAULT_PORT = 3306;
 export const WHAT = 'MySQL/MariaDB server';
@@ -177,6 +177,7 @@ export class Session {
       // so a hung handshake fails on its own even without the guard.
       connectTimeout: Math.max(1, Math.ceil(this.budget.remaining())),
       supportBigNumbers: true,
+      ...(driverSsl(this.target.tls) ? { ssl: driverSsl(this.target.tls) as { rejectUnauthorized: boolean } } : {}),
     });
     this.connection = connection;
     // A fatal error with no command pending is emitted as 'error'; unhandled, it would crash the

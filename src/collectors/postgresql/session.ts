@@ -7,7 +7,7 @@
 import pg from 'pg';
 
 import { describeServer, errorCode } from '../network-errors.ts';
-import { CollectorError, type CollectTarget } from '../types.ts';
+import { CollectorError, driverSsl, type CollectTarget } from '../types.ts';
 import { classifyPgError } from './errors.ts';
 
 export const DEFAULT_PORT = 5432;
@@ -153,6 +153,7 @@ export class Session {
       // view with their own (feeding us rows, or running their code with our rights). Settings
       // from the startup packet outrank ALTER DATABASE/ROLE ... SET, so this closes that door.
       options: '-c search_path=pg_catalog',
+      ssl: driverSsl(this.target.tls),
       connectionTimeoutMillis: ms,
       statement_timeout: ms,
       query_timeout: ms,
