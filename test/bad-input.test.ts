@@ -118,7 +118,7 @@ describe('unknown objects and routes', () => {
   });
 
   it('an unknown route → 404 in SPP shape', async () => {
-    for (const [m, p] of [['GET', '/api/nothing/here'], ['GET', '/api/endeavour/job/1001/nope'], ['PATCH', '/api/endeavour/job/1001'], ['GET', '/']] as const) {
+    for (const [m, p] of [['GET', '/api/nothing/here'], ['GET', '/api/endeavour/job/1001/nope'], ['PATCH', '/api/endeavour/job/1001'], ['GET', '/api']] as const) {
       const r = await srv.req(m, p, { sid });
       expectSppError(r, 404, `${m} ${p}`);
     }

@@ -12,6 +12,7 @@ import { identityRoutes } from './identities.ts';
 import { jobRoutes } from './jobs.ts';
 import { sessionRoutes } from './sessions.ts';
 import { PUBLIC_ROUTES, systemRoutes } from './system.ts';
+import { webRoutes } from './web.ts';
 
 export interface ApiOptions {
   https?: { key: string; cert: string };
@@ -98,5 +99,6 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   identityRoutes(app, ctx);
   appserverRoutes(app, ctx);
   applicationRoutes(app, ctx);
+  webRoutes(app);
   return app;
 }

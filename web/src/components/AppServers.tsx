@@ -1,0 +1,183 @@
+/** The registered application servers of one type: register, test the connection, unregister. */
+import { useState } from 'react';
+import { del, get, post } from '../api/client';
+import type { AppServer, ConnectionTest } from '../api/types';
+import type { AppType } from '../lib/appTypes';
+import type { Polled } from '../lib/usePolled';
+import { ConfirmDialog } from './ConfirmDialog';
+import { Empty, ErrorNotice, Loaded, Notice } from './Feedback';
+import { RegisterForm } from './RegisterForm';
+import { Section } from './Section';
+import { StatusBadge } from './Status';
+
+interface TestState {
+  busy: boolean;
+  result?: ConnectionTest;
+  error?: unknown;
+}
+
+export function AppServers({ app, servers, onChanged }: { app: AppType; servers: Polled<AppServer[]>; onChanged: (inventoryStarted: boolean) => void }) {
+  const [registering, setRegistering] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const [tests, setTests] = useState<Record<string, TestState>>({});
+  const [confirm, setConfirm] = useState<AppServer | null>(null);
+  const [removing, setRemoving] = useState(false);
+  const [removeError, setRemoveError] = useState<unknown>(null);
+
+  const test = async (s: AppServer) => {
+    setTests((t) => ({ ...t, [s.id]: { busy: true } }));
+    try {
+      let r = await post<ConnectionTest>(s.links.test?.href ?? `/api/appserver/${s.id}?action=test`, { type: 'application' });
+      // SPP answers with a status link to poll while tests run; Census usually has them all at once.
+      for (let i = 0; !r.testsComplete && r.statusHref && i < 30; i++) {
+        await new Promise((ok) => window.setTimeout(ok, 1000));
+        r = await get<ConnectionTest>(r.statusHref);
+      }
+      setTests((t) => ({ ...t, [s.id]: { busy: false, result: r } }));
+    } catch (err) {
+      setTests((t) => ({ ...t, [s.id]: { busy: false, error: err } }));
+    }
+  };
+
+  const unregister = async () => {
+    if (!confirm) return;
+    setRemoving(true);
+    setRemoveError(null);
+    try {
+      await del(confirm.links.self?.href ?? `/api/appserver/${confirm.id}`);
+      setDone(`Unregistered ${confirm.name}.`);
+      setConfirm(null);
+      onChanged(false);
+    } catch (err) {
+      setRemoveError(err);
+    } finally {
+      setRemoving(false);
+    }
+  };
+
+  return (
+    <Section
+      title="Application servers"
+      id="servers"
+      description={`The ${app.servers} Census inventories.`}
+      actions={
+        !registering && (
+          <button type="button" className="btn btn-secondary" onClick={() => { setRegistering(true); setDone(null); }}>
+            Register server
+          </button>
+        )
+      }
+    >
+      {done && <Notice tone="success">{done}</Notice>}
+      {registering && (
+        <RegisterForm
+          app={app}
+          onCancel={() => setRegistering(false)}
+          onRegistered={(s, inventoried) => {
+            setRegistering(false);
+            setDone(`Registered ${s.name} (${s.hostAddress}${s.portNumber ? `:${s.portNumber}` : ''}).${inventoried ? ' Its inventory has started.' : ' Run an inventory to see what it holds.'}`);
+            onChanged(inventoried);
+          }}
+        />
+      )}
+      <Loaded state={servers} what="application servers">
+        {(list) =>
+          list.length === 0 ? (
+            <Empty title={`No ${app.servers} are registered.`}>
+              {!registering && (
+                <p>
+                  Register one with <strong>Register server</strong>: Census needs its address and a login that may read its {app.items}.
+                </p>
+              )}
+            </Empty>
+          ) : (
+            <div className="table-wrap">
+              <table className="table table-stack" aria-label={app.servers}>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Host</th>
+                    <th scope="col">Port</th>
+                    <th scope="col">Login</th>
+                    <th scope="col" className="col-actions">
+                      <span className="visually-hidden">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((s) => {
+                    const t = tests[s.id];
+                    return (
+                      <ServerRow key={s.id} server={s} test={t} onTest={() => void test(s)} onHideTest={() => setTests((x) => ({ ...x, [s.id]: { busy: false } }))} onUnregister={() => { setRemoveError(null); setConfirm(s); }} />
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
+      {confirm && (
+        <ConfirmDialog title={`Unregister ${confirm.name}?`} confirmLabel="Unregister" danger busy={removing} onCancel={() => setConfirm(null)} onConfirm={() => void unregister()}>
+          <p>
+            Census stops inventorying <strong>{confirm.hostAddress}{confirm.portNumber ? `:${confirm.portNumber}` : ''}</strong>. Job sessions and logs of earlier runs stay.
+          </p>
+          {removeError ? <ErrorNotice error={removeError} title="Could not unregister." /> : null}
+        </ConfirmDialog>
+      )}
+    </Section>
+  );
+}
+
+function ServerRow({ server: s, test: t, onTest, onHideTest, onUnregister }: { server: AppServer; test: TestState | undefined; onTest: () => void; onHideTest: () => void; onUnregister: () => void }) {
+  const shown = t && (t.result || t.error);
+  return (
+    <>
+      <tr>
+        <th scope="row">{s.name}</th>
+        <td className="mono" data-label="Host">{s.hostAddress}</td>
+        <td data-label="Port">{s.portNumber ?? <span className="muted">default</span>}</td>
+        <td data-label="Login">{s.useKeyAuthentication ? 'SSH key' : 'Password'}</td>
+        <td className="col-actions">
+          <div className="row-actions">
+            <button type="button" className="btn btn-secondary btn-small" onClick={onTest} disabled={t?.busy} aria-label={`Test connection to ${s.name}`}>
+              {t?.busy ? 'Testing…' : 'Test connection'}
+            </button>
+            <button type="button" className="btn btn-danger-outline btn-small" onClick={onUnregister} aria-label={`Unregister ${s.name}`}>
+              Unregister
+            </button>
+          </div>
+        </td>
+      </tr>
+      {shown && (
+        <tr className="subrow">
+          <td colSpan={5}>
+            <div className="test-result" aria-live="polite">
+              <div className="test-result-header">
+                <strong>Connection test of {s.name}</strong>
+                <button type="button" className="btn btn-link" onClick={onHideTest}>
+                  Hide
+                </button>
+              </div>
+              {t.error ? (
+                <ErrorNotice error={t.error} title="The test could not run." />
+              ) : (
+                <ul className="checks">
+                  {(t.result?.configGroups[0]?.tests ?? []).map((c) => (
+                    <li key={c.name} className="check">
+                      <StatusBadge status={c.status} />
+                      <span className="check-name">{c.description || c.name}</span>
+                      {c.message && <span className="check-message">{c.message}</span>}
+                    </li>
+                  ))}
+                  {(t.result?.configGroups[0]?.tests ?? []).length === 0 && <li className="muted">No tests were run.</li>}
+                </ul>
+              )}
+            </div>
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+

@@ -1,0 +1,133 @@
+/**
+ * The frame of every page after login: a top bar, the left navigation (a drawer at phone width)
+ * and the main area. A skip link leads past the navigation.
+ */
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { logout, userName } from '../api/client';
+import { PAGES } from '../lib/pages';
+import { Link, navigate, useLocation } from '../lib/router';
+
+interface NavItem {
+  to: string;
+  label: string;
+}
+
+const DATABASES: NavItem[] = [
+  { to: PAGES.postgresql, label: 'PostgreSQL' },
+  { to: PAGES.mysql, label: 'MySQL/MariaDB' },
+];
+const OTHERS: NavItem[] = [
+  { to: PAGES.file, label: 'File Systems' },
+  { to: PAGES.containers, label: 'Containers' },
+  { to: PAGES.cloud, label: 'Cloud Management' },
+];
+
+function NavLink({ item, path, onNavigate }: { item: NavItem; path: string; onNavigate: () => void }) {
+  const active = path === item.to || path.startsWith(item.to + '/');
+  return (
+    <li>
+      <Link to={item.to} className={`nav-link${active ? ' active' : ''}`} aria-current={active ? 'page' : undefined} onClick={onNavigate}>
+        {item.label}
+      </Link>
+    </li>
+  );
+}
+
+export function Logo() {
+  return (
+    <svg className="logo" viewBox="0 0 32 32" width="28" height="28" aria-hidden="true" focusable="false">
+      <rect width="32" height="32" rx="6" fill="#0f62fe" />
+      <g fill="none" stroke="#fff" strokeWidth="2.2">
+        <ellipse cx="16" cy="9" rx="8" ry="3" />
+        <path d="M8 9v14c0 1.7 3.6 3 8 3s8-1.3 8-3V9" />
+        <path d="M8 16c0 1.7 3.6 3 8 3s8-1.3 8-3" />
+      </g>
+    </svg>
+  );
+}
+
+export function Layout({ children }: { children: ReactNode }) {
+  const { path } = useLocation();
+  const [open, setOpen] = useState(false);
+  const close = () => setOpen(false);
+
+  // After an in-app navigation (not the first page shown), put the keyboard focus on the new
+  // page's heading, so a screen reader announces it and Tab continues from there.
+  const shownPath = useRef(path);
+  useEffect(() => {
+    if (shownPath.current === path) return;
+    shownPath.current = path;
+    (document.getElementById('page-title') ?? document.getElementById('main'))?.focus();
+  }, [path]);
+
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && setOpen(false);
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [open]);
+
+  const onLogout = async () => {
+    await logout();
+    navigate('/login', { replace: true });
+  };
+
+  return (
+    <div className={`shell${open ? ' nav-open' : ''}`}>
+      <a className="skip-link" href="#main">
+        Skip to main content
+      </a>
+      <header className="topbar">
+        <button
+          type="button"
+          className="menu-button"
+          aria-expanded={open}
+          aria-controls="sidenav"
+          onClick={() => setOpen((o) => !o)}
+        >
+          <span className="menu-icon" aria-hidden="true" />
+          <span className="visually-hidden">{open ? 'Close navigation' : 'Open navigation'}</span>
+        </button>
+        <Link to="/" className="brand">
+          <Logo />
+          <span className="brand-name">Census</span>
+          <span className="brand-tag">Inventory &amp; job control</span>
+        </Link>
+        <div className="topbar-user">
+          <span className="user-name" title="Logged in as">
+            <span className="visually-hidden">Logged in as </span>
+            {userName() ?? ''}
+          </span>
+          <button type="button" className="btn btn-ghost" onClick={() => void onLogout()}>
+            Log out
+          </button>
+        </div>
+      </header>
+      <div className="frame">
+        <nav id="sidenav" className="sidenav" aria-label="Main">
+          <p className="nav-heading" id="nav-manage">Manage Protection</p>
+          <ul className="nav-list" aria-labelledby="nav-manage">
+            <li>
+              <span className="nav-group" id="nav-databases">Databases</span>
+              <ul className="nav-sublist" aria-labelledby="nav-databases">
+                {DATABASES.map((i) => (
+                  <NavLink key={i.to} item={i} path={path} onNavigate={close} />
+                ))}
+              </ul>
+            </li>
+            {OTHERS.map((i) => (
+              <NavLink key={i.to} item={i} path={path} onNavigate={close} />
+            ))}
+          </ul>
+          <ul className="nav-list nav-list-bottom">
+            <NavLink item={{ to: PAGES.jobs, label: 'Jobs and Operations' }} path={path} onNavigate={close} />
+          </ul>
+        </nav>
+        {open && <div className="scrim" aria-hidden="true" onClick={close} />}
+        <main id="main" className="main" tabIndex={-1}>
+          {children}
+        </main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,74 @@
+/**
+ * The Application Server Inventory job as every Manage Protection page sees it, found the way
+ * SPP's UI finds it (serviceId filter, jobs[0]) and re-read at links.self: every second while it
+ * runs, every five seconds while idle (to notice runs started elsewhere: another tab, another
+ * user, the schedule, a registration). Everything shown derives from the server's answer.
+ */
+import { createContext, useCallback, useContext, useRef, useState, type ReactNode } from 'react';
+import { get, post, query } from '../api/client';
+import { INVENTORY_SERVICE_ID, type Envelope, type Job } from '../api/types';
+import { usePolled, type Polled } from './usePolled';
+
+export const RUNNING_POLL_MS = 1_000;
+export const IDLE_POLL_MS = 5_000;
+
+/** SPP's rule: the button says "Inventory In Progress" unless the job is IDLE or HELD. */
+export const inventoryInProgress = (job: Job | undefined): boolean => !!job && job.status !== 'IDLE' && job.status !== 'HELD';
+
+interface InventoryJobState {
+  job: Polled<Job | null>;
+  inProgress: boolean;
+  starting: boolean;
+  startError: unknown;
+  run: () => Promise<void>;
+}
+
+const Ctx = createContext<InventoryJobState | null>(null);
+
+export function InventoryJobProvider({ children }: { children: ReactNode }) {
+  const selfHref = useRef<string | null>(null);
+  const job = usePolled<Job | null>(
+    async (signal) => {
+      if (selfHref.current) return get<Job>(selfHref.current, signal);
+      const filter = [{ property: 'serviceId', value: INVENTORY_SERVICE_ID, op: '=' }];
+      const list = await get<Envelope & { jobs: Job[] }>(`/api/endeavour/job${query({ filter })}`, signal);
+      const found = list.jobs[0] ?? null;
+      selfHref.current = found?.links.self?.href ?? null;
+      return found;
+    },
+    'inventory-job',
+    (j) => (inventoryInProgress(j ?? undefined) ? RUNNING_POLL_MS : IDLE_POLL_MS),
+  );
+  const [starting, setStarting] = useState(false);
+  const [startError, setStartError] = useState<unknown>(null);
+
+  const run = useCallback(async () => {
+    const current = job.data;
+    if (!current) return;
+    setStarting(true);
+    setStartError(null);
+    try {
+      let j = current;
+      // A held job without a start link is released first, as SPP's UI does.
+      if (!j.links.start && j.status === 'HELD' && j.links['release Schedule']) {
+        j = await post<Job>(j.links['release Schedule'].href);
+      }
+      if (!j.links.start) throw new Error('The inventory job cannot be started right now.');
+      job.set(await post<Job>(j.links.start.href));
+    } catch (err) {
+      setStartError(err);
+      job.refresh();
+    } finally {
+      setStarting(false);
+    }
+  }, [job]);
+
+  const value: InventoryJobState = { job, inProgress: inventoryInProgress(job.data ?? undefined), starting, startError, run };
+  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+}
+
+export function useInventoryJob(): InventoryJobState {
+  const v = useContext(Ctx);
+  if (!v) throw new Error('useInventoryJob outside InventoryJobProvider');
+  return v;
+}

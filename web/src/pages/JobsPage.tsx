@@ -1,0 +1,291 @@
+/**
+ * Jobs and Operations: the jobs (start, cancel, next run, pause/release of the schedule) and the
+ * job sessions (newest first, filtered by status and job, paged). Both re-read every second while
+ * something runs and every few seconds otherwise.
+ */
+import { useEffect, useState } from 'react';
+import { get, messageOf, post, query } from '../api/client';
+import type { Envelope, Job, JobSession } from '../api/types';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { Empty, ErrorNotice, Loaded } from '../components/Feedback';
+import { PageHeader, Section } from '../components/Section';
+import { ProgressBar, StatusBadge } from '../components/Status';
+import { Time } from '../components/Time';
+import { browserZone, formatDuration, formatRelative } from '../lib/format';
+import { Link, navigate, setQuery, useLocation } from '../lib/router';
+import { sessionResult } from '../lib/sessions';
+import { usePolled, type Polled } from '../lib/usePolled';
+
+const PAGE_SIZE = 20;
+const LIVE = ['RUNNING', 'CANCELLING'];
+
+const STATUS_FILTERS: { value: string; label: string; filter: unknown }[] = [
+  { value: '', label: 'All statuses', filter: null },
+  { value: 'live', label: 'Running', filter: 'live' },
+  { value: 'COMPLETED', label: 'Completed', filter: 'COMPLETED' },
+  { value: 'PARTIAL', label: 'Partial', filter: 'PARTIAL' },
+  { value: 'FAILED', label: 'Failed', filter: 'FAILED' },
+  { value: 'CANCELLED', label: 'Cancelled', filter: 'CANCELLED' },
+];
+
+export function JobsPage() {
+  useEffect(() => {
+    document.title = 'Jobs and Operations · Census';
+  }, []);
+  const jobs = usePolled(
+    async (signal) => (await get<Envelope & { jobs: Job[] }>(`/api/endeavour/job${query({ sort: [{ property: 'name', direction: 'ASC' }] })}`, signal)).jobs,
+    'jobs',
+    (list) => (list.some((j) => j.status === 'RUNNING') ? 1_000 : 5_000),
+  );
+  const running = (jobs.data ?? []).filter((j) => j.status === 'RUNNING').map((j) => j.lastrun?.sessionId).join(',');
+  return (
+    <>
+      <PageHeader title="Jobs and Operations">
+        Start and cancel jobs, pause their schedules, and follow every run. Times are in your browser&rsquo;s time zone ({browserZone()}).
+      </PageHeader>
+      <JobsSection jobs={jobs} />
+      <SessionsSection jobs={jobs.data} reloadOn={running} />
+    </>
+  );
+}
+
+function JobsSection({ jobs }: { jobs: Polled<Job[]> }) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [cancelling, setCancelling] = useState<Job | null>(null);
+
+  const act = async (job: Job, linkName: string) => {
+    const link = job.links[linkName];
+    if (!link) return;
+    setBusy(`${job.id}:${linkName}`);
+    setError(null);
+    try {
+      await post<Job>(link.href);
+      jobs.refresh();
+    } catch (err) {
+      setError(`${job.name}: ${messageOf(err)}`);
+    } finally {
+      setBusy(null);
+      setCancelling(null);
+    }
+  };
+
+  return (
+    <Section title="Jobs" id="jobs">
+      {error && <ErrorNotice error={new Error(error)} />}
+      <Loaded state={jobs} what="jobs">
+        {(list) =>
+          list.length === 0 ? (
+            <Empty title="There are no jobs." />
+          ) : (
+            <div className="table-wrap">
+              <table className="table table-stack" aria-label="Jobs">
+                <thead>
+                  <tr>
+                    <th scope="col">Job</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Last run</th>
+                    <th scope="col">Next run</th>
+                    <th scope="col" className="col-actions">
+                      <span className="visually-hidden">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((j) => {
+                    const run = j.lastrun;
+                    return (
+                      <tr key={j.id} data-job={j.id}>
+                        <th scope="row">
+                          {j.name}
+                          <span className="sub">id {j.id}</span>
+                        </th>
+                        <td data-label="Status">
+                          <StatusBadge status={j.status} label={j.statusDisplayName || undefined} />
+                          {j.status === 'RUNNING' && run && <ProgressBar percent={run.percent} status="RUNNING" />}
+                        </td>
+                        <td data-label="Last run">
+                          {run ? (
+                            <>
+                              <Link to={`/jobs/sessions/${run.sessionId}`}>
+                                <Time ms={run.start} />
+                              </Link>
+                              <span className="sub">
+                                {run.status === 'RUNNING' ? 'running' : <StatusBadge status={run.status} />} {run.status === 'RUNNING' ? `for ${formatDuration(run.duration)}` : `in ${formatDuration(run.duration)}`}
+                              </span>
+                            </>
+                          ) : (
+                            <span className="muted">Never</span>
+                          )}
+                        </td>
+                        <td data-label="Next run">
+                          {j.nextFireTime ? (
+                            <>
+                              <Time ms={j.nextFireTime} zone />
+                              <span className="sub">{j.status === 'HELD' ? 'schedule paused' : formatRelative(j.nextFireTime)}</span>
+                            </>
+                          ) : (
+                            <span className="muted">Not scheduled</span>
+                          )}
+                        </td>
+                        <td className="col-actions">
+                          <div className="row-actions">
+                            {j.links.start && (
+                              <button type="button" className="btn btn-primary btn-small" disabled={busy !== null} onClick={() => void act(j, 'start')} aria-label={`Start ${j.name}`}>
+                                {busy === `${j.id}:start` ? 'Starting…' : 'Start'}
+                              </button>
+                            )}
+                            {j.links.cancel && (
+                              <button type="button" className="btn btn-danger-outline btn-small" disabled={busy !== null} onClick={() => setCancelling(j)} aria-label={`Cancel ${j.name}`}>
+                                Cancel
+                              </button>
+                            )}
+                            {j.links['pause Schedule'] && (
+                              <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void act(j, 'pause Schedule')} aria-label={`Pause the schedule of ${j.name}`}>
+                                Pause schedule
+                              </button>
+                            )}
+                            {j.links['release Schedule'] && (
+                              <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void act(j, 'release Schedule')} aria-label={`Release the schedule of ${j.name}`}>
+                                Release schedule
+                              </button>
+                            )}
+                          </div>
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
+      {cancelling && (
+        <ConfirmDialog title={`Cancel ${cancelling.name}?`} confirmLabel="Cancel the run" danger busy={busy !== null} onCancel={() => setCancelling(null)} onConfirm={() => void act(cancelling, 'cancel')}>
+          <p>Tasks that have not started are dropped and running ones are stopped. The session ends as Cancelled.</p>
+        </ConfirmDialog>
+      )}
+    </Section>
+  );
+}
+
+function SessionsSection({ jobs, reloadOn }: { jobs: Job[] | undefined; reloadOn: string }) {
+  const { search } = useLocation();
+  const status = search.get('status') ?? '';
+  const jobId = search.get('job') ?? '';
+  const page = Math.max(1, Number(search.get('page')) || 1);
+  const statusFilter = STATUS_FILTERS.find((f) => f.value === status)?.filter ?? null;
+
+  const sessions = usePolled(
+    (signal) => {
+      const filter: { property: string; value: unknown; op?: string }[] = [];
+      if (statusFilter) filter.push({ property: 'status', value: statusFilter, op: '=' });
+      if (jobId) filter.push({ property: 'jobId', value: jobId, op: '=' });
+      return get<Envelope & { sessions: JobSession[] }>(
+        `/api/endeavour/jobsession${query({ filter, sort: [{ property: 'start', direction: 'DESC' }], pageSize: PAGE_SIZE, pageStartIndex: (page - 1) * PAGE_SIZE })}`,
+        signal,
+      );
+    },
+    `${status}|${jobId}|${page}`,
+    (env) => (env.sessions.some((s) => LIVE.includes(s.status)) ? 1_000 : 5_000),
+    reloadOn,
+  );
+
+  const total = sessions.data?.total ?? 0;
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const from = total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
+  const to = Math.min(total, page * PAGE_SIZE);
+
+  return (
+    <Section title="Job sessions" id="sessions" description="Every run of every job, newest first.">
+      <div className="toolbar" role="group" aria-label="Filter job sessions">
+        <div className="field field-inline">
+          <label htmlFor="filter-status">Status</label>
+          <select id="filter-status" value={status} onChange={(e) => setQuery({ status: e.target.value, page: null })}>
+            {STATUS_FILTERS.map((f) => (
+              <option key={f.value} value={f.value}>
+                {f.label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field field-inline">
+          <label htmlFor="filter-job">Job</label>
+          <select id="filter-job" value={jobId} onChange={(e) => setQuery({ job: e.target.value, page: null })}>
+            <option value="">All jobs</option>
+            {(jobs ?? []).map((j) => (
+              <option key={j.id} value={j.id}>
+                {j.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        {(status || jobId) && (
+          <button type="button" className="btn btn-link" onClick={() => setQuery({ status: null, job: null, page: null })}>
+            Clear filters
+          </button>
+        )}
+      </div>
+      <Loaded state={sessions} what="job sessions">
+        {(env) =>
+          env.sessions.length === 0 ? (
+            <Empty title={status || jobId ? 'No job sessions match these filters.' : 'No job has run yet.'} />
+          ) : (
+            <>
+              <div className="table-wrap">
+                <table className="table table-sessions table-stack" aria-label="Job sessions">
+                  <thead>
+                    <tr>
+                      <th scope="col">Job</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Start</th>
+                      <th scope="col" className="num">Duration</th>
+                      <th scope="col">Progress</th>
+                      <th scope="col">Result</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {env.sessions.map((s) => (
+                      <tr key={s.id} className="row-link" data-session={s.id} onClick={(e) => { if (!(e.target as HTMLElement).closest('a')) navigate(`/jobs/sessions/${s.id}`); }}>
+                        <th scope="row">
+                          <Link to={`/jobs/sessions/${s.id}`}>{s.jobName}</Link>
+                          <span className="sub">session {s.id}</span>
+                        </th>
+                        <td data-label="Status">
+                          <StatusBadge status={s.status} label={s.statusDisplayName || undefined} />
+                        </td>
+                        <td data-label="Start">
+                          <Time ms={s.start} />
+                        </td>
+                        <td className="num" data-label="Duration">{formatDuration(s.duration)}</td>
+                        <td data-label="Progress">
+                          <ProgressBar percent={s.percent} status={s.status} />
+                        </td>
+                        <td className="result" data-label="Result">{sessionResult(s) || <span className="muted">—</span>}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <nav className="pager" aria-label="Job session pages">
+                <span className="pager-info">
+                  {from}–{to} of {total}
+                </span>
+                <button type="button" className="btn btn-secondary btn-small" disabled={page <= 1} onClick={() => setQuery({ page: page - 1 > 1 ? String(page - 1) : null })}>
+                  Previous
+                </button>
+                <span className="pager-page">
+                  Page {page} of {pages}
+                </span>
+                <button type="button" className="btn btn-secondary btn-small" disabled={page >= pages} onClick={() => setQuery({ page: String(page + 1) })}>
+                  Next
+                </button>
+              </nav>
+            </>
+          )
+        }
+      </Loaded>
+    </Section>
+  );
+}

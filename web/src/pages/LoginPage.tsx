@@ -1,0 +1,89 @@
+/** Log in with the same login sessions as the API; afterwards back to where the person was. */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { ApiError, get, login, messageOf, safeNext } from '../api/client';
+import { Logo } from '../components/Layout';
+import { navigate, useLocation } from '../lib/router';
+
+export function LoginPage() {
+  const { search } = useLocation();
+  const next = safeNext(search.get('next'));
+  const [user, setUser] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [version, setVersion] = useState<string | null>(null);
+  const userRef = useRef<HTMLInputElement>(null);
+  const passwordRef = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    document.title = 'Log in · Census';
+    userRef.current?.focus();
+    const ctl = new AbortController();
+    get<{ version: string }>('/api/lifecycle/ping', ctl.signal).then((p) => setVersion(p.version), () => {});
+    return () => ctl.abort();
+  }, []);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!user.trim() || !password) {
+      setError(!user.trim() ? 'Enter your user name.' : 'Enter your password.');
+      (!user.trim() ? userRef : passwordRef).current?.focus();
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await login(user.trim(), password);
+      navigate(next, { replace: true });
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 401 ? 'The user name or password is not correct.' : messageOf(err));
+      setPassword('');
+      passwordRef.current?.focus();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="login-page">
+      <main className="login-card" aria-labelledby="login-title">
+        <div className="login-brand">
+          <Logo />
+          <span className="brand-name">Census</span>
+        </div>
+        <h1 id="login-title">Log in</h1>
+        <p className="muted">Inventory and job control for your application servers.</p>
+        {next !== '/' && <p className="login-next">Log in to continue to <code>{next}</code>.</p>}
+        <form onSubmit={(e) => void submit(e)} noValidate>
+          {error && (
+            <div className="notice notice-danger" role="alert" id="login-error">
+              <span className="notice-icon" aria-hidden="true">✕</span>
+              <div>{error}</div>
+            </div>
+          )}
+          <div className="field">
+            <label htmlFor="login-user">User name</label>
+            <input id="login-user" ref={userRef} name="username" autoComplete="username" value={user} onChange={(e) => setUser(e.target.value)} required />
+          </div>
+          <div className="field">
+            <label htmlFor="login-password">Password</label>
+            <input
+              id="login-password"
+              ref={passwordRef}
+              name="password"
+              type="password"
+              autoComplete="current-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              required
+            />
+          </div>
+          <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
+            {busy ? 'Logging in…' : 'Log in'}
+          </button>
+        </form>
+        <p className="login-footer muted">{version ? `Census ${version}` : ' '}</p>
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,271 @@
+/**
+ * One job session: its state and progress, its tasks (one per application server), what the run
+ * changed, and its log with a type filter. Re-read every second while the session runs, so the
+ * percent, the task states and the log grow on screen; once more when it ends, then no more.
+ */
+import { useEffect, useState } from 'react';
+import { get, messageOf, post, query } from '../api/client';
+import type { Envelope, JobSession, LogEntry, Task } from '../api/types';
+import { INVENTORY_SERVICE_ID } from '../api/types';
+import { ChangesTable } from '../components/Changes';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { Empty, ErrorNotice, Loaded } from '../components/Feedback';
+import { PageHeader, Section } from '../components/Section';
+import { ProgressBar, StatusBadge } from '../components/Status';
+import { Time } from '../components/Time';
+import { formatClock, formatDuration, formatTime, titleCase } from '../lib/format';
+import { Link, setQuery, useLocation } from '../lib/router';
+import { changesOutcome, serversOutcome } from '../lib/sessions';
+import { usePolled } from '../lib/usePolled';
+import { PAGES } from '../lib/pages';
+
+const LIVE_POLL_MS = 1_000;
+const isLive = (status: string | undefined) => status === 'RUNNING' || status === 'CANCELLING';
+export const LOG_TYPES = ['INFO', 'WARN', 'ERROR', 'SUMMARY', 'DEBUG', 'DETAIL'] as const;
+const LOG_PAGE = 500;
+
+export function SessionPage({ id }: { id: string }) {
+  const session = usePolled(
+    (signal) => get<JobSession>(`/api/endeavour/jobsession/${encodeURIComponent(id)}`, signal),
+    `session:${id}`,
+    (s) => (isLive(s.status) ? LIVE_POLL_MS : null),
+  );
+  const s = session.data;
+  const live = isLive(s?.status);
+  // Tasks, changes and log follow the session: every second while it runs, and once more after.
+  const tick = live ? 'live' : `ended:${s?.status ?? ''}`;
+
+  useEffect(() => {
+    document.title = `${s ? s.jobName : 'Job session'} ${id} · Census`;
+  }, [s, id]);
+
+  return (
+    <>
+      <nav className="breadcrumbs" aria-label="Breadcrumb">
+        <Link to={PAGES.jobs}>Jobs and Operations</Link> <span aria-hidden="true">›</span> <span aria-current="page">Session {id}</span>
+      </nav>
+      <Loaded state={session} what="the job session">
+        {(data) => (
+          <>
+            <PageHeader title={data.jobName} kicker={`Job session ${data.id}`} />
+            <Summary session={data} onChanged={session.refresh} />
+            <TasksSection id={id} live={live} tick={tick} />
+            {data.serviceId === INVENTORY_SERVICE_ID && (
+              <Section title="Changes" id="changes" description="Instances, databases and file systems this run found new, gone or changed.">
+                <ChangesTable sessionId={id} live={live} refreshKey={tick} />
+              </Section>
+            )}
+            <LogSection id={id} live={live} tick={tick} />
+          </>
+        )}
+      </Loaded>
+    </>
+  );
+}
+
+function Summary({ session: s, onChanged }: { session: JobSession; onChanged: () => void }) {
+  const live = isLive(s.status);
+  const [confirm, setConfirm] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const stats = s.properties?.statistics ?? [];
+  const cancel = async () => {
+    if (!s.links.cancel) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await post(s.links.cancel.href, { catalogCompletedObjects: true });
+      onChanged();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+      setConfirm(false);
+    }
+  };
+  return (
+    <section className="card summary" aria-label="Session summary">
+      <div className="summary-top">
+        <div className="summary-status" aria-live="polite">
+          <StatusBadge status={s.status} label={s.statusDisplayName || undefined} />
+          <ProgressBar percent={s.percent} status={s.status} />
+        </div>
+        {s.links.cancel && (
+          <button type="button" className="btn btn-danger-outline" onClick={() => setConfirm(true)} disabled={busy || s.status === 'CANCELLING'}>
+            {s.status === 'CANCELLING' ? 'Cancelling…' : 'Cancel session'}
+          </button>
+        )}
+      </div>
+      {error && <ErrorNotice error={new Error(error)} title="Could not cancel." />}
+      <dl className="summary-facts">
+        <div>
+          <dt>Started</dt>
+          <dd>
+            <Time ms={s.start} />
+          </dd>
+        </div>
+        <div>
+          <dt>Ended</dt>
+          <dd>{s.end ? <Time ms={s.end} /> : <span className="muted">still running</span>}</dd>
+        </div>
+        <div>
+          <dt>Duration</dt>
+          <dd>{formatDuration(s.duration)}</dd>
+        </div>
+        <div>
+          <dt>Started by</dt>
+          <dd>{titleCase(s.properties?.trigger ?? '') || '—'}</dd>
+        </div>
+        {serversOutcome(stats) && (
+          <div>
+            <dt>Application servers</dt>
+            <dd>{serversOutcome(stats)}</dd>
+          </div>
+        )}
+        {s.serviceId === INVENTORY_SERVICE_ID && !live && (
+          <div>
+            <dt>Changes</dt>
+            <dd>{changesOutcome(stats) ?? 'Nothing changed'}</dd>
+          </div>
+        )}
+      </dl>
+      {confirm && (
+        <ConfirmDialog title={`Cancel session ${s.id}?`} confirmLabel="Cancel the run" danger busy={busy} onCancel={() => setConfirm(false)} onConfirm={() => void cancel()}>
+          <p>Tasks that have not started are dropped and running ones are stopped. The session ends as Cancelled.</p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}
+
+function TasksSection({ id, live, tick }: { id: string; live: boolean; tick: string }) {
+  const tasks = usePolled(
+    (signal) => get<Envelope & { tasks: Task[] }>(`/api/endeavour/jobsession/${encodeURIComponent(id)}/task${query({ pageSize: 1000 })}`, signal),
+    `tasks:${id}`,
+    () => (live ? LIVE_POLL_MS : null),
+    tick,
+  );
+  return (
+    <Section title="Tasks" id="tasks" description="One task per application server.">
+      <Loaded state={tasks} what="tasks">
+        {(env) =>
+          env.tasks.length === 0 ? (
+            <Empty title="This session has no tasks." />
+          ) : (
+            <div className="table-wrap">
+              <table className="table table-stack" aria-label="Tasks">
+                <thead>
+                  <tr>
+                    <th scope="col">Task</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Start</th>
+                    <th scope="col" className="num">Duration</th>
+                    <th scope="col" className="num">Attempts</th>
+                    <th scope="col">Error</th>
+                    <th scope="col">Message</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {env.tasks.map((t) => (
+                    <tr key={t.id} data-task={t.name}>
+                      <th scope="row">{t.name}</th>
+                      <td data-label="Status">
+                        <StatusBadge status={t.status} />
+                      </td>
+                      <td data-label="Start">
+                        <Time ms={t.start} />
+                      </td>
+                      <td className="num" data-label="Duration">{formatDuration(t.duration)}</td>
+                      <td className="num" data-label="Attempts">{t.attempts}</td>
+                      <td data-label="Error">{t.errorCode ? <span className="code code-danger">{t.errorCode}</span> : <span className="muted">—</span>}</td>
+                      <td className="message" data-label="Message">{t.message ?? <span className="muted">—</span>}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              {env.total > env.tasks.length && <p className="muted">Showing {env.tasks.length} of {env.total} tasks.</p>}
+            </div>
+          )
+        }
+      </Loaded>
+    </Section>
+  );
+}
+
+function LogSection({ id, live, tick }: { id: string; live: boolean; tick: string }) {
+  const { search } = useLocation();
+  const typesParam = search.get('types');
+  const selected = typesParam ? typesParam.split(',').filter((t) => (LOG_TYPES as readonly string[]).includes(t)) : [...LOG_TYPES];
+  const all = selected.length === LOG_TYPES.length;
+  const [limit, setLimit] = useState(LOG_PAGE);
+
+  const logs = usePolled(
+    async (signal) => {
+      if (selected.length === 0) return { logs: [] as LogEntry[], total: 0 };
+      const filter: { property: string; value: unknown; op?: string }[] = [{ property: 'jobsessionId', value: id, op: '=' }];
+      if (!all) filter.push({ property: 'type', value: selected, op: 'IN' });
+      const env = await get<Envelope & { logs: LogEntry[] }>(
+        `/api/endeavour/log/job${query({ filter, sort: [{ property: 'logTime', direction: 'ASC' }], pageSize: limit })}`,
+        signal,
+      );
+      return { logs: env.logs, total: env.total };
+    },
+    `log:${id}:${selected.join(',')}:${limit}`,
+    () => (live ? LIVE_POLL_MS : null),
+    tick,
+  );
+
+  const toggle = (t: string) => {
+    const next = selected.includes(t) ? selected.filter((x) => x !== t) : LOG_TYPES.filter((x) => x === t || selected.includes(x));
+    setQuery({ types: next.length === LOG_TYPES.length ? null : next.length === 0 ? 'none' : next.join(',') });
+  };
+
+  return (
+    <Section title="Log" id="log" description={live ? 'New entries appear as the run writes them.' : undefined}>
+      <fieldset className="chips">
+        <legend>Show entries of type</legend>
+        {LOG_TYPES.map((t) => (
+          <label key={t} className={`chip chip-${t.toLowerCase()}${selected.includes(t) ? ' chip-on' : ''}`}>
+            <input type="checkbox" checked={selected.includes(t)} onChange={() => toggle(t)} />
+            {titleCase(t)}
+          </label>
+        ))}
+        {!all && (
+          <button type="button" className="btn btn-link" onClick={() => setQuery({ types: null })}>
+            Show all
+          </button>
+        )}
+      </fieldset>
+      <Loaded state={logs} what="the log">
+        {(env) =>
+          env.logs.length === 0 ? (
+            <Empty title={selected.length === 0 ? 'No entry type is selected.' : all ? 'The log is empty so far.' : `No ${selected.map(titleCase).join(', ')} entries.`} />
+          ) : (
+            <>
+              <p className="muted log-count" aria-live="polite">
+                {env.total === env.logs.length ? `${env.total} entries` : `First ${env.logs.length} of ${env.total} entries`}
+              </p>
+              <ol className="log" aria-label="Log entries">
+                {env.logs.map((e) => (
+                  <li key={e.id} className={`log-entry log-${e.type.toLowerCase()}`} data-type={e.type}>
+                    <time className="log-time" dateTime={new Date(e.logTime).toISOString()} title={formatTime(e.logTime)}>
+                      {formatClock(e.logTime)}
+                    </time>
+                    <StatusBadge status={e.type} label={titleCase(e.type)} tone={e.type === 'INFO' ? 'neutral' : undefined} />
+                    <span className="log-message">{e.message}</span>
+                    {e.messageId && <span className="code log-id">{e.messageId}</span>}
+                  </li>
+                ))}
+              </ol>
+              {env.total > env.logs.length && (
+                <button type="button" className="btn btn-secondary" onClick={() => setLimit((l) => l + LOG_PAGE)}>
+                  Show {Math.min(LOG_PAGE, env.total - env.logs.length)} more
+                </button>
+              )}
+            </>
+          )
+        }
+      </Loaded>
+    </Section>
+  );
+}
