@@ -258,7 +258,7 @@ describe('odd values never reach the database as errors (SQLite and PostgreSQL)'
     ['sqlite', async () => ({ server: srv, cleanup: async () => {} })],
     ['postgres', async () => {
       const { schema, drop } = await createPgSchema();
-      const server = await startTestServer({ database: PG_URL, schema });
+      const server = await startTestServer({ database: PG_URL, schema, withWorker: true });
       return { server, cleanup: async () => { await server.stop(); await drop(); } };
     }],
   ];
