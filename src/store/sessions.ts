@@ -118,9 +118,13 @@ export class TaskRepository {
   constructor(private db: Db) {}
 
   async insertMany(tasks: Omit<Task, 'id'>[]): Promise<Task[]> {
-    if (!tasks.length) return [];
-    const rows = await this.db.insertInto('tasks').values(tasks).returningAll().execute();
-    return rows.map(toTask);
+    const out: Task[] = [];
+    // In slices: SQLite takes at most 32,766 bound values in one statement.
+    for (let i = 0; i < tasks.length; i += 500) {
+      const rows = await this.db.insertInto('tasks').values(tasks.slice(i, i + 500)).returningAll().execute();
+      out.push(...rows.map(toTask));
+    }
+    return out;
   }
 
   /** How many of a session's tasks are in each status. */

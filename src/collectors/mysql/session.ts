@@ -177,6 +177,8 @@ export class Session {
       // so a hung handshake fails on its own even without the guard.
       connectTimeout: Math.max(1, Math.ceil(this.budget.remaining())),
       supportBigNumbers: true,
+      // mysql2 sets up a large prepared-statement cache per connection; the collector prepares none.
+      maxPreparedStatements: 1,
       ...(driverSsl(this.target.tls) ? { ssl: driverSsl(this.target.tls) as { rejectUnauthorized: boolean } } : {}),
     });
     this.connection = connection;

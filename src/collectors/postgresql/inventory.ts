@@ -225,9 +225,14 @@ async function addDatabaseSizes(session: Session, budget: Budget, databases: Dat
   }
 }
 
-/** A tablespace the login may not size keeps a null size without a warning: pg_global is one for every non-superuser. */
+/**
+ * A tablespace the login may not size keeps a null size without a warning: pg_global is one for
+ * every non-superuser. The built-in pg_default and pg_global (no location: they are the data
+ * directory) are not sized at all: walking the data directory again costs the server more CPU
+ * than the rest of the inventory, and pg_default's contents are the database sizes already read.
+ */
 async function addTablespaceSizes(session: Session, budget: Budget, tablespaces: TablespaceEntry[], notes: Notes): Promise<void> {
-  const allowed = tablespaces.filter((t) => t.row.sizeAllowed);
+  const allowed = tablespaces.filter((t) => t.row.sizeAllowed && t.row.location !== null);
   if (allowed.length === 0) return;
   const sizes = await optionalRead(`sizes of ${allowed.length} tablespace(s)`, session, budget, notes, async (limitMs) => {
     const client = await session.homeClient();

@@ -178,8 +178,8 @@ describe('postgresqlCollector: instance properties, extensions and readiness fin
     expect(properties.rolesCount).toBeGreaterThanOrEqual(2); // postgres and our role at least
     expect(properties).not.toHaveProperty('dataDirectory');
     const tablespaces = properties.tablespaces as { name: string; location: string | null; sizeBytes: number | null }[];
-    // pg_default is the login database's own tablespace, so anyone may size it; pg_global is not.
-    expect(tablespaces).toContainEqual({ name: 'pg_default', location: null, sizeBytes: expect.any(Number) });
+    // The built-in tablespaces are the data directory: listed, not sized (the database sizes say it).
+    expect(tablespaces).toContainEqual({ name: 'pg_default', location: null, sizeBytes: null });
     expect(tablespaces).toContainEqual({ name: 'pg_global', location: null, sizeBytes: null });
   });
 
@@ -249,7 +249,7 @@ describe('postgresqlCollector: instance properties, extensions and readiness fin
     expect(codes(result)).not.toContain('NO_REPLICATION_PRIVILEGE');
     expect(codes(result).includes('ARCHIVE_MODE_OFF')).toBe(archiveMode === 'off');
     expect(instance.properties.dataDirectory).toEqual(expect.any(String));
-    expect(instance.properties.tablespaces).toContainEqual({ name: 'pg_global', location: null, sizeBytes: expect.any(Number) });
+    expect(instance.properties.tablespaces).toContainEqual({ name: 'pg_global', location: null, sizeBytes: null });
     expect(instance.databases.find((d) => d.name === lockedDb)!.properties.extensions).toEqual([
       { name: 'plpgsql', version: expect.any(String) },
     ]);

@@ -1,0 +1,75 @@
+/**
+ * CPU used by the database servers themselves, read from /proc (Linux; the benchmark runs as
+ * root, which `ss -p` needs to name another user's process). PostgreSQL forks a backend per
+ * login: the postmaster reaps each one as it exits, so its cutime/cstime grow by the backend's
+ * CPU, and (postmaster own + children) covers every finished connection. MariaDB/MySQL is one
+ * process with a thread per connection: its own utime/stime cover them all.
+ *
+ * Other clients of the same servers during a measurement are counted too, so these are upper
+ * bounds on what the measured tool caused.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const TICKS = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(r.stdout?.trim()) || 100;
+})();
+
+/** The process listening on 127.0.0.1:<port> or any address, or null if not visible. */
+export function listenerPid(port: number): number | null {
+  const r = spawnSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+  const m = /pid=(\d+)/.exec(r.stdout ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/** CPU seconds of a process and its reaped children, or null if unreadable. */
+export function cpuSeconds(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return (f[11]! + f[12]! + f[13]! + f[14]!) / TICKS;
+  } catch {
+    return null;
+  }
+}
+
+export interface ServerCpu {
+  pg: number | null;
+  my: number | null;
+}
+
+export class ServerCpuMeter {
+  private readonly pgPid: number | null;
+  private readonly myPid: number | null;
+
+  constructor(pgPort: number, myPort: number) {
+    this.pgPid = listenerPid(pgPort);
+    this.myPid = listenerPid(myPort);
+  }
+
+  read(): ServerCpu {
+    return { pg: cpuSeconds(this.pgPid), my: cpuSeconds(this.myPid) };
+  }
+
+  static delta(a: ServerCpu, b: ServerCpu): ServerCpu {
+    return { pg: a.pg !== null && b.pg !== null ? b.pg - a.pg : null, my: a.my !== null && b.my !== null ? b.my - a.my : null };
+  }
+}
+
+export const fmtCpu = (s: number | null) => (s === null ? '?' : `${s.toFixed(2)} s`);
+
+/** CPU seconds the whole machine has been busy (all cores; /proc/stat: all but idle and iowait). */
+export function machineBusySeconds(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user)
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+    return busy / TICKS;
+  } catch {
+    return null;
+  }
+}
