@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
-import { startTestServer, waitFor, type TestServer } from './support/server.ts';
+import { runInventory as runJob, startTestServer, type TestServer } from './support/server.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const keep = `hist_keep_${suffix}`;
@@ -20,14 +20,7 @@ describe('change history per inventory run', () => {
   let admin: pg.Client;
   const port = inject('pgAuthPort');
 
-  const runInventory = async () => {
-    const start = await s.req('POST', '/api/endeavour/job/1004?action=start', { sid });
-    const id = start.json.lastrun.sessionId as string;
-    return waitFor(async () => {
-      const r = await s.req('GET', `/api/endeavour/jobsession/${id}`, { sid });
-      return r.json.status === 'RUNNING' ? undefined : r.json;
-    }, `session ${id} to end`);
-  };
+  const runInventory = () => runJob(s, sid);
 
   beforeAll(async () => {
     admin = new pg.Client({ host: '127.0.0.1', port, user: AUTH_SUPERUSER, password: AUTH_SUPERPASS, database: 'postgres' });

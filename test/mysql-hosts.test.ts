@@ -4,7 +4,7 @@
  */
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, waitFor, type TestServer } from './support/server.ts';
+import { runInventory as runJob, startTestServer, type TestServer } from './support/server.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
 const user = `census_api_${suffix}`;
@@ -16,14 +16,7 @@ describe('MySQL/MariaDB hosts', () => {
   let sid: string;
   let root: mysql.Connection;
 
-  const runInventory = async () => {
-    const start = await s.req('POST', '/api/endeavour/job/1004?action=start', { sid });
-    const id = start.json.lastrun.sessionId as string;
-    return waitFor(async () => {
-      const r = await s.req('GET', `/api/endeavour/jobsession/${id}`, { sid });
-      return r.json.status === 'RUNNING' ? undefined : r.json;
-    }, `session ${id}`);
-  };
+  const runInventory = () => runJob(s, sid);
 
   beforeAll(async () => {
     root = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root', password: '' });

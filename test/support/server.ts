@@ -111,3 +111,13 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, what: stri
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Starts the Application Server Inventory and waits for that session to end; returns the session. */
+export async function runInventory(s: TestServer, sid: string) {
+  const start = await s.req('POST', '/api/endeavour/job/1004?action=start', { sid });
+  const id = start.json.lastrun.sessionId as string;
+  return waitFor(async () => {
+    const r = await s.req('GET', `/api/endeavour/jobsession/${id}`, { sid });
+    return r.json.status === 'RUNNING' ? undefined : r.json;
+  }, `session ${id} to end`);
+}

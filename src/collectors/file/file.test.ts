@@ -17,6 +17,7 @@ import { startSshd, type Sshd } from '../../../test/support/sshd.ts';
 import { CollectorError, type CollectOptions, type CollectTarget } from '../types.ts';
 import { fileCollector } from './index.ts';
 import { isPseudoFileSystem, parseDf, parseOsRelease } from './inventory.ts';
+import { failure, options } from '../../../test/support/collectors.ts';
 
 let keySshd: Sshd;
 let pwSshd: Sshd;
@@ -59,21 +60,7 @@ const pwTarget = (over: Partial<CollectTarget> = {}): CollectTarget => ({
   ...over,
 });
 
-const options = (over: Partial<CollectOptions> = {}): CollectOptions => ({
-  signal: new AbortController().signal,
-  timeoutMs: 10_000,
-  ...over,
-});
 
-/** The rejection of `promise`, which must be a CollectorError. */
-async function failure(promise: Promise<unknown>): Promise<CollectorError> {
-  const err = await promise.then(
-    () => expect.fail('collect() should have failed'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CollectorError);
-  return err as CollectorError;
-}
 
 /** No line of the key's body (nor its armour) may show up in a message. */
 function expectNoKeyMaterial(text: string, privateKey: string) {

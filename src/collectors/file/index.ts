@@ -5,6 +5,7 @@
  * and df. Host keys are not verified yet; the key's fingerprint is recorded so a later run can.
  */
 
+import { raceDeadline } from '../deadline.ts';
 import { describeServer } from '../network-errors.ts';
 import {
   CollectorError,
@@ -157,34 +158,10 @@ function emptyContext() {
  * Settle with `work`, or with TIMEOUT at `deadline` (ms since the epoch), or with CANCELLED on
  * abort, whichever is first. The steps of a connection test share one deadline.
  */
-function withinDeadline<T>(
-  work: Promise<T>,
-  options: CollectOptions,
-  target: CollectTarget,
-  session: SshSession,
-  deadline: number,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const finish = (settle: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-      settle();
-    };
-    const onAbort = () => finish(() => reject(cancelled(target)));
-    const timer = setTimeout(
-      () => finish(() => reject(session.timeoutError(options.timeoutMs))),
-      Math.max(0, deadline - Date.now()),
-    );
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    if (options.signal.aborted) onAbort();
-    // Handling both outcomes here also keeps a late rejection of `work` from going unhandled.
-    work.then(
-      (value) => finish(() => resolve(value)),
-      (err: unknown) => finish(() => reject(err)),
-    );
+function withinDeadline<T>(work: Promise<T>, options: CollectOptions, target: CollectTarget, session: SshSession, deadline: number): Promise<T> {
+  return raceDeadline(work, deadline, options.signal, {
+    timeout: () => session.timeoutError(options.timeoutMs),
+    cancelled: () => cancelled(target),
   });
 }
 

@@ -23,7 +23,7 @@ import type {
 } from '../types.ts';
 import { classifyMysqlError, isPermissionError, isStatementError, isStatementTimeout, mysqlErrno } from './errors.ts';
 import { backupPrivilegeGap, parseGrants } from './grants.ts';
-import { Budget, DEFAULT_PORT, Guard, Session, WHAT, withDefaultPort } from './session.ts';
+import { type Budget, DEFAULT_PORT, mysqlBudget, Guard, Session, WHAT, withDefaultPort } from './session.ts';
 
 /**
  * Schemas that belong to the server, not to an application. `mysql` (accounts, grants, time
@@ -58,7 +58,7 @@ export const mysqlCollector: Collector = {
   async collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult> {
     // Messages and the instance name use the effective port, so fill in the default once.
     const where = withDefaultPort(target);
-    const budget = new Budget(options.timeoutMs);
+    const budget = mysqlBudget(options.timeoutMs);
     const session = new Session(where, budget);
     const guard = new Guard(options, where, 'collection from', () => session.dropNow());
     let succeeded = false;
@@ -76,7 +76,7 @@ export const mysqlCollector: Collector = {
 
   async test(target: CollectTarget, options: CollectOptions): Promise<ConnectionCheck[]> {
     const where = withDefaultPort(target);
-    const budget = new Budget(options.timeoutMs);
+    const budget = mysqlBudget(options.timeoutMs);
     const session = new Session(where, budget);
     const guard = new Guard(options, where, 'connection test of', () => session.dropNow());
     try {
@@ -394,7 +394,7 @@ async function readSchemaSizes(
   warnings: string[],
 ): Promise<Map<string, SchemaStats> | null> {
   const server = describeServer(target);
-  const limitMs = budget.forBoxedWork();
+  const limitMs = budget.forOptionalWork();
   if (limitMs === 0) {
     warnings.push(`sizes and table counts of the schemas on ${server} not read: no time left in the collection budget`);
     return null;

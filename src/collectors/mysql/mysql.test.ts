@@ -19,6 +19,7 @@ import { classifyMysqlError } from './errors.ts';
 import { backupPrivilegeGap, parseGrants } from './grants.ts';
 import { mysqlCollector } from './index.ts';
 import { inspectFirstBytes } from './session.ts';
+import { failure, options } from '../../../test/support/collectors.ts';
 
 const HOST = '127.0.0.1';
 const PORT = 3306;
@@ -49,21 +50,7 @@ const target = (over: Partial<CollectTarget> = {}): CollectTarget => ({
   ...over,
 });
 
-const options = (over: Partial<CollectOptions> = {}): CollectOptions => ({
-  signal: new AbortController().signal,
-  timeoutMs: 10_000,
-  ...over,
-});
 
-/** The rejection of `promise`, which must be a CollectorError. */
-async function failure(promise: Promise<unknown>): Promise<CollectorError> {
-  const err = await promise.then(
-    () => expect.fail('collect() should have failed'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CollectorError);
-  return err as CollectorError;
-}
 
 /** A local TCP listener running `onSocket` for each connection; returns its port. */
 async function listen(onSocket: (socket: net.Socket) => void): Promise<number> {

@@ -15,14 +15,15 @@ import mysql from 'mysql2';
 import type { Connection as PromiseConnection } from 'mysql2/promise';
 
 import { describeServer, scrubSecret } from '../network-errors.ts';
+import { Budget } from '../deadline.ts';
 import { CollectorError, driverSsl, type CollectOptions, type CollectTarget } from '../types.ts';
+
+export { Budget };
 
 export const DEFAULT_PORT = 3306;
 export const WHAT = 'MySQL/MariaDB server';
 /** How long a clean logout (COM_QUIT) may take before we just drop the socket. */
 const END_GRACE_MS = 500;
-/** A time-boxed query given less than this would almost surely run out; not worth starting. */
-const MIN_BOXED_MS = 50;
 
 /** The target with the default port filled in, so messages and names show where we really went. */
 export function withDefaultPort(target: CollectTarget): CollectTarget {
@@ -30,30 +31,10 @@ export function withDefaultPort(target: CollectTarget): CollectTarget {
 }
 
 /**
- * The time of one run. Slow optional work (schema sizes) may only use time down to a reserve of
- * 10% of the budget, at least 200 ms and at most 2 s: what is left then is for assembling the
- * answer and logging out, so a slow information_schema can never turn a good collection into a
- * TIMEOUT.
+ * Slow optional work (schema sizes) may only use time down to a reserve of 10% of the budget, at
+ * least 200 ms and at most 2 s.
  */
-export class Budget {
-  readonly deadline: number;
-  private readonly reserveMs: number;
-
-  constructor(readonly timeoutMs: number) {
-    this.deadline = Date.now() + timeoutMs;
-    this.reserveMs = Math.min(2_000, Math.max(200, timeoutMs * 0.1));
-  }
-
-  remaining(): number {
-    return Math.max(0, this.deadline - Date.now());
-  }
-
-  /** How long a time-boxed query may run if started now; 0 means do not start it. */
-  forBoxedWork(): number {
-    const ms = Math.floor(this.remaining() - this.reserveMs);
-    return ms >= MIN_BOXED_MS ? ms : 0;
-  }
-}
+export const mysqlBudget = (timeoutMs: number) => new Budget(timeoutMs, (t) => Math.min(2_000, Math.max(200, t * 0.1)));
 
 /**
  * Ends a run at its deadline (TIMEOUT) or on abort (CANCELLED), whichever comes first, and calls

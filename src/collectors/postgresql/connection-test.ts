@@ -9,7 +9,7 @@ import { describeServer } from '../network-errors.ts';
 import type { CollectOptions, CollectTarget, ConnectionCheck } from '../types.ts';
 import { readDatabases, readLoginRole, readSettings, type DatabaseRow } from './catalog.ts';
 import { classifyPgError } from './errors.ts';
-import { Budget, cancelled, Session, withDefaultPort, withinDeadline } from './session.ts';
+import { type Budget, cancelled, pgBudget, Session, withDefaultPort, withinDeadline } from './session.ts';
 
 type Outcome = Required<Pick<ConnectionCheck, 'status' | 'message'>>;
 
@@ -53,7 +53,7 @@ class CheckList {
 
 export async function testConnection(target: CollectTarget, options: CollectOptions): Promise<ConnectionCheck[]> {
   const where = withDefaultPort(target);
-  const budget = new Budget(options.timeoutMs);
+  const budget = pgBudget(options.timeoutMs);
   const session = new Session(where, budget);
   const checks = new CheckList(where, budget, options.signal);
   const server = describeServer(where);

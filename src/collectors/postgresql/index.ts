@@ -9,7 +9,7 @@ import type { Collector, CollectOptions, CollectResult, CollectTarget, Connectio
 import { testConnection } from './connection-test.ts';
 import { classifyPgError } from './errors.ts';
 import { collectInventory } from './inventory.ts';
-import { Budget, cancelled, Session, withDefaultPort, withinDeadline } from './session.ts';
+import { cancelled, pgBudget, Session, withDefaultPort, withinDeadline } from './session.ts';
 
 const ACTIVITY = 'collection from';
 
@@ -20,7 +20,7 @@ export const postgresqlCollector: Collector = {
     const where = withDefaultPort(target);
     if (options.signal.aborted) throw cancelled(where, ACTIVITY);
 
-    const budget = new Budget(options.timeoutMs);
+    const budget = pgBudget(options.timeoutMs);
     const session = new Session(where, budget);
     let succeeded = false;
     try {

@@ -17,7 +17,8 @@ import type { Setting, SettingName } from './catalog.ts';
 import { classifyPgError } from './errors.ts';
 import { postgresqlCollector } from './index.ts';
 import { settingsFindings } from './inventory.ts';
-import { optionalAllowance } from './session.ts';
+import { optionalAllowance } from '../deadline.ts';
+import { failure, options } from '../../../test/support/collectors.ts';
 
 const HOST = '127.0.0.1';
 const PORT = 5432;
@@ -45,21 +46,7 @@ const target = (over: Partial<CollectTarget> = {}): CollectTarget => ({
   ...over,
 });
 
-const options = (over: Partial<CollectOptions> = {}): CollectOptions => ({
-  signal: new AbortController().signal,
-  timeoutMs: 10_000,
-  ...over,
-});
 
-/** The rejection of `promise`, which must be a CollectorError. */
-async function failure(promise: Promise<unknown>): Promise<CollectorError> {
-  const err = await promise.then(
-    () => expect.fail('collect() should have failed'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CollectorError);
-  return err as CollectorError;
-}
 
 beforeAll(async () => {
   await admin.connect();

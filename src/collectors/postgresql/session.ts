@@ -7,7 +7,10 @@
 import pg from 'pg';
 
 import { describeServer, errorCode } from '../network-errors.ts';
+import { Budget, raceDeadline } from '../deadline.ts';
 import { CollectorError, driverSsl, type CollectTarget } from '../types.ts';
+
+export { Budget };
 import { classifyPgError } from './errors.ts';
 
 export const DEFAULT_PORT = 5432;
@@ -16,8 +19,6 @@ const LOGIN_DATABASE = 'postgres';
 const FALLBACK_DATABASE = 'template1';
 /** How long a clean logout may take before we just drop the socket. */
 const END_GRACE_MS = 500;
-/** An optional probe given less than this would almost surely run out; not worth starting. */
-const MIN_PROBE_MS = 50;
 /**
  * Optional probes get a server-side statement_timeout of their limit; our own timer waits this
  * much longer so that the server's cancel usually wins and the connection stays usable.
@@ -29,35 +30,8 @@ export function withDefaultPort(target: CollectTarget): CollectTarget {
   return { ...target, port: target.port ?? DEFAULT_PORT };
 }
 
-/**
- * The time of one run. Optional work (sizes, per-database reads) may only use time down to a
- * reserve of 20% of the budget or 1 s, whichever is more: what is left then is for assembling the
- * answer and logging out, so optional work can never turn a good collection into a TIMEOUT.
- */
-export class Budget {
-  readonly deadline: number;
-  private readonly reserveMs: number;
-
-  constructor(readonly timeoutMs: number) {
-    this.deadline = Date.now() + timeoutMs;
-    this.reserveMs = Math.max(timeoutMs * 0.2, 1_000);
-  }
-
-  remaining(): number {
-    return Math.max(0, this.deadline - Date.now());
-  }
-
-  /** How long an optional probe may run if started now; 0 means skip it. */
-  forOptionalWork(): number {
-    return optionalAllowance(this.remaining(), this.reserveMs);
-  }
-}
-
-/** Exported for the unit test of the policy; Budget is the only caller. */
-export function optionalAllowance(remainingMs: number, reserveMs: number): number {
-  const ms = Math.floor(remainingMs - reserveMs);
-  return ms >= MIN_PROBE_MS ? ms : 0;
-}
+/** Optional work may use time down to a reserve of 20% of the budget or 1 s, whichever is more. */
+export const pgBudget = (timeoutMs: number) => new Budget(timeoutMs, (t) => Math.max(t * 0.2, 1_000));
 
 /** Thrown by a Session used after its run has ended (deadline, abort): not a per-database problem. */
 export class SessionEndedError extends Error {
@@ -238,31 +212,10 @@ export async function optionalProbe<T>(
 }
 
 /** Settle with `work`, or with TIMEOUT at the deadline, or with CANCELLED on abort, whichever is first. */
-export function withinDeadline<T>(
-  work: Promise<T>,
-  budget: Budget,
-  signal: AbortSignal,
-  target: CollectTarget,
-  activity: string,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const finish = (settle: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      settle();
-    };
-    const onAbort = () => finish(() => reject(cancelled(target, activity)));
-    const timer = setTimeout(() => finish(() => reject(timedOut(target, activity, budget.timeoutMs))), budget.remaining());
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    // Handling both outcomes here also keeps a late rejection of `work` from going unhandled.
-    work.then(
-      (value) => finish(() => resolve(value)),
-      (err: unknown) => finish(() => reject(err)),
-    );
+export function withinDeadline<T>(work: Promise<T>, budget: Budget, signal: AbortSignal, target: CollectTarget, activity: string): Promise<T> {
+  return raceDeadline(work, budget.deadline, signal, {
+    timeout: () => timedOut(target, activity, budget.timeoutMs),
+    cancelled: () => cancelled(target, activity),
   });
 }
 
