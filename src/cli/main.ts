@@ -1,143 +1,31 @@
-/** The `census` command. */
-import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
-import { startCensus, startWorker, DEFAULT_CONFIG, type CensusConfig } from '../main.ts';
-
-const USAGE = `Usage: census server [options]
-       census worker --database postgres://… [options]
-
-census server runs the API (HTTPS on one port, embedded SQLite by default; on SQLite it also
-runs the inventory tasks). census worker takes inventory tasks from the PostgreSQL queue; run
-as many as you like, on any machine, next to one or more servers on the same database.
-
-Options:
-  --port N             port to listen on (default ${DEFAULT_CONFIG.port})                       [server]
-  --host ADDR          address to listen on (default ${DEFAULT_CONFIG.host})               [server]
-  --http               serve plain HTTP instead of HTTPS                               [server]
-  --with-worker        on PostgreSQL, run tasks in the server process too              [server]
-  --inventory-time HH:MM   daily time of the Application Server Inventory (default 00:00) [server]
-  --timezone ZONE      IANA time zone of --inventory-time (default UTC)                [server]
-  --data-dir DIR       database (SQLite), TLS certificate and key file (default ./.census or $CENSUS_DATA_DIR)
-  --database URL       postgres://user@host/db to keep everything in PostgreSQL instead of SQLite
-  --concurrency N      tasks this process runs at once (default ${DEFAULT_CONFIG.concurrency})
-  --estate-concurrency N   tasks running at once across all processes (default: no limit)
-  --task-timeout S     seconds one server's inventory may take (default ${DEFAULT_CONFIG.taskTimeoutMs / 1000})
-  --lease S            seconds a running task's claim holds without a heartbeat; a task of a
-                       process that died runs again elsewhere after this (default 60)
-
-Environment: CENSUS_ADMIN_PASSWORD sets the first admin password; CENSUS_SECRET_KEY (base64, 32
-bytes) replaces the key file that encrypts stored credentials — in a cluster, give every server
-and worker the same key.`;
-
-function fail(message: string): never {
-  console.error(`census: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
-
-function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be a whole number from ${min} to ${max}`);
-  return n;
-}
-
-const OPTIONS = {
-  port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, database: { type: 'string' },
-  http: { type: 'boolean' }, 'with-worker': { type: 'boolean' }, concurrency: { type: 'string' }, 'estate-concurrency': { type: 'string' },
-  'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'inventory-time': { type: 'string' }, timezone: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-/** Options → configuration, shared by `server` and `worker`. */
-function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string }) | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: OPTIONS }));
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return undefined;
-  }
-  const seconds = (name: string, v: string | undefined) => {
-    const n = int(name, v, 1, 86_400);
-    return n === undefined ? undefined : n * 1000;
-  };
-  const timeout = seconds('task-timeout', values['task-timeout']);
-  const lease = seconds('lease', values.lease);
-  const estate = int('estate-concurrency', values['estate-concurrency'], 1, 100_000);
-  return {
-    dataDir: resolve(values['data-dir'] ?? process.env.CENSUS_DATA_DIR ?? '.census'),
-    port: int('port', values.port, 0, 65535) ?? DEFAULT_CONFIG.port,
-    host: values.host ?? DEFAULT_CONFIG.host,
-    http: values.http ?? false,
-    withWorker: values['with-worker'] ?? false,
-    concurrency: int('concurrency', values.concurrency, 1, 1000) ?? DEFAULT_CONFIG.concurrency,
-    taskTimeoutMs: timeout ?? DEFAULT_CONFIG.taskTimeoutMs,
-    ...(lease ? { leaseMs: lease } : {}),
-    ...(estate ? { estateConcurrency: estate } : {}),
-    ...(values.database ? { database: values.database } : {}),
-    ...(values['inventory-time'] ? { inventorySchedule: { time: values['inventory-time'], ...(values.timezone ? { timezone: values.timezone } : {}) } } : {}),
-    ...(process.env.CENSUS_ADMIN_PASSWORD ? { adminPassword: process.env.CENSUS_ADMIN_PASSWORD } : {}),
-    ...(process.env.CENSUS_SECRET_KEY !== undefined ? { secretKey: process.env.CENSUS_SECRET_KEY } : {}),
-  };
-}
-
-function stopOnSignals(name: string, stop: () => Promise<void>): void {
-  const shutdown = (signal: string) => {
-    console.log(`census ${name}: ${signal} received, shutting down`);
-    stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        console.error(`census ${name}: shutdown failed: ${err.message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
-}
-
-async function server(args: string[]): Promise<void> {
-  const config = readConfig(args);
-  if (!config) return;
-  const census = await startCensus(config);
-  console.log(`Census is listening on ${census.url}  (data: ${config.dataDir}, database: ${config.database ? 'PostgreSQL' : 'SQLite'})`);
-  if (census.initialAdminPassword) {
-    console.log('');
-    console.log('  First start: an admin user was created.');
-    console.log(`    user:     admin`);
-    console.log(`    password: ${census.initialAdminPassword}`);
-    console.log(`  This is shown once; it is also in ${config.dataDir}/initial-admin-password (readable only by you).`);
-    console.log('');
-  }
-  stopOnSignals('server', census.stop);
-}
-
-async function worker(args: string[]): Promise<void> {
-  const config = readConfig(args);
-  if (!config) return;
-  const w = await startWorker(config);
-  console.log(`Census worker ${w.engine.processName} is taking tasks (concurrency ${config.concurrency})`);
-  stopOnSignals('worker', w.stop);
-}
+/**
+ * The `census` command. `census server` and `census worker` run Census itself (./serve.ts); every
+ * other command is a client that talks to a running server over its HTTP API (./client/), and
+ * loads nothing of the server.
+ */
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'server':
-      return server(rest);
-    case 'worker':
-      return worker(rest);
+    case 'worker': {
+      const serve = await import('./serve.ts');
+      return command === 'server' ? serve.server(rest) : serve.worker(rest);
+    }
     case undefined:
     case 'help':
     case '--help':
-    case '-h':
-      console.log(USAGE);
+    case '-h': {
+      // Only the client's help: `census server --help` and `census worker --help` load the server.
+      const { clientHelp } = await import('./client/run.ts');
+      console.log(clientHelp());
       return;
-    default:
-      fail(`unknown command "${command}"`);
+    }
+    default: {
+      const { runClient } = await import('./client/run.ts');
+      const code = await runClient(argv);
+      process.exit(code);
+    }
   }
 }
 
