@@ -14,6 +14,7 @@ import type { SecretBox } from '../core/secret-box.ts';
 import { ENDED_TASK_STATUSES, isSessionLive, sessionOutcome, type TaskStatus } from '../core/status.ts';
 import { describeChanges } from '../core/inventory-diff.ts';
 import type { Job, JobSession, ScopeEntry, SessionStatistic, Task } from '../core/types.ts';
+import { logEvent, sessionEvent, taskEvent } from '../store/events.ts';
 import type { Repositories, Store } from '../store/index.ts';
 import { openCredentials, runInventoryTask, type TaskOutcome } from './inventory-task.ts';
 import { runMaintenance } from './maintenance.ts';
@@ -73,6 +74,7 @@ export class Engine extends EventEmitter {
   private readonly o: Required<EngineOptions>;
   private stopping = false;
   private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
   /** Tasks this process runs now, with the controller that aborts each. */
   private mine = new Map<number, { sessionId: number; controller: AbortController }>();
 
@@ -115,7 +117,8 @@ export class Engine extends EventEmitter {
     if (options.runTasks ?? true) this.o.queue.start((t, signal) => this.runTask(t, signal));
     const loop = () => {
       this.sweeper = setTimeout(() => {
-        this.sweep().catch((err: Error) => console.error(`census: sweep failed: ${err.message}`)).finally(() => {
+        this.sweeping = this.sweep().catch((err: Error) => console.error(`census: sweep failed: ${err.message}`)).finally(() => {
+          this.sweeping = undefined;
           if (!this.stopping) loop();
         });
       }, this.o.sweepMs);
@@ -131,6 +134,7 @@ export class Engine extends EventEmitter {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.sweeper);
+    await this.sweeping; // the store may close next: let a sweep in flight finish first
     await this.o.queue.stop();
   }
 
@@ -152,6 +156,7 @@ export class Engine extends EventEmitter {
         status: 'RUNNING', start: now, end: null, lastUpdate: now, numTasks: tasks.length, percent: 0,
         results: 'Started', trigger: req.trigger, cancelRequested: false, statistics: [], scope,
       });
+      await r.events.add(sessionEvent('session.started', session));
       if (!(await r.jobs.claimRun(job.id, session.id))) throw new LostRace();
       const created = await r.tasks.insertMany(tasks.map((t) => ({ ...t, sessionId: session.id })));
       await this.log(r, session, null, message('INFO', 'CNSJ0001', job.name, job.id, session.id, `${req.by} (${req.trigger})`));
@@ -189,7 +194,9 @@ export class Engine extends EventEmitter {
     if (!tasks.length) return { session, tasks: [] as Task[], started: false };
     const created = await r.tasks.insertMany(tasks.map((t) => ({ ...t, sessionId: session.id })));
     const numTasks = session.numTasks + created.length;
-    await r.sessions.update(session.id, { numTasks, lastUpdate: this.now() });
+    const lastUpdate = this.now();
+    await r.sessions.update(session.id, { numTasks, lastUpdate });
+    await r.events.add(sessionEvent('session.updated', { ...session, numTasks, lastUpdate }));
     for (const s of scope) await this.log(r, session, null, message('INFO', 'CNSJ0006', s.name, req.trigger));
     return { session: { ...session, numTasks }, tasks: created, started: false };
   }
@@ -225,12 +232,12 @@ export class Engine extends EventEmitter {
     const task = await this.store.tasks.get(qt.taskId);
     if (!session || !task || task.status !== 'PENDING') return;
     if (session.cancelRequested || !isSessionLive(session.status)) {
-      await this.store.tasks.transition(task.id, ['PENDING'], { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' });
+      await this.store.transaction((r) => this.moveTask(r, session, task, ['PENDING'], { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' }));
       await this.finishIfDone(session.id);
       return;
     }
     if (task.attempts >= this.o.maxAttempts) return this.giveUp(session, task);
-    if (!(await this.claim(task.id, queueSignal))) return;
+    if (!(await this.claim(task, session, queueSignal))) return;
 
     const controller = new AbortController();
     const onQueueAbort = () => controller.abort();
@@ -254,8 +261,11 @@ export class Engine extends EventEmitter {
     }
     // Stopping (SIGTERM): leave the task to the next start or another process; record nothing.
     if (this.stopping && queueSignal.aborted) return;
-    const recorded = await this.store.tasks.finish(task.id, this.o.processName, {
-      status: outcome.status, end: this.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null,
+    const ended = { status: outcome.status, end: this.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
+    const recorded = await this.store.transaction(async (r) => {
+      const ok = await r.tasks.finish(task.id, this.o.processName, ended);
+      if (ok) await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
+      return ok;
     });
     if (!recorded) return; // our lease ran out and another process took the task over
     this.emit('task-ended', { ...running, ...outcome });
@@ -263,13 +273,19 @@ export class Engine extends EventEmitter {
   }
 
   /** Claims a task, waiting for a free slot while the estate-wide limit is reached. */
-  private async claim(taskId: number, signal: AbortSignal): Promise<boolean> {
+  private async claim(task: Task, session: JobSession, signal: AbortSignal): Promise<boolean> {
     for (let wait = 100; !signal.aborted; wait = Math.min(wait * 2, 2_000)) {
       const now = Date.now();
       const limit = this.o.estateConcurrency > 0 ? this.o.estateConcurrency : undefined;
       const r = await this.store.transaction(async (tx) => {
         if (limit !== undefined) await tx.lock(4242002);
-        return tx.tasks.claim(taskId, this.o.processName, now, now + this.o.leaseMs, limit);
+        const c = await tx.tasks.claim(task.id, this.o.processName, now, now + this.o.leaseMs, limit);
+        if (c.claimed) {
+          await tx.events.add(taskEvent(session.jobId, {
+            ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner: this.o.processName, leaseExpires: now + this.o.leaseMs,
+          }));
+        }
+        return c;
       });
       if (!r.full) return r.claimed;
       await new Promise((resolve) => setTimeout(resolve, wait + Math.random() * wait));
@@ -291,9 +307,11 @@ export class Engine extends EventEmitter {
   /** A task whose processes kept dying: fail it rather than take down process after process. */
   private async giveUp(session: JobSession, task: Task): Promise<void> {
     const reason = `gave up after ${task.attempts} attempts: the process running it stopped each time`;
-    if (await this.store.tasks.transition(task.id, ['PENDING'], { status: 'FAILED', end: this.now(), errorCode: 'INTERRUPTED', message: reason })) {
-      await this.log(this.store, session, task.id, message('ERROR', 'CNSI0102', task.name, reason));
-    }
+    await this.store.transaction(async (r) => {
+      if (await this.moveTask(r, session, task, ['PENDING'], { status: 'FAILED', end: this.now(), errorCode: 'INTERRUPTED', message: reason })) {
+        await this.log(r, session, task.id, message('ERROR', 'CNSI0102', task.name, reason));
+      }
+    });
     await this.finishIfDone(session.id);
   }
 
@@ -324,7 +342,10 @@ export class Engine extends EventEmitter {
       const now = this.now();
       const percent = total ? Math.floor((ended / total) * 100) : 100;
       if (ended < total) {
-        if (percent !== s.percent) await r.sessions.update(sessionId, { percent, lastUpdate: now });
+        if (percent !== s.percent) {
+          await r.sessions.update(sessionId, { percent, lastUpdate: now });
+          await r.events.add(sessionEvent('session.updated', { ...s, percent, lastUpdate: now }));
+        }
         return null;
       }
       const status = sessionOutcome(count('COMPLETED'), count('FAILED'), s.cancelRequested);
@@ -333,13 +354,16 @@ export class Engine extends EventEmitter {
         ? [{ resourceType: 'appserver', total, success: count('COMPLETED'), failed: count('FAILED'), skipped: count('CANCELLED') }, ...(await changeStatistics(r, sessionId))]
         : [];
       if (!(await r.sessions.close(sessionId, { status, end: now, lastUpdate: now, percent, results: status, statistics }))) return null;
-      await r.jobs.finishRun(s.jobId, s.id);
       if (inventory && count('COMPLETED') > 0) {
         await this.log(r, s, null, message('SUMMARY', 'CNSJ0011', describeChanges(await r.inventory.sessionChanges(sessionId))));
       }
       await this.log(r, s, null, message('SUMMARY', 'CNSJ0010', s.jobName, status, count('COMPLETED'), total,
         count('FAILED'), count('CANCELLED'), ((now - s.start) / 1000).toFixed(1)));
-      return { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
+      const closed: JobSession = { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
+      // In this order in the event stream: the summary log entries, the session's end, the job's new status.
+      await r.events.add(sessionEvent('session.ended', closed));
+      await r.jobs.finishRun(s.jobId, s.id);
+      return closed;
     });
     if (closed) this.emit('session-ended', closed);
   }
@@ -382,9 +406,11 @@ export class Engine extends EventEmitter {
     if (!s) throw notFound('Job session', sessionId);
     if (!isSessionLive(s.status) || s.cancelRequested) return s;
     await this.store.transaction(async (r) => {
-      await r.sessions.update(sessionId, { status: 'CANCELLING', cancelRequested: true, lastUpdate: this.now() });
+      const lastUpdate = this.now();
+      await r.sessions.update(sessionId, { status: 'CANCELLING', cancelRequested: true, lastUpdate });
+      await r.events.add(sessionEvent('session.updated', { ...s, status: 'CANCELLING', cancelRequested: true, lastUpdate }));
       for (const t of await r.tasks.bySession(sessionId)) {
-        await r.tasks.transition(t.id, ['PENDING'], { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' });
+        await this.moveTask(r, s, t, ['PENDING'], { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' });
       }
       await this.log(r, s, null, message('WARN', 'CNSJ0004', by));
     });
@@ -405,10 +431,10 @@ export class Engine extends EventEmitter {
       const tasks = await this.store.tasks.bySession(s.id);
       const orphans = exclusive ? tasks.filter((t) => t.status === 'RUNNING') : [];
       for (const t of orphans) {
-        await this.store.tasks.transition(t.id, ['RUNNING'], {
+        await this.store.transaction((r) => this.moveTask(r, s, t, ['RUNNING'], {
           status: s.cancelRequested ? 'CANCELLED' : 'PENDING', owner: null, leaseExpires: null,
           ...(s.cancelRequested ? { end: this.now(), errorCode: 'CANCELLED' } : {}),
-        });
+        }));
       }
       const unfinished = tasks.filter((t) => !isEnded(t.status)).length;
       if (exclusive) await this.log(this.store, s, null, message('WARN', 'CNSJ0005', s.status.toLowerCase(), unfinished));
@@ -436,11 +462,16 @@ export class Engine extends EventEmitter {
       const s = await this.store.sessions.get(t.sessionId);
       if (!s) continue;
       const cancel = s.cancelRequested || !isSessionLive(s.status);
-      const ok = await this.store.tasks.releaseExpired(t.id, now, cancel ? { status: 'CANCELLED', end: this.now(), errorCode: 'CANCELLED' } : {});
+      const patch = cancel ? { status: 'CANCELLED' as const, end: this.now(), errorCode: 'CANCELLED' } : {};
+      const ok = await this.store.transaction(async (r) => {
+        if (!(await r.tasks.releaseExpired(t.id, now, patch))) return false;
+        await r.events.add(taskEvent(s.jobId, { ...t, status: 'PENDING', ...patch, owner: null, leaseExpires: null }));
+        const since = new Date(t.leaseExpires! - this.o.leaseMs).toISOString();
+        await this.log(r, s, t.id, message('WARN', cancel ? 'CNSJ0008' : 'CNSJ0007', t.name, t.owner ?? 'unknown', since));
+        return true;
+      });
       if (!ok) continue;
       touched.add(s.id);
-      const since = new Date(t.leaseExpires! - this.o.leaseMs).toISOString();
-      await this.log(this.store, s, t.id, message('WARN', cancel ? 'CNSJ0008' : 'CNSJ0007', t.name, t.owner ?? 'unknown', since));
       if (!cancel) await this.enqueue(s.id, [t]);
     }
     for (const t of await this.store.tasks.pendingQueuedBefore(now - Math.max(2 * this.o.leaseMs, 60_000))) {
@@ -472,11 +503,22 @@ export class Engine extends EventEmitter {
     });
   }
 
+  /** Writes a log entry and its event together (in `r`'s transaction, or in one of their own). */
   async log(r: Repositories, s: Pick<JobSession, 'id' | 'jobId'>, taskId: number | null, m: Message): Promise<void> {
     const now = this.now();
     const entry = { id: newLogId(now), sessionId: s.id, jobId: s.jobId, taskId, logTime: now, ...m };
-    await r.logs.add([entry]);
+    await r.atomically(async (tx) => {
+      await tx.logs.add([entry]);
+      await tx.events.add(logEvent(entry));
+    });
     this.emit('log', entry);
+  }
+
+  /** Moves a task from one status to another with its event; false if it was not in `from`. */
+  private async moveTask(r: Repositories, s: Pick<JobSession, 'jobId'>, t: Task, from: TaskStatus[], patch: Partial<Omit<Task, 'id' | 'sessionId'>>): Promise<boolean> {
+    if (!(await r.tasks.transition(t.id, from, patch))) return false;
+    await r.events.add(taskEvent(s.jobId, { ...t, ...patch }));
+    return true;
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The Maintenance job (1001): removes ended job sessions, their tasks and log entries older than
- * the retention period, and login sessions left idle past their timeout.
+ * the retention period, events of the live event stream older than theirs (job option
+ * `eventRetentionDays`, default 1), and login sessions left idle past their timeout.
  */
 import type { Clock } from '../core/clock.ts';
 import type { JobSession, Task } from '../core/types.ts';
@@ -18,6 +19,8 @@ export interface MaintenanceDeps {
 
 const DAY = 86_400_000;
 const BATCH = 500;
+/** How long the event journal behind GET /api/endeavour/events keeps events (a resume window, not history). */
+export const DEFAULT_EVENT_RETENTION_DAYS = 1;
 
 export async function runMaintenance(d: MaintenanceDeps, task: Task, session: JobSession): Promise<TaskOutcome> {
   const job = await d.store.jobs.get(session.jobId);
@@ -29,11 +32,18 @@ export async function runMaintenance(d: MaintenanceDeps, task: Task, session: Jo
   for (;;) {
     const ids = (await d.store.sessions.endedBefore(cutoff, BATCH)).filter((id) => id !== session.id);
     if (!ids.length) break;
-    logs += await d.store.transaction((r) => r.sessions.deleteMany(ids));
+    logs += await d.store.transaction(async (r) => {
+      await r.metrics.tallyRemoved(ids); // census_job_sessions_total keeps counting them
+      return r.sessions.deleteMany(ids);
+    });
     sessions += ids.length;
     if (ids.length < BATCH) break;
   }
   const logins = await d.store.loginSessions.deleteIdleSince(d.clock.now() - d.loginIdleMs);
   await d.log(d.store, task, message('INFO', 'CNSM0200', sessions, logs, days, logins));
+  const asked = Number(job?.options.eventRetentionDays ?? DEFAULT_EVENT_RETENTION_DAYS);
+  const eventDays = Number.isFinite(asked) && asked >= 0 ? asked : DEFAULT_EVENT_RETENTION_DAYS;
+  const events = await d.store.events.prune(d.clock.now() - eventDays * DAY);
+  await d.log(d.store, task, message('INFO', 'CNSM0201', events, eventDays));
   return { status: 'COMPLETED' };
 }

@@ -2,8 +2,10 @@
 import { sql, type Kysely } from 'kysely';
 import { AppServerRepository, ConnectionTestRepository, IdentityRepository } from './appservers.ts';
 import { openDatabase, type OpenOptions } from './db.ts';
+import { EventRepository } from './events.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
+import { MetricsRepository } from './metrics.ts';
 import { migrate, type Dialect } from './migrations.ts';
 import type { DB } from './schema.ts';
 import { LogRepository, SessionRepository, TaskRepository } from './sessions.ts';
@@ -21,16 +23,20 @@ export class Repositories {
   readonly appservers: AppServerRepository;
   readonly inventory: InventoryRepository;
   readonly connectionTests: ConnectionTestRepository;
+  readonly events: EventRepository;
+  readonly metrics: MetricsRepository;
 
   constructor(
     private readonly kdb: Kysely<DB>,
     readonly dialect: Dialect,
   ) {
     const db = kdb;
+    this.events = new EventRepository(db, dialect, (fn) => this.atomically((r) => fn(r.events)));
+    this.metrics = new MetricsRepository(db);
     this.users = new UserRepository(db);
     this.loginSessions = new LoginSessionRepository(db);
     this.loginFailures = new LoginFailureRepository(db);
-    this.jobs = new JobRepository(db);
+    this.jobs = new JobRepository(db, this.events);
     this.sessions = new SessionRepository(db);
     this.tasks = new TaskRepository(db);
     this.logs = new LogRepository(db);
@@ -46,6 +52,14 @@ export class Repositories {
    */
   async lock(key: number): Promise<void> {
     if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${key})`.execute(this.kdb);
+  }
+
+  /**
+   * Runs `fn` atomically: here, inside the transaction these repositories belong to; on the
+   * Store, in a transaction of its own. For writes that must commit with their events.
+   */
+  atomically<T>(fn: (r: Repositories) => Promise<T>): Promise<T> {
+    return fn(this);
   }
 }
 
@@ -64,9 +78,44 @@ export class Store extends Repositories {
     return new Store(o.db, o.dialect, o.writes);
   }
 
-  /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
-  transaction<T>(fn: (r: Repositories) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((tx) => fn(new Repositories(tx, this.dialect)));
+  /**
+   * Runs `fn` in one transaction; everything it writes commits together or not at all. The
+   * events it recorded are written last, just before COMMIT (store/events.ts explains why).
+   */
+  async transaction<T>(fn: (r: Repositories) => Promise<T>): Promise<T> {
+    let wrote = 0;
+    const out = await this.db.transaction().execute(async (tx) => {
+      const r = new Repositories(tx, this.dialect);
+      const v = await fn(r);
+      wrote = await r.events.flush();
+      return v;
+    });
+    if (wrote) {
+      for (const listener of this.eventListeners) {
+        try {
+          listener();
+        } catch {
+          // A hint only: a listener's failure is no failure of the committed transaction.
+        }
+      }
+    }
+    return out;
+  }
+
+  override atomically<T>(fn: (r: Repositories) => Promise<T>): Promise<T> {
+    return this.transaction(fn);
+  }
+
+  private eventListeners = new Set<() => void>();
+
+  /**
+   * Calls `listener` after each commit of this process that wrote events (a hint to look at the
+   * journal now rather than at the next poll; other processes' events are found by polling).
+   * Returns the function that unsubscribes.
+   */
+  onEventsCommitted(listener: () => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
   /**

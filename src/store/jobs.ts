@@ -2,6 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { DailySchedule, Job } from '../core/types.ts';
+import { jobStatusEvent, type EventRepository } from './events.ts';
 import { bit, bool, json, listPage, type Db } from './rows.ts';
 import type { JobsTable } from './schema.ts';
 
@@ -12,8 +13,15 @@ export const toJob = (r: Selectable<JobsTable>): Job => ({
   options: json<Record<string, unknown>>(r.options, {}),
 });
 
+/**
+ * Every change of a job's status (RUNNING, IDLE, HELD) is recorded in the event journal here, in
+ * the same transaction as the change, whoever makes it (engine, API, scheduler).
+ */
 export class JobRepository {
-  constructor(private db: Db) {}
+  constructor(
+    private db: Db,
+    private events: EventRepository,
+  ) {}
 
   async get(id: number): Promise<Job | undefined> {
     const r = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
@@ -38,31 +46,49 @@ export class JobRepository {
   }
 
   /** Marks the job as running this session, only if nothing runs: the guard against double starts. */
-  async claimRun(jobId: number, sessionId: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('jobs')
-      .set({ runningSessionId: sessionId })
-      .where('id', '=', jobId)
-      .where('runningSessionId', 'is', null)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+  claimRun(jobId: number, sessionId: number): Promise<boolean> {
+    return this.events.within(async (db, events) => {
+      const r = await db
+        .updateTable('jobs')
+        .set({ runningSessionId: sessionId })
+        .where('id', '=', jobId)
+        .where('runningSessionId', 'is', null)
+        .executeTakeFirst();
+      const claimed = Number(r.numUpdatedRows) === 1;
+      if (claimed) await events.add(jobStatusEvent(jobId, 'RUNNING', sessionId));
+      return claimed;
+    });
   }
 
-  async finishRun(jobId: number, sessionId: number): Promise<void> {
-    await this.db
-      .updateTable('jobs')
-      .set({ runningSessionId: null, lastSessionId: sessionId })
-      .where('id', '=', jobId)
-      .where('runningSessionId', '=', sessionId)
-      .execute();
+  finishRun(jobId: number, sessionId: number): Promise<void> {
+    return this.events.within(async (db, events) => {
+      const r = await db
+        .updateTable('jobs')
+        .set({ runningSessionId: null, lastSessionId: sessionId })
+        .where('id', '=', jobId)
+        .where('runningSessionId', '=', sessionId)
+        .returning('held')
+        .executeTakeFirst();
+      if (r) await events.add(jobStatusEvent(jobId, bool(r.held) ? 'HELD' : 'IDLE', sessionId));
+    });
   }
 
   async setLastSession(jobId: number, sessionId: number): Promise<void> {
     await this.db.updateTable('jobs').set({ lastSessionId: sessionId }).where('id', '=', jobId).execute();
   }
 
-  async setHeld(jobId: number, held: boolean): Promise<void> {
-    await this.db.updateTable('jobs').set({ held: bit(held) }).where('id', '=', jobId).execute();
+  setHeld(jobId: number, held: boolean): Promise<void> {
+    return this.events.within(async (db, events) => {
+      const r = await db
+        .updateTable('jobs')
+        .set({ held: bit(held) })
+        .where('id', '=', jobId)
+        .where('held', '<>', bit(held))
+        .returning('runningSessionId')
+        .executeTakeFirst();
+      // A running job stays RUNNING; its status becomes HELD or IDLE when the run ends (finishRun).
+      if (r && r.runningSessionId === null) await events.add(jobStatusEvent(jobId, held ? 'HELD' : 'IDLE', null));
+    });
   }
 
   async setSchedule(jobId: number, schedule: DailySchedule | null, nextFireTime: number | null): Promise<void> {

@@ -179,6 +179,23 @@ export interface ConnectionTestsTable {
   checks: string;
 }
 
+/** The event journal (store/events.ts): seq is assigned at insert and is the SSE id. */
+export interface EventsTable {
+  seq: Generated<number>;
+  type: string;
+  jobId: number | null;
+  sessionId: number | null;
+  data: string;
+  createdAt: number;
+}
+
+/** Ended sessions that maintenance removed, counted by job name and result (store/metrics.ts). */
+export interface SessionTalliesTable {
+  jobName: string;
+  status: string;
+  n: number;
+}
+
 export interface DB {
   users: UsersTable;
   loginSessions: LoginSessionsTable;
@@ -193,4 +210,6 @@ export interface DB {
   databases: DatabasesTable;
   inventoryChanges: InventoryChangesTable;
   connectionTests: ConnectionTestsTable;
+  events: EventsTable;
+  sessionTallies: SessionTalliesTable;
 }

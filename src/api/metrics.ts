@@ -1,0 +1,141 @@
+/**
+ * GET /metrics: Prometheus text format 0.0.4, unauthenticated (counts only, like
+ * /api/lifecycle/ping). Two kinds of figures (docs/operations.md, "Events and metrics"):
+ *
+ * - From the store, computed at each scrape with a few aggregate queries, so they are the same
+ *   on every server of a cluster: job sessions by job and result, session and task duration
+ *   histograms (over the sessions and tasks still in the store), tasks pending and running,
+ *   inventory objects.
+ * - In this process, through prom-client: HTTP requests by method, route pattern and status and
+ *   their durations (the onResponse hook in server.ts calls observe()), failed logins, and
+ *   prom-client's default process_* and nodejs_* metrics.
+ */
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { HistogramRow } from '../store/metrics.ts';
+import type { ApiContext } from './context.ts';
+
+export const METRICS_ROUTE = '/metrics';
+const LOGIN_ROUTE = '/api/endeavour/session';
+
+/** Upper bounds (seconds) of the session and task duration histograms. */
+export const SESSION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600];
+export const TASK_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** process_* and nodejs_* are about the process: one registry for it, however many servers it runs (tests). */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeHelp = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+const formatValue = (v: number) => (Number.isFinite(v) ? String(v) : v > 0 ? '+Inf' : v < 0 ? '-Inf' : 'NaN');
+
+/** Writes metric families in the text format, for the figures computed from the store. */
+class Exposition {
+  private lines: string[] = [];
+
+  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): this {
+    this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
+    return this;
+  }
+
+  sample(name: string, labels: Record<string, string>, value: number): this {
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
+    this.lines.push(`${name}${l ? `{${l}}` : ''} ${formatValue(value)}`);
+    return this;
+  }
+
+  histogram(name: string, bounds: readonly number[], rows: HistogramRow[]): this {
+    for (const r of rows) {
+      bounds.forEach((b, i) => this.sample(`${name}_bucket`, { ...r.labels, le: String(b) }, r.buckets[i] ?? 0));
+      this.sample(`${name}_bucket`, { ...r.labels, le: '+Inf' }, r.count);
+      this.sample(`${name}_sum`, r.labels, r.sum);
+      this.sample(`${name}_count`, r.labels, r.count);
+    }
+    return this;
+  }
+
+  text(): string {
+    return this.lines.length ? `${this.lines.join('\n')}\n` : '';
+  }
+}
+
+export interface HttpMetrics {
+  /** Counts one answered request (call from an onResponse hook). */
+  observe(req: FastifyRequest, reply: FastifyReply): void;
+}
+
+export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetrics {
+  const { store } = ctx;
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'census_http_requests_total', help: 'HTTP requests answered by this process, by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status'] as const, registers: [registry],
+  });
+  const durations = new Histogram({
+    name: 'census_http_request_duration_seconds', help: 'Time to answer HTTP requests in this process, by method and route pattern.',
+    labelNames: ['method', 'route'] as const, buckets: HTTP_BUCKETS, registers: [registry],
+  });
+  const loginFailures = new Counter({
+    name: 'census_login_failures_total', help: 'Logins this process refused (401 wrong credentials, 429 locked out).', registers: [registry],
+  });
+
+  async function storeMetrics(): Promise<string> {
+    const [sessions, sessionDurations, taskDurations, live, objects] = await Promise.all([
+      store.metrics.sessionTotals(),
+      store.metrics.sessionDurations(SESSION_BUCKETS),
+      store.metrics.taskDurations(TASK_BUCKETS),
+      store.metrics.liveTasks(),
+      store.metrics.inventoryObjects(),
+    ]);
+    const e = new Exposition();
+    e.family('census_job_sessions_total', 'counter', 'Job sessions that ended, by job name and result (including those maintenance removed since).');
+    for (const s of sessions) e.sample('census_job_sessions_total', { job: s.job, status: s.status }, s.n);
+    e.family('census_job_session_duration_seconds', 'histogram', 'Duration of the ended job sessions still in the store, by job name.');
+    e.histogram('census_job_session_duration_seconds', SESSION_BUCKETS, sessionDurations);
+    e.family('census_task_duration_seconds', 'histogram', 'Duration of the ended tasks still in the store, by application type and result.');
+    e.histogram('census_task_duration_seconds', TASK_BUCKETS, taskDurations);
+    e.family('census_tasks', 'gauge', 'Tasks waiting (PENDING) and running (RUNNING) now, across every process.');
+    for (const status of ['PENDING', 'RUNNING'] as const) e.sample('census_tasks', { status }, live[status]);
+    e.family('census_inventory_objects', 'gauge', 'Inventoried objects by type, application type and whether the last inventory missed them.');
+    for (const o of objects) {
+      e.sample('census_inventory_objects', { type: o.type, application_type: o.applicationType, missing: String(o.missing) }, o.n);
+    }
+    return e.text();
+  }
+
+  app.get(METRICS_ROUTE, {
+    schema: {
+      summary: 'Prometheus metrics',
+      description: 'Prometheus text exposition format 0.0.4 (`text/plain; version=0.0.4`), not JSON. Needs no login session.',
+      tags: ['metrics'],
+      security: [],
+      response: { 200: { description: 'The metrics, as text.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    },
+  }, async (_req, reply) => {
+    // prom-client writes NaN as "Nan" (Prometheus reads it, case-insensitively); spell it as the format does.
+    const own = ((await registry.metrics()) + (await processMetrics().metrics())).replace(/ Nan$/gm, ' NaN');
+    const text = (await storeMetrics()) + own;
+    return reply.code(200).header('content-type', CONTENT_TYPE).header('cache-control', 'no-store').send(text);
+  });
+
+  return {
+    observe(req, reply) {
+      // The route pattern, never the raw URL: one series per route, whatever ids the paths carry.
+      const route = req.routeOptions.url ?? 'unmatched';
+      const status = reply.statusCode;
+      requests.inc({ method: req.method, route, status: String(status) });
+      durations.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+      if (req.method === 'POST' && route === LOGIN_ROUTE && (status === 401 || status === 429)) loginFailures.inc();
+    },
+  };
+}
