@@ -6,7 +6,14 @@ import type { Database, Instance } from '../core/types.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import { idParam, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
+import { collectionQuery, pathParams, routeSchema, TAGS } from './schemas.ts';
 import { CHANGE_FIELDS, changeWire } from './wire.ts';
+
+const TYPE = { type: 'Application type: `postgresql`, `mysql`, `file`, … (any other type answers an empty list).' };
+const INSTANCE = { ...TYPE, id: 'Instance id.' };
+const INSTANCE_FILTER = 'Filter properties: id, name, host, port, version, appserverId, firstSeen, lastSeen, missing.';
+const DATABASE_FILTER = 'Filter properties: id, name, owner, encoding, size (sizeBytes), firstSeen, lastSeen, missing.';
+const CHANGE_FILTER = 'Filter properties: id, jobsessionId, appserverId, objectType, objectName, parentName, change, field, recordedAt. Default order: oldest first.';
 
 const INSTANCE_FIELDS: FieldMap = {
   id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, host: { column: 'host', type: 'string' },
@@ -22,65 +29,72 @@ const DATABASE_FIELDS: FieldMap = {
   lastSeen: { column: 'lastSeen', type: 'number' }, missing: { column: 'missing', type: 'boolean' },
 };
 
+/** An inventoried instance on the wire (spec §7.4). */
+export function instanceWire(base: string, i: Instance) {
+  const self = `/api/application/${i.applicationType}/instance/${i.id}`;
+  return {
+    links: {
+      self: link(base, self, 'self'),
+      up: link(base, `/api/application/${i.applicationType}/instance`, 'up'),
+      databases: link(base, `${self}/${i.applicationType === 'file' ? 'filesystem' : 'database'}`),
+      history: link(base, `${self}/history`),
+      appserver: link(base, `/api/appserver/${i.appserverId}`),
+    },
+    id: String(i.id),
+    name: i.name,
+    host: i.host,
+    port: i.port,
+    version: i.version,
+    applicationType: i.applicationType,
+    osType: 'linux',
+    appserverId: String(i.appserverId),
+    storageProfiles: [],
+    metadataPath: null,
+    properties: i.properties,
+    firstSeen: i.firstSeen,
+    lastSeen: i.lastSeen,
+    missing: i.missing,
+    lastSessionId: i.lastSessionId === null ? null : String(i.lastSessionId),
+    findings: i.findings,
+    resourceType: 'applicationinstance',
+  };
+}
+
+/** An inventoried database (or file system) on the wire. */
+export const databaseWire = (base: string, type: string, d: Database) => ({
+  links: {
+    self: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}/${d.id}`, 'self'),
+    up: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}`, 'up'),
+    history: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}/${d.id}/history`),
+    instance: link(base, `/api/application/${type}/instance/${d.instanceId}`),
+  },
+  id: String(d.id),
+  name: d.name,
+  instanceId: String(d.instanceId),
+  size: d.sizeBytes,
+  sizeBytes: d.sizeBytes,
+  owner: d.owner,
+  encoding: d.encoding,
+  properties: d.properties,
+  firstSeen: d.firstSeen,
+  lastSeen: d.lastSeen,
+  missing: d.missing,
+  findings: d.findings,
+  storageProfiles: [],
+  eligibility: { backup: { eligible: !d.missing }, logbackup: { eligible: false } },
+  resourceType: d.objectType,
+});
+
 export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { store } = ctx;
   const typeOf = (req: { params: unknown }) => String((req.params as { type: string }).type).toLowerCase();
 
-  const instanceWire = (base: string, i: Instance) => {
-    const self = `/api/application/${i.applicationType}/instance/${i.id}`;
-    return {
-      links: {
-        self: link(base, self, 'self'),
-        up: link(base, `/api/application/${i.applicationType}/instance`, 'up'),
-        databases: link(base, `${self}/${i.applicationType === 'file' ? 'filesystem' : 'database'}`),
-        history: link(base, `${self}/history`),
-        appserver: link(base, `/api/appserver/${i.appserverId}`),
-      },
-      id: String(i.id),
-      name: i.name,
-      host: i.host,
-      port: i.port,
-      version: i.version,
-      applicationType: i.applicationType,
-      osType: 'linux',
-      appserverId: String(i.appserverId),
-      storageProfiles: [],
-      metadataPath: null,
-      properties: i.properties,
-      firstSeen: i.firstSeen,
-      lastSeen: i.lastSeen,
-      missing: i.missing,
-      lastSessionId: i.lastSessionId === null ? null : String(i.lastSessionId),
-      findings: i.findings,
-      resourceType: 'applicationinstance',
-    };
-  };
-
-  const databaseWire = (base: string, type: string, d: Database) => ({
-    links: {
-      self: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}/${d.id}`, 'self'),
-      up: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}`, 'up'),
-      history: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}/${d.id}/history`),
-      instance: link(base, `/api/application/${type}/instance/${d.instanceId}`),
-    },
-    id: String(d.id),
-    name: d.name,
-    instanceId: String(d.instanceId),
-    size: d.sizeBytes,
-    sizeBytes: d.sizeBytes,
-    owner: d.owner,
-    encoding: d.encoding,
-    properties: d.properties,
-    firstSeen: d.firstSeen,
-    lastSeen: d.lastSeen,
-    missing: d.missing,
-    findings: d.findings,
-    storageProfiles: [],
-    eligibility: { backup: { eligible: !d.missing }, logbackup: { eligible: false } },
-    resourceType: d.objectType,
-  });
-
-  app.get('/api/application/:type/instance', async (req) => {
+  app.get('/api/application/:type/instance', {
+    schema: routeSchema({
+      tag: TAGS.inventory, summary: 'List instances of an application type', description: `${INSTANCE_FILTER} Default order: name.`,
+      params: pathParams(TYPE), querystring: collectionQuery(), ok: { 200: 'InstanceList' }, errors: [400],
+    }),
+  }, async (req) => {
     const cq = readCollectionQuery(req);
     const page = await store.inventory.listInstances(toListQuery(cq, INSTANCE_FIELDS, [{ property: 'name', direction: 'ASC' }]), typeOf(req));
     const base = baseUrl(req);
@@ -94,13 +108,23 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return i;
   }
 
-  app.get('/api/application/:type/instance/:id', async (req) => instanceWire(baseUrl(req), await instanceOr404(req)));
+  app.get('/api/application/:type/instance/:id', {
+    schema: routeSchema({ tag: TAGS.inventory, summary: 'Get an instance', params: pathParams(INSTANCE), ok: { 200: 'Instance' }, errors: [400, 404] }),
+  }, async (req) => instanceWire(baseUrl(req), await instanceOr404(req)));
 
   // File-system hosts list their file systems; the same records answer under both names.
   for (const segment of ['database', 'filesystem'] as const) {
     const key = segment === 'database' ? 'databases' : 'filesystems';
 
-    app.get(`/api/application/:type/instance/:id/${segment}`, async (req) => {
+    const what = segment === 'database' ? 'database' : 'file system';
+    app.get(`/api/application/:type/instance/:id/${segment}`, {
+      schema: routeSchema({
+        tag: TAGS.inventory,
+        summary: segment === 'database' ? "List an instance's databases" : "List a file host's file systems",
+        description: `${DATABASE_FILTER} Default order: name. The same records answer under /database and /filesystem (under their own key).`,
+        params: pathParams(INSTANCE), querystring: collectionQuery(), ok: { 200: segment === 'database' ? 'DatabaseList' : 'FileSystemList' }, errors: [400, 404],
+      }),
+    }, async (req) => {
       const i = await instanceOr404(req);
       const cq = readCollectionQuery(req);
       const page = await store.inventory.listDatabases(toListQuery(cq, DATABASE_FIELDS, [{ property: 'name', direction: 'ASC' }]), i.id);
@@ -108,9 +132,20 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return envelope(req, key, page.items.map((d) => databaseWire(base, i.applicationType, d)), page.total, cq.paging);
     });
 
-    app.get(`/api/application/:type/instance/:id/${segment}/:dbId`, async (req) => databaseWire(baseUrl(req), typeOf(req), await databaseOr404(req)));
+    app.get(`/api/application/:type/instance/:id/${segment}/:dbId`, {
+      schema: routeSchema({
+        tag: TAGS.inventory, summary: `Get a ${what}`, params: pathParams({ ...INSTANCE, dbId: `${what === 'database' ? 'Database' : 'File system'} id.` }),
+        ok: { 200: 'Database' }, errors: [400, 404],
+      }),
+    }, async (req) => databaseWire(baseUrl(req), typeOf(req), await databaseOr404(req)));
 
-    app.get(`/api/application/:type/instance/:id/${segment}/:dbId/history`, async (req) => {
+    app.get(`/api/application/:type/instance/:id/${segment}/:dbId/history`, {
+      schema: routeSchema({
+        tag: TAGS.inventory, summary: `Change history of a ${what}`, description: `A Census addition. ${CHANGE_FILTER}`,
+        params: pathParams({ ...INSTANCE, dbId: `${what === 'database' ? 'Database' : 'File system'} id.` }), querystring: collectionQuery(),
+        ok: { 200: 'ChangeList' }, errors: [400, 404],
+      }),
+    }, async (req) => {
       const d = await databaseOr404(req);
       return history(req, { objectType: d.objectType, objectId: d.id });
     });
@@ -124,7 +159,12 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return d;
   }
 
-  app.get('/api/application/:type/instance/:id/history', async (req) => {
+  app.get('/api/application/:type/instance/:id/history', {
+    schema: routeSchema({
+      tag: TAGS.inventory, summary: 'Change history of an instance', description: `A Census addition. ${CHANGE_FILTER}`,
+      params: pathParams(INSTANCE), querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 404],
+    }),
+  }, async (req) => {
     const i = await instanceOr404(req);
     return history(req, { objectType: 'instance', objectId: i.id });
   });

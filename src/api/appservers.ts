@@ -16,6 +16,7 @@ import { bodyObject, idParam, queryParam, userName, type ApiContext } from './co
 import { identityDraft, type IdentityKind } from './identities.ts';
 import { bool, identityRef, str, type Body } from './input.ts';
 import { baseUrl, link } from './links.ts';
+import { answer, collectionQuery, noContent, oneOfAnswers, pathParams, query, requestBody, routeSchema, TAGS } from './schemas.ts';
 
 const APPSERVER_FIELDS: FieldMap = {
   id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, hostAddress: { column: 'hostAddress', type: 'string' },
@@ -27,6 +28,52 @@ const byEntry = (a: string, b: string) => Number(/\d+/.exec(a)?.[0]) - Number(/\
 
 /** Most servers one bulk request may register. */
 const MAX_BULK = 5_000;
+
+const IDENTITY_REF = {
+  description: 'An identity: `{"href": ".../api/identity/user/ID"}` (or `.../identity/key/ID`), `{"id": ID}`, or the href or id itself.',
+  anyOf: [
+    { type: 'object', properties: { href: { type: 'string' }, id: { anyOf: [{ type: 'string' }, { type: 'integer' }] } }, additionalProperties: true },
+    { type: 'string' },
+    { type: 'integer' },
+  ],
+};
+
+/** One registration as the handlers read it (documentation: parseRegistration checks it). */
+const REGISTRATION = {
+  type: 'object',
+  required: ['hostAddress', 'applicationType'],
+  properties: {
+    name: { type: 'string', maxLength: 255, description: 'Default: the host address.' },
+    hostAddress: { type: 'string', maxLength: 255, description: 'Host name or IP address.' },
+    portNumber: { description: 'Database port (SSH port for file hosts); a number or a numeric string. Default: the type\'s port (5432, 3306, 22).', anyOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'string' }, { type: 'null' }] },
+    applicationType: { type: 'string', description: 'An application type Census can inventory: `postgresql`, `mysql` or `file`.' },
+    osType: { type: 'string', description: 'Default `linux`.' },
+    comment: { type: 'string', maxLength: 2000 },
+    tls: { type: 'string', enum: ['disable', 'require', 'verify'], description: 'How database logins use TLS (default `disable`). A Census addition.' },
+    useKeyAuthentication: { description: 'Log in with an SSH key identity (`oskey`).', anyOf: [{ type: 'boolean' }, { type: 'string', enum: ['true', 'false'] }] },
+    osuser: { ...IDENTITY_REF, description: `The password identity to log in with. ${IDENTITY_REF.description}` },
+    oskey: { ...IDENTITY_REF, description: `The SSH key identity, with useKeyAuthentication. ${IDENTITY_REF.description}` },
+    appCredentials: { type: 'array', description: '`[{"appuser": {"href": …}}]`: taken before `osuser`.', items: { type: 'object', properties: { appuser: IDENTITY_REF }, additionalProperties: true } },
+    identity: { description: 'An identity id or href (alternative to `osuser`).', anyOf: [{ type: 'string' }, { type: 'integer' }] },
+    addToCatJob: { description: 'Inventory the server at once (or add it to the inventory running).', anyOf: [{ type: 'boolean' }, { type: 'string', enum: ['true', 'false'] }] },
+    opProperties: { type: 'object', properties: { maxConcurrency: { type: 'integer', minimum: 1 } }, additionalProperties: true },
+  },
+  additionalProperties: true,
+};
+
+/** A registration with the credentials inline, as /ngp/appserver and bulk registration take them. */
+const INLINE_REGISTRATION = {
+  ...REGISTRATION,
+  properties: {
+    ...REGISTRATION.properties,
+    username: { type: 'string', description: 'User name (an identity is created with `password` or `privatekey`), or an identity href.' },
+    password: { type: 'string', writeOnly: true },
+    privatekey: { type: 'string', writeOnly: true, description: 'SSH private key: the server uses key authentication.' },
+    passphrase: { type: 'string', writeOnly: true },
+  },
+};
+
+const APPSERVER_ID = pathParams({ id: 'Application server id.' });
 
 /** A validated registration, not yet saved: the server and where its credentials come from. */
 interface Draft {
@@ -166,14 +213,50 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return server;
   }
 
-  app.post('/api/appserver', async (req, reply) => {
+  app.post('/api/appserver', {
+    schema: routeSchema({
+      tag: TAGS.appservers,
+      summary: 'Register an application server, or many',
+      description: 'One server: a JSON object, answered 201 with the server and a `Location`; `addToCatJob: true` inventories it. ' +
+        'Many (`?action=bulk`, or any JSON array or CSV body): a JSON array, `{"appservers": [...]}` or CSV with a header row (Content-Type text/csv), credentials inline; ' +
+        'every entry is checked before any is saved, then one inventory session covers them all unless `?inventory=false`.',
+      querystring: query({ action: '`bulk` for bulk registration (implied by an array or CSV body).', inventory: '`false`: bulk registration starts no inventory.' }),
+      body: requestBody({
+        content: {
+          'application/json': {
+            schema: {
+              anyOf: [
+                REGISTRATION,
+                { type: 'array', items: INLINE_REGISTRATION, maxItems: 5000 },
+                { type: 'object', required: ['appservers'], properties: { appservers: { type: 'array', items: INLINE_REGISTRATION } }, additionalProperties: true },
+              ],
+            },
+          },
+          'text/csv': { schema: { type: 'string', description: 'A header row of field names (name, hostAddress, portNumber, applicationType, username, password, …), then one server per row.' } },
+        },
+      }, { required: true }),
+      ok: { 201: oneOfAnswers(['AppServer', 'AppServerBulkResult'], 'The registered server (with `Location`), or the bulk result.') },
+      headers: { location: 'URL of the new server (single registration).' },
+      errors: [400, 404, 409],
+    }),
+  }, async (req, reply) => {
     if (queryParam(req, 'action') === 'bulk' || Array.isArray(req.body) || typeof req.body === 'string') return bulk(req, reply);
     const server = await registerOne(req, false);
     const base = baseUrl(req);
     return reply.code(201).header('location', `${base}/api/appserver/${server.id}`).send(appserverWire(base, server));
   });
 
-  app.post('/ngp/appserver', async (req, reply) => {
+  app.post('/ngp/appserver', {
+    schema: routeSchema({
+      tag: TAGS.appservers,
+      summary: 'Register an application server (NodeJS layer)',
+      description: 'As the SPP UI and sppclient register: credentials may be inline (`username` with `password` or `privatekey`: Census creates the identity) or `username` may be an identity href.',
+      body: requestBody(INLINE_REGISTRATION, { required: true }),
+      ok: { 201: 'NgpAppServerCreated' },
+      errors: [400, 404, 409],
+      ngp: true,
+    }),
+  }, async (req, reply) => {
     const server = await registerOne(req, true);
     return reply.code(201).send({ statusCode: 201, response: appserverWire(baseUrl(req), server) });
   });
@@ -243,8 +326,13 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
       create: link(base, '/api/appserver', 'create'),
     });
   };
-  app.get('/api/appserver', list);
-  app.get('/ngp/appserver', list);
+  const listSchema = (ngp: boolean) => routeSchema({
+    tag: TAGS.appservers, summary: ngp ? 'List application servers (NodeJS layer)' : 'List application servers',
+    description: 'Filter properties: id, name, hostAddress, applicationType, osType, portNumber.', querystring: collectionQuery(),
+    ok: { 200: 'AppServerList' }, errors: [400], ngp,
+  });
+  app.get('/api/appserver', { schema: listSchema(false) }, list);
+  app.get('/ngp/appserver', { schema: listSchema(true) }, list);
 
   async function serverOr404(req: FastifyRequest): Promise<AppServer> {
     const id = idParam(req);
@@ -253,16 +341,25 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return a;
   }
 
-  app.get('/api/appserver/:id', async (req) => appserverWire(baseUrl(req), await serverOr404(req)));
-  app.get('/ngp/appserver/:id', async (req) => appserverWire(baseUrl(req), await serverOr404(req)));
+  const getSchema = (ngp: boolean) => routeSchema({
+    tag: TAGS.appservers, summary: ngp ? 'Get an application server (NodeJS layer)' : 'Get an application server', params: APPSERVER_ID,
+    ok: { 200: 'AppServer' }, errors: [400, 404], ngp,
+  });
+  app.get('/api/appserver/:id', { schema: getSchema(false) }, async (req) => appserverWire(baseUrl(req), await serverOr404(req)));
+  app.get('/ngp/appserver/:id', { schema: getSchema(true) }, async (req) => appserverWire(baseUrl(req), await serverOr404(req)));
 
   const unregister = async (req: FastifyRequest, reply: FastifyReply) => {
     const a = await serverOr404(req);
     await store.appservers.delete(a.id);
     return reply.code(204).send();
   };
-  app.delete('/api/appserver/:id', unregister);
-  app.delete('/ngp/appserver/:id', unregister);
+  const deleteSchema = (ngp: boolean) => routeSchema({
+    tag: TAGS.appservers, summary: ngp ? 'Unregister an application server (NodeJS layer)' : 'Unregister an application server',
+    description: 'What its inventories found is kept. The identity it used is not deleted.' + (ngp ? ' `?application=true` / `?script=true` are accepted and ignored.' : ''),
+    params: APPSERVER_ID, ok: { 204: noContent('Unregistered.') }, errors: [400, 404], ngp,
+  });
+  app.delete('/api/appserver/:id', { schema: deleteSchema(false) }, unregister);
+  app.delete('/ngp/appserver/:id', { schema: deleteSchema(true) }, unregister);
 
   const testView = (base: string, appserverId: number, t: { id: number; complete: boolean; checks: unknown[] }) => ({
     statusHref: `${base}/api/appserver/${appserverId}/test/${t.id}`,
@@ -270,7 +367,19 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     configGroups: [{ name: 'application', description: 'Connection and privileges the inventory needs', tests: t.checks }],
   });
 
-  app.post('/api/appserver/:id', async (req) => {
+  app.post('/api/appserver/:id', {
+    schema: routeSchema({
+      tag: TAGS.appservers,
+      summary: 'Inventory one application server, or test its connection',
+      description: '`?action=inventory` inventories this server alone (or adds it to the inventory running). ' +
+        '`?action=test` checks the connection and the privileges the inventory needs, step by step.',
+      params: APPSERVER_ID,
+      querystring: query({ action: '`inventory` or `test`.', actionname: 'Ignored (`start`).' }),
+      body: requestBody({ type: 'object', description: 'Ignored: no body, `{}` or `{"type": "application"}`.', properties: { type: { type: 'string' } }, additionalProperties: true }),
+      ok: { 200: oneOfAnswers(['AppServerInventoryStarted', 'ConnectionTest'], 'For `inventory`: the server and its session; for `test`: the connection test.') },
+      errors: [400, 404],
+    }),
+  }, async (req) => {
     const a = await serverOr404(req);
     const action = queryParam(req, 'action');
     if (action === 'inventory') {
@@ -286,7 +395,13 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     throw new SppError(400, 'XSBInvalidArgumentException', `Unknown application server action ${JSON.stringify(action ?? null)}; use ?action=inventory or ?action=test.`);
   });
 
-  app.get('/api/appserver/:id/test/:testId', async (req) => {
+  app.get('/api/appserver/:id/test/:testId', {
+    schema: routeSchema({
+      tag: TAGS.appservers, summary: 'Read a connection test again', description: 'Results are kept for 24 hours.',
+      params: pathParams({ id: 'Application server id.', testId: 'Connection test id (from `statusHref`).' }),
+      ok: { 200: answer('ConnectionTest', 'The connection test.') }, errors: [400, 404],
+    }),
+  }, async (req) => {
     const a = await serverOr404(req);
     const testId = idParam(req, 'testId');
     const t = await store.connectionTests.get(testId);

@@ -8,7 +8,21 @@ import { nextFireTime, validateSchedule } from '../engine/schedule.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import { bodyObject, idParam, queryParam, userName, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
+import { answer, collectionQuery, pathParams, query, requestBody, routeSchema, TAGS } from './schemas.ts';
 import { jobToWire } from './wire.ts';
+
+const JOB_ID = pathParams({ id: 'Job id, e.g. 1004.' });
+
+const TRIGGER_BODY = requestBody({
+  type: 'object',
+  description: 'The daily trigger: `{"time": "HH:MM", "timezone": "Europe/Berlin"}`; `{"time": null}` removes it.',
+  required: ['time'],
+  properties: {
+    time: { type: ['string', 'null'], pattern: '^([01]?\\d|2[0-3]):[0-5]\\d$', description: 'Wall-clock time HH:MM (24-hour), or null to remove the trigger.' },
+    timezone: { type: 'string', description: 'IANA time zone (default UTC).' },
+  },
+  additionalProperties: true,
+}, { required: true });
 
 const JOB_FIELDS: FieldMap = Object.fromEntries(
   [
@@ -35,7 +49,16 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return job;
   }
 
-  app.get('/api/endeavour/job', async (req) => {
+  app.get('/api/endeavour/job', {
+    schema: routeSchema({
+      tag: TAGS.jobs,
+      summary: 'List jobs',
+      description: 'Filter properties: id, name, displayName, description, policyId, policyName, type, subType, serviceId, status, lastSessionStatus, lastRunTime, nextFireTime, tenantId.',
+      querystring: collectionQuery(),
+      ok: { 200: 'JobList' },
+      errors: [400],
+    }),
+  }, async (req) => {
     const cq = readCollectionQuery(req);
     const base = baseUrl(req);
     const all = await Promise.all((await store.jobs.all()).map((j) => view(base, j)));
@@ -49,7 +72,11 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // idle job is kept until this process writes anything; a running job is always read fresh
   // (its duration moves).
   const cache = new Map<string, { gen: number; body: string }>();
-  app.get('/api/endeavour/job/:id', async (req, reply) => {
+  app.get('/api/endeavour/job/:id', {
+    // The handler sends a serialized string (cached while nothing changes): the 200 schema
+    // documents it and is not applied to it.
+    schema: routeSchema({ tag: TAGS.jobs, summary: 'Get a job', params: JOB_ID, ok: { 200: 'Job' }, errors: [400, 404] }),
+  }, async (req, reply) => {
     const id = idParam(req);
     const base = baseUrl(req);
     const key = `${base} ${id}`;
@@ -65,13 +92,32 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.type('application/json; charset=utf-8').send(body);
   });
 
-  app.get('/api/endeavour/job/:id/status', async (req) => {
+  app.get('/api/endeavour/job/:id/status', {
+    schema: routeSchema({ tag: TAGS.jobs, summary: "Get a job's status", params: JOB_ID, ok: { 200: 'JobStatus' }, errors: [400, 404] }),
+  }, async (req) => {
     const job = await jobOr404(idParam(req));
     const w = await view(baseUrl(req), job);
     return { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
   });
 
-  app.post('/api/endeavour/job/:id', async (req) => {
+  app.post('/api/endeavour/job/:id', {
+    schema: routeSchema({
+      tag: TAGS.jobs,
+      summary: 'Start, cancel, pause or release a job',
+      description: '`start` (or `inventory`) starts a session; while one runs it starts nothing and answers the running job. `cancel` cancels the running session. ' +
+        '`pause` (`hold`) and `release` (`resume`) hold and release the schedule. Answers the job.',
+      params: JOB_ID,
+      querystring: query({ action: '`start`, `inventory`, `cancel`, `pause`, `hold`, `release` or `resume`.', actionname: 'Ignored (SPP clients send `start`).' }),
+      body: requestBody({
+        type: 'object',
+        description: 'Ignored: no body, `{}` or `{"actionname": "start"}`.',
+        properties: { actionname: { type: 'string' } },
+        additionalProperties: true,
+      }),
+      ok: { 200: answer('Job', 'The job after the action.') },
+      errors: [400, 404],
+    }),
+  }, async (req) => {
     const id = idParam(req);
     const body = bodyObject(req);
     const action = queryParam(req, 'action');
@@ -105,10 +151,20 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return view(baseUrl(req), await jobOr404(id));
   });
 
-  app.get('/api/endeavour/job/:id/trigger', async (req) => triggerView(req, await jobOr404(idParam(req))));
+  app.get('/api/endeavour/job/:id/trigger', {
+    schema: routeSchema({
+      tag: TAGS.jobs, summary: "Get a job's trigger", description: 'A Census extension (docs/scheduling.md).', params: JOB_ID,
+      ok: { 200: 'TriggerList' }, errors: [400, 404],
+    }),
+  }, async (req) => triggerView(req, await jobOr404(idParam(req))));
 
   // Sets the daily trigger: {"time": "HH:MM", "timezone": "Europe/Berlin"}; {"time": null} removes it.
-  app.put('/api/endeavour/job/:id/trigger', async (req) => {
+  app.put('/api/endeavour/job/:id/trigger', {
+    schema: routeSchema({
+      tag: TAGS.jobs, summary: "Set or remove a job's daily trigger", description: 'A Census extension (docs/scheduling.md).',
+      params: JOB_ID, body: TRIGGER_BODY, ok: { 200: 'TriggerList' }, errors: [400, 404],
+    }),
+  }, async (req) => {
     const id = idParam(req);
     await jobOr404(id);
     const body = bodyObject(req);
@@ -133,7 +189,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return { links: { self: link(base, `/api/endeavour/job/${job.id}/trigger`, 'self'), up: link(base, `/api/endeavour/job/${job.id}`, 'up') }, total: triggers.length, page: 1, triggers };
   }
 
-  app.delete('/api/endeavour/job/:id', async (req) => {
+  app.delete('/api/endeavour/job/:id', {
+    schema: routeSchema({
+      tag: TAGS.jobs, summary: 'Delete a job (refused)', description: 'Both jobs are system jobs: always 400 `XSBOperationNotAllowedException` (404 for an unknown id).',
+      params: JOB_ID, ok: {}, errors: [400, 404],
+    }),
+  }, async (req) => {
     const job = await jobOr404(idParam(req));
     throw badRequest(`${job.name} is a system job and cannot be deleted.`, 'XSBOperationNotAllowedException');
   });

@@ -8,8 +8,11 @@ import { applicationRoutes } from './application.ts';
 import { appserverRoutes } from './appservers.ts';
 import { sessionHeader } from './auth.ts';
 import type { ApiContext } from './context.ts';
+import { eventRoutes, streamSessionId } from './events.ts';
 import { identityRoutes } from './identities.ts';
 import { jobRoutes } from './jobs.ts';
+import { metricsRoutes } from './metrics.ts';
+import { registerOpenApi } from './openapi.ts';
 import { sessionRoutes } from './sessions.ts';
 import { PUBLIC_ROUTES, systemRoutes } from './system.ts';
 import { webRoutes } from './web.ts';
@@ -39,6 +42,9 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 
+  // First: the OpenAPI description learns of every route added after this line.
+  registerOpenApi(app, ctx.version.version);
+
   // JSON bodies may be empty (most SPP clients POST actions with no body); any content type is
   // read as JSON when it looks like JSON, since clients are careless with the header.
   app.removeAllContentTypeParsers();
@@ -59,7 +65,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     if (!req.url.startsWith('/api/') && !req.url.startsWith('/ngp/')) return;
     const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
     if (PUBLIC_ROUTES.has(route)) return;
-    req.principal = await ctx.auth.authenticate(sessionHeader(req));
+    req.principal = await ctx.auth.authenticate(sessionHeader(req) ?? streamSessionId(req));
   });
 
   app.setErrorHandler((err: FastifyError | SppError, req, reply) => {
@@ -99,6 +105,9 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   identityRoutes(app, ctx);
   appserverRoutes(app, ctx);
   applicationRoutes(app, ctx);
+  eventRoutes(app, ctx);
+  const metrics = metricsRoutes(app, ctx); // GET /metrics: public, as it is outside /api
+  app.addHook('onResponse', async (req, reply) => metrics.observe(req, reply));
   webRoutes(app);
   return app;
 }

@@ -6,7 +6,14 @@ import { normalizeStatusWord, PSEUDO_SESSION_STATUS } from '../core/status.ts';
 import { envelope, readCollectionQuery, toListQuery, type CollectionQuery } from './collection.ts';
 import { idParam, queryParam, userName, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
+import { answer, collectionQuery, pathParams, query, requestBody, routeSchema, TAGS } from './schemas.ts';
 import { CHANGE_FIELDS, changeWire, logToWire, sessionToWire } from './wire.ts';
+
+const SESSION_ID = pathParams({ id: 'Job session id (epoch milliseconds of its creation).' });
+const JOB_ID = pathParams({ id: 'Job id, e.g. 1004.' });
+const SESSION_FILTER_NOTE = 'Filter properties: id, jobId, jobName, displayName, type, subType, serviceId, status, start, end, lastUpdate, percent, numTasks, results. ' +
+  '`status` also takes the pseudo-values `live`/`active` (RUNNING or CANCELLING), `history` (ended) and `pending` (none), and CANCELED/CANCELING; ' +
+  '`rangeunit` (minute, hour, day, week) with `range` N means started in the last N units.';
 
 /** [property, column, type, largest value the column holds (INTEGER columns; BIGINT ones need none)] */
 const fields = (pairs: [string, string, 'string' | 'number', number?][]): FieldMap =>
@@ -76,10 +83,21 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return envelope(req, 'sessions', page.items.map((s) => sessionToWire(base, s, clock)), page.total, cq.paging);
   };
 
-  app.get('/api/endeavour/jobsession', listSessions());
+  app.get('/api/endeavour/jobsession', {
+    schema: routeSchema({
+      tag: TAGS.sessions, summary: 'List job sessions', description: `${SESSION_FILTER_NOTE} Default order: start ascending.`,
+      querystring: collectionQuery(), ok: { 200: 'JobSessionList' }, errors: [400],
+    }),
+  }, listSessions());
 
   // sppmon reads a job's runs here; SPP ignores `filter` on this path, and so do we.
-  app.get('/api/endeavour/jobsession/history/jobid/:id', async (req) => {
+  app.get('/api/endeavour/jobsession/history/jobid/:id', {
+    schema: routeSchema({
+      tag: TAGS.sessions, summary: "A job's sessions (history)",
+      description: 'Every session of the job, running ones included, by start ascending. `filter` is ignored here, as in SPP.',
+      params: JOB_ID, querystring: collectionQuery({ filter: 'Ignored on this path.' }), ok: { 200: 'JobSessionList' }, errors: [400, 404],
+    }),
+  }, async (req) => {
     const jobId = idParam(req);
     if (!(await store.jobs.get(jobId))) throw notFound('Job', jobId);
     const cq = readCollectionQuery(req);
@@ -110,14 +128,26 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       OTHER: 0,
     };
   };
-  app.get('/api/endeavour/jobsession/stats', stats());
-  app.get('/api/endeavour/jobsession/stats/jobid/:id', async (req) => {
+  app.get('/api/endeavour/jobsession/stats', {
+    schema: routeSchema({
+      tag: TAGS.sessions, summary: 'Count job sessions by status', description: SESSION_FILTER_NOTE,
+      querystring: collectionQuery({}, ['sort', 'pageSize', 'pageStartIndex']), ok: { 200: 'JobSessionStats' }, errors: [400],
+    }),
+  }, stats());
+  app.get('/api/endeavour/jobsession/stats/jobid/:id', {
+    schema: routeSchema({
+      tag: TAGS.sessions, summary: "Count a job's sessions by status", description: SESSION_FILTER_NOTE,
+      params: JOB_ID, querystring: collectionQuery({}, ['sort', 'pageSize', 'pageStartIndex']), ok: { 200: 'JobSessionStats' }, errors: [400, 404],
+    }),
+  }, async (req) => {
     const jobId = idParam(req);
     if (!(await store.jobs.get(jobId))) throw notFound('Job', jobId);
     return stats(jobId)(req);
   });
 
-  app.get('/api/endeavour/jobsession/:id', async (req) => {
+  app.get('/api/endeavour/jobsession/:id', {
+    schema: routeSchema({ tag: TAGS.sessions, summary: 'Get a job session', params: SESSION_ID, ok: { 200: 'JobSession' }, errors: [400, 404] }),
+  }, async (req) => {
     const id = idParam(req, 'id', SESSION_ID_MAX);
     const s = await store.sessions.get(id);
     if (!s) throw notFound('Job session', id);
@@ -125,7 +155,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   // What an inventory session found changed (a Census addition; spec'd by issue 3).
-  app.get('/api/endeavour/jobsession/:id/change', async (req) => {
+  app.get('/api/endeavour/jobsession/:id/change', {
+    schema: routeSchema({
+      tag: TAGS.sessions, summary: 'Inventory changes a session recorded', description: 'A Census addition. Filter properties: id, jobsessionId, appserverId, objectType, objectName, parentName, change, field, recordedAt.',
+      params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 404],
+    }),
+  }, async (req) => {
     const id = idParam(req, 'id', SESSION_ID_MAX);
     if (!(await store.sessions.get(id))) throw notFound('Job session', id);
     const cq = readCollectionQuery(req);
@@ -134,7 +169,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return envelope(req, 'changes', page.items.map((c) => changeWire(base, c)), page.total, cq.paging);
   });
 
-  app.get('/api/endeavour/jobsession/:id/task', async (req) => {
+  app.get('/api/endeavour/jobsession/:id/task', {
+    schema: routeSchema({
+      tag: TAGS.sessions, summary: "A session's tasks", description: 'A Census addition: one task per application server. Filter properties: id, name, status, start, end, appserverId.',
+      params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'TaskList' }, errors: [400, 404],
+    }),
+  }, async (req) => {
     const id = idParam(req, 'id', SESSION_ID_MAX);
     if (!(await store.sessions.get(id))) throw notFound('Job session', id);
     const cq = readCollectionQuery(req);
@@ -157,7 +197,15 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   // Cancel answers 201 Created, as SPP documents.
-  app.post('/api/endeavour/jobsession/:id', async (req, reply) => {
+  app.post('/api/endeavour/jobsession/:id', {
+    schema: routeSchema({
+      tag: TAGS.sessions, summary: 'Cancel a job session',
+      description: 'Pending tasks are dropped and running ones aborted; the session ends CANCELLED. Answers 201 with the session, as SPP documents.',
+      params: SESSION_ID, querystring: query({ action: '`cancel`.' }),
+      body: requestBody({ type: 'object', description: 'Ignored: no body or `{}`.', additionalProperties: true }),
+      ok: { 201: answer('JobSession', 'The session, CANCELLING or already ended.') }, errors: [400, 404],
+    }),
+  }, async (req, reply) => {
     const id = idParam(req, 'id', SESSION_ID_MAX);
     const action = queryParam(req, 'action');
     if (action !== 'cancel') throw badRequest(`Unknown job session action ${JSON.stringify(action ?? null)}; use ?action=cancel.`);
@@ -165,14 +213,24 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.code(201).send(sessionToWire(baseUrl(req), s, clock));
   });
 
-  app.get('/api/endeavour/log/job', async (req) => {
+  app.get('/api/endeavour/log/job', {
+    schema: routeSchema({
+      tag: TAGS.logs, summary: 'List job log entries',
+      description: 'Filter properties: id, jobsessionId (or sessionId), jobId, jobsessionTaskId, type, logTime, message; `messageId` is ignored, as SPP did. Default order: logTime ascending.',
+      querystring: collectionQuery(), ok: { 200: 'LogList' }, errors: [400],
+    }),
+  }, async (req) => {
     const cq = readCollectionQuery(req);
     const page = await store.logs.list(toListQuery(cq, LOG_FIELDS, [{ property: 'logTime', direction: 'ASC' }]));
     const base = baseUrl(req);
     return envelope(req, 'logs', page.items.map((e) => logToWire(base, e)), page.total, cq.paging);
   });
 
-  app.get('/api/endeavour/log/job/:logId', async (req) => {
+  app.get('/api/endeavour/log/job/:logId', {
+    schema: routeSchema({
+      tag: TAGS.logs, summary: 'Get a job log entry', params: pathParams({ logId: 'Log entry id: 24 hex characters.' }), ok: { 200: 'LogEntry' }, errors: [404],
+    }),
+  }, async (req) => {
     const logId = (req.params as { logId: string }).logId;
     const e = /^[0-9a-f]{24}$/.test(logId) ? await store.logs.get(logId) : undefined;
     if (!e) throw notFound('Log entry', logId);

@@ -6,8 +6,11 @@ import { bodyObject, queryParam, type ApiContext } from './context.ts';
 import { badRequest } from '../core/errors.ts';
 import { hashPassword } from '../core/password.ts';
 import { baseUrl, link } from './links.ts';
+import { DOCS_PREFIX, OPENAPI_PATH } from './openapi.ts';
+import { noContent, query, requestBody, routeSchema, TAGS } from './schemas.ts';
 import { TENANT_ID } from './wire.ts';
 
+/** Routes (method and route pattern) that need no login session. */
 export const PUBLIC_ROUTES = new Set([
   'POST /api/endeavour/session',
   'OPTIONS /api/endeavour/session',
@@ -15,6 +18,9 @@ export const PUBLIC_ROUTES = new Set([
   'HEAD /api/lifecycle/ping',
   'GET /ngp/version',
   'HEAD /ngp/version',
+  // The API description and its browser (src/api/openapi.ts).
+  ...[OPENAPI_PATH, DOCS_PREFIX, `${DOCS_PREFIX}/`, `${DOCS_PREFIX}/json`, `${DOCS_PREFIX}/yaml`, `${DOCS_PREFIX}/static/*`,
+    `${DOCS_PREFIX}/static/index.html`, `${DOCS_PREFIX}/static/swagger-initializer.js`].flatMap((p) => [`GET ${p}`, `HEAD ${p}`]),
 ]);
 
 export function userWire(base: string, u: User) {
@@ -44,7 +50,24 @@ export function userWire(base: string, u: User) {
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const started = ctx.clock.now();
 
-  app.post('/api/endeavour/session', async (req) => {
+  app.post('/api/endeavour/session', {
+    schema: routeSchema({
+      tag: TAGS.login,
+      summary: 'Log in',
+      description: 'Opens a login session with HTTP Basic credentials; answer 200 (never 201). A body is not needed. ' +
+        'With `?changePassword=true` and `{"newPassword": "…"}` the password is changed in the same call (SPP first-boot flow).',
+      querystring: query({ changePassword: '`true` to set `newPassword` from the body.' }),
+      body: requestBody({
+        type: 'object',
+        description: 'None, `{}`, or the new password with `?changePassword=true`.',
+        properties: { newPassword: { type: 'string', minLength: 8, maxLength: 1024, description: 'With ?changePassword=true.' } },
+        additionalProperties: true,
+      }),
+      ok: { 200: 'LoginResponse' },
+      errors: [400, 429],
+      access: 'basic',
+    }),
+  }, async (req) => {
     const { sessionid, user: loggedIn } = await ctx.auth.login(req.headers.authorization, req.ip);
     let user = loggedIn;
     // SPP's first-boot flow: log in with the current password and set a new one in the same call.
@@ -61,15 +84,27 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   // Readiness probe used by deployment scripts: 200 once the server is up.
-  app.options('/api/endeavour/session', async () => ({}));
+  app.options('/api/endeavour/session', {
+    schema: routeSchema({
+      tag: TAGS.login,
+      summary: 'Readiness probe',
+      description: 'Answers 200 with `{}` once the server is up; no session needed.',
+      ok: { 200: { type: 'object', description: 'The server is up.' } },
+      access: 'public',
+    }),
+  }, async () => ({}));
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
     await ctx.auth.logout(sessionHeader(req)!);
     return reply.code(204).send();
   };
-  app.delete('/api/endeavour/session', logout);
+  app.delete('/api/endeavour/session', {
+    schema: routeSchema({ tag: TAGS.login, summary: 'Log out', description: 'Ends the login session of the header.', ok: { 204: noContent('Logged out.') } }),
+  }, logout);
 
-  app.get('/api/lifecycle/ping', async () => ({
+  app.get('/api/lifecycle/ping', {
+    schema: routeSchema({ tag: TAGS.system, summary: 'Version and uptime', ok: { 200: 'Ping' }, access: 'public' }),
+  }, async () => ({
     version: ctx.version.version,
     build: ctx.version.build,
     product: 'Census',
@@ -77,7 +112,9 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
     time: ctx.clock.now(),
   }));
 
-  app.get('/ngp/version', async () => ({
+  app.get('/ngp/version', {
+    schema: routeSchema({ tag: TAGS.system, summary: 'Version (NodeJS layer)', ok: { 200: 'NgpVersion' }, access: 'public', ngp: true }),
+  }, async () => ({
     product: 'Census',
     version: ctx.version.version,
     build: ctx.version.build,

@@ -32,6 +32,9 @@ function securityHeaders(reply: FastifyReply): void {
   );
 }
 
+/** The UI's pages and files are not part of the API description (src/api/openapi.ts). */
+const HIDDEN = { schema: { hide: true } };
+
 const isApiPath = (path: string) => /^\/(api|ngp)(\/|$)/.test(path);
 
 const NOT_BUILT_PAGE = `<!doctype html>
@@ -55,8 +58,8 @@ export function webRoutes(app: FastifyInstance, distDir: string = DEFAULT_WEB_DI
       securityHeaders(reply);
       return reply.code(200).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(NOT_BUILT_PAGE);
     };
-    app.get('/', notBuilt);
-    app.get('/*', notBuilt);
+    app.get('/', HIDDEN, notBuilt);
+    app.get('/*', HIDDEN, notBuilt);
     return;
   }
 
@@ -102,6 +105,6 @@ export function webRoutes(app: FastifyInstance, distDir: string = DEFAULT_WEB_DI
     if (path.startsWith('/assets/') || /\.(js|css|map|svg|png|ico|woff2?)$/i.test(path)) return reply.callNotFound();
     return sendIndex(reply);
   };
-  app.get('/', serve);
-  app.get('/*', serve);
+  app.get('/', HIDDEN, serve);
+  app.get('/*', HIDDEN, serve);
 }
