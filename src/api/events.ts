@@ -252,7 +252,7 @@ export const EVENTS_SCHEMA = {
     '`data: <JSON>`; a comment line every 15 s keeps it open. Reconnect with the `Last-Event-ID` header (or `?lastEventId=`) ' +
     'to get every event after that id; an `event: reset` first says the id is older than what is kept (reload state). ' +
     'Without it the stream starts from now. Needs the login session, as header or, for EventSource, as `?esessionid=`.',
-  tags: ['events'],
+  tags: ['Events'],
   querystring: {
     type: 'object',
     properties: {

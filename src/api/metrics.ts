@@ -117,7 +117,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
     schema: {
       summary: 'Prometheus metrics',
       description: 'Prometheus text exposition format 0.0.4 (`text/plain; version=0.0.4`), not JSON. Needs no login session.',
-      tags: ['metrics'],
+      tags: ['Metrics'],
       security: [],
       response: { 200: { description: 'The metrics, as text.', content: { 'text/plain': { schema: { type: 'string' } } } } },
     },

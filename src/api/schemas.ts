@@ -671,6 +671,8 @@ export const TAGS = {
   appservers: 'Application servers',
   inventory: 'Inventory',
   system: 'System',
+  events: 'Events',
+  metrics: 'Metrics',
 } as const;
 export type Tag = (typeof TAGS)[keyof typeof TAGS];
 
@@ -683,4 +685,6 @@ export const TAG_DESCRIPTIONS: { name: Tag; description: string }[] = [
   { name: 'Application servers', description: 'Registration (one, bulk JSON or CSV, /ngp), per-server inventory and connection tests.' },
   { name: 'Inventory', description: 'What inventories found: instances, databases and file systems, and their change history.' },
   { name: 'System', description: 'Version probes that need no session.' },
+  { name: 'Events', description: 'Live Server-Sent Events of job, session, task and log changes, resumable with Last-Event-ID.' },
+  { name: 'Metrics', description: 'Prometheus metrics; no session needed.' },
 ];

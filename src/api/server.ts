@@ -96,7 +96,8 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ id: 'XSBObjectNotFoundException', description: `There is no ${req.method} ${req.url.split('?')[0]} in this API.` });
+    const body = { id: 'XSBObjectNotFoundException', description: `There is no ${req.method} ${req.url.split('?')[0]} in this API.` };
+    reply.code(404).send(req.url.startsWith('/ngp/') ? { statusCode: 404, response: body, ...body } : body);
   });
 
   systemRoutes(app, ctx);
