@@ -75,6 +75,13 @@ function sessionCriteria(cq: CollectionQuery, now: number): Criterion[] {
 export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { store, engine, clock } = ctx;
 
+  async function sessionOr404(req: FastifyRequest) {
+    const id = idParam(req, 'id', SESSION_ID_MAX);
+    const found = await store.sessions.get(id);
+    if (!found) throw notFound('Job session', id);
+    return found;
+  }
+
   const listSessions = (jobId?: number) => async (req: FastifyRequest) => {
     const cq = readCollectionQuery(req);
     const q = toListQuery({ ...cq, criteria: sessionCriteria(cq, clock.now()) }, SESSION_FIELDS, [{ property: 'start', direction: 'ASC' }]);
@@ -148,10 +155,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/endeavour/jobsession/:id', {
     schema: routeSchema({ tag: TAGS.sessions, summary: 'Get a job session', params: SESSION_ID, ok: { 200: 'JobSession' }, errors: [400, 404] }),
   }, async (req) => {
-    const id = idParam(req, 'id', SESSION_ID_MAX);
-    const s = await store.sessions.get(id);
-    if (!s) throw notFound('Job session', id);
-    return sessionToWire(baseUrl(req), s, clock);
+    return sessionToWire(baseUrl(req), await sessionOr404(req), clock);
   });
 
   // What an inventory session found changed (a Census addition; spec'd by issue 3).
@@ -161,8 +165,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 404],
     }),
   }, async (req) => {
-    const id = idParam(req, 'id', SESSION_ID_MAX);
-    if (!(await store.sessions.get(id))) throw notFound('Job session', id);
+    const { id } = await sessionOr404(req);
     const cq = readCollectionQuery(req);
     const page = await store.inventory.listChanges(toListQuery(cq, CHANGE_FIELDS, [{ property: 'id', direction: 'ASC' }]), { sessionId: id });
     const base = baseUrl(req);
@@ -175,8 +178,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'TaskList' }, errors: [400, 404],
     }),
   }, async (req) => {
-    const id = idParam(req, 'id', SESSION_ID_MAX);
-    if (!(await store.sessions.get(id))) throw notFound('Job session', id);
+    const { id } = await sessionOr404(req);
     const cq = readCollectionQuery(req);
     const page = await store.tasks.list(toListQuery(cq, TASK_FIELDS, [{ property: 'id', direction: 'ASC' }]), id);
     const base = baseUrl(req);
