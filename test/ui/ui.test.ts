@@ -221,7 +221,7 @@ describe('web UI in Chromium', () => {
       expect((await inventoryJob()).status).toBe('RUNNING');
       await screenshot(page, 'postgresql-in-progress');
 
-      // The other viewer sees it too (its idle poll is every 5 s).
+      // The other viewer sees it too (from the event stream; without it, its idle poll is every 5 s).
       const otherButton = other.page.locator('#backup').getByRole('button', { name: 'Inventory In Progress' });
       await otherButton.waitFor({ timeout: 7_000 });
       expect(await otherButton.isDisabled()).toBe(true);
@@ -349,6 +349,122 @@ describe('web UI in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Cancel session' }).count()).toBe(0);
   }, 60_000);
 
+  /**
+   * Two fresh tabs of their own: one watches the Backup section, the other the running session.
+   * Returns them with request counters, logged in on the PostgreSQL page.
+   */
+  const watchRun = async (opts: { blockEvents: boolean }) => {
+    const counts = { events: 0, logReads: 0, backupJobReads: 0 };
+    const open = async (isBackup: boolean) => {
+      const tab = await openTab(browser);
+      if (opts.blockEvents) await tab.page.route('**/api/endeavour/events**', (r) => r.abort());
+      tab.page.on('request', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (path === '/api/endeavour/events') counts.events++;
+        if (path === '/api/endeavour/log/job') counts.logReads++;
+        if (isBackup && path === '/api/endeavour/job/1004') counts.backupJobReads++;
+      });
+      await tab.page.goto(s.url + PG_PAGE);
+      await tab.page.waitForURL(/\/login/);
+      await logIn(tab.page, 'admin', ADMIN_PASSWORD);
+      await tab.page.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).waitFor();
+      return tab;
+    };
+    const backup = await open(true);
+    const session = await open(false);
+    return { backup, session, counts };
+  };
+  const logIds = (p: Page) => p.getByRole('list', { name: 'Log entries' }).locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-id')));
+
+  it('with the event stream: one EventSource per tab, the session\'s log grows from events with few reads, the button turns back at IDLE', async () => {
+    const { backup, session, counts } = await watchRun({ blockEvents: false });
+    const p = session.page;
+    try {
+      // Both tabs have their stream open (the UI marks its state on the frame).
+      await backup.page.locator('.shell[data-events="open"]').waitFor();
+      await p.locator('.shell[data-events="open"]').waitFor();
+      await lockInventory();
+      try {
+        await p.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).click();
+        await p.locator('#backup').getByRole('button', { name: 'Inventory In Progress' }).waitFor();
+        // The other tab learns of the run from the stream (its safety poll is 10 s).
+        await backup.page.locator('#backup').getByRole('button', { name: 'Inventory In Progress' }).waitFor({ timeout: 3_000 });
+        const logReadsBefore = counts.logReads;
+        await p.locator('#backup').getByRole('link', { name: 'Watch the running session' }).click();
+        await p.waitForURL(/\/jobs\/sessions\/\d+$/);
+        await p.locator('.summary [data-status="RUNNING"]').waitFor();
+        const log = p.getByRole('list', { name: 'Log entries' });
+        await log.getByText(/started as session/).waitFor();
+        expect(await log.locator('[data-type="SUMMARY"]').count()).toBe(0);
+        const shown = (await logIds(p)).length;
+        await blocker.query('COMMIT');
+
+        // No reload: the entries the rest of the run writes arrive, the session ends on screen
+        // well before any safety poll (15 s) could have noticed.
+        await p.locator('.summary [data-status="COMPLETED"]').waitFor({ timeout: 5_000 });
+        await log.locator('[data-type="SUMMARY"]').filter({ hasText: /ended/ }).waitFor({ timeout: 5_000 });
+        await p.getByRole('table', { name: 'Tasks' }).locator(`tr[data-task="${SERVER_NAME}"] [data-status="COMPLETED"]`).waitFor();
+        const ids = await logIds(p);
+        expect(ids.length).toBeGreaterThan(shown);
+        expect(new Set(ids).size).toBe(ids.length); // no entry twice
+        expect(await p.locator('.log-count').innerText()).toBe(`${ids.length} entries`);
+        // The first read, and the one after the end; not one a second.
+        expect(counts.logReads - logReadsBefore).toBeLessThanOrEqual(3);
+      } finally {
+        await blocker.query('ROLLBACK').catch(() => {});
+      }
+      const idle = await waitFor(async () => {
+        const j = await inventoryJob();
+        return j.status === 'IDLE' ? j : undefined;
+      }, 'the inventory job to become IDLE');
+      expect(idle.lastSessionStatus).toBe('COMPLETED');
+      const again = backup.page.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true });
+      await again.waitFor({ timeout: 2_000 });
+      expect(await again.isEnabled()).toBe(true);
+      // One EventSource per tab, across the in-app navigation to the session page.
+      expect(counts.events).toBe(2);
+      expect(await p.evaluate(() => document.querySelector('.shell')?.getAttribute('data-events'))).toBe('open');
+      // The Backup tab read the job a few times (load, events, safety poll), not once a second.
+      expect(counts.backupJobReads).toBeLessThan(15);
+    } finally {
+      await backup.context.close();
+      await session.context.close();
+    }
+  }, 60_000);
+
+  it('without the event stream (blocked): the pages fall back to polling and still update', async () => {
+    const { backup, session, counts } = await watchRun({ blockEvents: true });
+    const p = session.page;
+    try {
+      expect(counts.events).toBeGreaterThanOrEqual(1); // it tried
+      await lockInventory();
+      try {
+        await p.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).click();
+        await backup.page.locator('#backup').getByRole('button', { name: 'Inventory In Progress' }).waitFor({ timeout: 7_000 });
+        await p.locator('#backup').getByRole('link', { name: 'Watch the running session' }).click();
+        await p.waitForURL(/\/jobs\/sessions\/\d+$/);
+        await p.locator('.summary [data-status="RUNNING"]').waitFor();
+        const log = p.getByRole('list', { name: 'Log entries' });
+        await log.getByText(/started as session/).waitFor();
+        const logReadsBefore = counts.logReads;
+        // Polled every second while it runs.
+        await expect.poll(() => counts.logReads - logReadsBefore, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+        expect(await p.locator('.shell').getAttribute('data-events')).not.toBe('open');
+      } finally {
+        await blocker.query('COMMIT');
+      }
+      await p.locator('.summary [data-status="COMPLETED"]').waitFor({ timeout: 10_000 });
+      await p.getByRole('list', { name: 'Log entries' }).locator('[data-type="SUMMARY"]').filter({ hasText: /ended/ }).waitFor();
+      const ids = await logIds(p);
+      expect(new Set(ids).size).toBe(ids.length);
+      await waitFor(async () => ((await inventoryJob()).status === 'IDLE' ? true : undefined), 'the inventory job to become IDLE');
+      await backup.page.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).waitFor({ timeout: 2_000 });
+    } finally {
+      await backup.context.close();
+      await session.context.close();
+    }
+  }, 60_000);
+
   it('Jobs: next run in local time with its zone, pause and release of the schedule, cancel of a run', async () => {
     const sid = await s.login();
     const put = await s.req('PUT', '/api/endeavour/job/1004/trigger', { sid, body: { time: '02:30', timezone: 'UTC' } });
@@ -392,8 +508,9 @@ describe('web UI in Chromium', () => {
     expect(sid).toMatch(/^[0-9a-f]{32}$/);
     // Behind the UI's back, as an expiry would.
     expect((await s.req('DELETE', '/api/endeavour/session', { sid: sid! })).status).toBe(204);
-    // The page's next poll (within 5 s) meets the 401.
-    await page.waitForURL(/\/login\?next=%2Fmanage-protection%2Fdatabases%2Fpostgresql$/, { timeout: 10_000 });
+    // The page's next poll meets the 401: the event stream opened before stays open, so that is
+    // the safety poll of the inventory job (every 10 s while the stream is up).
+    await page.waitForURL(/\/login\?next=%2Fmanage-protection%2Fdatabases%2Fpostgresql$/, { timeout: 15_000 });
     await page.getByText('Log in to continue to').waitFor();
     await logIn(page, 'admin', ADMIN_PASSWORD);
     await page.waitForURL(s.url + PG_PAGE);

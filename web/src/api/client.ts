@@ -3,6 +3,7 @@
  * ({id, description}, or under /ngp {statusCode, response: {id, description}}) into ApiError,
  * and sends the person to the login page on any 401, remembering where they were.
  */
+import { closeEvents } from '../lib/events';
 import { navigate } from '../lib/router';
 
 const SESSION_KEY = 'census.sessionid';
@@ -29,6 +30,8 @@ export const sessionId = (): string | null => sessionStorage.getItem(SESSION_KEY
 export const userName = (): string | null => sessionStorage.getItem(USER_KEY);
 
 function forgetSession(): void {
+  // The live event stream belongs to the login session.
+  closeEvents();
   sessionStorage.removeItem(SESSION_KEY);
   sessionStorage.removeItem(USER_KEY);
 }

@@ -1,9 +1,11 @@
 /**
  * The frame of every page after login: a top bar, the left navigation (a drawer at phone width)
- * and the main area. A skip link leads past the navigation.
+ * and the main area. A skip link leads past the navigation. It holds the tab's one live event
+ * stream (lib/events.ts) while someone is logged in.
  */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { logout, userName } from '../api/client';
+import { logout, sessionId, userName } from '../api/client';
+import { closeEvents, openEvents, useStreamState } from '../lib/events';
 import { PAGES } from '../lib/pages';
 import { Link, navigate, useLocation } from '../lib/router';
 
@@ -60,6 +62,15 @@ export function Layout({ children }: { children: ReactNode }) {
     (document.getElementById('page-title') ?? document.getElementById('main'))?.focus();
   }, [path]);
 
+  // One event stream for the tab, for as long as the logged-in frame is shown.
+  const sid = sessionId();
+  useEffect(() => {
+    if (!sid) return;
+    openEvents(sid);
+    return () => closeEvents();
+  }, [sid]);
+  const events = useStreamState();
+
   useEffect(() => {
     if (!open) return;
     const onKey = (e: KeyboardEvent) => e.key === 'Escape' && setOpen(false);
@@ -73,7 +84,7 @@ export function Layout({ children }: { children: ReactNode }) {
   };
 
   return (
-    <div className={`shell${open ? ' nav-open' : ''}`}>
+    <div className={`shell${open ? ' nav-open' : ''}`} data-events={events}>
       <a className="skip-link" href="#main">
         Skip to main content
       </a>

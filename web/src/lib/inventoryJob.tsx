@@ -1,16 +1,23 @@
 /**
  * The Application Server Inventory job as every Manage Protection page sees it, found the way
- * SPP's UI finds it (serviceId filter, jobs[0]) and re-read at links.self: every second while it
- * runs, every five seconds while idle (to notice runs started elsewhere: another tab, another
- * user, the schedule, a registration). Everything shown derives from the server's answer.
+ * SPP's UI finds it (serviceId filter, jobs[0]) and re-read at links.self whenever the live event
+ * stream (lib/events.ts) says the job or one of its sessions changed (job.status, session.*), so
+ * the button turns back as soon as the job is IDLE. While the stream is up a slow safety poll
+ * stays in place; without it (not yet open, refused, failing) the job is polled as before: every
+ * second while it runs, every five seconds while idle (to notice runs started elsewhere: another
+ * tab, another user, the schedule, a registration). Everything shown derives from the server's
+ * answer.
  */
 import { createContext, useCallback, useContext, useRef, useState, type ReactNode } from 'react';
 import { get, post, query } from '../api/client';
 import { INVENTORY_SERVICE_ID, type Envelope, type Job } from '../api/types';
+import { idOf, useEvents, useStreamLive } from './events';
 import { usePolled, type Polled } from './usePolled';
 
 export const RUNNING_POLL_MS = 1_000;
 export const IDLE_POLL_MS = 5_000;
+/** The pace while the event stream is up: only a safety net. */
+export const SAFETY_POLL_MS = 10_000;
 
 /** SPP's rule: the button says "Inventory In Progress" unless the job is IDLE or HELD. */
 export const inventoryInProgress = (job: Job | undefined): boolean => !!job && job.status !== 'IDLE' && job.status !== 'HELD';
@@ -27,6 +34,7 @@ const Ctx = createContext<InventoryJobState | null>(null);
 
 export function InventoryJobProvider({ children }: { children: ReactNode }) {
   const selfHref = useRef<string | null>(null);
+  const streamLive = useStreamLive();
   const job = usePolled<Job | null>(
     async (signal) => {
       if (selfHref.current) return get<Job>(selfHref.current, signal);
@@ -37,8 +45,17 @@ export function InventoryJobProvider({ children }: { children: ReactNode }) {
       return found;
     },
     'inventory-job',
-    (j) => (inventoryInProgress(j ?? undefined) ? RUNNING_POLL_MS : IDLE_POLL_MS),
+    (j) => (streamLive ? SAFETY_POLL_MS : inventoryInProgress(j ?? undefined) ? RUNNING_POLL_MS : IDLE_POLL_MS),
+    // The stream opening or going away: read once now (nothing missed), then poll at the new pace.
+    streamLive ? 'stream' : 'poll',
   );
+  const jobId = job.data?.id;
+  useEvents((e) => {
+    if (e.type === 'reset') return job.poke();
+    if (e.type !== 'job.status' && !e.type.startsWith('session.')) return;
+    // Before the job is known, any job's change may be it.
+    if (jobId === undefined || idOf(e, 'jobId') === jobId) job.poke();
+  });
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<unknown>(null);
 

@@ -1,7 +1,8 @@
 /**
  * Jobs and Operations: the jobs (start, cancel, next run, pause/release of the schedule) and the
- * job sessions (newest first, filtered by status and job, paged). Both re-read every second while
- * something runs and every few seconds otherwise.
+ * job sessions (newest first, filtered by status and job, paged). Both are re-read when the live
+ * event stream (lib/events.ts) says a job or session changed, with a slow safety poll; without
+ * the stream, every second while something runs and every few seconds otherwise.
  */
 import { useEffect, useState } from 'react';
 import { get, messageOf, post, query } from '../api/client';
@@ -14,10 +15,15 @@ import { Time } from '../components/Time';
 import { browserZone, formatDuration, formatRelative } from '../lib/format';
 import { Link, navigate, setQuery, useLocation } from '../lib/router';
 import { sessionResult } from '../lib/sessions';
+import { useEvents, useStreamLive } from '../lib/events';
 import { usePolled, type Polled } from '../lib/usePolled';
 
 const PAGE_SIZE = 20;
 const LIVE = ['RUNNING', 'CANCELLING'];
+/** The pace while the event stream is up: only a safety net. */
+const SAFETY_POLL_MS = 15_000;
+/** What moves these lists: a job's status, a session's start, progress and end. */
+const moves = (type: string) => type === 'reset' || type === 'job.status' || type.startsWith('session.');
 
 const STATUS_FILTERS: { value: string; label: string; filter: unknown }[] = [
   { value: '', label: 'All statuses', filter: null },
@@ -32,11 +38,16 @@ export function JobsPage() {
   useEffect(() => {
     document.title = 'Jobs and Operations · Census';
   }, []);
+  const streamLive = useStreamLive();
   const jobs = usePolled(
     async (signal) => (await get<Envelope & { jobs: Job[] }>(`/api/endeavour/job${query({ sort: [{ property: 'name', direction: 'ASC' }] })}`, signal)).jobs,
     'jobs',
-    (list) => (list.some((j) => j.status === 'RUNNING') ? 1_000 : 5_000),
+    (list) => (streamLive ? SAFETY_POLL_MS : list.some((j) => j.status === 'RUNNING') ? 1_000 : 5_000),
+    streamLive ? 'stream' : 'poll',
   );
+  useEvents((e) => {
+    if (moves(e.type)) jobs.poke();
+  });
   const running = (jobs.data ?? []).filter((j) => j.status === 'RUNNING').map((j) => j.lastrun?.sessionId).join(',');
   return (
     <>
@@ -44,7 +55,7 @@ export function JobsPage() {
         Start and cancel jobs, pause their schedules, and follow every run. Times are in your browser&rsquo;s time zone ({browserZone()}).
       </PageHeader>
       <JobsSection jobs={jobs} />
-      <SessionsSection jobs={jobs.data} reloadOn={running} />
+      <SessionsSection jobs={jobs.data} reloadOn={`${running}:${streamLive ? 'stream' : 'poll'}`} streamLive={streamLive} />
     </>
   );
 }
@@ -170,7 +181,7 @@ function JobsSection({ jobs }: { jobs: Polled<Job[]> }) {
   );
 }
 
-function SessionsSection({ jobs, reloadOn }: { jobs: Job[] | undefined; reloadOn: string }) {
+function SessionsSection({ jobs, reloadOn, streamLive }: { jobs: Job[] | undefined; reloadOn: string; streamLive: boolean }) {
   const { search } = useLocation();
   const status = search.get('status') ?? '';
   const jobId = search.get('job') ?? '';
@@ -188,9 +199,12 @@ function SessionsSection({ jobs, reloadOn }: { jobs: Job[] | undefined; reloadOn
       );
     },
     `${status}|${jobId}|${page}`,
-    (env) => (env.sessions.some((s) => LIVE.includes(s.status)) ? 1_000 : 5_000),
+    (env) => (streamLive ? SAFETY_POLL_MS : env.sessions.some((s) => LIVE.includes(s.status)) ? 1_000 : 5_000),
     reloadOn,
   );
+  useEvents((e) => {
+    if (moves(e.type)) sessions.poke();
+  });
 
   const total = sessions.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));

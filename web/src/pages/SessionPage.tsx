@@ -1,9 +1,13 @@
 /**
  * One job session: its state and progress, its tasks (one per application server), what the run
- * changed, and its log with a type filter. Re-read every second while the session runs, so the
- * percent, the task states and the log grow on screen; once more when it ends, then no more.
+ * changed, and its log with a type filter. While the session runs, the live event stream
+ * (lib/events.ts) drives the page: `log` events of this session are appended to the log (deduped
+ * by id), `session.*` re-read the session and `task.updated` the tasks, so the percent, the task
+ * states and the log grow on screen; a slow safety poll stays in place. Without the stream
+ * (not open yet, refused, failing) they are re-read every second as before. Once more when the
+ * session ends, then no more.
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { get, messageOf, post, query } from '../api/client';
 import type { Envelope, JobSession, LogEntry, Task } from '../api/types';
 import { INVENTORY_SERVICE_ID } from '../api/types';
@@ -16,24 +20,33 @@ import { Time } from '../components/Time';
 import { formatClock, formatDuration, formatTime, titleCase } from '../lib/format';
 import { Link, setQuery, useLocation } from '../lib/router';
 import { changesOutcome, serversOutcome } from '../lib/sessions';
+import { idOf, useEvents, useStreamLive } from '../lib/events';
 import { usePolled } from '../lib/usePolled';
 import { PAGES } from '../lib/pages';
 
 const LIVE_POLL_MS = 1_000;
+/** The pace while the event stream is up: only a safety net. */
+const SAFETY_POLL_MS = 15_000;
 const isLive = (status: string | undefined) => status === 'RUNNING' || status === 'CANCELLING';
 export const LOG_TYPES = ['INFO', 'WARN', 'ERROR', 'SUMMARY', 'DEBUG', 'DETAIL'] as const;
 const LOG_PAGE = 500;
 
 export function SessionPage({ id }: { id: string }) {
+  const streamLive = useStreamLive();
+  const pace = streamLive ? SAFETY_POLL_MS : LIVE_POLL_MS;
   const session = usePolled(
     (signal) => get<JobSession>(`/api/endeavour/jobsession/${encodeURIComponent(id)}`, signal),
     `session:${id}`,
-    (s) => (isLive(s.status) ? LIVE_POLL_MS : null),
+    (s) => (isLive(s.status) ? pace : null),
   );
   const s = session.data;
   const live = isLive(s?.status);
-  // Tasks, changes and log follow the session: every second while it runs, and once more after.
-  const tick = live ? 'live' : `ended:${s?.status ?? ''}`;
+  // Tasks, changes and log follow the session while it runs, and are read once more after. The
+  // stream opening or going away while it runs reads them once more too (nothing missed).
+  const tick = live ? `live:${streamLive ? 'stream' : 'poll'}` : `ended:${s?.status ?? ''}`;
+  useEvents((e) => {
+    if (e.type === 'reset' || (e.type.startsWith('session.') && idOf(e, 'sessionId') === id)) session.poke();
+  });
 
   useEffect(() => {
     document.title = `${s ? s.jobName : 'Job session'} ${id} · Census`;
@@ -49,13 +62,13 @@ export function SessionPage({ id }: { id: string }) {
           <>
             <PageHeader title={data.jobName} kicker={`Job session ${data.id}`} />
             <Summary session={data} onChanged={session.refresh} />
-            <TasksSection id={id} live={live} tick={tick} />
+            <TasksSection id={id} live={live} tick={tick} pace={pace} />
             {data.serviceId === INVENTORY_SERVICE_ID && (
               <Section title="Changes" id="changes" description="Instances, databases and file systems this run found new, gone or changed.">
                 <ChangesTable sessionId={id} live={live} refreshKey={tick} />
               </Section>
             )}
-            <LogSection id={id} live={live} tick={tick} />
+            <LogSection id={id} live={live} tick={tick} pace={pace} />
           </>
         )}
       </Loaded>
@@ -138,13 +151,16 @@ function Summary({ session: s, onChanged }: { session: JobSession; onChanged: ()
   );
 }
 
-function TasksSection({ id, live, tick }: { id: string; live: boolean; tick: string }) {
+function TasksSection({ id, live, tick, pace }: { id: string; live: boolean; tick: string; pace: number }) {
   const tasks = usePolled(
     (signal) => get<Envelope & { tasks: Task[] }>(`/api/endeavour/jobsession/${encodeURIComponent(id)}/task${query({ pageSize: 1000 })}`, signal),
     `tasks:${id}`,
-    () => (live ? LIVE_POLL_MS : null),
+    () => (live ? pace : null),
     tick,
   );
+  useEvents((e) => {
+    if (e.type === 'reset' || (e.type === 'task.updated' && idOf(e, 'sessionId') === id)) tasks.poke();
+  });
   return (
     <Section title="Tasks" id="tasks" description="One task per application server.">
       <Loaded state={tasks} what="tasks">
@@ -192,14 +208,15 @@ function TasksSection({ id, live, tick }: { id: string; live: boolean; tick: str
   );
 }
 
-function LogSection({ id, live, tick }: { id: string; live: boolean; tick: string }) {
+function LogSection({ id, live, tick, pace }: { id: string; live: boolean; tick: string; pace: number }) {
   const { search } = useLocation();
   const typesParam = search.get('types');
   const selected = typesParam ? typesParam.split(',').filter((t) => (LOG_TYPES as readonly string[]).includes(t)) : [...LOG_TYPES];
   const all = selected.length === LOG_TYPES.length;
   const [limit, setLimit] = useState(LOG_PAGE);
+  const logKey = `log:${id}:${selected.join(',')}:${limit}`;
 
-  const logs = usePolled(
+  const polled = usePolled(
     async (signal) => {
       if (selected.length === 0) return { logs: [] as LogEntry[], total: 0 };
       const filter: { property: string; value: unknown; op?: string }[] = [{ property: 'jobsessionId', value: id, op: '=' }];
@@ -210,10 +227,44 @@ function LogSection({ id, live, tick }: { id: string; live: boolean; tick: strin
       );
       return { logs: env.logs, total: env.total };
     },
-    `log:${id}:${selected.join(',')}:${limit}`,
-    () => (live ? LIVE_POLL_MS : null),
+    logKey,
+    () => (live ? pace : null),
     tick,
   );
+
+  // Entries that arrived as `log` events, kept apart from the last read and merged into it by id:
+  // a read that started before an entry was written must not make it vanish again.
+  const [arrived, setArrived] = useState<{ key: string; entries: LogEntry[] }>({ key: logKey, entries: [] });
+  const extra = arrived.key === logKey ? arrived.entries : [];
+  useEvents((e) => {
+    if (e.type === 'reset') return polled.poke();
+    if (e.type !== 'log' || idOf(e, 'jobsessionId') !== id) return;
+    const entry = e.data as unknown as LogEntry;
+    if (typeof entry.id !== 'string' || !selected.includes(entry.type)) return;
+    const shown = polled.data;
+    // Showing only the first entries ("Show more"): the new one is beyond them; count it by reading again.
+    if (!shown || shown.total > shown.logs.length) return polled.poke();
+    setArrived((a) => {
+      const list = a.key === logKey ? a.entries : [];
+      return list.some((x) => x.id === entry.id) ? a : { key: logKey, entries: [...list, entry] };
+    });
+  });
+  const logs = useMemo(() => {
+    const data = polled.data;
+    if (!data || extra.length === 0 || data.total > data.logs.length) return polled;
+    const have = new Set(data.logs.map((x) => x.id));
+    const add = extra.filter((x) => !have.has(x.id));
+    if (add.length === 0) return polled;
+    const merged = [...data.logs, ...add].sort((a, b) => a.logTime - b.logTime);
+    return { ...polled, data: { logs: merged, total: data.total + add.length } };
+  }, [polled, extra]);
+  // Forget what a read has since brought.
+  useEffect(() => {
+    const data = polled.data;
+    if (!data) return;
+    const have = new Set(data.logs.map((x) => x.id));
+    setArrived((a) => (a.key === logKey && a.entries.some((x) => have.has(x.id)) ? { key: logKey, entries: a.entries.filter((x) => !have.has(x.id)) } : a));
+  }, [polled.data, logKey]);
 
   const toggle = (t: string) => {
     const next = selected.includes(t) ? selected.filter((x) => x !== t) : LOG_TYPES.filter((x) => x === t || selected.includes(x));
@@ -247,7 +298,7 @@ function LogSection({ id, live, tick }: { id: string; live: boolean; tick: strin
               </p>
               <ol className="log" aria-label="Log entries">
                 {env.logs.map((e) => (
-                  <li key={e.id} className={`log-entry log-${e.type.toLowerCase()}`} data-type={e.type}>
+                  <li key={e.id} className={`log-entry log-${e.type.toLowerCase()}`} data-type={e.type} data-id={e.id}>
                     <time className="log-time" dateTime={new Date(e.logTime).toISOString()} title={formatTime(e.logTime)}>
                       {formatClock(e.logTime)}
                     </time>
