@@ -5,6 +5,9 @@
  * `--json` parsed, and every documented exit code is produced by a real job session.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KnownServers, SessionStore } from '../src/cli/client/config.ts';
+import { SseParser } from '../src/cli/client/events.ts';
 import { humanDuration, humanSize, humanTime, progressBar, progressLine, table } from '../src/cli/client/format.ts';
 import { Api, Transport } from '../src/cli/client/http.ts';
 import type { Io } from '../src/cli/client/io.ts';
@@ -65,6 +69,44 @@ async function runJson(home: string, args: string[], o: { env?: Record<string, s
   expect(r.code, `census ${args.join(' ')}\n${r.stderr}${r.stdout}`).toBe(0);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return JSON.parse(r.stdout) as any;
+}
+
+/**
+ * A plain-HTTP proxy in front of the test server whose event stream is missing (404, as on a
+ * server from before it) or answers only `reset`; it counts the requests per path.
+ */
+async function proxyWithoutEvents(target: string, mode: '404' | 'reset') {
+  const counts = new Map<string, number>();
+  const upstream = new https.Agent({ rejectUnauthorized: false, keepAlive: true });
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    if (path === '/api/endeavour/events') {
+      if (mode === '404') {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'XSBObjectNotFoundException', description: 'Not found.' }));
+      } else {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`retry: 2000\n\nid: 7\nevent: reset\ndata: ${JSON.stringify({ reason: 'expired', lastEventId: '1', oldest: '5' })}\n\n`);
+      }
+      return;
+    }
+    const up = https.request(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers, agent: upstream }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    count: (path: string) => counts.get(path) ?? 0,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      upstream.destroy();
+      server.close(() => resolve());
+    }),
+  };
 }
 
 const PLAIN_LINE = /^\d\d:\d\d:\d\d (RUNNING|CANCELLING|COMPLETED|PARTIAL|FAILED|CANCELLED) \d{1,3}% \d+\/\d+ tasks$/;
@@ -490,6 +532,132 @@ describe('census client commands', () => {
     await registerOnly([]);
   }, 60_000);
 
+  /** The session's log as the log endpoint has it, in its order. */
+  async function sessionLog(sessionId: string) {
+    const filter = encodeURIComponent(JSON.stringify([{ property: 'jobsessionId', value: sessionId }]));
+    return (await s.req('GET', `/api/endeavour/log/job?filter=${filter}&pageSize=1000`, { sid })).json.logs as { id: string; type: string; message: string }[];
+  }
+
+  /** Requests this server answered on a route, from /metrics (an event stream counts when it closes). */
+  async function answered(route: string): Promise<number> {
+    const text = (await s.req('GET', '/metrics')).text;
+    let n = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith('census_http_requests_total{') && line.includes(`route="${route}"`) && line.includes('method="GET"')) n += Number(line.split(' ').at(-1));
+    }
+    return n;
+  }
+
+  /** `--follow --json` output: the log entries, then (job run) the ended session. */
+  function jsonLines(stdout: string) {
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    return { entries: lines.slice(0, -1), session: lines.at(-1) };
+  }
+
+  it('job run --follow prints from the event stream: the entries of the log endpoint, in its order, each once', async () => {
+    hang ??= await silentListener();
+    await registerOnly([good(), { name: 'hang', hostAddress: '127.0.0.1', portNumber: hang.port, applicationType: 'postgresql', username: 'u', password: 'p' }]);
+    const logReads = await answered('/api/endeavour/log/job');
+    const follower = start(home, ['job', 'run', '1004', '--follow', '--json']);
+    // The good server's inventory ends while the hanging one keeps the session running.
+    await waitFor(async () => (/Inventory of application server good complete/.test(follower.stdout()) ? true : undefined), 'the good server\'s inventory to be printed');
+    const job = (await s.req('GET', '/api/endeavour/job/1004', { sid })).json;
+    expect(job.status).toBe('RUNNING');
+    expect((await s.req('POST', '/api/endeavour/job/1004?action=cancel', { sid })).status).toBeLessThan(300);
+    const r = await follower.done;
+    expect(r.code, r.stderr + r.stdout).toBe(5);
+    expect(r.stderr).toBe('');
+    const { entries, session } = jsonLines(r.stdout);
+    expect(session).toMatchObject({ jobId: '1004', status: 'CANCELLED' });
+    // Not polled: the log endpoint was read once, for what was written before the stream opened.
+    expect((await answered('/api/endeavour/log/job')) - logReads).toBe(1);
+    const log = await sessionLog(session.id);
+    // Line for line what the log endpoint has (the same JSON), in its order, nothing twice.
+    expect(entries).toEqual(log);
+    expect(entries.at(-1)).toMatchObject({ type: 'SUMMARY' });
+  }, 60_000);
+
+  it('a dropped event stream is reopened after Last-Event-ID: every entry exactly once', async () => {
+    hang ??= await silentListener();
+    const hangToo = await silentListener();
+    try {
+      await droppedStream(hangToo);
+    } finally {
+      await settle();
+      await hangToo.close();
+    }
+  }, 60_000);
+
+  async function droppedStream(hangToo: SilentListener): Promise<void> {
+    hang ??= await silentListener();
+    await registerOnly([{ name: 'hang', hostAddress: '127.0.0.1', portNumber: hang.port, applicationType: 'postgresql', username: 'u', password: 'p' }]);
+    // The event-stream requests the server gets, with the Last-Event-ID they resume after.
+    const opened: (string | undefined)[] = [];
+    const onRequest = (req: http.IncomingMessage) => {
+      if (req.url?.startsWith('/api/endeavour/events')) opened.push(req.headers['last-event-id'] as string | undefined);
+    };
+    s.census.app.server.on('request', onRequest);
+    const follower = start(home, ['job', 'run', '1004', '--follow', '--json']);
+    const sessionId = await waitFor(async () => /"jobsessionId":(\d+)/.exec(follower.stdout())?.[1], 'the first log entry');
+    const logFollower = start(home, ['session', 'log', sessionId, '--follow']);
+    await waitFor(async () => (s.census.app.eventStreams.stats().connections === 2 ? true : undefined), 'both streams to be open');
+    await waitFor(async () => (/started as session/.test(logFollower.stdout()) ? true : undefined), 'the log follower to print');
+    // A server added to the running inventory: events both followers get through their streams.
+    const added = await s.req('POST', '/api/appserver?action=bulk', { sid, body: [{ name: 'hang too', hostAddress: '127.0.0.1', portNumber: hangToo.port, applicationType: 'postgresql', username: 'u', password: 'p' }] });
+    expect(added.status, added.text).toBe(201);
+    for (const f of [follower, logFollower]) {
+      await waitFor(async () => (/hang too was added to this running inventory/.test(f.stdout()) ? true : undefined), 'the followers to print the added server');
+    }
+    // Every connection to the server is cut (the streams among them); the cancel's entries are
+    // written while the clients are reconnecting.
+    s.census.app.server.closeAllConnections();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await s.req('POST', '/api/endeavour/job/1004?action=cancel', { sid })).status).toBeLessThan(300);
+    const r = await follower.done;
+    expect(r.code, r.stderr + r.stdout).toBe(5);
+    expect(r.stderr).not.toContain('polling');
+    const { entries, session } = jsonLines(r.stdout);
+    expect(session).toMatchObject({ id: sessionId, status: 'CANCELLED' });
+    const log = await sessionLog(sessionId);
+    expect(entries).toEqual(log);
+    expect(log.some((e) => e.type === 'WARN' && /Cancel requested by admin/.test(e.message))).toBe(true);
+    const followed = await logFollower.done;
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stderr).not.toContain('polling');
+    const lines = followed.stdout.trim().split('\n');
+    expect(lines).toHaveLength(log.length);
+    expect(lines.map((l) => l.replace(/^\S+ \S+\s+\S+\s+/, ''))).toEqual(log.map((e) => e.message));
+    // Each follower opened the stream twice: from now, and after the cut from where it was.
+    s.census.app.server.off('request', onRequest);
+    expect(opened).toHaveLength(4);
+    expect(opened.slice(0, 2)).toEqual([undefined, undefined]);
+    expect(opened.slice(2).every((id) => /^\d+$/.test(id ?? ''))).toBe(true);
+    await registerOnly([]);
+  }
+
+  it('falls back to polling where the server has no event stream (404) or resets it', async () => {
+    await registerOnly([good()]);
+    for (const mode of ['404', 'reset'] as const) {
+      const proxy = await proxyWithoutEvents(s.url, mode);
+      try {
+        const r = await run(home, ['job', 'run', '1004', '--follow', '--json', '--url', proxy.url, '--user', 'admin'], { env: { CENSUS_PASSWORD: ADMIN_PASSWORD } });
+        expect(r.code, r.stderr + r.stdout).toBe(0);
+        if (mode === '404') expect(r.stderr).toBe('');
+        else expect(r.stderr).toContain('census: the event stream was reset (events were missed); polling instead.');
+        const { entries, session } = jsonLines(r.stdout);
+        expect(session).toMatchObject({ jobId: '1004', status: 'COMPLETED' });
+        // The same entries (their links name the proxy: the server builds them from the Host header).
+        const withoutLinks = (list: object[]) => list.map(({ links: _links, ...rest }: { links?: unknown }) => rest);
+        expect(withoutLinks(entries)).toEqual(withoutLinks(await sessionLog(session.id)));
+        expect(proxy.count('/api/endeavour/events')).toBe(1);
+        expect(proxy.count('/api/endeavour/log/job')).toBeGreaterThanOrEqual(2);
+      } finally {
+        await proxy.close();
+      }
+    }
+    await registerOnly([]);
+  }, 60_000);
+
   it('logout ends the saved session', async () => {
     const before = JSON.parse(readFileSync(join(configDir, 'sessions.json'), 'utf8'))[s.url].sessionId as string;
     const out = await run(home, ['logout']);
@@ -546,6 +714,20 @@ describe('--insecure certificate pinning', () => {
     expect(JSON.parse(readFileSync(known, 'utf8'))[`127.0.0.1:${port}`].sha256).toBe(firstFp);
     expect((await second.census.store.users.byName('admin'))?.loginCount).toBe(0);
   }, 60_000);
+});
+
+describe('event stream parsing', () => {
+  it('reads ids, types and multi-line data, skips comments, and joins lines split across chunks', () => {
+    const got: [string | undefined, string, string][] = [];
+    const p = new SseParser((id, type, data) => got.push([id, type, data]));
+    p.push('retry: 2000\n: census event stream\n\nid: 4\nevent: log\nda');
+    p.push('ta: {"a":1}\r');
+    p.push('\n\r\n: heartbeat\n\nid: 5\ndata: x\ndata:y\n\n');
+    p.push('data: no type\r\rid: 6\nevent: reset\ndata: {}\n');
+    expect(got).toEqual([['4', 'log', '{"a":1}'], ['5', 'message', 'x\ny'], ['5', 'message', 'no type']]);
+    p.push('\n');
+    expect(got.at(-1)).toEqual(['6', 'reset', '{}']);
+  });
 });
 
 describe('human formatting', () => {

@@ -98,30 +98,51 @@ export class Transport {
     }
   }
 
-  request(method: string, path: string, o: { headers?: Record<string, string>; body?: unknown; timeoutMs?: number } = {}): Promise<Reply> {
+  async request(method: string, path: string, o: { headers?: Record<string, string>; body?: unknown; timeoutMs?: number } = {}): Promise<Reply> {
+    const res = await this.send(method, path, o);
+    try {
+      return await readReply(res);
+    } catch (err) {
+      throw this.connectionError(err as Error);
+    }
+  }
+
+  /**
+   * A GET whose response is handed over as soon as its head arrives (the event stream), through
+   * the same agent as every other request: the same certificate checks and pin.
+   */
+  open(path: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<http.IncomingMessage> {
+    return this.send('GET', path, { headers: { Accept: 'text/event-stream', 'Cache-Control': 'no-cache', ...headers }, timeoutMs, stream: true });
+  }
+
+  /**
+   * Sends a request and resolves with the response head. A GET that fails with ECONNRESET on a
+   * reused keep-alive socket (the server had just closed it) is sent once more on a new one.
+   */
+  private send(method: string, path: string, o: { headers?: Record<string, string>; body?: unknown; timeoutMs?: number; stream?: boolean }, retried = false): Promise<http.IncomingMessage> {
     const url = new URL(path, this.base);
     const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'census-cli', ...o.headers };
     if (payload !== undefined) headers['Content-Type'] = 'application/json';
     const lib = url.protocol === 'http:' ? http : https;
+    const timeoutMs = o.timeoutMs ?? 120_000;
     return new Promise((resolve, reject) => {
+      let answered = false;
       const req = lib.request(url, { method, headers, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(this.connectionError(err)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: Json;
-          try {
-            json = text ? JSON.parse(text) : undefined;
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, text, json });
-        });
+        answered = true;
+        // For a stream the timeout is for the answer's head only: its body may stay quiet for long.
+        if (o.stream) req.setTimeout(0);
+        resolve(res);
       });
-      req.on('error', (err) => reject(this.connectionError(err)));
-      req.setTimeout(o.timeoutMs ?? 120_000, () => req.destroy(new CliError(`${method} ${url.pathname} got no answer from ${this.base.origin} within ${Math.round((o.timeoutMs ?? 120_000) / 1000)} s.`)));
+      req.on('error', (err) => {
+        if (answered) return; // the response reports it
+        if (!retried && method === 'GET' && req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+          this.send(method, path, o, true).then(resolve, reject);
+          return;
+        }
+        reject(this.connectionError(err));
+      });
+      req.setTimeout(timeoutMs, () => req.destroy(new CliError(`${method} ${url.pathname} got no answer from ${this.base.origin} within ${Math.round(timeoutMs / 1000)} s.`)));
       if (payload !== undefined) req.write(payload);
       req.end();
     });
@@ -148,6 +169,25 @@ export class Transport {
   }
 }
 
+/** Reads a whole response into a Reply (the body parsed as JSON when it is JSON). */
+export function readReply(res: http.IncomingMessage): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let json: Json;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: res.statusCode ?? 0, text, json });
+    });
+  });
+}
+
 /** The server's SPP error (`{id, description}`, or wrapped as `{statusCode, response}` under /ngp). */
 export function apiError(r: Reply): ApiError {
   const body = (r.json && typeof r.json === 'object' ? r.json : {}) as Json;
@@ -170,6 +210,8 @@ export function withQuery(path: string, query: Query | undefined): string {
 }
 
 const SESSION_GONE = new Set(['XSBSessionDoesNotExistException', 'XSBMissingSessionidException']);
+
+const sessionGone = (r: Reply): boolean => r.status === 401 && SESSION_GONE.has(r.json?.id ?? r.json?.response?.id);
 
 /**
  * A logged-in API client. It reuses the login session saved by `census login` for this URL; it
@@ -247,22 +289,54 @@ export class Api {
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
     });
     let r = await send();
-    if (r.status === 401 && SESSION_GONE.has(r.json?.id ?? r.json?.response?.id)) {
-      const wasStored = this.storedSession;
-      if (wasStored) this.sessions.remove(this.url);
-      this.sessionId = undefined;
-      this.storedSession = false;
-      if (this.conn.password === undefined || !this.conn.user) {
-        throw new CliError(`the login session for ${this.url.origin} has expired; run \`census login\` again.`);
-      }
-      await this.login();
-      if (wasStored) this.saveSession();
+    if (sessionGone(r)) {
+      await this.renewSession();
       r = await send();
     }
     // Any answer but a 401 means the server took the session (and restarted its idle timeout).
     if (r.status !== 401) this.used = true;
     if (r.status >= 400) throw apiError(r);
     return r;
+  }
+
+  /** The server forgot the session: log in again (and keep the new one where the old one was). */
+  private async renewSession(): Promise<void> {
+    const wasStored = this.storedSession;
+    if (wasStored) this.sessions.remove(this.url);
+    this.sessionId = undefined;
+    this.storedSession = false;
+    if (this.conn.password === undefined || !this.conn.user) {
+      throw new CliError(`the login session for ${this.url.origin} has expired; run \`census login\` again.`);
+    }
+    await this.login();
+    if (wasStored) this.saveSession();
+  }
+
+  /**
+   * Opens a streaming GET (the event stream) with the session, logging in again once like
+   * request() does. Resolves with the open response (status 200); any other answer is thrown as
+   * its ApiError, a connection failure as a CliError.
+   */
+  async openStream(path: string, o: { query?: Query; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<http.IncomingMessage> {
+    await this.ensureSession();
+    const target = withQuery(path, o.query);
+    const send = () => this.transport.open(target, { ...o.headers, 'X-Endeavour-Sessionid': this.sessionId! }, o.timeoutMs);
+    let res = await send();
+    if (res.statusCode !== 200) {
+      const r = await readReply(res).catch((err: Error) => { throw new CliError(`cannot read the answer of ${this.url.origin}: ${err.message}`); });
+      if (!sessionGone(r)) {
+        if (r.status !== 401) this.used = true;
+        throw apiError(r);
+      }
+      await this.renewSession();
+      res = await send();
+      if (res.statusCode !== 200) {
+        const again = await readReply(res).catch((err: Error) => { throw new CliError(`cannot read the answer of ${this.url.origin}: ${err.message}`); });
+        throw apiError(again);
+      }
+    }
+    this.used = true;
+    return res;
   }
 
   async get(path: string, query?: Query): Promise<Json> {

@@ -1,7 +1,8 @@
 /**
- * Where `--follow` gets a session's log entries from. The waiting loop only asks a LogSource for
- * "what is new"; today that is polling `GET /api/endeavour/log/job`, and a live event stream
- * (Server-Sent Events) can take its place behind the same interface without touching the loop.
+ * Where `--follow` gets a session's log entries from when it polls. waitForSession (wait.ts)
+ * follows the server's live event stream when it can, and polls through a LogSource only when the
+ * server has no stream or it was lost; the two share the set of entries already printed, so a
+ * switch from one to the other repeats nothing.
  */
 import type { Api, Json } from './http.ts';
 
@@ -32,13 +33,14 @@ const OVERLAP = 50;
  */
 export class PollingLogSource implements LogSource {
   private consumed = 0;
-  private seen = new Set<string>();
   private filter: string;
 
   constructor(
     private api: Api,
     sessionId: string,
     types?: string[],
+    /** Ids of the entries already printed (and to skip); filled with those this source returns. */
+    readonly seen = new Set<string>(),
   ) {
     const criteria: object[] = [{ property: 'jobsessionId', value: sessionId, op: '=' }];
     if (types?.length) criteria.push({ property: 'type', op: 'IN', value: types });

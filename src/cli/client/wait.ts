@@ -1,11 +1,12 @@
 /**
  * Waiting for a job session to end (`job run --wait`, `job status --wait`, `session log --follow`):
- * polls the session and its task counts, shows progress (a bar on a terminal, plain lines when
- * something changes otherwise), prints log entries as they arrive with `--follow`, and stops at
- * `--timeout`.
+ * follows the server's event stream for the session (or, without one, polls the session and its
+ * task counts), shows progress (a bar on a terminal, plain lines when something changes
+ * otherwise), prints log entries as they arrive with `--follow`, and stops at `--timeout`.
  */
 import { ENDED_TASK_STATUSES, isSessionLive } from '../../core/status.ts';
-import { EXIT, exitForStatus } from './errors.ts';
+import { ApiError, EXIT, exitForStatus } from './errors.ts';
+import { EventStream } from './events.ts';
 import { humanDuration, logLine, progressBar, progressLine, type Progress } from './format.ts';
 import type { Api, Json } from './http.ts';
 import { PollingLogSource, type LogEntry, type LogSource } from './logs.ts';
@@ -26,8 +27,10 @@ export interface WaitOptions {
   types?: string[] | undefined;
   /** Where log entries come from; polling the log endpoint unless given. */
   logSource?: LogSource;
-  /** Poll interval in ms (default 1000, or 250 with follow). */
+  /** Poll interval in ms (default 1000, or 250 with follow); with the event stream, how often a terminal's bar is redrawn. */
   intervalMs?: number;
+  /** Follow the server's event stream (the default); false: poll. */
+  events?: boolean;
 }
 
 export interface WaitResult {
@@ -123,11 +126,51 @@ export function sessionSummary(s: Json, total: number, done: number): string {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Without any event, the session is read again this often all the same (a safety net). */
+const REFRESH_MS = 15_000;
+/** How long to wait for `session.ended` (which follows the last log entry) once the session reads as ended. */
+const END_GRACE_MS = 3_000;
+
+type Snapshot = Awaited<ReturnType<typeof sessionProgress>>;
+
+/** Shared by both ways of waiting: what is shown and printed, and what is answered. */
+class Waiting {
+  constructor(
+    readonly api: Api,
+    readonly io: Io,
+    readonly sessionId: string,
+    readonly o: WaitOptions,
+    readonly view: View,
+  ) {}
+
+  show(p: Snapshot, elapsedMs = Number(p.session.duration ?? 0)): boolean {
+    const live = isSessionLive(String(p.session.status));
+    this.view.progress({ status: String(p.session.status), percent: live ? Number(p.session.percent ?? 0) : 100, done: p.done, total: p.total, elapsedMs });
+    return live;
+  }
+
+  ended({ session, total, done }: Snapshot): WaitResult {
+    const o = this.o;
+    this.view.end();
+    if (!o.logOnly && !o.quietEnd) {
+      this.io.out.write(`${o.json ? JSON.stringify(session, null, o.follow ? undefined : 2) : sessionSummary(session, total, done)}\n`);
+    }
+    return { session, timedOut: false, exitCode: exitForStatus(String(session.status)) };
+  }
+
+  timedOut({ session, total, done }: Snapshot): WaitResult {
+    const o = this.o;
+    this.view.end();
+    if (o.json && !o.logOnly && !o.quietEnd) this.io.out.write(`${JSON.stringify(session, null, o.follow ? undefined : 2)}\n`);
+    this.io.err.write(`census: session ${this.sessionId} is still ${session.status} (${done}/${total} tasks) after ${Math.round((o.timeoutMs ?? 0) / 1000)} s; it goes on on the server.\n`);
+    return { session, timedOut: true, exitCode: EXIT.TIMEOUT };
+  }
+}
+
 export async function waitForSession(api: Api, io: Io, sessionId: string, o: WaitOptions): Promise<WaitResult> {
-  const interval = o.intervalMs ?? (o.follow ? 250 : 1000);
   const deadline = o.timeoutMs === undefined ? Infinity : io.now() + o.timeoutMs;
-  const logs = o.follow ? (o.logSource ?? new PollingLogSource(api, sessionId, o.types)) : undefined;
   const view: View = o.json ? new JsonView(io) : io.out.isTTY && !o.logOnly ? new TtyView(io) : new PlainView(io, !o.logOnly);
+  const w = new Waiting(api, io, sessionId, o, view);
 
   const onSigint = () => {
     view.end();
@@ -136,34 +179,130 @@ export async function waitForSession(api: Api, io: Io, sessionId: string, o: Wai
   };
   process.once('SIGINT', onSigint);
   try {
-    for (;;) {
-      if (logs) for (const e of await logs.take()) view.log(e);
-      const { session, total, done } = await sessionProgress(api, sessionId);
-      const live = isSessionLive(String(session.status));
-      view.progress({ status: String(session.status), percent: live ? Number(session.percent ?? 0) : 100, done, total, elapsedMs: Number(session.duration ?? 0) });
-      if (!live) {
-        // The summary entries are written with the session's end; pick up what is left.
-        if (logs) for (const e of await logs.take()) view.log(e);
-        view.end();
-        if (!o.logOnly && !o.quietEnd) {
-          io.out.write(`${o.json ? JSON.stringify(session, null, o.follow ? undefined : 2) : sessionSummary(session, total, done)}\n`);
-        }
-        return { session, timedOut: false, exitCode: exitForStatus(String(session.status)) };
-      }
-      const left = deadline - io.now();
-      if (left <= 0) {
-        view.end();
-        if (o.json && !o.logOnly && !o.quietEnd) io.out.write(`${JSON.stringify(session, null, o.follow ? undefined : 2)}\n`);
-        io.err.write(`census: session ${sessionId} is still ${session.status} (${done}/${total} tasks) after ${Math.round((o.timeoutMs ?? 0) / 1000)} s; it goes on on the server.\n`);
-        return { session, timedOut: true, exitCode: EXIT.TIMEOUT };
-      }
-      await sleep(Math.min(interval, left));
+    // Log entries already printed, by id: the event stream and polling skip them alike.
+    const seen = new Set<string>();
+    if (!o.logSource && o.events !== false) {
+      const result = await followEvents(w, deadline, seen);
+      if (result) return result;
     }
+    return await poll(w, deadline, o.follow ? (o.logSource ?? new PollingLogSource(api, sessionId, o.types, seen)) : undefined);
   } catch (err) {
     view.end();
     throw err;
   } finally {
     process.off('SIGINT', onSigint);
+  }
+}
+
+/** Waiting by polling the session (and the log, with follow) every second (250 ms with follow). */
+async function poll(w: Waiting, deadline: number, logs: LogSource | undefined): Promise<WaitResult> {
+  const { api, io, sessionId, o, view } = w;
+  const interval = o.intervalMs ?? (o.follow ? 250 : 1000);
+  try {
+    for (;;) {
+      if (logs) for (const e of await logs.take()) view.log(e);
+      const p = await sessionProgress(api, sessionId);
+      if (!w.show(p)) {
+        // The summary entries are written with the session's end; pick up what is left.
+        if (logs) for (const e of await logs.take()) view.log(e);
+        return w.ended(p);
+      }
+      const left = deadline - io.now();
+      if (left <= 0) return w.timedOut(p);
+      await sleep(Math.min(interval, left));
+    }
+  } finally {
     logs?.close();
+  }
+}
+
+/**
+ * Waiting on the server's event stream, filtered to the session: log entries are printed as their
+ * `log` events arrive, progress is read again when a `session.*` or `task.updated` event says it
+ * moved, and `session.ended` (which comes after the session's last log entry) ends the wait.
+ *
+ * The stream starts from "now", so the log written before it opened is read once from the log
+ * endpoint, after the stream is open; entries in both are printed once (by id). Answers undefined
+ * when the stream cannot be used (no such route, refused, a `reset`, or lost for good): the caller
+ * then polls, skipping what was printed here.
+ */
+async function followEvents(w: Waiting, deadline: number, seen: Set<string>): Promise<WaitResult | undefined> {
+  const { api, io, sessionId, o, view } = w;
+  let stream: EventStream;
+  try {
+    stream = await EventStream.open(api, { query: { sessionId, types: o.follow ? 'session,task,log' : 'session,task' } });
+  } catch (err) {
+    // A server without the stream (404) is no news; anything else is worth a word.
+    if (!(err instanceof ApiError && err.status === 404)) io.err.write(`census: cannot open the event stream (${(err as Error).message}); polling instead.\n`);
+    return undefined;
+  }
+  try {
+    const logs = o.follow ? new PollingLogSource(api, sessionId, o.types, seen) : undefined;
+    const wanted = o.types?.length ? new Set(o.types.map((t) => t.toUpperCase())) : undefined;
+    if (logs) for (const e of await logs.take()) view.log(e);
+    let p = await sessionProgress(api, sessionId);
+    let readAt = io.now();
+    if (!w.show(p)) {
+      if (logs) for (const e of await logs.take()) view.log(e);
+      return w.ended(p);
+    }
+    // A terminal's bar shows the elapsed time: redraw it every second without asking the server.
+    const tick = io.out.isTTY && !o.logOnly && !o.json ? (o.intervalMs ?? 1000) : REFRESH_MS;
+    let moved = false;
+    let endedEvent = false;
+    /** When the session was read as ended before its session.ended event arrived. */
+    let endedAt: number | undefined;
+    const finish = async () => {
+      // Without session.ended the stream may not have brought the last entries yet: read them.
+      if (logs && !endedEvent) for (const e of await logs.take()) view.log(e);
+      return w.ended(p);
+    };
+    const refresh = async () => {
+      p = await sessionProgress(api, sessionId);
+      readAt = io.now();
+      moved = false;
+      return w.show(p);
+    };
+    for (;;) {
+      const now = io.now();
+      if (endedAt !== undefined && now - endedAt >= END_GRACE_MS) return await finish();
+      const left = deadline - now;
+      if (left <= 0) return (await refresh()) ? w.timedOut(p) : await finish();
+      const item = await stream.next(Math.min(left, tick, endedAt === undefined ? Infinity : endedAt + END_GRACE_MS - now));
+      if (item === 'failed') {
+        io.err.write(`census: ${stream.failure ?? 'the event stream ended'}; polling instead.\n`);
+        return undefined;
+      }
+      if (item === 'timeout') {
+        if (io.now() - readAt >= REFRESH_MS) moved = true;
+        else if (tick < REFRESH_MS && isSessionLive(String(p.session.status))) w.show(p, Number(p.session.duration ?? 0) + io.now() - readAt);
+      } else if (item.type === 'resync') {
+        // Opened again without an id to resume after: read what the gap may hold.
+        if (logs) for (const e of await logs.take()) view.log(e);
+        moved = true;
+      } else if (item.type === 'reset') {
+        io.err.write('census: the event stream was reset (events were missed); polling instead.\n');
+        return undefined;
+      } else if (item.type === 'log') {
+        const e = item.data as LogEntry;
+        const id = String(e?.id ?? '');
+        if (logs && id && !seen.has(id) && (!wanted || wanted.has(String(e.type).toUpperCase()))) {
+          seen.add(id);
+          view.log(e);
+        }
+      } else if (item.type.startsWith('session.') || item.type === 'task.updated') {
+        moved = true;
+        if (item.type === 'session.ended') endedEvent = true;
+      }
+      // Read the progress once a burst of events has been taken, not for each of them.
+      if (moved && !stream.pending) {
+        if (!(await refresh())) {
+          if (endedEvent) return await finish();
+          endedAt ??= io.now();
+        }
+      }
+    }
+  } finally {
+    stream.close();
   }
 }
