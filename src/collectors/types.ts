@@ -117,3 +117,8 @@ export interface Collector {
    */
   test(target: CollectTarget, options: CollectOptions): Promise<ConnectionCheck[]>;
 }
+
+/** The target with its port filled in, so messages and names show where we really went. */
+export function withPort(target: CollectTarget, defaultPort: number): CollectTarget {
+  return { ...target, port: target.port ?? defaultPort };
+}

@@ -14,6 +14,7 @@ import {
   type CollectOptions,
   type CollectResult,
   type CollectTarget,
+  withPort,
   type ConnectionCheck,
 } from '../types.ts';
 import { classifySshError, sanitizeRemoteText } from './errors.ts';
@@ -30,7 +31,7 @@ export const fileCollector: Collector = {
 
   async collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult> {
     // Messages and the instance name use the effective port, so fill in the default once.
-    const where: CollectTarget = { ...target, port: target.port ?? DEFAULT_PORT };
+    const where = withPort(target, DEFAULT_PORT);
     if (options.signal.aborted) throw cancelled(where);
 
     const deadline = Date.now() + options.timeoutMs;
@@ -48,7 +49,7 @@ export const fileCollector: Collector = {
   },
 
   async test(target: CollectTarget, options: CollectOptions): Promise<ConnectionCheck[]> {
-    const where: CollectTarget = { ...target, port: target.port ?? DEFAULT_PORT };
+    const where = withPort(target, DEFAULT_PORT);
     const server = describeServer(where);
     const method = where.privateKey ? 'the private key' : 'the password';
     const checks: ConnectionCheck[] = [

@@ -16,7 +16,7 @@ import type { Connection as PromiseConnection } from 'mysql2/promise';
 
 import { describeServer, scrubSecret } from '../network-errors.ts';
 import { Budget } from '../deadline.ts';
-import { CollectorError, driverSsl, type CollectOptions, type CollectTarget } from '../types.ts';
+import { CollectorError, driverSsl, withPort, type CollectOptions, type CollectTarget } from '../types.ts';
 
 export { Budget };
 
@@ -25,10 +25,7 @@ export const WHAT = 'MySQL/MariaDB server';
 /** How long a clean logout (COM_QUIT) may take before we just drop the socket. */
 const END_GRACE_MS = 500;
 
-/** The target with the default port filled in, so messages and names show where we really went. */
-export function withDefaultPort(target: CollectTarget): CollectTarget {
-  return { ...target, port: target.port ?? DEFAULT_PORT };
-}
+export const withDefaultPort = (target: CollectTarget): CollectTarget => withPort(target, DEFAULT_PORT);
 
 /**
  * Slow optional work (schema sizes) may only use time down to a reserve of 10% of the budget, at

@@ -8,7 +8,7 @@ import pg from 'pg';
 
 import { describeServer, errorCode } from '../network-errors.ts';
 import { Budget, raceDeadline } from '../deadline.ts';
-import { CollectorError, driverSsl, type CollectTarget } from '../types.ts';
+import { CollectorError, driverSsl, withPort, type CollectTarget } from '../types.ts';
 
 export { Budget };
 import { classifyPgError } from './errors.ts';
@@ -25,10 +25,7 @@ const END_GRACE_MS = 500;
  */
 const PROBE_SLACK_MS = 100;
 
-/** The target with the default port filled in, so messages and names show where we really went. */
-export function withDefaultPort(target: CollectTarget): CollectTarget {
-  return { ...target, port: target.port ?? DEFAULT_PORT };
-}
+export const withDefaultPort = (target: CollectTarget): CollectTarget => withPort(target, DEFAULT_PORT);
 
 /** Optional work may use time down to a reserve of 20% of the budget or 1 s, whichever is more. */
 export const pgBudget = (timeoutMs: number) => new Budget(timeoutMs, (t) => Math.max(t * 0.2, 1_000));
