@@ -119,7 +119,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }),
   }, async (req) => {
     const id = idParam(req);
-    const body = bodyObject(req);
+    bodyObject(req); // the body carries nothing we need (SPP sends {} or {actionname}), but must be an object
     const action = queryParam(req, 'action');
     const by = await userName(ctx, req);
     switch (action) {
@@ -147,7 +147,6 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       default:
         throw badRequest(`Unknown job action ${JSON.stringify(action)}; use start, cancel, pause or release.`);
     }
-    void body;
     return view(baseUrl(req), await jobOr404(id));
   });
 

@@ -64,6 +64,9 @@ async function waitForJob(ctx: Ctx, job: Json, quietEnd = false): Promise<number
   return result.exitCode;
 }
 
+/** --follow and --timeout imply --wait. */
+const wantsWait = (ctx: Parameters<Command['run']>[0]) => flag(ctx, 'wait') || flag(ctx, 'follow') || timeoutOption(ctx) !== undefined;
+
 export const jobStatus: Command = {
   words: ['job', 'status'],
   synopsis: 'ID [--wait] [--follow] [--timeout S]',
@@ -73,7 +76,7 @@ export const jobStatus: Command = {
   options: WAIT_OPTIONS,
   async run(ctx) {
     const id = idArg(ctx, 0, 'ID');
-    const wait = flag(ctx, 'wait') || flag(ctx, 'follow') || timeoutOption(ctx) !== undefined;
+    const wait = wantsWait(ctx);
     const job = await ctx.api().get(`/api/endeavour/job/${id}`);
     if (!wait) {
       if (ctx.json) return ctx.printJson(job);
@@ -101,7 +104,7 @@ export const jobRun: Command = {
   options: WAIT_OPTIONS,
   async run(ctx) {
     const id = idArg(ctx, 0, 'ID');
-    const wait = flag(ctx, 'wait') || flag(ctx, 'follow') || timeoutOption(ctx) !== undefined;
+    const wait = wantsWait(ctx);
     const job = await ctx.api().post(`/api/endeavour/job/${id}`, undefined, { action: 'start' });
     const sessionId = job?.lastrun?.sessionId;
     if (!wait) {
