@@ -1,7 +1,8 @@
 /**
- * The `census` command. `census server` and `census worker` run Census itself (./serve.ts); every
- * other command is a client that talks to a running server over its HTTP API (./client/), and
- * loads nothing of the server.
+ * The `census` command. `census server` and `census worker` run Census itself (./serve.ts);
+ * `census backup` and `census restore` work on its data directly (./backup.ts); every other
+ * command is a client that talks to a running server over its HTTP API (./client/), and loads
+ * nothing of the server.
  */
 
 export async function main(argv: string[]): Promise<void> {
@@ -11,6 +12,12 @@ export async function main(argv: string[]): Promise<void> {
     case 'worker': {
       const serve = await import('./serve.ts');
       return command === 'server' ? serve.server(rest) : serve.worker(rest);
+    }
+    case 'backup':
+    case 'restore': {
+      // They work on the data dir (or database) directly, not through a server's API.
+      const { main: run } = await import('./backup.ts');
+      return run(command, rest);
     }
     case undefined:
     case 'help':
