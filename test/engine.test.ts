@@ -142,7 +142,7 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     await addServer(t.store, 'hangs', hang.port);
     const { session } = await first.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
     await expect.poll(async () => (await t.store.tasks.bySession(session.id)).map((x) => x.status).sort().join(), { timeout: 10_000 }).toBe('COMPLETED,RUNNING');
-    await first.stop(); // as on SIGTERM: the running task is abandoned, not recorded
+    await first.stop({ abandon: true }); // as if killed: the running task is abandoned, not recorded
     expect((await t.store.sessions.get(session.id))?.status).toBe('RUNNING');
     expect((await t.store.jobs.get(INVENTORY_JOB_ID))?.runningSessionId).toBe(session.id);
 
@@ -167,7 +167,7 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     await addServer(t.store, 'hangs', hang.port);
     const { session } = await a.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
     await expect.poll(async () => (await t.store.tasks.bySession(session.id))[0]?.owner, { timeout: 5000 }).toBe('worker-a');
-    await a.stop(); // no more heartbeats from worker-a: as if it were killed
+    await a.stop({ abandon: true }); // no more heartbeats from worker-a: as if it were killed
     const b = makeEngine(t.store, systemClock, { taskTimeoutMs: 1000, leaseMs: 800, heartbeatMs: 200, sweepMs: 200, processName: 'worker-b' });
     engines.push(b);
     await b.init({ exclusive: false }); // other processes may be alive: wait for the lease

@@ -19,6 +19,7 @@ import type { Repositories, Store } from '../store/index.ts';
 import { openCredentials, runInventoryTask, type TaskOutcome } from './inventory-task.ts';
 import { runMaintenance } from './maintenance.ts';
 import { message, type Message } from './messages.ts';
+import type { ProcessLiveness } from './process-lock.ts';
 import type { QueuedTask, TaskQueue } from './queue.ts';
 import { nextFireTime } from './schedule.ts';
 import { APPLICATION_INVENTORY_SERVICE, MAINTENANCE_SERVICE, SYSTEM_JOBS } from './system-jobs.ts';
@@ -51,6 +52,13 @@ export interface EngineOptions {
   estateConcurrency?: number;
   /** Name of this process in logs and task owners (default host:pid:nonce). */
   processName?: string;
+  /**
+   * How other processes can tell that this one died (PostgreSQL: an advisory lock held for the
+   * process's life). With it, a dead process's tasks run again within seconds, not after the lease.
+   */
+  liveness?: ProcessLiveness;
+  /** How often to look for tasks of processes that died, when `liveness` is given (default 1 s). */
+  orphanCheckMs?: number;
 }
 
 export interface StartRequest {
@@ -71,10 +79,12 @@ export interface StartResult {
 const isEnded = (s: TaskStatus) => (ENDED_TASK_STATUSES as readonly string[]).includes(s);
 
 export class Engine extends EventEmitter {
-  private readonly o: Required<EngineOptions>;
+  private readonly o: Required<Omit<EngineOptions, 'liveness'>> & Pick<EngineOptions, 'liveness'>;
   private stopping = false;
-  private sweeper: NodeJS.Timeout | undefined;
-  private sweeping: Promise<void> | undefined;
+  private loops: { timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }[] = [];
+  private abandoning = false;
+  /** This process as a task owner: its name, plus its liveness lock's tag once it holds one. */
+  private owner: string;
   /** Tasks this process runs now, with the controller that aborts each. */
   private mine = new Map<number, { sessionId: number; controller: AbortController }>();
 
@@ -83,8 +93,10 @@ export class Engine extends EventEmitter {
     this.o = {
       taskTimeoutMs: 60_000, retries: 2, retryDelayMs: 1_000, loginIdleMs: 45 * 60_000, leaseMs: 60_000, heartbeatMs: 5_000,
       sweepMs: 5_000, maxAttempts: 3, estateConcurrency: 0, processName: `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`,
+      orphanCheckMs: 1_000,
       ...options,
     };
+    this.owner = this.o.processName;
   }
 
   private get store() {
@@ -95,8 +107,9 @@ export class Engine extends EventEmitter {
     return this.o.clock.now();
   }
 
+  /** This process's name as its tasks' owner (with its liveness tag after init()). */
   get processName(): string {
-    return this.o.processName;
+    return this.owner;
   }
 
   /**
@@ -105,6 +118,8 @@ export class Engine extends EventEmitter {
    * database (the embedded SQLite default), so every RUNNING task is an orphan right now.
    */
   async init(options: { exclusive?: boolean } = {}): Promise<void> {
+    // Hold the liveness lock before claiming anything, so no task of ours ever looks orphaned.
+    if (this.o.liveness && this.owner === this.o.processName) this.owner += await this.o.liveness.acquire();
     for (const job of SYSTEM_JOBS) {
       await this.store.jobs.ensure({ ...job, nextFireTime: job.schedule && nextFireTime(job.schedule, this.now()) });
     }
@@ -115,27 +130,41 @@ export class Engine extends EventEmitter {
   start(options: { runTasks?: boolean } = {}): void {
     this.stopping = false;
     if (options.runTasks ?? true) this.o.queue.start((t, signal) => this.runTask(t, signal));
-    const loop = () => {
-      this.sweeper = setTimeout(() => {
-        this.sweeping = this.sweep().catch((err: Error) => console.error(`census: sweep failed: ${err.message}`)).finally(() => {
-          this.sweeping = undefined;
-          if (!this.stopping) loop();
+    this.repeat('sweep', this.o.sweepMs, () => this.sweep());
+    if (this.o.liveness) this.repeat('dead-process check', this.o.orphanCheckMs, () => this.reapOrphans());
+  }
+
+  /** Runs `fn` every `ms` (after each run ends) until stop(). */
+  private repeat(what: string, ms: number, fn: () => Promise<void>): void {
+    const loop: (typeof this.loops)[number] = { timer: undefined, running: undefined };
+    this.loops.push(loop);
+    const next = () => {
+      loop.timer = setTimeout(() => {
+        loop.running = fn().catch((err: Error) => console.error(`census: ${what} failed: ${err.message}`)).finally(() => {
+          loop.running = undefined;
+          if (!this.stopping) next();
         });
-      }, this.o.sweepMs);
-      this.sweeper.unref();
+      }, ms);
+      loop.timer.unref();
     };
-    loop();
+    next();
   }
 
   /**
-   * Stops running tasks without recording an outcome for them: their session stays open and the
-   * next start's recover() closes it with a log entry that says the process stopped.
+   * Stops taking tasks and hands the running ones back unfinished: each is PENDING again and
+   * queued for another process (or this one's next start), with a log entry that says so.
+   * `abandon`: record nothing and leave them to their leases, as a killed process would (tests
+   * stand in for a crash this way).
    */
-  async stop(): Promise<void> {
+  async stop(options: { abandon?: boolean } = {}): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.sweeper);
-    await this.sweeping; // the store may close next: let a sweep in flight finish first
+    this.abandoning = options.abandon ?? false;
+    for (const l of this.loops) clearTimeout(l.timer);
+    await Promise.all(this.loops.map((l) => l.running)); // the store may close next: let a sweep in flight finish first
+    this.loops = [];
     await this.o.queue.stop();
+    // Only now: while tasks were being handed back, this process was still alive.
+    await this.o.liveness?.release();
   }
 
   // ---- starting -------------------------------------------------------------------------
@@ -245,31 +274,45 @@ export class Engine extends EventEmitter {
     this.mine.set(task.id, { sessionId: session.id, controller });
     const heartbeat = setInterval(() => void this.heartbeat(task.id, session.id, controller), this.o.heartbeatMs);
     heartbeat.unref();
-    const running: Task = { ...task, status: 'RUNNING', start: this.now(), attempts: task.attempts + 1, owner: this.o.processName };
+    const running: Task = { ...task, status: 'RUNNING', start: this.now(), attempts: task.attempts + 1, owner: this.owner };
     let outcome: TaskOutcome;
     try {
       outcome = session.serviceId === MAINTENANCE_SERVICE
         ? await runMaintenance(this.maintenanceDeps(session), running, session)
         : await runInventoryTask(this.inventoryDeps(session), running, session.id, controller.signal);
     } catch (err) {
-      outcome = { status: 'FAILED', errorCode: 'INTERNAL', message: (err as Error).message };
-      await this.log(this.store, session, task.id, message('ERROR', 'CNSI0102', task.name, `internal error: ${(err as Error).message}`));
+      const reason = `internal error: ${(err as Error).message}`;
+      outcome = { status: 'FAILED', errorCode: 'INTERNAL', message: (err as Error).message, commit: (r) => this.log(r, session, task.id, message('ERROR', 'CNSI0102', task.name, reason)) };
     } finally {
       clearInterval(heartbeat);
       queueSignal.removeEventListener('abort', onQueueAbort);
       this.mine.delete(task.id);
     }
-    // Stopping (SIGTERM): leave the task to the next start or another process; record nothing.
-    if (this.stopping && queueSignal.aborted) return;
-    const ended = { status: outcome.status, end: this.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
+    // Stopping (SIGTERM) cut the task short: give it back to be run again at once elsewhere.
+    if (this.stopping && queueSignal.aborted && outcome.status === 'CANCELLED') return this.abandoning ? undefined : this.handBack(session, running);
+    const { commit, ...result } = outcome;
+    const ended = { status: result.status, end: this.now(), errorCode: result.errorCode ?? null, message: result.message ?? null };
+    // The task's end, what it found and its last log entries commit together, or not at all.
     const recorded = await this.store.transaction(async (r) => {
-      const ok = await r.tasks.finish(task.id, this.o.processName, ended);
-      if (ok) await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
-      return ok;
+      if (!(await r.tasks.finish(task.id, this.owner, ended))) return false;
+      await commit?.(r);
+      await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
+      return true;
     });
-    if (!recorded) return; // our lease ran out and another process took the task over
-    this.emit('task-ended', { ...running, ...outcome });
+    if (!recorded) return; // our claim was lost (lease ran out, or we were taken for dead) and another process took the task over
+    this.emit('task-ended', { ...running, ...result });
     await this.finishIfDone(session.id);
+  }
+
+  /** A task this stopping process began but will not finish: PENDING again, queued again, logged. */
+  private async handBack(session: JobSession, running: Task): Promise<void> {
+    const back = await this.store.transaction(async (r) => {
+      if (!(await r.tasks.handBack(running.id, this.owner))) return false;
+      await r.events.add(taskEvent(session.jobId, { ...running, status: 'PENDING', start: null, attempts: running.attempts - 1, owner: null, leaseExpires: null }));
+      await this.log(r, session, running.id, message('WARN', 'CNSJ0013', running.name, this.owner));
+      return true;
+    });
+    if (back) await this.enqueue(session.id, [running]);
   }
 
   /** Claims a task, waiting for a free slot while the estate-wide limit is reached. */
@@ -279,10 +322,10 @@ export class Engine extends EventEmitter {
       const limit = this.o.estateConcurrency > 0 ? this.o.estateConcurrency : undefined;
       const r = await this.store.transaction(async (tx) => {
         if (limit !== undefined) await tx.lock(4242002);
-        const c = await tx.tasks.claim(task.id, this.o.processName, now, now + this.o.leaseMs, limit);
+        const c = await tx.tasks.claim(task.id, this.owner, now, now + this.o.leaseMs, limit);
         if (c.claimed) {
           await tx.events.add(taskEvent(session.jobId, {
-            ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner: this.o.processName, leaseExpires: now + this.o.leaseMs,
+            ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner: this.owner, leaseExpires: now + this.o.leaseMs,
           }));
         }
         return c;
@@ -296,7 +339,7 @@ export class Engine extends EventEmitter {
   /** Renews this task's lease, and aborts it when its session was cancelled from any process. */
   private async heartbeat(taskId: number, sessionId: number, controller: AbortController): Promise<void> {
     try {
-      const held = await this.store.tasks.renew([taskId], this.o.processName, Date.now() + this.o.leaseMs);
+      const held = await this.store.tasks.renew([taskId], this.owner, Date.now() + this.o.leaseMs);
       const s = await this.store.sessions.get(sessionId);
       if (!held.length || !s || s.cancelRequested) controller.abort();
     } catch {
@@ -459,25 +502,53 @@ export class Engine extends EventEmitter {
     const now = Date.now();
     const touched = new Set<number>();
     for (const t of await this.store.tasks.expired(now)) {
-      const s = await this.store.sessions.get(t.sessionId);
-      if (!s) continue;
-      const cancel = s.cancelRequested || !isSessionLive(s.status);
-      const patch = cancel ? { status: 'CANCELLED' as const, end: this.now(), errorCode: 'CANCELLED' } : {};
-      const ok = await this.store.transaction(async (r) => {
-        if (!(await r.tasks.releaseExpired(t.id, now, patch))) return false;
-        await r.events.add(taskEvent(s.jobId, { ...t, status: 'PENDING', ...patch, owner: null, leaseExpires: null }));
-        const since = new Date(t.leaseExpires! - this.o.leaseMs).toISOString();
-        await this.log(r, s, t.id, message('WARN', cancel ? 'CNSJ0008' : 'CNSJ0007', t.name, t.owner ?? 'unknown', since));
-        return true;
-      });
-      if (!ok) continue;
-      touched.add(s.id);
-      if (!cancel) await this.enqueue(s.id, [t]);
+      if (await this.release(t, { expiredBefore: now })) touched.add(t.sessionId);
     }
     for (const t of await this.store.tasks.pendingQueuedBefore(now - Math.max(2 * this.o.leaseMs, 60_000))) {
       await this.enqueue(t.sessionId, [t]);
     }
     for (const s of await this.store.sessions.live()) if (!touched.has(s.id)) await this.finishIfDone(s.id);
+  }
+
+  /**
+   * Runs again, at once, the tasks of processes that died (their liveness lock is free), without
+   * waiting for their leases: a slow but live process keeps its tasks.
+   */
+  async reapOrphans(): Promise<void> {
+    const liveness = this.o.liveness;
+    if (!liveness) return;
+    const running = await this.store.tasks.running();
+    const owners = [...new Set(running.map((t) => t.owner).filter((o): o is string => o !== null && o !== this.owner))];
+    if (!owners.length) return;
+    const gone = new Set(await liveness.gone(owners));
+    const sessions = new Set<number>();
+    for (const t of running) if (t.owner !== null && gone.has(t.owner) && (await this.release(t, { owner: t.owner }))) sessions.add(t.sessionId);
+    for (const id of sessions) await this.finishIfDone(id);
+  }
+
+  /**
+   * Takes a task away from a process that expired or died: queued again, or ended when its
+   * session was cancelled meanwhile; logged either way. False when another process did it first.
+   */
+  private async release(t: Task, when: { expiredBefore: number } | { owner: string }): Promise<boolean> {
+    const s = await this.store.sessions.get(t.sessionId);
+    if (!s) return false;
+    const cancel = s.cancelRequested || !isSessionLive(s.status);
+    const patch = cancel ? { status: 'CANCELLED' as const, end: this.now(), errorCode: 'CANCELLED' } : {};
+    const ok = await this.store.transaction(async (r) => {
+      if (!(await r.tasks.release(t.id, when, patch))) return false;
+      await r.events.add(taskEvent(s.jobId, { ...t, status: 'PENDING', ...patch, owner: null, leaseExpires: null }));
+      const owner = t.owner ?? 'unknown';
+      if ('owner' in when) {
+        await this.log(r, s, t.id, message('WARN', cancel ? 'CNSJ0012' : 'CNSJ0009', t.name, owner));
+      } else {
+        const since = new Date(t.leaseExpires! - this.o.leaseMs).toISOString();
+        await this.log(r, s, t.id, message('WARN', cancel ? 'CNSJ0008' : 'CNSJ0007', t.name, owner, since));
+      }
+      return true;
+    });
+    if (ok && !cancel) await this.enqueue(s.id, [t]);
+    return ok;
   }
 
   /** Resolves with the session once it has ended; rejects after `timeoutMs`. */

@@ -1,7 +1,8 @@
 /**
  * One application server's inventory inside a session: resolve its credentials, call the
- * collector for its applicationType under a deadline, retry what can be retried, and record
- * what was found. Everything it learns goes to the log; it returns how the task ended.
+ * collector for its applicationType under a deadline, and retry what can be retried. It returns
+ * how the task ended together with what it found and its last log entries, which the engine
+ * commits in the same transaction as the task's end (TaskOutcome.commit).
  */
 import { CollectorError, type Collector, type CollectResult, type CollectTarget, type TlsMode } from '../collectors/types.ts';
 import { describeChanges } from '../core/inventory-diff.ts';
@@ -26,19 +27,27 @@ export interface TaskOutcome {
   status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
   errorCode?: string;
   message?: string;
+  /**
+   * What the task found and its last log entries, written by the engine in the same transaction
+   * as the task's end: a process killed in between leaves neither (the task runs again, once),
+   * and a process that lost its claim meanwhile records nothing.
+   */
+  commit?: (r: Repositories) => Promise<void>;
 }
 
 export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: number, signal: AbortSignal): Promise<TaskOutcome> {
   const server = task.appserverId === null ? undefined : await d.store.appservers.get(task.appserverId);
   if (!server) {
-    await d.log(d.store, task, message('WARN', 'CNSI0106', task.name));
-    return { status: 'FAILED', errorCode: 'NOT_FOUND', message: 'application server no longer exists' };
+    return {
+      status: 'FAILED', errorCode: 'NOT_FOUND', message: 'application server no longer exists',
+      commit: (r) => d.log(r, task, message('WARN', 'CNSI0106', task.name)),
+    };
   }
   const collector = d.collectors.get(server.applicationType);
-  const fail = async (code: string, reason: string): Promise<TaskOutcome> => {
-    await d.log(d.store, task, message('ERROR', 'CNSI0102', server.name, reason));
-    return { status: 'FAILED', errorCode: code, message: reason };
-  };
+  const fail = (code: string, reason: string): TaskOutcome => ({
+    status: 'FAILED', errorCode: code, message: reason,
+    commit: (r) => d.log(r, task, message('ERROR', 'CNSI0102', server.name, reason)),
+  });
   if (!collector) return fail('UNSUPPORTED', `Census cannot inventory application type "${server.applicationType}" yet.`);
   const identity = server.identityId === null ? undefined : await d.store.identities.get(server.identityId);
   if (!identity) return fail('NO_CREDENTIALS', `no identity is attached to ${server.name}; register it with osuser or username/password.`);
@@ -55,11 +64,25 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) break;
     await d.log(d.store, task, message('INFO', 'CNSI0100', server.name, server.applicationType, where, attempt));
+    let result: CollectResult;
     try {
-      const result = await collectWithDeadline(collector, {
+      result = await collectWithDeadline(collector, {
         name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials,
       }, signal, Math.max(1, deadline - Date.now()));
-      await d.store.transaction(async (r) => {
+    } catch (err) {
+      if (signal.aborted) break;
+      const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
+      const delay = d.retryDelayMs * 2 ** (attempt - 1);
+      if (e.retryable && attempt <= d.retries && Date.now() + delay < deadline) {
+        await d.log(d.store, task, message('WARN', 'CNSI0103', server.name, e.message, delay));
+        if (!(await pause(delay, signal))) break;
+        continue;
+      }
+      return fail(e.code, e.message);
+    }
+    return {
+      status: 'COMPLETED',
+      commit: async (r) => {
         const changes = await r.inventory.record(
           { appserverId: server.id, applicationType: server.applicationType, sessionId, now: d.clock.now() },
           result.instances,
@@ -72,22 +95,10 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
         const versions = [...new Set(result.instances.map((i) => i.version ?? 'unknown'))].join(', ');
         await d.log(r, task, message('INFO', 'CNSI0101', server.name, result.instances.length, dbs, versions || 'unknown'));
         await d.log(r, task, message('INFO', 'CNSI0108', server.name, describeChanges(changes)));
-      });
-      return { status: 'COMPLETED' };
-    } catch (err) {
-      if (signal.aborted) break;
-      const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
-      const delay = d.retryDelayMs * 2 ** (attempt - 1);
-      if (e.retryable && attempt <= d.retries && Date.now() + delay < deadline) {
-        await d.log(d.store, task, message('WARN', 'CNSI0103', server.name, e.message, delay));
-        if (!(await pause(delay, signal))) break;
-        continue;
-      }
-      return fail(e.code, e.message);
-    }
+      },
+    };
   }
-  await d.log(d.store, task, message('WARN', 'CNSI0105', server.name));
-  return { status: 'CANCELLED', errorCode: 'CANCELLED' };
+  return { status: 'CANCELLED', errorCode: 'CANCELLED', commit: (r) => d.log(r, task, message('WARN', 'CNSI0105', server.name)) };
 }
 
 /**

@@ -207,14 +207,37 @@ export class TaskRepository {
     return rows.map(toTask);
   }
 
-  /** Hands a task whose lease ran out back to the queue (or ends it), if nobody renewed it meanwhile. */
-  async releaseExpired(id: number, now: number, patch: Partial<Pick<Task, 'status' | 'end' | 'errorCode' | 'message'>>): Promise<boolean> {
-    const r = await this.db
+  /** Every RUNNING task, with its owner (the dead-process check looks at their owners). */
+  async running(): Promise<Task[]> {
+    return (await this.db.selectFrom('tasks').selectAll().where('status', '=', 'RUNNING').execute()).map(toTask);
+  }
+
+  /**
+   * Hands a running task whose process is gone back to the queue (or ends it, by `patch`): when
+   * its lease ran out before `expiredBefore` and nobody renewed it meanwhile, or when it is still
+   * held by `owner` (a process known dead). False when someone else moved it first.
+   */
+  async release(id: number, when: { expiredBefore: number } | { owner: string }, patch: Partial<Pick<Task, 'status' | 'end' | 'errorCode' | 'message'>>): Promise<boolean> {
+    let q = this.db
       .updateTable('tasks')
       .set({ status: 'PENDING', ...patch, owner: null, leaseExpires: null })
       .where('id', '=', id)
+      .where('status', '=', 'RUNNING');
+    q = 'owner' in when ? q.where('owner', '=', when.owner) : q.where('leaseExpires', '<', when.expiredBefore);
+    return Number((await q.executeTakeFirst()).numUpdatedRows) === 1;
+  }
+
+  /**
+   * A task `owner` gives back unfinished because its process is stopping: PENDING again, and the
+   * attempt it had begun does not count (an orderly stop is no crash; see maxAttempts).
+   */
+  async handBack(id: number, owner: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('tasks')
+      .set((eb) => ({ status: 'PENDING', owner: null, leaseExpires: null, start: null, attempts: eb('attempts', '-', 1) }))
+      .where('id', '=', id)
+      .where('owner', '=', owner)
       .where('status', '=', 'RUNNING')
-      .where('leaseExpires', '<', now)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
