@@ -1,28 +1,43 @@
 /**
  * Login sessions (spec §2): Basic-auth login, the X-Endeavour-Sessionid header on every other
- * call, a sliding 45-minute idle timeout, logout, and a brake on repeated failed logins from one
- * address. Sessions live in the store; on the embedded default (one process owns the database)
- * a small in-memory map spares the store a read and a write on every request.
+ * call, a sliding 45-minute idle timeout, logout, and a brake on repeated failed logins (per
+ * address and per user name; see LoginPolicy). Sessions live in the store, under the hash of
+ * their id (store/users.ts); on the embedded default (one process owns the database) a small
+ * in-memory map, keyed by the clear id, spares the store a read and a write on every request.
+ * Whoever holds a session open (the event streams) hears here when it ends: onSessionsEnded.
  */
+import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import { SppError } from '../core/errors.ts';
 import { newLoginSessionId } from '../core/ids.ts';
-import { verifyPassword } from '../core/password.ts';
+import { hashPassword, verifyPassword } from '../core/password.ts';
 import type { User } from '../core/types.ts';
 import type { Store } from '../store/index.ts';
-
+import { sha256Hex, type LoginFailure, type LoginFailureKind } from '../store/users.ts';
 export const SESSION_IDLE_MS = 45 * 60_000;
 /** How often a busy session's last-access time is written through to the store. */
 const TOUCH_EVERY_MS = 60_000;
 
+/**
+ * The brake on guessing passwords. Failed logins are counted twice, per source address and per
+ * user name (whether or not the user exists, so the brake tells nothing about which names do):
+ * - an address with `maxFailures` failures within `windowMs` is locked out for `lockMs`, whatever
+ *   name it tries;
+ * - a user name with `maxNameFailures` failures within `windowMs`, from any addresses, is locked
+ *   for `lockMs`, but only for addresses that have failed themselves within their own window.
+ *   Ten addresses guessing one name are all stopped, while the name's owner, logging in from an
+ *   address that has not failed, still gets in.
+ * Both answer SPP's 429 (XSBTooManyLoginAttemptsException) with Retry-After.
+ */
 export interface LoginPolicy {
-  /** Failed logins from one address within the window before it is locked out. */
   maxFailures: number;
+  /** Default: twice maxFailures. */
+  maxNameFailures?: number;
   windowMs: number;
   lockMs: number;
 }
-export const DEFAULT_LOGIN_POLICY: LoginPolicy = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 60_000 };
+export const DEFAULT_LOGIN_POLICY: LoginPolicy = { maxFailures: 5, maxNameFailures: 10, windowMs: 15 * 60_000, lockMs: 60_000 };
 
 interface CachedSession {
   userId: number;
@@ -35,6 +50,9 @@ export interface Principal {
   sessionId: string;
 }
 
+/** Sessions that ended: these ids, or every session of a user but one (a password change). */
+export type EndedSessions = { sessionIds: string[] } | { userId: number; except?: string };
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
@@ -42,14 +60,30 @@ declare module 'fastify' {
 }
 
 const authError = () => new SppError(401, 'XSBAuthenticationException', 'Authentication failed: incorrect user name or password.');
+const tooMany = (what: string, seconds: number) =>
+  new SppError(429, 'XSBTooManyLoginAttemptsException', `Too many failed logins ${what}. Try again in ${seconds} s.`);
+
+const inWindow = (f: LoginFailure | undefined, now: number, windowMs: number): f is LoginFailure =>
+  f !== undefined && now - f.windowStart <= windowMs;
+const lockedFor = (f: LoginFailure | undefined, now: number): number =>
+  f?.lockedUntil && f.lockedUntil > now ? Math.ceil((f.lockedUntil - now) / 1000) : 0;
 
 export class Auth {
   private cache = new Map<string, CachedSession>();
+  private endedListeners = new Set<(ended: EndedSessions) => void>();
+  /**
+   * What an unknown user's password is checked against, so that a login costs one scrypt
+   * whether or not the name exists (otherwise the time of the 401 tells which names do). Made
+   * by hashPassword itself, so it always has the parameters real hashes get.
+   */
+  private dummyHash: Promise<string> = hashPassword(randomBytes(16).toString('hex'));
 
   constructor(
     private store: Store,
     private clock: Clock,
     private policy: LoginPolicy = DEFAULT_LOGIN_POLICY,
+    /** The password check (tests wrap it to see that every login runs it). */
+    private verify: (plain: string, stored: string) => Promise<boolean> = verifyPassword,
   ) {}
 
   private get caching(): boolean {
@@ -59,22 +93,29 @@ export class Auth {
   /** Checks Basic credentials and opens a login session. */
   async login(authorization: string | undefined, address: string): Promise<{ sessionid: string; user: User }> {
     const now = this.clock.now();
-    const failure = await this.store.loginFailures.get(address);
-    if (failure?.lockedUntil && failure.lockedUntil > now) {
-      const seconds = Math.ceil((failure.lockedUntil - now) / 1000);
-      throw new SppError(429, 'XSBTooManyLoginAttemptsException',
-        `Too many failed logins from ${address}. Try again in ${seconds} s.`);
-    }
+    const { windowMs } = this.policy;
+    const byAddress = await this.store.loginFailures.get('address', address);
+    const addressLock = lockedFor(byAddress, now);
+    if (addressLock) throw tooMany(`from ${address}`, addressLock);
     const creds = parseBasic(authorization);
     if (!creds) throw new SppError(401, 'XSBAuthenticationException', 'Log in with HTTP Basic authentication (user name and password).');
+    const nameKey = sha256Hex(creds.user);
+    const byName = await this.store.loginFailures.get('name', nameKey);
+    const nameLock = lockedFor(byName, now);
+    if (nameLock && inWindow(byAddress, now, windowMs)) throw tooMany(`for this user name from ${address}`, nameLock);
+
     const user = await this.store.users.byName(creds.user);
-    const ok = user ? await verifyPassword(creds.password, user.passwordHash) : false;
+    const ok = await this.verify(creds.password, user?.passwordHash ?? (await this.dummyHash));
     if (!user || !ok) {
       if (user) await this.store.users.recordLogin(user.id, false, now);
-      await this.recordFailure(address, failure, now);
+      await this.recordFailure('address', address, byAddress, this.policy.maxFailures, now);
+      await this.recordFailure('name', nameKey, byName, this.policy.maxNameFailures ?? 2 * this.policy.maxFailures, now);
+      await this.store.loginFailures.deleteStale(now - windowMs, now);
       throw authError();
     }
-    if (failure) await this.store.loginFailures.clear(address);
+    // Success clears the address's count, not the name's: the owner logging in must not give the
+    // addresses guessing that name a fresh start.
+    if (byAddress) await this.store.loginFailures.clear('address', address);
     await this.store.users.recordLogin(user.id, true, now);
     const sessionid = newLoginSessionId();
     await this.store.loginSessions.create({ id: sessionid, userId: user.id, createdAt: now, lastAccess: now });
@@ -82,14 +123,15 @@ export class Auth {
     return { sessionid, user: (await this.store.users.byId(user.id))! };
   }
 
-  private async recordFailure(address: string, prior: { failures: number; windowStart: number } | undefined, now: number) {
-    const fresh = !prior || now - prior.windowStart > this.policy.windowMs;
+  private async recordFailure(kind: LoginFailureKind, subject: string, prior: LoginFailure | undefined, max: number, now: number) {
+    const fresh = !inWindow(prior, now, this.policy.windowMs);
     const failures = fresh ? 1 : prior.failures + 1;
     await this.store.loginFailures.put({
-      address,
+      kind,
+      subject,
       failures,
       windowStart: fresh ? now : prior.windowStart,
-      lockedUntil: failures >= this.policy.maxFailures ? now + this.policy.lockMs : null,
+      lockedUntil: failures >= max ? now + this.policy.lockMs : null,
     });
   }
 
@@ -117,9 +159,51 @@ export class Auth {
     return { userId: s.userId, sessionId };
   }
 
+  /**
+   * Whether a session is still open (exists and not idle too long), without counting this as a
+   * use: an open event stream alone does not keep its session alive.
+   */
+  async isActive(sessionId: string): Promise<boolean> {
+    const cached = this.caching ? this.cache.get(sessionId) : undefined;
+    const lastAccess = cached ? cached.lastAccess : (await this.store.loginSessions.get(sessionId))?.lastAccess;
+    return lastAccess !== undefined && this.clock.now() - lastAccess <= SESSION_IDLE_MS;
+  }
+
   async logout(sessionId: string): Promise<void> {
     this.cache.delete(sessionId);
     await this.store.loginSessions.delete(sessionId);
+    this.tell({ sessionIds: [sessionId] });
+  }
+
+  /**
+   * Sets a user's password and ends every other login session of that user, in one transaction:
+   * whoever learnt the old password loses the sessions it opened. `keepSessionId` is the session
+   * that made the change (for the login-with-change flow, the one that login just opened).
+   */
+  async changePassword(userId: number, newPassword: string, keepSessionId: string): Promise<void> {
+    const hash = await hashPassword(newPassword);
+    await this.store.transaction(async (r) => {
+      await r.users.setPassword(userId, hash, this.clock.now());
+      await r.loginSessions.deleteOfUser(userId, keepSessionId);
+    });
+    for (const [id, s] of this.cache) if (s.userId === userId && id !== keepSessionId) this.cache.delete(id);
+    this.tell({ userId, except: keepSessionId });
+  }
+
+  /** Calls `listener` when sessions end in this process (logout, expiry, password change); returns the unsubscribe. */
+  onSessionsEnded(listener: (ended: EndedSessions) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  private tell(ended: EndedSessions): void {
+    for (const listener of this.endedListeners) {
+      try {
+        listener(ended);
+      } catch {
+        // A listener's failure must not fail the logout that already happened.
+      }
+    }
   }
 }
 

@@ -11,6 +11,13 @@
  * cheap query, however many clients), and a commit in this process wakes it at once. When the
  * journal moved, it wakes the connections, each of which reads what is new for its filters. The
  * hub runs its timer only while someone is connected, and sends the heartbeat comment.
+ *
+ * A stream lives no longer than its login session. Auth tells the hub at once when a session of
+ * this process ends (logout, expiry found by a request, a password change ending the user's other
+ * sessions), and the hub closes that session's streams. Sessions ended elsewhere (another server
+ * on the same PostgreSQL, maintenance removing idle ones) or simply gone idle are found by a
+ * re-check of every streamed session each SESSION_CHECK_MS: such a stream closes within that
+ * time plus one store read. The stream itself does not count as use of the session.
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -19,6 +26,7 @@ import { INT32_MAX } from '../core/query.ts';
 import type { LogEntry } from '../core/types.ts';
 import { EVENT_TYPES, type EventFilter, type EventType, type StoredEvent } from '../store/events.ts';
 import type { Store } from '../store/index.ts';
+import type { Auth, EndedSessions, Principal } from './auth.ts';
 import { queryParam, type ApiContext } from './context.ts';
 import { baseUrl } from './links.ts';
 import { logToWire } from './wire.ts';
@@ -30,6 +38,8 @@ const HEARTBEAT_MS = 15_000;
 const BATCH = 500;
 /** What browsers wait before reconnecting after the stream dropped. */
 const RETRY_MS = 2_000;
+/** How often open streams' sessions are checked again (the bound on closing after a logout elsewhere). */
+export const SESSION_CHECK_MS = 5_000;
 
 /**
  * The login session of an event-stream request: browsers' EventSource cannot send headers, so
@@ -75,6 +85,8 @@ class Connection {
     private base: string,
     start: number,
     private onClose: () => void,
+    /** The login session the stream was opened with (undefined: not bound to one). */
+    readonly principal?: Principal,
   ) {
     this.last = start;
   }
@@ -166,11 +178,15 @@ class EventHub {
   private lastBeat = Date.now();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  private lastSessionCheck = Date.now();
+  private checkingSessions: Promise<void> | undefined;
 
   constructor(
     private store: Store,
+    private auth: Auth,
     private pollMs = POLL_MS,
     private heartbeatMs = HEARTBEAT_MS,
+    private sessionCheckMs = SESSION_CHECK_MS,
   ) {}
 
   stats(): { connections: number; polling: boolean } {
@@ -184,7 +200,39 @@ class EventHub {
     this.lastBeat = Date.now();
     this.timer = setInterval(() => void this.tick(), this.pollMs);
     this.timer.unref();
-    this.unsubscribe = this.store.onEventsCommitted(() => void this.tick());
+    this.lastSessionCheck = Date.now();
+    const offEvents = this.store.onEventsCommitted(() => void this.tick());
+    const offSessions = this.auth.onSessionsEnded((ended) => this.closeEnded(ended));
+    this.unsubscribe = () => {
+      offEvents();
+      offSessions();
+    };
+  }
+
+  /** Closes the streams of sessions that just ended in this process. */
+  private closeEnded(ended: EndedSessions): void {
+    const gone = 'sessionIds' in ended
+      ? (p: Principal) => ended.sessionIds.includes(p.sessionId)
+      : (p: Principal) => p.userId === ended.userId && p.sessionId !== ended.except;
+    for (const c of [...this.connections]) if (c.principal && gone(c.principal)) c.close();
+  }
+
+  /** Asks Auth again about every streamed session; closes the streams of those no longer open. */
+  private checkSessions(): Promise<void> {
+    this.checkingSessions ??= (async () => {
+      try {
+        const ids = new Set([...this.connections].flatMap((c) => (c.principal ? [c.principal.sessionId] : [])));
+        for (const id of ids) {
+          if (this.stopped || (await this.auth.isActive(id))) continue;
+          for (const c of [...this.connections]) if (c.principal?.sessionId === id) c.close();
+        }
+      } catch (err) {
+        if (!this.stopped) console.error(`census: event stream session check failed: ${(err as Error).message}`);
+      } finally {
+        this.checkingSessions = undefined;
+      }
+    })();
+    return this.checkingSessions;
   }
 
   remove(c: Connection): void {
@@ -211,6 +259,10 @@ class EventHub {
             this.known = latest;
             for (const c of this.connections) void c.wake(latest);
           }
+          if (Date.now() - this.lastSessionCheck >= this.sessionCheckMs) {
+            this.lastSessionCheck = Date.now();
+            void this.checkSessions();
+          }
           if (Date.now() - this.lastBeat >= this.heartbeatMs) {
             this.lastBeat = Date.now();
             for (const c of this.connections) c.write(': heartbeat\n\n');
@@ -231,6 +283,7 @@ class EventHub {
     const all = [...this.connections];
     for (const c of all) c.close();
     await this.ticking;
+    await this.checkingSessions;
     await Promise.all(all.map((c) => c.settled()));
   }
 }
@@ -279,7 +332,7 @@ export const EVENTS_SCHEMA = {
 
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { store } = ctx;
-  const hub = new EventHub(store);
+  const hub = new EventHub(store, ctx.auth);
   app.decorate('eventStreams', { stats: () => hub.stats() });
   // Open streams would keep the server from closing: end them first, and let reads in flight
   // finish before the store closes.
@@ -309,7 +362,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
 
     const out = new PassThrough();
-    const conn = new Connection(store, out, filter, baseUrl(req), start, () => hub.remove(conn));
+    const conn = new Connection(store, out, filter, baseUrl(req), start, () => hub.remove(conn), req.principal);
     const closed = () => conn.close();
     req.raw.once('close', closed);
     reply.raw.once('close', closed);

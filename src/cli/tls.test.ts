@@ -47,7 +47,7 @@ describe('loadOrCreateCertificate', () => {
     const tlsDir = join(dir, 'tls');
     expect(statSync(tlsDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(tlsDir, 'key.pem')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(tlsDir, 'cert.pem')).mode & 0o777).toBe(0o644);
+    expect(statSync(join(tlsDir, 'cert.pem')).mode & 0o777).toBe(0o600);
 
     const second = await loadOrCreateCertificate(dir, ['census.example.com']);
     expect(second.created).toBe(false);

@@ -57,7 +57,8 @@ export async function loadOrCreateCertificate(dataDir: string, hostnames: string
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // The key first: a cert without its key is useless, and both are checked above anyway.
   writePem(keyPath, pems.private, 0o600);
-  writePem(certPath, pems.cert, 0o644);
+  // Public, but the data dir is owner-only throughout (src/store/data-dir.ts would make it so at the next start).
+  writePem(certPath, pems.cert, 0o600);
   const fingerprint256 = new X509Certificate(pems.cert).fingerprint256;
   return { key: pems.private, cert: pems.cert, fingerprint256, created: true };
 }

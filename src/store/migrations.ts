@@ -155,6 +155,26 @@ CREATE TABLE session_tallies (
 );
 `,
   },
+  {
+    version: 6,
+    // Login session ids are kept as their SHA-256 only. Existing rows are dropped, not hashed in
+    // place: SQLite has no SHA-256 function, and a row hashed in place would still leave the clear
+    // id, now valid under its hash, in free pages and the WAL of the database file, whereas a
+    // deleted session is worthless wherever its bytes linger. Everyone logs in again once.
+    // Failed logins are counted per address and per user name (api/auth.ts); the old per-address
+    // counters are dropped with the old table (at most a running lock-out ends early).
+    name: 'hashed login session ids, failed logins per address and per user name',
+    sql: `
+DELETE FROM login_sessions;
+ALTER TABLE login_sessions RENAME COLUMN id TO id_hash;
+CREATE INDEX login_sessions_user ON login_sessions (user_id);
+DROP TABLE login_failures;
+CREATE TABLE login_failures (
+  kind TEXT NOT NULL, subject TEXT NOT NULL, failures INTEGER NOT NULL, window_start {BIGINT} NOT NULL, locked_until {BIGINT},
+  PRIMARY KEY (kind, subject)
+);
+`,
+  },
 ];
 
 function render(text: string, dialect: Dialect): string {

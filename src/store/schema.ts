@@ -17,15 +17,21 @@ export interface UsersTable {
   lastPasswordUpdate: number;
 }
 
+/**
+ * Login sessions by the SHA-256 (hex) of their id, never the id itself: a copy of the database
+ * must not hand out live sessions (store/users.ts).
+ */
 export interface LoginSessionsTable {
-  id: string;
+  idHash: string;
   userId: number;
   createdAt: number;
   lastAccess: number;
 }
 
+/** Failed-login counters: `kind` 'address' (subject: the address) or 'name' (subject: SHA-256 of the user name). */
 export interface LoginFailuresTable {
-  address: string;
+  kind: string;
+  subject: string;
   failures: number;
   windowStart: number;
   lockedUntil: number | null;

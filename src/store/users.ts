@@ -1,4 +1,5 @@
-/** Users, login sessions and the per-address record of failed logins. */
+/** Users, login sessions and the counters of failed logins. */
+import { createHash } from 'node:crypto';
 import type { LoginSession, User } from '../core/types.ts';
 import type { Db } from './rows.ts';
 import type { UsersTable } from './schema.ts';
@@ -50,23 +51,43 @@ export class UserRepository {
   }
 }
 
+/** Hex SHA-256 of a text: how login session ids (and user names of failed logins) are kept. */
+export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * Login sessions, stored under the SHA-256 of their id: whoever reads the database (a backup, a
+ * stolen disk) finds no id a client could send. The ids are 128 random bits, so a plain fast hash
+ * is enough (nothing to guess by brute force). Callers pass and get the clear id.
+ */
 export class LoginSessionRepository {
   constructor(private db: Db) {}
 
   async create(s: LoginSession): Promise<void> {
-    await this.db.insertInto('loginSessions').values(s).execute();
+    await this.db.insertInto('loginSessions')
+      .values({ idHash: sha256Hex(s.id), userId: s.userId, createdAt: s.createdAt, lastAccess: s.lastAccess })
+      .execute();
   }
 
   async get(id: string): Promise<LoginSession | undefined> {
-    return this.db.selectFrom('loginSessions').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await this.db.selectFrom('loginSessions').select(['userId', 'createdAt', 'lastAccess'])
+      .where('idHash', '=', sha256Hex(id)).executeTakeFirst();
+    return r && { id, ...r };
   }
 
   async touch(id: string, now: number): Promise<void> {
-    await this.db.updateTable('loginSessions').set({ lastAccess: now }).where('id', '=', id).execute();
+    await this.db.updateTable('loginSessions').set({ lastAccess: now }).where('idHash', '=', sha256Hex(id)).execute();
   }
 
   async delete(id: string): Promise<void> {
-    await this.db.deleteFrom('loginSessions').where('id', '=', id).execute();
+    await this.db.deleteFrom('loginSessions').where('idHash', '=', sha256Hex(id)).execute();
+  }
+
+  /** Ends every session of a user but `keepId` (a password change); returns how many ended. */
+  async deleteOfUser(userId: number, keepId?: string): Promise<number> {
+    let q = this.db.deleteFrom('loginSessions').where('userId', '=', userId);
+    if (keepId !== undefined) q = q.where('idHash', '!=', sha256Hex(keepId));
+    const r = await q.executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   async deleteIdleSince(cutoff: number): Promise<number> {
@@ -75,8 +96,13 @@ export class LoginSessionRepository {
   }
 }
 
+/** What failed logins are counted by (api/auth.ts has the policy). */
+export type LoginFailureKind = 'address' | 'name';
+
 export interface LoginFailure {
-  address: string;
+  kind: LoginFailureKind;
+  /** The address, or the SHA-256 of the user name (names tried are sometimes passwords typed in the wrong field). */
+  subject: string;
   failures: number;
   windowStart: number;
   lockedUntil: number | null;
@@ -85,19 +111,29 @@ export interface LoginFailure {
 export class LoginFailureRepository {
   constructor(private db: Db) {}
 
-  async get(address: string): Promise<LoginFailure | undefined> {
-    return this.db.selectFrom('loginFailures').selectAll().where('address', '=', address).executeTakeFirst();
+  async get(kind: LoginFailureKind, subject: string): Promise<LoginFailure | undefined> {
+    const r = await this.db.selectFrom('loginFailures').selectAll()
+      .where('kind', '=', kind).where('subject', '=', subject).executeTakeFirst();
+    return r && { ...r, kind: r.kind as LoginFailureKind };
   }
 
   async put(f: LoginFailure): Promise<void> {
     await this.db
       .insertInto('loginFailures')
       .values(f)
-      .onConflict((oc) => oc.column('address').doUpdateSet({ failures: f.failures, windowStart: f.windowStart, lockedUntil: f.lockedUntil }))
+      .onConflict((oc) => oc.columns(['kind', 'subject']).doUpdateSet({ failures: f.failures, windowStart: f.windowStart, lockedUntil: f.lockedUntil }))
       .execute();
   }
 
-  async clear(address: string): Promise<void> {
-    await this.db.deleteFrom('loginFailures').where('address', '=', address).execute();
+  async clear(kind: LoginFailureKind, subject: string): Promise<void> {
+    await this.db.deleteFrom('loginFailures').where('kind', '=', kind).where('subject', '=', subject).execute();
+  }
+
+  /** Removes counters whose window is over and that lock nothing, so made-up names do not pile up. */
+  async deleteStale(windowStartBefore: number, now: number): Promise<void> {
+    await this.db.deleteFrom('loginFailures')
+      .where('windowStart', '<', windowStartBefore)
+      .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', now)]))
+      .execute();
   }
 }
