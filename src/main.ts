@@ -2,11 +2,16 @@
  * The composition root: configuration → store → engine → API. The only module that knows which
  * concrete adapters (SQLite or PostgreSQL, in-process queue, collectors) make up a running Census.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Auth, DEFAULT_LOGIN_POLICY, type LoginPolicy } from './api/auth.ts';
+import type { HttpLimits } from './api/http-limits.ts';
+import { normalizePublicUrl } from './api/links.ts';
+// What `census server`'s options need to know of the API (src/cli/serve.ts imports only this module).
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './api/http-limits.ts';
+export { normalizePublicUrl };
 import { buildApi } from './api/server.ts';
 import type { Collector } from './collectors/types.ts';
 import { fileCollector } from './collectors/file/index.ts';
@@ -17,11 +22,13 @@ import { generatePassword, hashPassword } from './core/password.ts';
 import { SecretBox } from './core/secret-box.ts';
 import { Engine } from './engine/engine.ts';
 import { PgBossQueue } from './engine/pgboss-queue.ts';
+import { PgProcessLiveness } from './engine/process-lock.ts';
 import { InProcessQueue } from './engine/queue.ts';
 import { nextFireTime, validateSchedule } from './engine/schedule.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from './engine/system-jobs.ts';
 import { Store } from './store/index.ts';
+import { createPrivateFile, makeDataDirPrivate } from './store/data-dir.ts';
 import { loadOrCreateKey } from './store/keyfile.ts';
 
 export interface CensusConfig {
@@ -32,6 +39,8 @@ export interface CensusConfig {
   schema?: string;
   port: number;
   host: string;
+  /** The URL clients reach this server by (behind a proxy): every link starts with it (src/api/links.ts). */
+  publicUrl?: string;
   /** Serve plain HTTP (behind a TLS-terminating proxy, or in tests). */
   http: boolean;
   /** Parallel inventory tasks in this process. */
@@ -56,6 +65,10 @@ export interface CensusConfig {
   /** Tasks running at once across all processes (default: no limit). */
   estateConcurrency?: number;
   quiet?: boolean;
+  /** Request deadlines and connection bounds of the API (src/api/http-limits.ts). */
+  limits?: Partial<HttpLimits>;
+  /** Lets Prometheus read /metrics with `Authorization: Bearer <token>` instead of a login session. */
+  metricsToken?: string;
 }
 
 export const DEFAULT_CONFIG: Omit<CensusConfig, 'dataDir'> = {
@@ -120,9 +133,16 @@ interface Runtime {
 async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string }, role: 'server' | 'worker'): Promise<Runtime> {
   const config: CensusConfig = { ...DEFAULT_CONFIG, ...partial };
   const clock = config.clock ?? systemClock;
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = await Store.open({ url: config.database ?? join(config.dataDir, 'census.db'), ...(config.schema ? { schema: config.schema } : {}) });
+  // Owner-only at every start, before anything is read or written there (src/store/data-dir.ts).
+  makeDataDirPrivate(config.dataDir);
+  const sqliteFile = config.database ? undefined : join(config.dataDir, 'census.db');
+  // Born 0600, so that SQLite's -wal and -shm, which take the database file's mode, are too.
+  if (sqliteFile) createPrivateFile(sqliteFile);
+  const store = await Store.open({ url: config.database ?? sqliteFile!, ...(config.schema ? { schema: config.schema } : {}) });
   const secrets = SecretBox.fromKey(loadOrCreateKey(config.dataDir, config.secretKey));
+  // Once more, now that SQLite made its -wal and -shm: they take census.db's mode, and this pass
+  // checks that rather than trusting it.
+  makeDataDirPrivate(config.dataDir);
   const queue = store.dialect === 'postgres'
     ? new PgBossQueue({
         connectionString: config.database!,
@@ -136,11 +156,15 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
     ...(config.leaseMs ? { leaseMs: config.leaseMs, heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 6)), sweepMs: Math.max(100, Math.floor(config.leaseMs / 6)) } : {}),
     ...(config.estateConcurrency ? { estateConcurrency: config.estateConcurrency } : {}),
     processName: `${role}@${hostname()}:${process.pid}`,
+    // On PostgreSQL other processes see this one die from the database (an advisory lock it holds).
+    ...(store.dialect === 'postgres' ? { liveness: new PgProcessLiveness(config.database!) } : {}),
   });
   return { config, clock, store, secrets, engine };
 }
 
 export async function startCensus(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Census> {
+  // A bad public URL is refused before anything is opened.
+  if (partial.publicUrl !== undefined) partial = { ...partial, publicUrl: normalizePublicUrl(partial.publicUrl) };
   const { config, clock, store, secrets, engine } = await openRuntime(partial, 'server');
   const initialAdminPassword = await ensureAdmin(store, config, clock);
   // On SQLite this process is the only one: it runs the tasks. On PostgreSQL `census worker`
@@ -172,8 +196,13 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   }
   const auth = new Auth(store, clock, config.loginPolicy ?? DEFAULT_LOGIN_POLICY);
   const app = buildApi(
-    { store, engine, clock, auth, secrets, applicationTypes: [...COLLECTORS.keys()], version: { version: packageVersion(), build: 'census' } },
-    https ? { https } : {},
+    { store, engine, clock, auth, secrets, applicationTypes: [...COLLECTORS.keys()], version: { version: packageVersion(), build: 'census' },
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) },
+    {
+      ...(https ? { https } : {}),
+      ...(config.limits ? { limits: config.limits } : {}),
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+    },
   );
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

@@ -83,12 +83,14 @@ function parse(text: string): Scrape {
   return { values, types, get: (name, labels = {}) => values.get(seriesKey(name, labels)) };
 }
 
+const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
+
 describe('GET /metrics', () => {
   let srv: TestServer;
   let sid = '';
 
   beforeAll(async () => {
-    srv = await startTestServer();
+    srv = await startTestServer({ metricsToken: METRICS_TOKEN });
     sid = await srv.login();
     const ident = await srv.req('POST', '/api/identity/user', { sid, body: { name: 'pg', username: AUTH_SUPERUSER, password: AUTH_SUPERPASS } });
     expect(ident.status).toBe(201);
@@ -103,13 +105,24 @@ describe('GET /metrics', () => {
   });
 
   async function scrape(): Promise<Scrape> {
-    const r = await srv.req('GET', '/metrics', { exactHeaders: true });
+    const r = await srv.req('GET', '/metrics', { exactHeaders: true, headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     return parse(r.text);
   }
 
-  it('answers without a login session, in Prometheus text format, with every family documented', async () => {
+  it('answers with the metrics token or a login session, and to nobody else', async () => {
+    // What it tells (routes, login failures, tasks) is for operators: never without credentials.
+    expect((await srv.req('GET', '/metrics', { exactHeaders: true })).status).toBe(401);
+    expect((await srv.req('GET', '/metrics', { exactHeaders: true, headers: { authorization: 'Bearer wrong-token-of-other-length' } })).status).toBe(401);
+    expect((await srv.req('GET', '/metrics', { exactHeaders: true, headers: { authorization: `Bearer ${METRICS_TOKEN.replace(/.$/, 'x')}` } })).status).toBe(401);
+    expect((await srv.req('GET', '/%6detrics', { exactHeaders: true })).status).toBe(401);
+    const withSession = await srv.req('GET', '/metrics', { exactHeaders: true, sid });
+    expect(withSession.status).toBe(200);
+    expect(withSession.text).toContain('census_tasks');
+  });
+
+  it('answers the token in Prometheus text format, with every family documented', async () => {
     const m = await scrape();
     expect(m.types.get('census_job_sessions_total')).toBe('counter');
     expect(m.types.get('census_job_session_duration_seconds')).toBe('histogram');

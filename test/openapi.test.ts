@@ -27,7 +27,8 @@ type Doc = {
 
 /** Routes that are not the API: the web UI and the API description itself. */
 const UNDOCUMENTED = (method: string, url: string) =>
-  method === 'HEAD' || url === '/' || url === '/*' || url === '/api/openapi.json' || url === '/api/docs' || url.startsWith('/api/docs/');
+  method === 'HEAD' || url === '/' || url === '/*' || url === '/api/openapi.json' || url === '/api/docs' || url.startsWith('/api/docs/') ||
+  url === '/.census/bad-path';
 
 /**
  * Every (method, route pattern) of the server, read from Fastify's own route tree

@@ -17,6 +17,8 @@ export interface ApiContext {
   /** Application types that have a collector. */
   applicationTypes: readonly string[];
   version: { version: string; build: string };
+  /** Where links point (`census server --public-url`); unset: see src/api/links.ts. */
+  publicUrl?: string;
 }
 
 /**
@@ -45,7 +47,9 @@ export function bodyObject(req: FastifyRequest): Record<string, unknown> {
   return b as Record<string, unknown>;
 }
 
+/** The caller's name for logs. Every route that changes something needs a login session, so a missing one is a 401, never "unknown". */
 export async function userName(ctx: ApiContext, req: FastifyRequest): Promise<string> {
   const id = req.principal?.userId;
-  return (id !== undefined && (await ctx.store.users.byId(id))?.name) || 'unknown';
+  if (id === undefined) throw new SppError(401, 'XSBMissingSessionidException', 'This request needs a session.');
+  return (await ctx.store.users.byId(id))?.name ?? `user ${id}`;
 }

@@ -116,9 +116,10 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
   app.get(METRICS_ROUTE, {
     schema: {
       summary: 'Prometheus metrics',
-      description: 'Prometheus text exposition format 0.0.4 (`text/plain; version=0.0.4`), not JSON. Needs no login session.',
+      description: 'Prometheus text exposition format 0.0.4 (`text/plain; version=0.0.4`), not JSON. Needs a login session, ' +
+        'or `Authorization: Bearer <token>` with the token set by `census server --metrics-token` (for Prometheus).',
       tags: ['Metrics'],
-      security: [],
+      security: [{ sessionid: [] }, { metricsToken: [] }],
       response: { 200: { description: 'The metrics, as text.', content: { 'text/plain': { schema: { type: 'string' } } } } },
     },
   }, async (_req, reply) => {

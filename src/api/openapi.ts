@@ -2,7 +2,7 @@
  * The OpenAPI 3 description of the API, generated from the route schemas (src/api/schemas.ts)
  * by @fastify/swagger, served at /api/openapi.json and browsable with Swagger UI at /api/docs
  * (its files come from the npm package: no internet needed). Neither needs a login session
- * (PUBLIC_ROUTES in src/api/system.ts).
+ * (src/api/access.ts).
  *
  * Call `registerOpenApi` before any route is added: @fastify/swagger learns the routes from an
  * `onRoute` hook, which sees only the routes added after it. The hook is installed at once (the
@@ -48,6 +48,7 @@ export function registerOpenApi(app: FastifyInstance, version: string): void {
         securitySchemes: {
           sessionid: { type: 'apiKey', in: 'header', name: 'X-Endeavour-Sessionid', description: 'The `sessionid` answered by the login.' },
           basicAuth: { type: 'http', scheme: 'basic', description: 'User name and password, for the login only.' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'The token set with `census server --metrics-token` (or CENSUS_METRICS_TOKEN), for /metrics only.' },
         },
       },
       security: [{ sessionid: [] }],
@@ -76,7 +77,8 @@ export function registerOpenApi(app: FastifyInstance, version: string): void {
     if (err) throw err;
   });
 
-  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
+  // Public: it describes the same API as the documentation shipped with Census, nothing more.
+  app.get(OPENAPI_PATH, { schema: { hide: true, security: [] } }, async () => app.swagger());
 
   // Swagger UI in a plugin context of its own. Applied directly rather than registered: as
   // registered plugins go, @fastify/swagger above was not (it only needs the `swagger` decorator).

@@ -686,5 +686,5 @@ export const TAG_DESCRIPTIONS: { name: Tag; description: string }[] = [
   { name: 'Inventory', description: 'What inventories found: instances, databases and file systems, and their change history.' },
   { name: 'System', description: 'Version probes that need no session.' },
   { name: 'Events', description: 'Live Server-Sent Events of job, session, task and log changes, resumable with Last-Event-ID.' },
-  { name: 'Metrics', description: 'Prometheus metrics; no session needed.' },
+  { name: 'Metrics', description: 'Prometheus metrics, with a login session or the metrics token.' },
 ];

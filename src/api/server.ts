@@ -2,19 +2,25 @@
  * The HTTP API: one Fastify instance with SPP's conventions applied once for every route —
  * tolerant paths and bodies, login sessions, and errors in SPP's `{id, description}` shape.
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { badRequest, SppError } from '../core/errors.ts';
+import { access, markAccess, metricsTokenMatches } from './access.ts';
 import { applicationRoutes } from './application.ts';
 import { appserverRoutes } from './appservers.ts';
 import { sessionHeader } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { eventRoutes, streamSessionId } from './events.ts';
+import { answerClientError, DEFAULT_HTTP_LIMITS, guardBody, limitConnectionsPerAddress, nodeServerOptions, type HttpLimits } from './http-limits.ts';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from './json-depth.ts';
 import { identityRoutes } from './identities.ts';
 import { jobRoutes } from './jobs.ts';
+import { useLinkBase } from './links.ts';
 import { metricsRoutes } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
+import { canonicalPath, spellsNgp } from './paths.ts';
 import { sessionRoutes } from './sessions.ts';
-import { PUBLIC_ROUTES, systemRoutes } from './system.ts';
+import { systemRoutes } from './system.ts';
 import { webRoutes } from './web.ts';
 
 export interface ApiOptions {
@@ -22,28 +28,55 @@ export interface ApiOptions {
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
   logger?: FastifyServerOptions['logger'];
+  /** Deadlines and connection bounds (src/api/http-limits.ts). */
+  limits?: Partial<HttpLimits>;
+  /** A bearer token that may read /metrics without a login session (Prometheus). */
+  metricsToken?: string;
 }
 
-/** `//api//endeavour/job/` → `/api/endeavour/job`: clients build URLs with doubled and trailing slashes. */
-export function normalizePath(url: string): string {
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
-  let clean = path.replace(/\/{2,}/g, '/');
-  if (clean.length > 1 && clean.endsWith('/')) clean = clean.slice(0, -1);
-  return clean === path ? url : clean + (q < 0 ? '' : url.slice(q));
-}
+/**
+ * Requests whose path spelling is refused (src/api/paths.ts) are routed here, with the reason
+ * kept beside the raw request: the router never sees a path that could mean another one.
+ */
+const BAD_PATH_ROUTE = '/.census/bad-path';
+const badPaths = new WeakMap<IncomingMessage, { reason: string; ngp: boolean }>();
+
+/** Answers under /ngp are wrapped the NodeJS layer's way; decided by the route that ran. */
+const isNgp = (req: FastifyRequest) => badPaths.get(req.raw)?.ngp ?? (req.routeOptions.url ?? req.url).startsWith('/ngp/');
 
 export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInstance {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  const serverOptions = nodeServerOptions(limits);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    rewriteUrl: (req) => normalizePath(req.url ?? '/'),
+    rewriteUrl: (raw) => {
+      const path = canonicalPath(raw.url ?? '/');
+      if (path.ok) return path.url;
+      badPaths.set(raw, { reason: path.reason, ngp: spellsNgp(raw.url ?? '') });
+      return BAD_PATH_ROUTE;
+    },
     trustProxy: false,
-    ...(options.https ? { https: options.https } : {}),
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    clientErrorHandler: answerClientError,
+    // What the router refuses (an escape that decodes to invalid UTF-8, a parameter over its
+    // length limit): SPP's shape, like every other error.
+    frameworkErrors: (err, req, reply: FastifyReply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : err.code === 'FST_ERR_BAD_URL' ? 400 : 500;
+      const body = { id: status === 500 ? 'XSBInternalException' : 'XSBInvalidArgumentException', description: status === 414 ? 'A path parameter is too long.' : 'The request path is not valid.' };
+      void reply.code(status).send(req.url.startsWith('/ngp/') ? { statusCode: status, response: body, ...body } : body);
+    },
+    ...(options.https ? { https: { ...options.https, ...serverOptions } } : { http: serverOptions }),
   }) as unknown as FastifyInstance;
+  limitConnectionsPerAddress(app.server, limits.maxConnectionsPerAddress);
+
+  // Before any route: each route's access (public, session, token) is fixed as it is added.
+  markAccess(app);
 
   // First: the OpenAPI description learns of every route added after this line.
   registerOpenApi(app, ctx.version.version);
+  useLinkBase(app, ctx.publicUrl);
 
   // JSON bodies may be empty (most SPP clients POST actions with no body); any content type is
   // read as JSON when it looks like JSON, since clients are careless with the header.
@@ -51,6 +84,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body.trim() : '';
     if (text === '') return done(null, undefined);
+    if (jsonDepthExceeds(text)) return done(badRequest(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
     // CSV (bulk registration) stays text.
     if (/^text\/csv\b/i.test(req.headers['content-type'] ?? '')) return done(null, text);
     try {
@@ -60,12 +94,40 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     }
   });
 
+  // Access is decided by the route that matched (its schema's `security`, src/api/access.ts),
+  // never by how the URL was spelled; a request that matched no route needs a session too.
   app.addHook('onRequest', async (req) => {
-    // Only the API needs a login session; the web UI's files are public (the UI logs in itself).
-    if (!req.url.startsWith('/api/') && !req.url.startsWith('/ngp/')) return;
-    const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
-    if (PUBLIC_ROUTES.has(route)) return;
+    const how = access(req);
+    // No route matched: the not-found handler below runs, and asks for a session under /api and /ngp.
+    if (how === 'public' || req.is404) return;
+    if (how === 'session-or-token' && metricsTokenMatches(req, options.metricsToken)) return;
     req.principal = await ctx.auth.authenticate(sessionHeader(req) ?? streamSessionId(req));
+  });
+
+  // A body that stops arriving is cut within seconds (408) instead of holding its connection.
+  app.addHook('preParsing', async (req, reply, payload) => {
+    const length = req.headers['content-length'];
+    if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return payload;
+    return guardBody(payload, limits.bodyIdleTimeoutMs);
+  });
+
+  // Headers every answer carries: no MIME sniffing, nothing cached by default (API answers hold
+  // session-bound data), no framing of any HTML page, and HSTS where Census speaks HTTPS.
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (options.https) reply.header('strict-transport-security', 'max-age=31536000');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (/^text\/html/i.test(String(reply.getHeader('content-type') ?? ''))) {
+      reply.header('x-frame-options', 'DENY');
+      const csp = reply.getHeader('content-security-policy');
+      if (!csp) reply.header('content-security-policy', "frame-ancestors 'none'");
+    }
+    if (reply.statusCode === 408) reply.header('connection', 'close');
+    return payload;
+  });
+
+  app.all(BAD_PATH_ROUTE, { schema: { hide: true, security: [] } }, async (req) => {
+    throw badRequest(badPaths.get(req.raw)?.reason ?? 'The request path is not valid.');
   });
 
   app.setErrorHandler((err: FastifyError | SppError, req, reply) => {
@@ -91,13 +153,18 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     }
     if (status === 429) reply.header('retry-after', '60');
     // The NodeJS layer (/ngp) wraps answers as {statusCode, response}; keep id/description on top for core readers.
-    const payload = req.url.startsWith('/ngp/') ? { statusCode: status, response: body, ...body } : body;
+    const payload = isNgp(req) ? { statusCode: status, response: body, ...body } : body;
     return reply.code(status).send(payload);
   });
 
-  app.setNotFoundHandler((req, reply) => {
+  app.setNotFoundHandler(async (req, reply) => {
+    // What the UI's catch-all passed on: a caller without a session learns nothing about which
+    // API paths exist (401 for any of them), as before the route-based check.
+    if (!req.principal && /^\/(api|ngp)(\/|$)/.test(req.url)) {
+      req.principal = await ctx.auth.authenticate(sessionHeader(req));
+    }
     const body = { id: 'XSBObjectNotFoundException', description: `There is no ${req.method} ${req.url.split('?')[0]} in this API.` };
-    reply.code(404).send(req.url.startsWith('/ngp/') ? { statusCode: 404, response: body, ...body } : body);
+    return reply.code(404).send(isNgp(req) ? { statusCode: 404, response: body, ...body } : body);
   });
 
   systemRoutes(app, ctx);
@@ -107,7 +174,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   appserverRoutes(app, ctx);
   applicationRoutes(app, ctx);
   eventRoutes(app, ctx);
-  const metrics = metricsRoutes(app, ctx); // GET /metrics: public, as it is outside /api
+  const metrics = metricsRoutes(app, ctx); // GET /metrics: a session or the metrics token
   app.addHook('onResponse', async (req, reply) => metrics.observe(req, reply));
   webRoutes(app);
   return app;

@@ -5,8 +5,8 @@
  *
  * - Hashed build output under /assets/ is cached for a year (immutable): a new build has new names.
  * - index.html is never cached, so a new build is picked up at the next load.
- * - Any other GET outside /api and /ngp that names no file gets index.html (history routing:
- *   /jobs/sessions/123 is a page of the UI, not a file).
+ * - A GET of one of the UI's pages that names no file gets index.html (history routing:
+ *   /jobs/sessions/123 is a page of the UI, not a file); anything else is a 404.
  * - Without a build (web/dist missing) `/` says how to build it rather than failing.
  */
 import { existsSync } from 'node:fs';
@@ -33,9 +33,15 @@ function securityHeaders(reply: FastifyReply): void {
 }
 
 /** The UI's pages and files are not part of the API description (src/api/openapi.ts). */
-const HIDDEN = { schema: { hide: true } };
+/** They need no login session either (src/api/access.ts): the UI logs in through the API. */
+const HIDDEN = { schema: { hide: true, security: [] } };
 
 const isApiPath = (path: string) => /^\/(api|ngp)(\/|$)/.test(path);
+/**
+ * The UI's own pages (web/src/App.tsx): only these get index.html for history routing. Any other
+ * path is a 404, so that no spelling of an API path (`/API/…`, `/api;x/…`) answers 200 with a page.
+ */
+const isUiPage = (path: string) => path === '/' || /^\/(login|jobs|manage-protection)(\/|$)/.test(path);
 
 const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Census</title>
@@ -54,7 +60,7 @@ export function webRoutes(app: FastifyInstance, distDir: string = DEFAULT_WEB_DI
 
   if (!existsSync(index)) {
     const notBuilt = async (req: FastifyRequest, reply: FastifyReply) => {
-      if (isApiPath(req.url.split('?')[0] ?? '')) return reply.callNotFound();
+      if (!isUiPage(req.url.split('?')[0] ?? '')) return reply.callNotFound();
       securityHeaders(reply);
       return reply.code(200).header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(NOT_BUILT_PAGE);
     };
@@ -102,7 +108,7 @@ export function webRoutes(app: FastifyInstance, distDir: string = DEFAULT_WEB_DI
       return reply.sendFile(file, root, { cacheControl: false });
     }
     // A missing build file is a 404 (a page's HTML would only confuse the browser there).
-    if (path.startsWith('/assets/') || /\.(js|css|map|svg|png|ico|woff2?)$/i.test(path)) return reply.callNotFound();
+    if (!isUiPage(path)) return reply.callNotFound();
     return sendIndex(reply);
   };
   app.get('/', HIDDEN, serve);

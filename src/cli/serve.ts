@@ -1,7 +1,7 @@
 /** `census server` and `census worker`: the processes that run Census itself. */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { startCensus, startWorker, DEFAULT_CONFIG, type CensusConfig } from '../main.ts';
+import { startCensus, startWorker, DEFAULT_CONFIG, DEFAULT_HTTP_LIMITS, normalizePublicUrl, type CensusConfig, type HttpLimits } from '../main.ts';
 
 export const USAGE = `Usage: census server [options]
        census worker --database postgres://… [options]
@@ -14,6 +14,9 @@ Options:
   --port N             port to listen on (default ${DEFAULT_CONFIG.port})                       [server]
   --host ADDR          address to listen on (default ${DEFAULT_CONFIG.host})               [server]
   --http               serve plain HTTP instead of HTTPS                               [server]
+  --public-url URL     the address clients use (e.g. https://census.example.com behind a
+                       proxy): links in answers start with it. Without it they follow the
+                       request's Host only when that names this server's own address  [server]
   --with-worker        on PostgreSQL, run tasks in the server process too              [server]
   --inventory-time HH:MM   daily time of the Application Server Inventory (default 00:00) [server]
   --timezone ZONE      IANA time zone of --inventory-time (default UTC)                [server]
@@ -23,7 +26,17 @@ Options:
   --estate-concurrency N   tasks running at once across all processes (default: no limit)
   --task-timeout S     seconds one server's inventory may take (default ${DEFAULT_CONFIG.taskTimeoutMs / 1000})
   --lease S            seconds a running task's claim holds without a heartbeat; a task of a
-                       process that died runs again elsewhere after this (default 60)
+                       process that hangs runs again elsewhere after this (default 60); on
+                       PostgreSQL a process that died is seen within seconds, lease or not
+  --metrics-token T    lets Prometheus read /metrics with "Authorization: Bearer T" (or set
+                       CENSUS_METRICS_TOKEN); without it /metrics needs a login session  [server]
+
+Request limits [server] (docs/operations.md, "Request limits"):
+  --header-timeout S       time to receive a request's headers (default ${DEFAULT_HTTP_LIMITS.headersTimeoutMs / 1000})
+  --body-timeout S         longest pause while a body arrives, then 408 (default ${DEFAULT_HTTP_LIMITS.bodyIdleTimeoutMs / 1000})
+  --request-timeout S      time to receive a whole request (default ${DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000})
+  --keep-alive-timeout S   idle time of a keep-alive connection (default ${DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000})
+  --max-connections-per-address N   open connections from one address (default ${DEFAULT_HTTP_LIMITS.maxConnectionsPerAddress})
 
 Environment: CENSUS_ADMIN_PASSWORD sets the first admin password; CENSUS_SECRET_KEY (base64, 32
 bytes) replaces the key file that encrypts stored credentials — in a cluster, give every server
@@ -43,8 +56,10 @@ function int(name: string, v: string | undefined, min: number, max: number): num
 
 const OPTIONS = {
   port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, database: { type: 'string' },
-  http: { type: 'boolean' }, 'with-worker': { type: 'boolean' }, concurrency: { type: 'string' }, 'estate-concurrency': { type: 'string' },
-  'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'inventory-time': { type: 'string' }, timezone: { type: 'string' },
+  http: { type: 'boolean' }, 'public-url': { type: 'string' }, 'with-worker': { type: 'boolean' }, concurrency: { type: 'string' }, 'estate-concurrency': { type: 'string' },
+  'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'metrics-token': { type: 'string' },
+  'header-timeout': { type: 'string' }, 'body-timeout': { type: 'string' }, 'request-timeout': { type: 'string' },
+  'keep-alive-timeout': { type: 'string' }, 'max-connections-per-address': { type: 'string' }, 'inventory-time': { type: 'string' }, timezone: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -67,6 +82,14 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
   const timeout = seconds('task-timeout', values['task-timeout']);
   const lease = seconds('lease', values.lease);
   const estate = int('estate-concurrency', values['estate-concurrency'], 1, 100_000);
+  const limits = Object.fromEntries(Object.entries({
+    headersTimeoutMs: seconds('header-timeout', values['header-timeout']),
+    bodyIdleTimeoutMs: seconds('body-timeout', values['body-timeout']),
+    requestTimeoutMs: seconds('request-timeout', values['request-timeout']),
+    keepAliveTimeoutMs: seconds('keep-alive-timeout', values['keep-alive-timeout']),
+    maxConnectionsPerAddress: int('max-connections-per-address', values['max-connections-per-address'], 1, 1_000_000),
+  }).filter(([, v]) => v !== undefined)) as Partial<HttpLimits>;
+  const metricsToken = values['metrics-token'] ?? process.env.CENSUS_METRICS_TOKEN;
   return {
     dataDir: resolve(values['data-dir'] ?? process.env.CENSUS_DATA_DIR ?? '.census'),
     port: int('port', values.port, 0, 65535) ?? DEFAULT_CONFIG.port,
@@ -77,11 +100,33 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
     taskTimeoutMs: timeout ?? DEFAULT_CONFIG.taskTimeoutMs,
     ...(lease ? { leaseMs: lease } : {}),
     ...(estate ? { estateConcurrency: estate } : {}),
+    ...(Object.keys(limits).length ? { limits } : {}),
+    ...(metricsToken ? { metricsToken } : {}),
     ...(values.database ? { database: values.database } : {}),
+    ...(values['public-url'] !== undefined ? { publicUrl: publicUrl(values['public-url']) } : {}),
     ...(values['inventory-time'] ? { inventorySchedule: { time: values['inventory-time'], ...(values.timezone ? { timezone: values.timezone } : {}) } } : {}),
     ...(process.env.CENSUS_ADMIN_PASSWORD ? { adminPassword: process.env.CENSUS_ADMIN_PASSWORD } : {}),
     ...(process.env.CENSUS_SECRET_KEY !== undefined ? { secretKey: process.env.CENSUS_SECRET_KEY } : {}),
   };
+}
+
+function publicUrl(text: string): string {
+  try {
+    return normalizePublicUrl(text);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+/**
+ * Everything this process creates from now on is owner-only from birth (the data dir's files,
+ * and whatever a library writes). Census does not depend on it: each file is also created with
+ * its own mode and the data dir is checked at every start (src/store/data-dir.ts); this closes
+ * the gap for files nobody thought of. Only here, in the real process: a library caller or a
+ * test keeps its own umask.
+ */
+function privateUmask(): void {
+  process.umask(0o077);
 }
 
 function stopOnSignals(name: string, stop: () => Promise<void>): void {
@@ -102,6 +147,7 @@ function stopOnSignals(name: string, stop: () => Promise<void>): void {
 export async function server(args: string[]): Promise<void> {
   const config = readConfig(args);
   if (!config) return;
+  privateUmask();
   const census = await startCensus(config);
   console.log(`Census is listening on ${census.url}  (data: ${config.dataDir}, database: ${config.database ? 'PostgreSQL' : 'SQLite'})`);
   if (census.initialAdminPassword) {
@@ -118,6 +164,7 @@ export async function server(args: string[]): Promise<void> {
 export async function worker(args: string[]): Promise<void> {
   const config = readConfig(args);
   if (!config) return;
+  privateUmask();
   const w = await startWorker(config);
   console.log(`Census worker ${w.engine.processName} is taking tasks (concurrency ${config.concurrency})`);
   stopOnSignals('worker', w.stop);
