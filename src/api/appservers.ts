@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TLS_MODES } from '../collectors/types.ts';
 import { csvRecords } from '../core/csv.ts';
 import { badRequest, conflict, notFound, SppError } from '../core/errors.ts';
-import { INT32_MAX, type FieldMap } from '../core/query.ts';
+import { asNumber, INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { AppServer, Identity } from '../core/types.ts';
 import { INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
 import type { Repositories } from '../store/index.ts';
@@ -141,10 +141,10 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
     let portNumber: number | null = null;
     if (body.portNumber !== undefined && body.portNumber !== null && body.portNumber !== '') {
-      portNumber = Number(body.portNumber);
+      portNumber = asNumber(body.portNumber);
       if (!Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) throw badRequest('"portNumber" must be a whole number from 1 to 65535.');
     }
-    const maxConcurrency = Number((body.opProperties as Body | undefined)?.maxConcurrency ?? 10);
+    const maxConcurrency = asNumber((body.opProperties as Body | undefined)?.maxConcurrency ?? 10);
     const tlsMode = (str(body, 'tls') ?? 'disable').toLowerCase();
     if (!(TLS_MODES as readonly string[]).includes(tlsMode)) throw badRequest(`"tls" must be one of ${TLS_MODES.join(', ')}.`);
     const useKey = bool(body, 'useKeyAuthentication', false) || (inline && typeof (body.privatekey ?? body.privateKey) === 'string');
@@ -178,8 +178,11 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     };
   }
 
-  /** Checks what needs the store: the identity exists and is of the right kind, and the server is new. */
-  async function checkDraft(r: Repositories, d: Draft): Promise<void> {
+  /**
+   * Checks what needs the store: the identity exists and is of the right kind, and the server is
+   * new. Returns the server already saved when this is a retry of the same registration.
+   */
+  async function checkDraft(r: Repositories, d: Draft): Promise<AppServer | undefined> {
     if ('id' in d.identity) {
       const i = await r.identities.get(d.identity.id);
       if (!i) throw notFound('Identity', d.identity.id);
@@ -191,7 +194,26 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
     const same = (await r.appservers.all()).find((a) =>
       a.hostAddress.toLowerCase() === d.server.hostAddress.toLowerCase() && a.portNumber === d.server.portNumber && a.applicationType === d.server.applicationType);
+    if (same && (await isRetry(r, same, d))) return same;
     if (same) throw conflict(`${d.server.hostAddress}${d.server.portNumber ? `:${d.server.portNumber}` : ''} (${d.server.applicationType}) is already registered as "${same.name}" (id ${same.id}).`);
+  }
+
+  /**
+   * A client whose registration was saved but whose 201 never reached it (the server was killed,
+   * the connection dropped) sends it again: the same name, address, port, type and credentials
+   * get the server it already made rather than a 409 (docs/compat.md).
+   */
+  async function isRetry(r: Repositories, a: AppServer, d: Draft): Promise<boolean> {
+    if (a.name !== d.server.name || a.useKeyAuthentication !== d.server.useKeyAuthentication || a.identityId === null) return false;
+    if ('id' in d.identity) return a.identityId === d.identity.id;
+    const had = await r.identities.get(a.identityId);
+    const want = d.identity.draft;
+    if (!had || had.kind !== want.kind || had.username !== want.username) return false;
+    try {
+      return ctx.secrets.open(had.secret) === ctx.secrets.open(want.secret);
+    } catch {
+      return false; // sealed under another key: not knowingly the same credentials
+    }
   }
 
   async function save(r: Repositories, d: Draft): Promise<AppServer> {
@@ -201,10 +223,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   async function registerOne(req: FastifyRequest, inline: boolean): Promise<AppServer> {
     const draft = parseRegistration(bodyObject(req), inline);
-    const server = await store.transaction(async (r) => {
-      await checkDraft(r, draft);
-      return save(r, draft);
-    });
+    const server = await store.transaction(async (r) => (await checkDraft(r, draft)) ?? save(r, draft));
     // SPP starts the application inventory on registration; Census inventories the new server
     // (or adds it to the inventory already running).
     if (draft.addToCatJob) {
@@ -218,6 +237,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
       tag: TAGS.appservers,
       summary: 'Register an application server, or many',
       description: 'One server: a JSON object, answered 201 with the server and a `Location`; `addToCatJob: true` inventories it. ' +
+        'The same registration sent again (same name, address, port, type and credentials) answers 201 with the server already saved; a different one at a registered address is 409. ' +
         'Many (`?action=bulk`, or any JSON array or CSV body): a JSON array, `{"appservers": [...]}` or CSV with a header row (Content-Type text/csv), credentials inline; ' +
         'every entry is checked before any is saved, then one inventory session covers them all unless `?inventory=false`.',
       querystring: query({ action: '`bulk` for bulk registration (implied by an array or CSV body).', inventory: '`false`: bulk registration starts no inventory.' }),
@@ -250,7 +270,8 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: routeSchema({
       tag: TAGS.appservers,
       summary: 'Register an application server (NodeJS layer)',
-      description: 'As the SPP UI and sppclient register: credentials may be inline (`username` with `password` or `privatekey`: Census creates the identity) or `username` may be an identity href.',
+      description: 'As the SPP UI and sppclient register: credentials may be inline (`username` with `password` or `privatekey`: Census creates the identity) or `username` may be an identity href. ' +
+        'The same registration sent again answers 201 with the server already saved.',
       body: requestBody(INLINE_REGISTRATION, { required: true }),
       ok: { 201: 'NgpAppServerCreated' },
       errors: [400, 404, 409],
@@ -297,16 +318,18 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (problems.length) throw refuse();
 
     const servers = await store.transaction(async (r) => {
+      // A retried bulk registration gets the servers its first attempt saved, the way one does.
+      const already: (AppServer | undefined)[] = [];
       for (const { entry, draft } of drafts) {
         try {
-          await checkDraft(r, draft);
+          already.push(await checkDraft(r, draft));
         } catch (err) {
           problems.push(`entry ${entry}: ${err instanceof SppError ? err.description : (err as Error).message}`);
         }
       }
       if (problems.length) throw refuse();
       const saved: AppServer[] = [];
-      for (const { draft } of drafts) saved.push(await save(r, draft));
+      for (const [i, { draft }] of drafts.entries()) saved.push(already[i] ?? (await save(r, draft)));
       return saved;
     });
     let sessionId: string | null = null;

@@ -64,10 +64,14 @@ export function limitConnectionsPerAddress(server: Server, max: number): void {
 /**
  * The request body as the parser reads it, cut with a 408 in SPP's shape when the client stops
  * sending for `idleMs`. Without it a request that announces a large body and sends a few bytes
- * keeps its connection until the whole-request deadline.
+ * keeps its connection until the whole-request deadline. The clock stops when the body has
+ * arrived or the answer has gone (a route may answer without reading the body: then nobody is
+ * waiting for it, and Node discards the rest).
  */
-export function guardBody(source: Readable, idleMs: number): Readable {
+export function guardBody(source: Readable, idleMs: number, answer: NodeJS.EventEmitter): Readable {
   const out = new PassThrough();
+  // Errors are for the parser, when it reads; unread, the stream must not throw into the process.
+  out.on('error', () => undefined);
   const timer = setTimeout(() => {
     source.unpipe(out);
     out.destroy(Object.assign(
@@ -81,6 +85,8 @@ export function guardBody(source: Readable, idleMs: number): Readable {
   source.once('end', done);
   source.once('close', done);
   out.once('close', done);
+  answer.once('finish', done);
+  answer.once('close', done);
   source.on('error', (err) => out.destroy(err));
   source.pipe(out);
   return out;

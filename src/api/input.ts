@@ -1,6 +1,6 @@
 /** Reading fields of a JSON body with clear 400s in SPP's shape. */
 import { badRequest, notFound } from '../core/errors.ts';
-import { INT32_MAX } from '../core/query.ts';
+import { asText, INT32_MAX } from '../core/query.ts';
 
 export type Body = Record<string, unknown>;
 
@@ -30,7 +30,7 @@ export function bool(body: Body, key: string, fallback: boolean): boolean {
 export function identityRef(v: unknown): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   const raw = typeof v === 'object' ? ((v as Body).href ?? (v as Body).id) : v;
-  const m = /(?:^|\/identity\/(?:user|key)\/)(\d+)\/?$/.exec(String(raw ?? ''));
+  const m = /(?:^|\/identity\/(?:user|key)\/)(\d+)\/?$/.exec(asText(raw ?? ''));
   if (!m) throw badRequest(`${JSON.stringify(v)} is not a reference to an identity (expected {"href": ".../api/identity/user/ID"}).`);
   // An id past the column's range names no identity (and PostgreSQL would reject the lookup).
   if (Number(m[1]) > INT32_MAX) throw notFound('Identity', m[1]!);

@@ -167,6 +167,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const id = idParam(req);
     await jobOr404(id);
     const body = bodyObject(req);
+    // An object is no zone name (and String() of `{"toString": 1}` would throw: a 500).
+    if (body.timezone !== null && typeof body.timezone === 'object') throw badRequest('"timezone" must be an IANA time zone name such as "Europe/Berlin".');
     if (body.time === null) {
       await store.jobs.setSchedule(id, null, null);
     } else {

@@ -108,7 +108,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   app.addHook('preParsing', async (req, reply, payload) => {
     const length = req.headers['content-length'];
     if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return payload;
-    return guardBody(payload, limits.bodyIdleTimeoutMs);
+    return guardBody(payload, limits.bodyIdleTimeoutMs, reply.raw);
   });
 
   // Headers every answer carries: no MIME sniffing, nothing cached by default (API answers hold
@@ -122,7 +122,9 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
       const csp = reply.getHeader('content-security-policy');
       if (!csp) reply.header('content-security-policy', "frame-ancestors 'none'");
     }
-    if (reply.statusCode === 408) reply.header('connection', 'close');
+    // A body that was not read to its end (cut, or refused before reading) leaves the connection
+    // out of step: close it after this answer rather than read the next request from the middle.
+    if (reply.statusCode === 408 || !req.raw.complete) reply.header('connection', 'close');
     return payload;
   });
 

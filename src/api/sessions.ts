@@ -1,7 +1,7 @@
 /** /api/endeavour/jobsession (spec §5) and /api/endeavour/log/job (spec §6). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../core/errors.ts';
-import { INT32_MAX, type Criterion, type FieldMap } from '../core/query.ts';
+import { asNumber, asText, INT32_MAX, type Criterion, type FieldMap } from '../core/query.ts';
 import { normalizeStatusWord, PSEUDO_SESSION_STATUS } from '../core/status.ts';
 import { envelope, readCollectionQuery, toListQuery, type CollectionQuery } from './collection.ts';
 import { idParam, queryParam, userName, type ApiContext } from './context.ts';
@@ -51,10 +51,14 @@ function sessionCriteria(cq: CollectionQuery, now: number): Criterion[] {
   const unit = cq.criteria.find((c) => c.property === 'rangeunit');
   const range = cq.criteria.find((c) => c.property === 'range');
   if (unit && range) {
-    const ms = RANGE_UNITS[String(unit.value).toLowerCase().replace(/s$/, '')];
-    const n = Number(range.value);
+    const name = asText(unit.value).toLowerCase().replace(/s$/, '');
+    // Own keys only: "__proto__" or "constructor" are not units.
+    const ms = Object.hasOwn(RANGE_UNITS, name) ? RANGE_UNITS[name] : undefined;
+    const n = asNumber(range.value);
     if (!ms || !Number.isFinite(n)) throw badRequest('rangeunit must be minute, hour, day or week, and range a number.');
-    out.push({ property: 'start', op: '>=', value: now - n * ms });
+    // A range beyond any date means "since ever" (or "from beyond the end"): kept a whole number
+    // a client can read back as `start`, rather than ±Infinity, which the answer cannot carry.
+    out.push({ property: 'start', op: '>=', value: Math.round(Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, now - n * ms))) });
   }
   for (const c of cq.criteria) {
     // EXISTS / NOT EXISTS take no value: nothing to translate (every session has a status).
@@ -63,8 +67,9 @@ function sessionCriteria(cq: CollectionQuery, now: number): Criterion[] {
       continue;
     }
     const values = (Array.isArray(c.value) ? c.value : [c.value]).flatMap((v) => {
-      const pseudo = PSEUDO_SESSION_STATUS[String(v).toLowerCase()];
-      return pseudo ? [...pseudo] : [normalizeStatusWord(String(v))];
+      const word = asText(v).toLowerCase();
+      const pseudo = Object.hasOwn(PSEUDO_SESSION_STATUS, word) ? PSEUDO_SESSION_STATUS[word] : undefined;
+      return pseudo ? [...pseudo] : [normalizeStatusWord(word)];
     });
     const negate = c.op === '<>' || c.op === 'NOT IN';
     out.push({ property: 'status', op: negate ? 'NOT IN' : 'IN', value: values });

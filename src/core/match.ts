@@ -4,16 +4,44 @@
  */
 import type { Condition, ListQuery, ListResult, Scalar } from './query.ts';
 
+const ANY = Symbol('%');
+const ONE = Symbol('_');
+
+/**
+ * SQL LIKE (`%` any run, `_` one character, `\\` escapes the next), case-insensitive. Matched
+ * by walking both strings and going back only to the last `%`, never with a regular expression:
+ * one of `^.*.*.*…x$` backtracks exponentially, and a filter of ten `*` held the event loop for
+ * seconds (found by test/security/fuzz.test.ts).
+ */
 function like(value: string, pattern: string): boolean {
-  let re = '';
+  const tokens: (string | symbol)[] = [];
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
-    if (c === '\\' && i + 1 < pattern.length) re += pattern[++i]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    else if (c === '%') re += '.*';
-    else if (c === '_') re += '.';
-    else re += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    if (c === '\\' && i + 1 < pattern.length) tokens.push(pattern[++i]!);
+    else if (c === '%') {
+      if (tokens[tokens.length - 1] !== ANY) tokens.push(ANY);
+    } else tokens.push(c === '_' ? ONE : c);
   }
-  return new RegExp(`^${re}$`, 'is').test(value);
+  const fits = (t: string | symbol | undefined, c: string) => t === ONE || (typeof t === 'string' && (t === c || t.toUpperCase() === c.toUpperCase()));
+  let v = 0;
+  let t = 0;
+  let lastAny = -1;
+  let resumeAt = 0;
+  while (v < value.length) {
+    if (tokens[t] === ANY) {
+      lastAny = t++;
+      resumeAt = v;
+    } else if (fits(tokens[t], value[v]!)) {
+      t++;
+      v++;
+    } else if (lastAny >= 0) {
+      // Let the last % take one more character, and try the rest of the pattern from there.
+      t = lastAny + 1;
+      v = ++resumeAt;
+    } else return false;
+  }
+  while (tokens[t] === ANY) t++;
+  return t === tokens.length;
 }
 
 const same = (a: unknown, b: Scalar) => (typeof b === 'number' ? Number(a) === b : typeof b === 'boolean' ? Boolean(a) === b : String(a) === b);

@@ -42,6 +42,16 @@ function parseJsonParam(name: string, raw: string): unknown {
 
 const truncate = (s: string) => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
 
+/**
+ * A client's JSON value as text: objects and arrays as their JSON. `String()` would call a
+ * `toString` the client wrote into the object, and throw when it is not a function
+ * (`{"toString": 1}`), a 500 where the answer is a 400 or "no match".
+ */
+export const asText = (v: unknown): string => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+/** A client's JSON value as a number: NaN for objects and arrays (see asText). */
+export const asNumber = (v: unknown): number => (v !== null && typeof v === 'object' ? NaN : Number(v));
+
 const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : v && typeof v === 'object' ? [v] : []);
 
 export function parseFilter(raw: string | undefined): Criterion[] {
@@ -54,7 +64,7 @@ export function parseFilter(raw: string | undefined): Criterion[] {
     if (!item || typeof item !== 'object') throw badRequest(`filter[${i}] is not an object.`);
     const { property, op, value } = item as Record<string, unknown>;
     if (typeof property !== 'string' || property === '') throw badRequest(`filter[${i}] has no property name.`);
-    const opKey = op === undefined || op === null ? '=' : String(op).trim().toUpperCase().replace(/\s+/g, ' ');
+    const opKey = op === undefined || op === null ? '=' : asText(op).trim().toUpperCase().replace(/\s+/g, ' ');
     const operator = OPERATORS[opKey];
     if (!operator) throw badRequest(`filter[${i}] has an unknown operator ${JSON.stringify(op)}.`);
     return { property, op: operator, value };
@@ -68,7 +78,7 @@ export function parseSort(raw: string | undefined): SortKey[] {
     if (!item || typeof item !== 'object') throw badRequest(`sort[${i}] is not an object.`);
     const { property, direction } = item as Record<string, unknown>;
     if (typeof property !== 'string' || property === '') throw badRequest(`sort[${i}] has no property name.`);
-    const dir = direction === undefined || direction === null ? 'ASC' : String(direction).toUpperCase();
+    const dir = direction === undefined || direction === null ? 'ASC' : asText(direction).toUpperCase();
     if (dir !== 'ASC' && dir !== 'DESC') throw badRequest(`sort[${i}] has direction ${JSON.stringify(direction)}; use ASC or DESC.`);
     return { property, direction: dir };
   });
@@ -125,7 +135,7 @@ export function coerce(value: unknown, type: FieldType): Scalar | undefined {
   switch (type) {
     case 'number': {
       if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-      if (typeof value === 'boolean') return undefined;
+      if (typeof value === 'boolean' || typeof value === 'object') return undefined;
       const s = String(value).trim();
       if (s === '' ) return undefined;
       const n = Number(s);
@@ -133,13 +143,14 @@ export function coerce(value: unknown, type: FieldType): Scalar | undefined {
     }
     case 'boolean': {
       if (typeof value === 'boolean') return value;
+      if (typeof value === 'object') return undefined;
       const s = String(value).trim().toLowerCase();
       if (s === 'true' || s === '1') return true;
       if (s === 'false' || s === '0') return false;
       return undefined;
     }
     default:
-      return typeof value === 'object' ? JSON.stringify(value) : String(value);
+      return asText(value);
   }
 }
 
