@@ -540,7 +540,7 @@ describe('census client commands', () => {
 
   /** Requests this server answered on a route, from /metrics (an event stream counts when it closes). */
   async function answered(route: string): Promise<number> {
-    const text = (await s.req('GET', '/metrics')).text;
+    const text = (await s.req('GET', '/metrics', { sid })).text;
     let n = 0;
     for (const line of text.split('\n')) {
       if (line.startsWith('census_http_requests_total{') && line.includes(`route="${route}"`) && line.includes('method="GET"')) n += Number(line.split(' ').at(-1));
