@@ -1,6 +1,6 @@
 /** Domain records → SPP's JSON shapes (spec §4.1, §5.1, §6). */
 import type { Clock } from '../core/clock.ts';
-import { displayName, isSessionLive } from '../core/status.ts';
+import { displayName, isSessionLive, jobStatus } from '../core/status.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { InventoryChange, Job, JobSession, LogEntry } from '../core/types.ts';
 import { filterQuery, link, type Links } from './links.ts';
@@ -69,7 +69,7 @@ export function lastrun(s: JobSession, now: number) {
  */
 export function jobToWire(base: string, job: Job, running: JobSession | undefined, ended: JobSession | undefined, clock: Clock) {
   const now = clock.now();
-  const status = running ? 'RUNNING' : job.held ? 'HELD' : 'IDLE';
+  const status = jobStatus(running ? running.id : null, job.held);
   const shown = running ?? ended;
   const triggerIds = job.triggerId !== null && job.schedule ? [String(job.triggerId)] : [];
   return {

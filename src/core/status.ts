@@ -45,12 +45,91 @@ export const PSEUDO_SESSION_STATUS: Record<string, readonly SessionStatus[]> = {
   history: ENDED_SESSION_STATUSES,
 };
 
+// ---- the state machine -----------------------------------------------------------------------
+
+/**
+ * Where each status may go next. The store's guarded updates (claim, finish, release, close) and
+ * the engine's moves follow these; a move not listed here is a bug, not a race.
+ */
+export const JOB_MOVES: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  IDLE: ['RUNNING', 'HELD'],
+  HELD: ['RUNNING', 'IDLE'], // a held job still starts on demand; only its schedule is paused
+  RUNNING: ['IDLE', 'HELD'],
+};
+
+export const SESSION_MOVES: Readonly<Record<SessionStatus, readonly SessionStatus[]>> = {
+  RUNNING: ['CANCELLING', 'COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED'],
+  CANCELLING: ['CANCELLED'],
+  COMPLETED: [],
+  PARTIAL: [],
+  FAILED: [],
+  CANCELLED: [],
+};
+
+export const TASK_MOVES: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
+  PENDING: ['RUNNING', 'CANCELLED', 'FAILED'], // claimed; dropped by a cancel; given up after repeated crashes
+  RUNNING: ['PENDING', 'COMPLETED', 'FAILED', 'CANCELLED'], // handed back or taken from a dead process; or ends
+  COMPLETED: [],
+  FAILED: [],
+  CANCELLED: [],
+};
+
+export function canMoveJob(from: JobStatus, to: JobStatus): boolean {
+  return JOB_MOVES[from].includes(to);
+}
+
+export function canMoveSession(from: SessionStatus, to: SessionStatus): boolean {
+  return SESSION_MOVES[from].includes(to);
+}
+
+export function canMoveTask(from: TaskStatus, to: TaskStatus): boolean {
+  return TASK_MOVES[from].includes(to);
+}
+
+/** The task statuses a task may be moved to `to` from (the guard of a store update). */
+export function taskStatusesBefore(to: TaskStatus): TaskStatus[] {
+  return (Object.keys(TASK_MOVES) as TaskStatus[]).filter((from) => canMoveTask(from, to));
+}
+
+export const isTaskEnded = (s: string): boolean => (ENDED_TASK_STATUSES as readonly string[]).includes(s);
+
+/** A cancel is taken only by a live session not already cancelling. */
+export function canCancelSession(s: { status: string; cancelRequested: boolean }): boolean {
+  return isSessionLive(s.status) && !s.cancelRequested && canMoveSession(s.status as SessionStatus, 'CANCELLING');
+}
+
 /** How a session ends, from how many of its tasks completed and failed. */
 export function sessionOutcome(completed: number, failed: number, cancelRequested: boolean): SessionStatus {
   if (cancelRequested) return 'CANCELLED';
   if (failed === 0) return 'COMPLETED';
   if (completed === 0) return 'FAILED';
   return 'PARTIAL';
+}
+
+/** A session's tasks counted by status: how far it got, and how it ends once every task has. */
+export interface SessionProgress {
+  total: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  ended: number;
+  /** Whole percent of tasks that ended; 100 for a session without tasks. */
+  percent: number;
+  /** The session's end status once every task ended; null while some still run. */
+  outcome: SessionStatus | null;
+}
+
+export function sessionProgress(counts: Partial<Record<TaskStatus, number>>, cancelRequested: boolean): SessionProgress {
+  const count = (st: TaskStatus) => counts[st] ?? 0;
+  const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+  const ended = ENDED_TASK_STATUSES.reduce((n, st) => n + count(st), 0);
+  const completed = count('COMPLETED');
+  const failed = count('FAILED');
+  return {
+    total, completed, failed, cancelled: count('CANCELLED'), ended,
+    percent: total ? Math.floor((ended / total) * 100) : 100,
+    outcome: ended < total ? null : sessionOutcome(completed, failed, cancelRequested),
+  };
 }
 
 /** The job's state as clients see it, derived from its stored facts. */

@@ -90,6 +90,14 @@ export interface ScopeEntry {
 export interface Task {
   id: number;
   sessionId: number;
+  /**
+   * What the task works on: a kind ('appserver', 'none', and whatever a job type fans out over)
+   * with the id of that thing and/or a payload (JSON) of what the job type needs to know.
+   */
+  targetKind: string;
+  targetId: string | null;
+  payload: unknown;
+  /** The target's id when it is an application server: SPP's wire field, kept from the target. */
   appserverId: number | null;
   name: string;
   status: TaskStatus;

@@ -1,6 +1,7 @@
 /** Job definitions and the facts that make up a job's state (running session, hold, trigger). */
 import type { Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
+import { jobStatus } from '../core/status.ts';
 import type { DailySchedule, Job } from '../core/types.ts';
 import { jobStatusEvent, type EventRepository } from './events.ts';
 import { bit, bool, json, listPage, type Db } from './rows.ts';
@@ -55,7 +56,7 @@ export class JobRepository {
         .where('runningSessionId', 'is', null)
         .executeTakeFirst();
       const claimed = Number(r.numUpdatedRows) === 1;
-      if (claimed) await events.add(jobStatusEvent(jobId, 'RUNNING', sessionId));
+      if (claimed) await events.add(jobStatusEvent(jobId, jobStatus(sessionId, false), sessionId));
       return claimed;
     });
   }
@@ -69,7 +70,7 @@ export class JobRepository {
         .where('runningSessionId', '=', sessionId)
         .returning('held')
         .executeTakeFirst();
-      if (r) await events.add(jobStatusEvent(jobId, bool(r.held) ? 'HELD' : 'IDLE', sessionId));
+      if (r) await events.add(jobStatusEvent(jobId, jobStatus(null, bool(r.held)), sessionId));
     });
   }
 
@@ -86,8 +87,11 @@ export class JobRepository {
         .where('held', '<>', bit(held))
         .returning('runningSessionId')
         .executeTakeFirst();
-      // A running job stays RUNNING; its status becomes HELD or IDLE when the run ends (finishRun).
-      if (r && r.runningSessionId === null) await events.add(jobStatusEvent(jobId, held ? 'HELD' : 'IDLE', null));
+      // Only a status clients can see changing is an event: a running job stays RUNNING, and
+      // becomes HELD or IDLE when its run ends (finishRun).
+      if (!r) return;
+      const status = jobStatus(r.runningSessionId, held);
+      if (status !== jobStatus(r.runningSessionId, !held)) await events.add(jobStatusEvent(jobId, status, null));
     });
   }
 

@@ -175,6 +175,19 @@ CREATE TABLE login_failures (
 );
 `,
   },
+  {
+    version: 7,
+    // A task works on a target of any kind (job types fan out over more than application
+    // servers). appserver_id stays, filled for 'appserver' targets: SPP's task shape and its
+    // filter read it.
+    name: 'general task targets',
+    sql: `
+ALTER TABLE tasks ADD COLUMN target_kind TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE tasks ADD COLUMN target_id TEXT;
+ALTER TABLE tasks ADD COLUMN payload TEXT;
+UPDATE tasks SET target_kind = 'appserver', target_id = CAST(appserver_id AS TEXT) WHERE appserver_id IS NOT NULL;
+`,
+  },
 ];
 
 function render(text: string, dialect: Dialect): string {

@@ -79,6 +79,9 @@ export interface TasksTable {
   id: Generated<number>;
   sessionId: number;
   appserverId: number | null;
+  targetKind: Generated<string>;
+  targetId: string | null;
+  payload: string | null;
   name: string;
   status: string;
   start: number | null;

@@ -1,7 +1,7 @@
 /** Job sessions, their tasks and their log entries. */
 import type { Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
-import { LIVE_SESSION_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
+import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionStatistic, Task } from '../core/types.ts';
 import { bit, bool, json, listPage, type Db } from './rows.ts';
 import { whereAll } from './where.ts';
@@ -15,7 +15,30 @@ export const toSession = (r: Selectable<JobSessionsTable>): JobSession => ({
   scope: json<ScopeEntry[]>(r.scope, []),
 });
 
-const toTask = (r: Selectable<TasksTable>): Task => ({ ...r, status: r.status as TaskStatus });
+const toTask = (r: Selectable<TasksTable>): Task => ({ ...r, status: r.status as TaskStatus, payload: json<unknown>(r.payload, null) });
+
+/**
+ * A task to insert. Its target is given as kind and id (and payload), or, as older callers do,
+ * by appserverId alone.
+ */
+export type NewTask = Omit<Task, 'id' | 'targetKind' | 'targetId' | 'payload' | 'appserverId'> &
+  Partial<Pick<Task, 'targetKind' | 'targetId' | 'payload' | 'appserverId'>>;
+
+/** What a move of a task may change (its target never changes). */
+export type TaskPatch = Partial<Pick<Task, 'status' | 'start' | 'end' | 'attempts' | 'errorCode' | 'message' | 'owner' | 'leaseExpires' | 'queuedAt'>>;
+
+function taskRow(t: NewTask) {
+  const { targetKind, targetId, payload, appserverId, ...rest } = t;
+  const kind = targetKind ?? (appserverId != null ? 'appserver' : 'none');
+  const id = targetId ?? (appserverId != null ? String(appserverId) : null);
+  return {
+    ...rest,
+    targetKind: kind,
+    targetId: id,
+    payload: payload === undefined || payload === null ? null : JSON.stringify(payload),
+    appserverId: kind === 'appserver' && id !== null ? Number(id) : null,
+  };
+}
 
 export const toLog = (r: Selectable<LogsTable>): LogEntry => {
   const { seq: _seq, ...rest } = r;
@@ -82,6 +105,7 @@ export class SessionRepository {
 
   /** Ends a live session; false when it had already ended (another process closed it first). */
   async close(id: number, patch: SessionPatch & { status: SessionStatus; end: number }): Promise<boolean> {
+    if (!ENDED_SESSION_STATUSES.includes(patch.status)) throw new Error(`a session cannot end ${patch.status}`);
     const r = await this.db
       .updateTable('jobSessions')
       .set(sessionRow(patch))
@@ -117,11 +141,11 @@ export class SessionRepository {
 export class TaskRepository {
   constructor(private db: Db) {}
 
-  async insertMany(tasks: Omit<Task, 'id'>[]): Promise<Task[]> {
+  async insertMany(tasks: NewTask[]): Promise<Task[]> {
     const out: Task[] = [];
     // In slices: SQLite takes at most 32,766 bound values in one statement.
     for (let i = 0; i < tasks.length; i += 500) {
-      const rows = await this.db.insertInto('tasks').values(tasks.slice(i, i + 500)).returningAll().execute();
+      const rows = await this.db.insertInto('tasks').values(tasks.slice(i, i + 500).map(taskRow)).returningAll().execute();
       out.push(...rows.map(toTask));
     }
     return out;
@@ -259,7 +283,9 @@ export class TaskRepository {
   }
 
   /** Moves a task from one status to another; false if it was not in `from` (someone else moved it). */
-  async transition(id: number, from: TaskStatus[], patch: Partial<Omit<Task, 'id' | 'sessionId'>>): Promise<boolean> {
+  async transition(id: number, from: TaskStatus[], patch: TaskPatch): Promise<boolean> {
+    const to = patch.status;
+    if (to && from.some((f) => !canMoveTask(f, to))) throw new Error(`a task cannot move from ${from.join('/')} to ${to}`);
     const r = await this.db.updateTable('tasks').set(patch).where('id', '=', id).where('status', 'in', from).executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }

@@ -3,26 +3,26 @@
  * the retention period, events of the live event stream older than theirs (job option
  * `eventRetentionDays`, default 1), and login sessions left idle past their timeout.
  */
-import type { Clock } from '../core/clock.ts';
-import type { JobSession, Task } from '../core/types.ts';
-import type { Repositories, Store } from '../store/index.ts';
-import type { TaskOutcome } from './inventory-task.ts';
-import { message, type Message } from './messages.ts';
-import { DEFAULT_RETENTION_DAYS } from './system-jobs.ts';
-
-export interface MaintenanceDeps {
-  store: Store;
-  clock: Clock;
-  loginIdleMs: number;
-  log(r: Repositories, task: Task, m: Message): Promise<void>;
-}
+import { message } from '../messages.ts';
+import { DEFAULT_RETENTION_DAYS, MAINTENANCE_SERVICE } from '../system-jobs.ts';
+import type { JobType, TaskOutcome, TaskRun } from './types.ts';
 
 const DAY = 86_400_000;
 const BATCH = 500;
 /** How long the event journal behind GET /api/endeavour/events keeps events (a resume window, not history). */
-export const DEFAULT_EVENT_RETENTION_DAYS = 1;
+const DEFAULT_EVENT_RETENTION_DAYS = 1;
 
-export async function runMaintenance(d: MaintenanceDeps, task: Task, session: JobSession): Promise<TaskOutcome> {
+/** One task with no target; its session reports no statistics. */
+export function maintenance(settings: { loginIdleMs: number }): JobType {
+  return {
+    serviceId: MAINTENANCE_SERVICE,
+    plan: async () => ({ tasks: [{ name: 'Maintenance', targetKind: 'none' }] }),
+    run: (t) => runMaintenance(settings.loginIdleMs, t),
+  };
+}
+
+async function runMaintenance(loginIdleMs: number, d: TaskRun): Promise<TaskOutcome> {
+  const { session } = d;
   const job = await d.store.jobs.get(session.jobId);
   const days = Number(job?.options.retentionDays ?? DEFAULT_RETENTION_DAYS);
   const cutoff = d.clock.now() - days * DAY;
@@ -39,11 +39,11 @@ export async function runMaintenance(d: MaintenanceDeps, task: Task, session: Jo
     sessions += ids.length;
     if (ids.length < BATCH) break;
   }
-  const logins = await d.store.loginSessions.deleteIdleSince(d.clock.now() - d.loginIdleMs);
-  await d.log(d.store, task, message('INFO', 'CNSM0200', sessions, logs, days, logins));
+  const logins = await d.store.loginSessions.deleteIdleSince(d.clock.now() - loginIdleMs);
+  await d.log(d.store, message('INFO', 'CNSM0200', sessions, logs, days, logins));
   const asked = Number(job?.options.eventRetentionDays ?? DEFAULT_EVENT_RETENTION_DAYS);
   const eventDays = Number.isFinite(asked) && asked >= 0 ? asked : DEFAULT_EVENT_RETENTION_DAYS;
   const events = await d.store.events.prune(d.clock.now() - eventDays * DAY);
-  await d.log(d.store, task, message('INFO', 'CNSM0201', events, eventDays));
+  await d.log(d.store, message('INFO', 'CNSM0201', events, eventDays));
   return { status: 'COMPLETED' };
 }

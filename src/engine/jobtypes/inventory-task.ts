@@ -4,52 +4,39 @@
  * how the task ended together with what it found and its last log entries, which the engine
  * commits in the same transaction as the task's end (TaskOutcome.commit).
  */
-import { CollectorError, type Collector, type CollectResult, type CollectTarget, type TlsMode } from '../collectors/types.ts';
-import { describeChanges } from '../core/inventory-diff.ts';
-import type { Clock } from '../core/clock.ts';
-import type { SecretBox } from '../core/secret-box.ts';
-import type { Identity, Task } from '../core/types.ts';
-import type { Repositories, Store } from '../store/index.ts';
-import { message, type Message } from './messages.ts';
+import { CollectorError, type Collector, type CollectResult, type CollectTarget } from '../../collectors/types.ts';
+import type { TlsMode } from '../../core/tls-mode.ts';
+import { describeChanges } from '../../core/inventory-diff.ts';
+import type { SecretBox } from '../../core/secret-box.ts';
+import { openCredentials } from '../credentials.ts';
+import { message } from '../messages.ts';
+import type { TaskOutcome, TaskRun } from './types.ts';
 
-export interface InventoryDeps {
-  store: Store;
-  clock: Clock;
+export interface InventorySettings {
   secrets: SecretBox;
   collectors: ReadonlyMap<string, Collector>;
   timeoutMs: number;
   retries: number;
   retryDelayMs: number;
-  log(r: Repositories, task: Task, m: Message): Promise<void>;
 }
 
-export interface TaskOutcome {
-  status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
-  errorCode?: string;
-  message?: string;
-  /**
-   * What the task found and its last log entries, written by the engine in the same transaction
-   * as the task's end: a process killed in between leaves neither (the task runs again, once),
-   * and a process that lost its claim meanwhile records nothing.
-   */
-  commit?: (r: Repositories) => Promise<void>;
-}
-
-export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: number, signal: AbortSignal): Promise<TaskOutcome> {
-  const server = task.appserverId === null ? undefined : await d.store.appservers.get(task.appserverId);
+export async function runInventoryTask(d: InventorySettings, t: TaskRun): Promise<TaskOutcome> {
+  const { task, signal } = t;
+  const sessionId = t.session.id;
+  const server = task.targetKind !== 'appserver' || task.targetId === null ? undefined : await t.store.appservers.get(Number(task.targetId));
   if (!server) {
     return {
       status: 'FAILED', errorCode: 'NOT_FOUND', message: 'application server no longer exists',
-      commit: (r) => d.log(r, task, message('WARN', 'CNSI0106', task.name)),
+      commit: (r) => t.log(r, message('WARN', 'CNSI0106', task.name)),
     };
   }
   const collector = d.collectors.get(server.applicationType);
   const fail = (code: string, reason: string): TaskOutcome => ({
     status: 'FAILED', errorCode: code, message: reason,
-    commit: (r) => d.log(r, task, message('ERROR', 'CNSI0102', server.name, reason)),
+    commit: (r) => t.log(r, message('ERROR', 'CNSI0102', server.name, reason)),
   });
   if (!collector) return fail('UNSUPPORTED', `Census cannot inventory application type "${server.applicationType}" yet.`);
-  const identity = server.identityId === null ? undefined : await d.store.identities.get(server.identityId);
+  const identity = server.identityId === null ? undefined : await t.store.identities.get(server.identityId);
   if (!identity) return fail('NO_CREDENTIALS', `no identity is attached to ${server.name}; register it with osuser or username/password.`);
   let credentials: Pick<CollectTarget, 'username' | 'password' | 'privateKey' | 'passphrase'>;
   try {
@@ -63,7 +50,7 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
   const deadline = Date.now() + d.timeoutMs;
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) break;
-    await d.log(d.store, task, message('INFO', 'CNSI0100', server.name, server.applicationType, where, attempt));
+    await t.log(t.store, message('INFO', 'CNSI0100', server.name, server.applicationType, where, attempt));
     let result: CollectResult;
     try {
       result = await collectWithDeadline(collector, {
@@ -74,7 +61,7 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
       const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
       const delay = d.retryDelayMs * 2 ** (attempt - 1);
       if (e.retryable && attempt <= d.retries && Date.now() + delay < deadline) {
-        await d.log(d.store, task, message('WARN', 'CNSI0103', server.name, e.message, delay));
+        await t.log(t.store, message('WARN', 'CNSI0103', server.name, e.message, delay));
         if (!(await pause(delay, signal))) break;
         continue;
       }
@@ -84,21 +71,21 @@ export async function runInventoryTask(d: InventoryDeps, task: Task, sessionId: 
       status: 'COMPLETED',
       commit: async (r) => {
         const changes = await r.inventory.record(
-          { appserverId: server.id, applicationType: server.applicationType, sessionId, now: d.clock.now() },
+          { appserverId: server.id, applicationType: server.applicationType, sessionId, now: t.clock.now() },
           result.instances,
         );
-        for (const w of result.warnings) await d.log(r, task, message('WARN', 'CNSI0104', server.name, w));
+        for (const w of result.warnings) await t.log(r, message('WARN', 'CNSI0104', server.name, w));
         for (const f of result.instances.flatMap((i) => i.findings ?? [])) {
-          await d.log(r, task, message('WARN', 'CNSI0107', server.name, f.database ? `${f.database}: ${f.message}` : f.message, f.code));
+          await t.log(r, message('WARN', 'CNSI0107', server.name, f.database ? `${f.database}: ${f.message}` : f.message, f.code));
         }
         const dbs = result.instances.reduce((n, i) => n + i.databases.length, 0);
         const versions = [...new Set(result.instances.map((i) => i.version ?? 'unknown'))].join(', ');
-        await d.log(r, task, message('INFO', 'CNSI0101', server.name, result.instances.length, dbs, versions || 'unknown'));
-        await d.log(r, task, message('INFO', 'CNSI0108', server.name, describeChanges(changes)));
+        await t.log(r, message('INFO', 'CNSI0101', server.name, result.instances.length, dbs, versions || 'unknown'));
+        await t.log(r, message('INFO', 'CNSI0108', server.name, describeChanges(changes)));
       },
     };
   }
-  return { status: 'CANCELLED', errorCode: 'CANCELLED', commit: (r) => d.log(r, task, message('WARN', 'CNSI0105', server.name)) };
+  return { status: 'CANCELLED', errorCode: 'CANCELLED', commit: (r) => t.log(r, message('WARN', 'CNSI0105', server.name)) };
 }
 
 /**
@@ -145,17 +132,4 @@ function pause(ms: number, signal: AbortSignal): Promise<boolean> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/**
- * The credentials a collector logs in with: a password identity's password, or a key identity's
- * private key (sealed together with its passphrase as JSON).
- */
-export function openCredentials(identity: Identity, secrets: SecretBox): Pick<CollectTarget, 'username' | 'password' | 'privateKey' | 'passphrase'> {
-  const opened = secrets.open(identity.secret);
-  if (identity.kind === 'key') {
-    const key = JSON.parse(opened) as { privateKey: string; passphrase?: string | null };
-    return { username: identity.username, password: null, privateKey: key.privateKey, passphrase: key.passphrase ?? null };
-  }
-  return { username: identity.username, password: opened };
 }

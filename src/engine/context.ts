@@ -1,0 +1,46 @@
+/**
+ * What the engine's parts share: the store, clock and queue, the registered job types, the
+ * timing settings, and this process's own state (its name as task owner, whether it is stopping,
+ * the tasks it runs now). engine.ts makes one and hands it to each part.
+ */
+import type { Clock } from '../core/clock.ts';
+import type { JobSession } from '../core/types.ts';
+import type { Store } from '../store/index.ts';
+import type { JobTypes } from './jobtypes/index.ts';
+import type { ProcessLiveness } from './process-lock.ts';
+import type { TaskQueue } from './queue.ts';
+
+export interface EngineSettings {
+  /** How long a claim on a running task holds without renewal. */
+  leaseMs: number;
+  /** How often running tasks renew their lease and look for a cancel. */
+  heartbeatMs: number;
+  /** Attempts a task gets when the processes running it keep dying. */
+  maxAttempts: number;
+  /** Tasks running at once across every process sharing the database (0: no limit). */
+  estateConcurrency: number;
+}
+
+export interface EngineEvents {
+  'session-started': JobSession;
+  'session-ended': JobSession;
+}
+
+export interface EngineContext {
+  store: Store;
+  clock: Clock;
+  queue: TaskQueue;
+  jobTypes: JobTypes;
+  settings: EngineSettings;
+  liveness: ProcessLiveness | undefined;
+  state: {
+    /** This process as a task owner: its name, plus its liveness lock's tag once it holds one. */
+    owner: string;
+    stopping: boolean;
+    /** Stopping as a killed process would: record nothing, leave tasks to their leases. */
+    abandoning: boolean;
+  };
+  /** Tasks this process runs now, with the controller that aborts each. */
+  mine: Map<number, { sessionId: number; controller: AbortController }>;
+  emit<K extends keyof EngineEvents>(event: K, value: EngineEvents[K]): void;
+}

@@ -1,0 +1,122 @@
+/**
+ * Running one task handed over by the queue: claimed with a lease in the store (so a message
+ * delivered twice runs once, and a task whose process died is claimed again later), renewed by a
+ * heartbeat while its job type works, and ended with what it found in one transaction.
+ */
+import { isSessionLive } from '../core/status.ts';
+import type { JobSession, Task } from '../core/types.ts';
+import { taskEvent } from '../store/events.ts';
+import type { EngineContext } from './context.ts';
+import type { TaskOutcome } from './jobtypes/index.ts';
+import { message } from './messages.ts';
+import type { QueuedTask } from './queue.ts';
+import { enqueue, finishIfDone } from './session-progress.ts';
+import { moveTask, writeLog } from './session-records.ts';
+
+export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: AbortSignal): Promise<void> {
+  const session = await e.store.sessions.get(qt.sessionId);
+  const task = await e.store.tasks.get(qt.taskId);
+  if (!session || !task || task.status !== 'PENDING') return;
+  if (session.cancelRequested || !isSessionLive(session.status)) {
+    await e.store.transaction((r) => moveTask(r, session, task, ['PENDING'], { status: 'CANCELLED', end: e.clock.now(), errorCode: 'CANCELLED' }));
+    await finishIfDone(e, session.id);
+    return;
+  }
+  if (task.attempts >= e.settings.maxAttempts) return giveUp(e, session, task);
+  if (!(await claim(e, task, session, queueSignal))) return;
+
+  const controller = new AbortController();
+  const onQueueAbort = () => controller.abort();
+  queueSignal.addEventListener('abort', onQueueAbort, { once: true });
+  e.mine.set(task.id, { sessionId: session.id, controller });
+  const heartbeat = setInterval(() => void beat(e, task.id, session.id, controller), e.settings.heartbeatMs);
+  heartbeat.unref();
+  const owner = e.state.owner;
+  const running: Task = { ...task, status: 'RUNNING', start: e.clock.now(), attempts: task.attempts + 1, owner };
+  let outcome: TaskOutcome;
+  try {
+    const type = e.jobTypes.get(session.serviceId);
+    if (!type) throw new Error(`no job type runs ${session.serviceId}`);
+    outcome = await type.run({
+      task: running, session, signal: controller.signal, store: e.store, clock: e.clock,
+      log: (r, m) => writeLog(e, r, session, running.id, m),
+    });
+  } catch (err) {
+    const reason = `internal error: ${(err as Error).message}`;
+    outcome = { status: 'FAILED', errorCode: 'INTERNAL', message: (err as Error).message, commit: (r) => writeLog(e, r, session, task.id, message('ERROR', 'CNSI0102', task.name, reason)) };
+  } finally {
+    clearInterval(heartbeat);
+    queueSignal.removeEventListener('abort', onQueueAbort);
+    e.mine.delete(task.id);
+  }
+  // Stopping (SIGTERM) cut the task short: give it back to be run again at once elsewhere.
+  if (e.state.stopping && queueSignal.aborted && outcome.status === 'CANCELLED') return e.state.abandoning ? undefined : handBack(e, session, running);
+  const { commit } = outcome;
+  const ended = { status: outcome.status, end: e.clock.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
+  // The task's end, what it found and its last log entries commit together, or not at all.
+  const recorded = await e.store.transaction(async (r) => {
+    if (!(await r.tasks.finish(task.id, owner, ended))) return false;
+    await commit?.(r);
+    await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
+    return true;
+  });
+  if (!recorded) return; // our claim was lost (lease ran out, or we were taken for dead) and another process took the task over
+  await finishIfDone(e, session.id);
+}
+
+/** A task this stopping process began but will not finish: PENDING again, queued again, logged. */
+async function handBack(e: EngineContext, session: JobSession, running: Task): Promise<void> {
+  const owner = e.state.owner;
+  const back = await e.store.transaction(async (r) => {
+    if (!(await r.tasks.handBack(running.id, owner))) return false;
+    await r.events.add(taskEvent(session.jobId, { ...running, status: 'PENDING', start: null, attempts: running.attempts - 1, owner: null, leaseExpires: null }));
+    await writeLog(e, r, session, running.id, message('WARN', 'CNSJ0013', running.name, owner));
+    return true;
+  });
+  if (back) await enqueue(e, session.id, [running]);
+}
+
+/** Claims a task, waiting for a free slot while the estate-wide limit is reached. */
+async function claim(e: EngineContext, task: Task, session: JobSession, signal: AbortSignal): Promise<boolean> {
+  const { leaseMs, estateConcurrency } = e.settings;
+  const owner = e.state.owner;
+  for (let wait = 100; !signal.aborted; wait = Math.min(wait * 2, 2_000)) {
+    const now = Date.now();
+    const limit = estateConcurrency > 0 ? estateConcurrency : undefined;
+    const r = await e.store.transaction(async (tx) => {
+      if (limit !== undefined) await tx.lock(4242002);
+      const c = await tx.tasks.claim(task.id, owner, now, now + leaseMs, limit);
+      if (c.claimed) {
+        await tx.events.add(taskEvent(session.jobId, {
+          ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner, leaseExpires: now + leaseMs,
+        }));
+      }
+      return c;
+    });
+    if (!r.full) return r.claimed;
+    await new Promise((resolve) => setTimeout(resolve, wait + Math.random() * wait));
+  }
+  return false;
+}
+
+/** Renews this task's lease, and aborts it when its session was cancelled from any process. */
+async function beat(e: EngineContext, taskId: number, sessionId: number, controller: AbortController): Promise<void> {
+  try {
+    const held = await e.store.tasks.renew([taskId], e.state.owner, Date.now() + e.settings.leaseMs);
+    const s = await e.store.sessions.get(sessionId);
+    if (!held.length || !s || s.cancelRequested) controller.abort();
+  } catch {
+    // The next beat tries again; the lease is long enough to miss a few.
+  }
+}
+
+/** A task whose processes kept dying: fail it rather than take down process after process. */
+async function giveUp(e: EngineContext, session: JobSession, task: Task): Promise<void> {
+  const reason = `gave up after ${task.attempts} attempts: the process running it stopped each time`;
+  await e.store.transaction(async (r) => {
+    if (await moveTask(r, session, task, ['PENDING'], { status: 'FAILED', end: e.clock.now(), errorCode: 'INTERRUPTED', message: reason })) {
+      await writeLog(e, r, session, task.id, message('ERROR', 'CNSI0102', task.name, reason));
+    }
+  });
+  await finishIfDone(e, session.id);
+}

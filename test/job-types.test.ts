@@ -1,0 +1,174 @@
+/**
+ * Job types are registered, not built into the engine: a type written here, which fans out over
+ * a payload list with no application server in sight, runs through the real engine on both
+ * store dialects. And the migration that gave tasks a general target keeps old rows' targets.
+ */
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../src/core/clock.ts';
+import { SecretBox } from '../src/core/secret-box.ts';
+import type { Job } from '../src/core/types.ts';
+import { Engine } from '../src/engine/engine.ts';
+import type { JobType } from '../src/engine/jobtypes/index.ts';
+import type { Message } from '../src/engine/messages.ts';
+import { InProcessQueue } from '../src/engine/queue.ts';
+import { Store } from '../src/store/index.ts';
+import { DIALECTS, type TestStore } from './support/stores.ts';
+
+const NOTIFY_SERVICE = 'test.notification.delivery';
+const NOTIFY_JOB_ID = 4242;
+
+interface Delivery {
+  to: string;
+  fail?: boolean;
+}
+
+const note = (type: Message['type'], text: string): Message => ({ type, messageId: 'TEST0001', messageParams: [text], message: text });
+
+/** One task per recipient in the job's options; a recipient marked `fail` fails. */
+function deliveries(seen: Delivery[], gate?: Promise<void>): JobType {
+  return {
+    serviceId: NOTIFY_SERVICE,
+    async plan(_r, job) {
+      const list = job.options.recipients as Delivery[];
+      return {
+        tasks: list.map((d) => ({ name: `deliver to ${d.to}`, targetKind: 'delivery', targetId: d.to, payload: d })),
+        messages: [note('INFO', `${list.length} deliveries planned`)],
+      };
+    },
+    async join(_r, _job, _running, req) {
+      // A start while running adds one late delivery, named by whoever asked.
+      return { tasks: [{ name: `deliver to ${req.by}`, targetKind: 'delivery', targetId: req.by, payload: { to: req.by } }] };
+    },
+    async run(t) {
+      await gate;
+      const d = t.task.payload as Delivery;
+      seen.push(d);
+      if (d.fail) return { status: 'FAILED', errorCode: 'BOUNCED', message: `${d.to} bounced`, commit: (r) => t.log(r, note('ERROR', `${d.to} bounced`)) };
+      return { status: 'COMPLETED', commit: (r) => t.log(r, note('INFO', `delivered to ${d.to}`)) };
+    },
+    async summarise(_r, _s, p) {
+      return {
+        statistics: [{ resourceType: 'delivery', total: p.total, success: p.completed, failed: p.failed, skipped: p.cancelled }],
+        messages: [note('SUMMARY', `${p.completed} of ${p.total} delivered`)],
+      };
+    },
+  };
+}
+
+const notifyJob = (recipients: Delivery[], serviceId = NOTIFY_SERVICE): Job => ({
+  id: NOTIFY_JOB_ID, name: 'Notify', description: null, policyId: NOTIFY_JOB_ID, policyName: 'Notify', type: 'notification',
+  subType: 'email', serviceId, held: false, runningSessionId: null, lastSessionId: null, triggerId: null, schedule: null,
+  nextFireTime: null, options: { recipients },
+});
+
+const logsOf = async (store: Store, sessionId: number) =>
+  (await store.logs.list({ where: [{ column: 'sessionId', kind: 'cmp', op: '=', value: sessionId }], order: [], limit: 1000, offset: 0 })).items;
+
+describe.each(DIALECTS)('a registered job type on %s', (_name, open) => {
+  let t: TestStore | undefined;
+  let engine: Engine | undefined;
+
+  afterEach(async () => {
+    await engine?.stop();
+    engine = undefined;
+    await t?.cleanup();
+    t = undefined;
+  });
+
+  const startEngine = async (store: Store, types: JobType[]) => {
+    engine = new Engine({ store, clock: systemClock, secrets: SecretBox.fromKey(Buffer.alloc(32, 3)), collectors: new Map(), queue: new InProcessQueue(2), jobTypes: types });
+    await engine.init();
+    engine.start();
+    return engine;
+  };
+
+  it('fans out over its payloads, runs each task and ends with its own summary', async () => {
+    t = await open();
+    const seen: Delivery[] = [];
+    const e = await startEngine(t.store, [deliveries(seen)]);
+    await t.store.jobs.ensure(notifyJob([{ to: 'ops@example.test' }, { to: 'dba@example.test', fail: true }, { to: 'sec@example.test' }]));
+
+    const { session, started } = await e.startJob(NOTIFY_JOB_ID, { by: 'test', trigger: 'manual' });
+    expect(started).toBe(true);
+    expect(session).toMatchObject({ numTasks: 3, serviceId: NOTIFY_SERVICE, scope: [] });
+    const ended = await e.waitForSession(session.id, 20_000);
+
+    expect(ended.status).toBe('PARTIAL');
+    expect(ended.statistics).toEqual([{ resourceType: 'delivery', total: 3, success: 2, failed: 1, skipped: 0 }]);
+    expect(seen.map((d) => d.to).sort()).toEqual(['dba@example.test', 'ops@example.test', 'sec@example.test']);
+    const tasks = await t.store.tasks.bySession(session.id);
+    expect(tasks.map((x) => [x.targetKind, x.targetId, x.appserverId, x.status])).toEqual([
+      ['delivery', 'ops@example.test', null, 'COMPLETED'],
+      ['delivery', 'dba@example.test', null, 'FAILED'],
+      ['delivery', 'sec@example.test', null, 'COMPLETED'],
+    ]);
+    expect(tasks[1]).toMatchObject({ payload: { to: 'dba@example.test', fail: true }, errorCode: 'BOUNCED', message: 'dba@example.test bounced' });
+
+    const logs = (await logsOf(t.store, session.id)).map((l) => `${l.type} ${l.message}`);
+    expect(logs[1]).toBe('INFO 3 deliveries planned'); // right after the engine's start entry
+    expect(logs).toContain('ERROR dba@example.test bounced');
+    // The type's summary comes before the engine's closing entry.
+    expect(logs.slice(-2)[0]).toBe('SUMMARY 2 of 3 delivered');
+    expect(logs.at(-1)).toMatch(/^SUMMARY Job Notify ended PARTIAL: 2 of 3 task\(s\) completed, 1 failed, 0 cancelled/);
+    expect(await t.store.jobs.get(NOTIFY_JOB_ID)).toMatchObject({ runningSessionId: null, lastSessionId: session.id });
+  });
+
+  it('adds the tasks its join plans to a running session', async () => {
+    t = await open();
+    let open_!: () => void;
+    const gate = new Promise<void>((resolve) => (open_ = resolve));
+    const seen: Delivery[] = [];
+    const e = await startEngine(t.store, [deliveries(seen, gate)]);
+    await t.store.jobs.ensure(notifyJob([{ to: 'ops@example.test' }]));
+
+    const first = await e.startJob(NOTIFY_JOB_ID, { by: 'test', trigger: 'manual' });
+    const second = await e.startJob(NOTIFY_JOB_ID, { by: 'late@example.test', trigger: 'manual' });
+    expect(second).toMatchObject({ started: false, session: { id: first.session.id, numTasks: 2 } });
+    open_();
+    const ended = await e.waitForSession(first.session.id, 20_000);
+    expect(ended).toMatchObject({ status: 'COMPLETED', numTasks: 2 });
+    expect(seen.map((d) => d.to).sort()).toEqual(['late@example.test', 'ops@example.test']);
+  });
+
+  it('refuses a job whose type is not registered, and fails a task whose run throws', async () => {
+    t = await open();
+    const throwing: JobType = { ...deliveries([]), run: async () => { throw new Error('smtp exploded'); } };
+    const e = await startEngine(t.store, [throwing]);
+    await t.store.jobs.ensure({ ...notifyJob([]), id: NOTIFY_JOB_ID + 1, serviceId: 'test.unknown' });
+    await expect(e.startJob(NOTIFY_JOB_ID + 1, { by: 'test', trigger: 'manual' })).rejects.toThrow('Job Notify cannot be started by Census.');
+
+    await t.store.jobs.ensure(notifyJob([{ to: 'ops@example.test' }]));
+    const { session } = await e.startJob(NOTIFY_JOB_ID, { by: 'test', trigger: 'manual' });
+    expect((await e.waitForSession(session.id, 20_000)).status).toBe('FAILED');
+    expect((await t.store.tasks.bySession(session.id))[0]).toMatchObject({ status: 'FAILED', errorCode: 'INTERNAL', message: 'smtp exploded' });
+  });
+
+  it('migrates tasks written before targets existed: a task with a server targets it, others target nothing', async () => {
+    t = await open();
+    const { store } = t;
+    const server = await store.appservers.create({
+      name: 'db1', hostAddress: 'h', portNumber: 1, applicationType: 'postgresql', osType: 'linux', identityId: null, comment: null,
+      useKeyAuthentication: false, maxConcurrency: 1, createdAt: 1,
+    });
+    await store.sessions.insert({
+      id: 1_000_000, jobId: 1004, jobName: 'Inv', type: 'catalog', subType: 'application', serviceId: 'x', status: 'COMPLETED', start: 1,
+      end: 2, lastUpdate: 2, numTasks: 2, percent: 100, results: 'COMPLETED', trigger: 'manual', cancelRequested: false, statistics: [], scope: [],
+    });
+    // Back to schema 6: the columns of migration 7 gone, rows written the way 0.1.0 wrote them.
+    await sql`DELETE FROM census_migrations WHERE version = 7`.execute(store.db);
+    for (const c of ['target_kind', 'target_id', 'payload']) await sql.raw(`ALTER TABLE tasks DROP COLUMN ${c}`).execute(store.db);
+    await sql`INSERT INTO tasks (session_id, appserver_id, name, status, attempts) VALUES (1000000, ${server.id}, 'db1', 'COMPLETED', 1), (1000000, NULL, 'Maintenance', 'COMPLETED', 1)`.execute(store.db);
+
+    const reopened = await Store.open({ url: t.url, ...(t.schema ? { schema: t.schema } : {}) });
+    try {
+      const tasks = await reopened.tasks.bySession(1_000_000);
+      expect(tasks.map((x) => [x.name, x.targetKind, x.targetId, x.appserverId, x.payload])).toEqual([
+        ['db1', 'appserver', String(server.id), server.id, null],
+        ['Maintenance', 'none', null, null, null],
+      ]);
+    } finally {
+      await reopened.close();
+    }
+  });
+});
