@@ -9,14 +9,12 @@ import type { FastifyInstance } from 'fastify';
 import { Auth, DEFAULT_LOGIN_POLICY, type LoginPolicy } from './api/auth.ts';
 import type { HttpLimits } from './api/http-limits.ts';
 import { normalizePublicUrl } from './api/links.ts';
-// What `census server`'s options need to know of the API (src/cli/serve.ts imports only this module).
+// What `census server`'s options need to know of the API (src/serve.ts imports only this module).
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './api/http-limits.ts';
 export { normalizePublicUrl };
 import { buildApi } from './api/server.ts';
 import type { Collector } from './collectors/types.ts';
-import { fileCollector } from './collectors/file/index.ts';
-import { mysqlCollector } from './collectors/mysql/index.ts';
-import { postgresqlCollector } from './collectors/postgresql/index.ts';
+import { collectorInfos, collectorRegistry } from './collectors/registry.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { generatePassword, hashPassword } from './core/password.ts';
 import { SecretBox } from './core/secret-box.ts';
@@ -93,9 +91,8 @@ export interface Census {
   stop(): Promise<void>;
 }
 
-export const COLLECTORS: ReadonlyMap<string, Collector> = new Map(
-  [postgresqlCollector, mysqlCollector, fileCollector].map((c) => [c.applicationType, c]),
-);
+/** The collectors by type (src/collectors/registry.ts lists them). */
+export const COLLECTORS: ReadonlyMap<string, Collector> = collectorRegistry();
 
 function packageVersion(): string {
   try {
@@ -190,13 +187,14 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
 
   let https: { key: string; cert: string } | undefined;
   if (!config.http) {
-    const { loadOrCreateCertificate } = await import('./cli/tls.ts');
+    // Loaded only for HTTPS: generating a certificate pulls in selfsigned.
+    const { loadOrCreateCertificate } = await import('./store/certificate.ts');
     const tls = await loadOrCreateCertificate(config.dataDir, [config.host]);
     https = { key: tls.key, cert: tls.cert };
   }
   const auth = new Auth(store, clock, config.loginPolicy ?? DEFAULT_LOGIN_POLICY);
   const app = buildApi(
-    { store, engine, clock, auth, secrets, applicationTypes: [...COLLECTORS.keys()], version: { version: packageVersion(), build: 'census' },
+    { store, engine, clock, auth, secrets, collectors: collectorInfos(COLLECTORS), version: { version: packageVersion(), build: 'census' },
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) },
     {
       ...(https ? { https } : {}),

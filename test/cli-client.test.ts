@@ -170,10 +170,6 @@ describe('census client commands', () => {
     expect(noHost.code).toBe(2);
     expect(noHost.stderr).toContain('--host is required');
 
-    const badType = await run(home, ['appserver', 'add', '--name', 'x', '--host', 'h', '--type', 'oracle', '--user', 'u', '--password', 'p']);
-    expect(badType.code).toBe(2);
-    expect(badType.stderr).toContain('--type must be one of postgresql, mysql, file');
-
     const help = await run(home, ['--help']);
     expect(help.code).toBe(0);
     for (const text of ['census job run', 'census inventory show', 'census server', 'Exit codes:', '3  the job session ended PARTIAL', '6  --timeout ran out']) {
@@ -296,6 +292,27 @@ describe('census client commands', () => {
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/does not exist\. \(HTTP 404 XSBObjectNotFoundException\)/);
   }, 60_000);
+
+  it('appserver types lists what the server can inventory; --type is checked against it', async () => {
+    const served = (await s.req('GET', '/api/census/collector', { sid })).json.collectors as { type: string }[];
+    const types = await runJson(home, ['appserver', 'types']);
+    expect(types.map((c: { type: string }) => c.type)).toEqual(served.map((c) => c.type));
+    const text = await run(home, ['appserver', 'types']);
+    expect(text.stdout).toMatch(/^TYPE\s+NAME\s+GROUP\s+PORT\s+LOGIN\s+TLS\s+HOLDS$/m);
+    expect(text.stdout).toMatch(/^file\s+Linux file systems\s+file-systems\s+22\s+ssh key, password\s+no\s+filesystem$/m);
+
+    const badType = await run(home, ['appserver', 'add', '--name', 'x', '--host', 'h', '--type', 'oracle', '--user', 'u', '--password', 'p']);
+    expect(badType.code).toBe(2);
+    expect(badType.stderr).toContain(`--type must be one of ${served.map((c) => c.type).join(', ')} (what this server can inventory`);
+    const keyForPg = await run(home, ['appserver', 'add', '--name', 'x', '--host', 'h', '--type', 'postgresql', '--user', 'u', '--key', '/nonexistent']);
+    expect(keyForPg.code).toBe(2);
+    const badShow = await run(home, ['inventory', 'show', '--type', 'oracle']);
+    expect(badShow.code).toBe(2);
+    expect(badShow.stderr).toContain(`--type must be one of ${served.map((c) => c.type).join(', ')}`);
+    const help = await run(home, ['appserver', 'add', '--help']);
+    expect(help.stdout).toContain('census appserver types');
+    expect(help.stdout).not.toContain('postgresql|mysql|file');
+  });
 
   it('appserver add, list, test and remove', async () => {
     await registerOnly([]);

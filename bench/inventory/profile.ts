@@ -298,15 +298,17 @@ async function engineOverhead(results: Map<string, CollectResult>, n: number): P
   const dir = mkdtempSync(join(tmpdir(), 'census-bench-engine-'));
   try {
     const store = await Store.open({ url: join(dir, 'census.db') });
-    const canned = (type: string): Collector => ({
-      applicationType: type,
-      collect: async () => structuredClone(results.get(type)!),
+    // The real collector's metadata, with a canned collect().
+    const canned = (real: Collector): Collector => ({
+      info: real.info,
+      applicationType: real.info.type,
+      collect: async () => structuredClone(results.get(real.info.type)!),
       test: async () => [],
     });
     const secrets = SecretBox.fromKey(Buffer.alloc(32, 7));
     const engine = new Engine({
       store, clock: systemClock, queue: new InProcessQueue(P), secrets,
-      collectors: new Map([['postgresql', canned('postgresql')], ['mysql', canned('mysql')]]),
+      collectors: new Map([postgresqlCollector, mysqlCollector].map((c) => [c.info.type, canned(c)])),
     });
     await engine.init();
     engine.start();
@@ -314,7 +316,7 @@ async function engineOverhead(results: Map<string, CollectResult>, n: number): P
       for (let i = 0; i < n; i++) {
         const type = i % 2 ? 'mysql' : 'postgresql';
         const identity = await r.identities.create({ name: `i${i}`, username: `u${i}`, kind: 'password', secret: secrets.seal('x'), type: 'system', ostype: 'LINUX', comment: null, createdAt: Date.now() });
-        await r.appservers.create({ name: `s${i}`, hostAddress: '127.0.0.1', portNumber: type === 'mysql' ? 3306 : 5432, applicationType: type, osType: 'linux', identityId: identity.id, comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: Date.now() });
+        await r.appservers.create({ name: `s${i}`, hostAddress: '127.0.0.1', portNumber: (type === 'mysql' ? mysqlCollector : postgresqlCollector).info.defaultPort, applicationType: type, osType: 'linux', identityId: identity.id, comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: Date.now() });
       }
     });
     for (const round of [1, 2]) {

@@ -4,12 +4,13 @@ import { notFound } from '../core/errors.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { Database, Instance } from '../core/types.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
+import { childSegment, type ChildSegment } from './collectors.ts';
 import { idParam, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
 import { collectionQuery, pathParams, routeSchema, TAGS } from './schemas.ts';
 import { CHANGE_FIELDS, changeWire } from './wire.ts';
 
-const TYPE = { type: 'Application type: `postgresql`, `mysql`, `file`, … (any other type answers an empty list).' };
+const TYPE = { type: 'Application type: a `type` of GET /api/census/collector (any other type answers an empty list).' };
 const INSTANCE = { ...TYPE, id: 'Instance id.' };
 const INSTANCE_FILTER = 'Filter properties: id, name, host, port, version, appserverId, firstSeen, lastSeen, missing.';
 const DATABASE_FILTER = 'Filter properties: id, name, owner, encoding, size (sizeBytes), firstSeen, lastSeen, missing.';
@@ -29,14 +30,14 @@ const DATABASE_FIELDS: FieldMap = {
   lastSeen: { column: 'lastSeen', type: 'number' }, missing: { column: 'missing', type: 'boolean' },
 };
 
-/** An inventoried instance on the wire (spec §7.4). */
-export function instanceWire(base: string, i: Instance) {
+/** An inventoried instance on the wire (spec §7.4); `children` is where its databases (or file systems) answer. */
+export function instanceWire(base: string, i: Instance, children: ChildSegment = 'database') {
   const self = `/api/application/${i.applicationType}/instance/${i.id}`;
   return {
     links: {
       self: link(base, self, 'self'),
       up: link(base, `/api/application/${i.applicationType}/instance`, 'up'),
-      databases: link(base, `${self}/${i.applicationType === 'file' ? 'filesystem' : 'database'}`),
+      databases: link(base, `${self}/${children}`),
       history: link(base, `${self}/history`),
       appserver: link(base, `/api/appserver/${i.appserverId}`),
     },
@@ -98,7 +99,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const cq = readCollectionQuery(req);
     const page = await store.inventory.listInstances(toListQuery(cq, INSTANCE_FIELDS, [{ property: 'name', direction: 'ASC' }]), typeOf(req));
     const base = baseUrl(req);
-    return envelope(req, 'instances', page.items.map((i) => instanceWire(base, i)), page.total, cq.paging);
+    return envelope(req, 'instances', page.items.map((i) => instanceWire(base, i, childSegment(ctx.collectors, i.applicationType))), page.total, cq.paging);
   });
 
   async function instanceOr404(req: { params: unknown }) {
@@ -110,7 +111,10 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/application/:type/instance/:id', {
     schema: routeSchema({ tag: TAGS.inventory, summary: 'Get an instance', params: pathParams(INSTANCE), ok: { 200: 'Instance' }, errors: [400, 404] }),
-  }, async (req) => instanceWire(baseUrl(req), await instanceOr404(req)));
+  }, async (req) => {
+    const i = await instanceOr404(req);
+    return instanceWire(baseUrl(req), i, childSegment(ctx.collectors, i.applicationType));
+  });
 
   // File-system hosts list their file systems; the same records answer under both names.
   for (const segment of ['database', 'filesystem'] as const) {

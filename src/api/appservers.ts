@@ -4,7 +4,7 @@
  * the connection test.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { TLS_MODES } from '../collectors/types.ts';
+import { TLS_MODES } from '../core/tls-mode.ts';
 import { csvRecords } from '../core/csv.ts';
 import { badRequest, conflict, notFound, SppError } from '../core/errors.ts';
 import { asNumber, INT32_MAX, type FieldMap } from '../core/query.ts';
@@ -45,8 +45,8 @@ const REGISTRATION = {
   properties: {
     name: { type: 'string', maxLength: 255, description: 'Default: the host address.' },
     hostAddress: { type: 'string', maxLength: 255, description: 'Host name or IP address.' },
-    portNumber: { description: 'Database port (SSH port for file hosts); a number or a numeric string. Default: the type\'s port (5432, 3306, 22).', anyOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'string' }, { type: 'null' }] },
-    applicationType: { type: 'string', description: 'An application type Census can inventory: `postgresql`, `mysql` or `file`.' },
+    portNumber: { description: 'Database port (SSH port for file hosts); a number or a numeric string. Default: the type\'s `defaultPort` (GET /api/census/collector).', anyOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'string' }, { type: 'null' }] },
+    applicationType: { type: 'string', description: 'An application type Census can inventory: a `type` of GET /api/census/collector.' },
     osType: { type: 'string', description: 'Default `linux`.' },
     comment: { type: 'string', maxLength: 2000 },
     tls: { type: 'string', enum: ['disable', 'require', 'verify'], description: 'How database logins use TLS (default `disable`). A Census addition.' },
@@ -136,8 +136,9 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const hostAddress = str(body, 'hostAddress', { required: true })!.trim();
     if (!/^[A-Za-z0-9._:[\]-]+$/.test(hostAddress)) throw badRequest(`"hostAddress" ${JSON.stringify(hostAddress)} is not a host name or IP address.`);
     const applicationType = str(body, 'applicationType', { required: true })!.toLowerCase();
-    if (!ctx.applicationTypes.includes(applicationType)) {
-      throw badRequest(`Census cannot inventory application type "${applicationType}" yet; it can: ${ctx.applicationTypes.join(', ')}.`);
+    const collector = ctx.collectors.find((c) => c.type === applicationType);
+    if (!collector) {
+      throw badRequest(`Census cannot inventory application type "${applicationType}" yet; it can: ${ctx.collectors.map((c) => c.type).join(', ')}.`);
     }
     let portNumber: number | null = null;
     if (body.portNumber !== undefined && body.portNumber !== null && body.portNumber !== '') {
@@ -148,6 +149,10 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const tlsMode = (str(body, 'tls') ?? 'disable').toLowerCase();
     if (!(TLS_MODES as readonly string[]).includes(tlsMode)) throw badRequest(`"tls" must be one of ${TLS_MODES.join(', ')}.`);
     const useKey = bool(body, 'useKeyAuthentication', false) || (inline && typeof (body.privatekey ?? body.privateKey) === 'string');
+    if (!collector.identityKinds.includes(useKey ? 'key' : 'password')) {
+      const how = (k: string) => (k === 'key' ? 'an SSH key' : 'a password');
+      throw badRequest(`A ${applicationType} server logs in with ${collector.identityKinds.map(how).join(' or ')}, not with ${how(useKey ? 'key' : 'password')}.`);
+    }
     const creds = Array.isArray(body.appCredentials) ? (body.appCredentials[0] as Body | undefined) : undefined;
     const ref = identityRef(useKey ? body.oskey : undefined) ?? identityRef(creds?.appuser) ?? identityRef(body.osuser) ??
       (typeof body.identity === 'string' || typeof body.identity === 'number' ? identityRef(String(body.identity)) : undefined);

@@ -1,5 +1,6 @@
 /** What the route modules share: the store, the engine, the clock and the login sessions. */
 import type { FastifyRequest } from 'fastify';
+import type { CollectorInfo } from '../core/collector-info.ts';
 import type { Clock } from '../core/clock.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { badRequest, SppError } from '../core/errors.ts';
@@ -14,8 +15,8 @@ export interface ApiContext {
   clock: Clock;
   auth: Auth;
   secrets: SecretBox;
-  /** Application types that have a collector. */
-  applicationTypes: readonly string[];
+  /** What each collector is (src/collectors/registry.ts): the application types Census can inventory. */
+  collectors: readonly CollectorInfo[];
   version: { version: string; build: string };
   /** Where links point (`census server --public-url`); unset: see src/api/links.ts. */
   publicUrl?: string;

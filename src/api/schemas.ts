@@ -22,6 +22,7 @@
  *   (see `routeSchema`).
  */
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import { IDENTITY_KINDS, PROTECTION_GROUPS } from '../core/collector-info.ts';
 import { LOG_TYPES } from '../core/status.ts';
 
 type Schema = Record<string, unknown>;
@@ -348,7 +349,7 @@ const COMPONENTS = {
     catalogEligible: boolean(),
     serverType: string('Always `physical`.'),
     vsphereId: alwaysNull(),
-    applicationType: string('`postgresql`, `mysql` or `file`.'),
+    applicationType: string('A `type` of GET /api/census/collector.'),
     applicationTypes: arrayOf(string()),
     osType: string(),
     useKeyAuthentication: boolean(),
@@ -461,6 +462,23 @@ const COMPONENTS = {
 
   DatabaseList: collection('databases', 'Database', 'Databases of an instance.'),
   FileSystemList: collection('filesystems', 'Database', 'File systems of a file host.'),
+
+  Collector: object({
+    links: { ...r('Links'), description: 'self, up, instances (what it found), appservers (the servers of its type).' },
+    id: string('The application type.'),
+    type: string('The application type (`applicationType` of its servers), e.g. `postgresql`.'),
+    displayName: string('For people, e.g. `PostgreSQL`.'),
+    serverNoun: string('What one of its servers is called, e.g. `PostgreSQL server`, `Linux host`.'),
+    group: string('The Manage Protection group its servers are listed under.', { enum: PROTECTION_GROUPS }),
+    defaultPort: orNull(integer('The port a registration without one uses.')),
+    childTypes: arrayOf(string(), 'What an instance holds: `database`, `filesystem`, `keyspace`, …'),
+    identityKinds: arrayOf(string(undefined, { enum: IDENTITY_KINDS }), 'How it may log in, in order of preference: `password` (an identity/user) or `key` (an identity/key, `useKeyAuthentication`).'),
+    tls: boolean('Whether a server\'s `tls` mode (disable, require, verify) applies.'),
+    checks: arrayOf(object({ name: string(), description: string() }), 'Its connection test\'s checks, in order: the `name`s `?action=test` answers.'),
+    resourceType: string('Always `collector`.'),
+  }, undefined, 'An application type Census can inventory: its collector\'s metadata (a Census addition).'),
+
+  CollectorList: collection('collectors', 'Collector', 'What Census can inventory.'),
 
   LoginUser: object({
     links: r('Links'),
@@ -673,6 +691,7 @@ export const TAGS = {
   system: 'System',
   events: 'Events',
   metrics: 'Metrics',
+  collectors: 'Collectors',
 } as const;
 export type Tag = (typeof TAGS)[keyof typeof TAGS];
 
@@ -687,4 +706,5 @@ export const TAG_DESCRIPTIONS: { name: Tag; description: string }[] = [
   { name: 'System', description: 'Version probes that need no session.' },
   { name: 'Events', description: 'Live Server-Sent Events of job, session, task and log changes, resumable with Last-Event-ID.' },
   { name: 'Metrics', description: 'Prometheus metrics, with a login session or the metrics token.' },
+  { name: 'Collectors', description: 'What Census can inventory: each application type with its group, default port, logins and connection checks (a Census addition).' },
 ];

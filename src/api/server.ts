@@ -8,6 +8,7 @@ import { badRequest, SppError } from '../core/errors.ts';
 import { access, markAccess, metricsTokenMatches } from './access.ts';
 import { applicationRoutes } from './application.ts';
 import { appserverRoutes } from './appservers.ts';
+import { collectorRoutes } from './collectors.ts';
 import { sessionHeader } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { eventRoutes, streamSessionId } from './events.ts';
@@ -175,6 +176,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   identityRoutes(app, ctx);
   appserverRoutes(app, ctx);
   applicationRoutes(app, ctx);
+  collectorRoutes(app, ctx);
   eventRoutes(app, ctx);
   const metrics = metricsRoutes(app, ctx); // GET /metrics: a session or the metrics token
   app.addHook('onResponse', async (req, reply) => metrics.observe(req, reply));

@@ -1,5 +1,7 @@
 /**
- * The `census` command. `census server` and `census worker` run Census itself (./serve.ts);
+ * The `census` command, the program's entry (bin/census.js loads it). `census server` and
+ * `census worker` run Census itself (../serve.ts, beside the composition root: the one import
+ * from cli/ upward, allowed only here, see test/architecture.test.ts);
  * `census backup` and `census restore` work on its data directly (./backup.ts); every other
  * command is a client that talks to a running server over its HTTP API (./client/), and loads
  * nothing of the server.
@@ -10,7 +12,7 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'server':
     case 'worker': {
-      const serve = await import('./serve.ts');
+      const serve = await import('../serve.ts');
       return command === 'server' ? serve.server(rest) : serve.worker(rest);
     }
     case 'backup':

@@ -25,8 +25,9 @@ export interface CollectTarget {
   tls?: TlsMode;
 }
 
-export type TlsMode = 'disable' | 'require' | 'verify';
-export const TLS_MODES: readonly TlsMode[] = ['disable', 'require', 'verify'];
+// Shared with the API, so it lives in core; re-exported for the collectors.
+import type { TlsMode } from '../core/tls-mode.ts';
+export { TLS_MODES, type TlsMode } from '../core/tls-mode.ts';
 
 /** The `ssl` option the pg and mysql2 drivers take for a TLS mode. */
 export function driverSsl(mode: TlsMode | undefined): false | { rejectUnauthorized: boolean } {
@@ -107,7 +108,13 @@ export interface ConnectionCheck {
   message?: string;
 }
 
+// What a collector is (its info) is core's, so that the API can read it without importing collectors.
+export type { CollectorInfo, IdentityKind, ProtectionGroup } from '../core/collector-info.ts';
+import type { CollectorInfo } from '../core/collector-info.ts';
+
 export interface Collector {
+  readonly info: CollectorInfo;
+  /** The same as info.type (kept for the engine's lookups). */
   readonly applicationType: string;
   collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult>;
   /**

@@ -118,6 +118,16 @@ describe('web UI in Chromium', () => {
     await nav.getByRole('link', { name: 'Cloud Management' }).click();
     await page.getByText('Census cannot inventory cloud resources yet.').waitFor();
     await page.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).waitFor();
+    // The menu comes from GET /api/census/collector: Hypervisors has no collector yet, and the
+    // page names the types that do have one, linking to their pages.
+    await nav.getByRole('link', { name: 'Hypervisors' }).click();
+    await page.waitForURL(/\/manage-protection\/hypervisors$/);
+    await page.getByText('Census cannot inventory hypervisors and their virtual machines yet.').waitFor();
+    const collectors = (await api('/api/census/collector')).collectors as { displayName: string }[];
+    for (const c of collectors) await page.locator('.unsupported').getByRole('link', { name: c.displayName, exact: true }).waitFor();
+    // A group's own address leads to its first type's page.
+    await page.goto(s.url + '/manage-protection/file-systems');
+    await page.waitForURL(/\/manage-protection\/file-systems\/file$/);
     // MySQL/MariaDB and File Systems are pages of their own, with forms for their logins.
     await nav.getByRole('link', { name: 'MySQL/MariaDB' }).click();
     await page.getByText('No MySQL/MariaDB servers are registered.').waitFor();

@@ -2,8 +2,9 @@
 import { useEffect } from 'react';
 import { loginPath, sessionId } from './api/client';
 import { Layout } from './components/Layout';
-import { PAGES } from './lib/pages';
-import { APP_TYPES } from './lib/appTypes';
+import { allApps, type MenuGroup } from './lib/appTypes';
+import { CollectorsProvider, useCollectors } from './lib/collectors';
+import { groupPath, PAGES } from './lib/pages';
 import { navigate, useLocation } from './lib/router';
 import { ApplicationPage } from './pages/ApplicationPage';
 import { JobsPage } from './pages/JobsPage';
@@ -12,42 +13,68 @@ import { NotFoundPage } from './pages/NotFoundPage';
 import { NotInventoriedPage } from './pages/NotInventoriedPage';
 import { SessionPage } from './pages/SessionPage';
 
-function Page({ path }: { path: string }) {
-  switch (path) {
-    case PAGES.postgresql:
-      return <ApplicationPage key="postgresql" app={APP_TYPES.postgresql} />;
-    case PAGES.mysql:
-      return <ApplicationPage key="mysql" app={APP_TYPES.mysql} />;
-    case PAGES.file:
-      return <ApplicationPage key="file" app={APP_TYPES.file} />;
-    case PAGES.containers:
-      return <NotInventoriedPage key="containers" title="Containers" what="containers" />;
-    case PAGES.cloud:
-      return <NotInventoriedPage key="cloud" title="Cloud Management" what="cloud resources" />;
-    case PAGES.jobs:
-      return <JobsPage />;
-  }
-  const session = /^\/jobs\/sessions\/([^/]+)$/.exec(path);
-  if (session) return <SessionPage key={session[1]} id={decodeURIComponent(session[1]!)} />;
+/** Manage Protection pages: one per application type, and one per group Census cannot inventory. */
+function ManageProtectionPage({ path, groups }: { path: string; groups: MenuGroup[] }) {
+  const app = allApps(groups).find((a) => a.path === path);
+  if (app) return <ApplicationPage key={app.type} app={app} />;
+  const empty = groups.find((g) => g.apps.length === 0 && groupPath(g.id) === path);
+  if (empty) return <NotInventoriedPage key={empty.id} title={empty.title} what={empty.what} />;
   return <NotFoundPage />;
 }
 
-export function App() {
+function Page({ path, groups, error }: { path: string; groups: MenuGroup[] | undefined; error: unknown }) {
+  if (path === PAGES.jobs) return <JobsPage />;
+  const session = /^\/jobs\/sessions\/([^/]+)$/.exec(path);
+  if (session) return <SessionPage key={session[1]} id={decodeURIComponent(session[1]!)} />;
+  const managed = path === '/' || path === PAGES.manageProtection || path.startsWith(`${PAGES.manageProtection}/`);
+  if (!managed) return <NotFoundPage />;
+  if (groups) return <ManageProtectionPage path={path} groups={groups} />;
+  return error ? (
+    <p className="notice notice-danger" role="alert">
+      Census could not read what it can inventory. Reload the page to try again.
+    </p>
+  ) : (
+    <p className="muted">Loading…</p>
+  );
+}
+
+/** Where an address that names no page of its own leads: the first type's page, or a group's first type. */
+function redirectOf(path: string, groups: MenuGroup[] | undefined): string | null | 'wait' {
+  if (path === '/' || path === PAGES.manageProtection) {
+    if (!groups) return 'wait';
+    return allApps(groups)[0]?.path ?? PAGES.jobs;
+  }
+  const group = groups?.find((g) => g.apps.length > 0 && groupPath(g.id) === path);
+  return group ? group.apps[0]!.path : null;
+}
+
+function Gate() {
   const { path, href } = useLocation();
   const loggedIn = sessionId() !== null;
-  const redirect = path === '/' ? PAGES.postgresql : path === '/manage-protection' || path === '/manage-protection/databases' ? PAGES.postgresql : null;
+  const { groups, error } = useCollectors();
+  const redirect = redirectOf(path, groups);
 
   useEffect(() => {
     if (path === '/login') return;
     if (!loggedIn) navigate(loginPath(href), { replace: true });
-    else if (redirect) navigate(redirect, { replace: true });
+    else if (redirect && redirect !== 'wait') navigate(redirect, { replace: true });
   }, [path, href, loggedIn, redirect]);
 
   if (path === '/login') return <LoginPage />;
-  if (!loggedIn || redirect) return null;
+  if (!loggedIn || (redirect && !(redirect === 'wait' && error))) return null;
   return (
-    <Layout>
-      <Page path={path} />
+    <Layout groups={groups}>
+      <Page path={path} groups={groups} error={error} />
     </Layout>
+  );
+}
+
+export function App() {
+  const loggedIn = sessionId() !== null;
+  const { path } = useLocation();
+  return (
+    <CollectorsProvider enabled={loggedIn && path !== '/login'}>
+      <Gate />
+    </CollectorsProvider>
   );
 }

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { KnownServers, readConfig, resolveConnection, resolvePaths, SessionStore, DEFAULT_URL, type Connection, type FileConfig } from './config.ts';
 import type { Command, Ctx, OptionSpec, Values } from './command.ts';
-import { appserverAdd, appserverList, appserverRemove, appserverTest } from './commands/appservers.ts';
+import { appserverAdd, appserverList, appserverRemove, appserverTest, appserverTypes } from './commands/appservers.ts';
 import { identityAdd, identityList, identityRemove } from './commands/identities.ts';
 import { inventoryShow } from './commands/inventory.ts';
 import { jobCancel, jobList, jobRun, jobStatus } from './commands/jobs.ts';
@@ -19,7 +19,7 @@ export const COMMANDS: Command[] = [
   login, logout,
   jobList, jobStatus, jobRun, jobCancel,
   sessionList, sessionShow, sessionLog,
-  appserverList, appserverAdd, appserverRemove, appserverTest,
+  appserverList, appserverAdd, appserverRemove, appserverTest, appserverTypes,
   identityList, identityAdd, identityRemove,
   inventoryShow,
 ];

@@ -17,7 +17,7 @@ import { startSshd, type Sshd } from '../../../test/support/sshd.ts';
 import { CollectorError, type CollectOptions, type CollectTarget } from '../types.ts';
 import { fileCollector } from './index.ts';
 import { isPseudoFileSystem, parseDf, parseOsRelease } from './inventory.ts';
-import { failure, options } from '../../../test/support/collectors.ts';
+import { expectDeclaredChecks, failure, options } from '../../../test/support/collectors.ts';
 
 let keySshd: Sshd;
 let pwSshd: Sshd;
@@ -331,6 +331,16 @@ describe('fileCollector.collect network failures', () => {
 });
 
 describe('fileCollector.test', () => {
+  it('answers only the checks its info declares, in order: key, password, refused login, closed port', async () => {
+    const targets = [keyTarget(), pwTarget(), pwTarget({ password: 'Not-The-Password-99' }), keyTarget({ port: await closedPort() })];
+    for (const t of targets) {
+      const checks = await fileCollector.test(t, options());
+      expectDeclaredChecks(fileCollector.info, checks);
+      expect(checks.map((c) => c.name)).toEqual(fileCollector.info.checks.map((c) => c.name));
+    }
+    expect(fileCollector.applicationType).toBe(fileCollector.info.type);
+  });
+
   it('passes every check with a good key', async () => {
     const checks = await fileCollector.test(keyTarget(), options());
     expect(checks.map((c) => [c.name, c.status])).toEqual([

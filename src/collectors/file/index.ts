@@ -11,6 +11,7 @@ import {
   CollectorError,
   type CollectedInstance,
   type Collector,
+  type CollectorInfo,
   type CollectOptions,
   type CollectResult,
   type CollectTarget,
@@ -26,8 +27,29 @@ const REMOTE_COMMAND = 'sh -s';
 /** df gets at most this long (GNU timeout), and less when the budget is short. */
 const MAX_DF_SECONDS = 20;
 
+/** The connection test's checks, in order (test() words their descriptions for the server at hand). */
+const CHECKS = [
+  { name: 'connect', description: 'TCP connection and SSH handshake' },
+  { name: 'login', description: 'log in with the private key or the password' },
+  { name: 'command', description: 'run df and read the mount table (needs no root)' },
+] as const;
+
+const fileInfo: CollectorInfo = {
+  type: 'file',
+  displayName: 'Linux file systems',
+  serverNoun: 'Linux host',
+  group: 'file-systems',
+  defaultPort: DEFAULT_PORT,
+  childTypes: ['filesystem'],
+  // A key first: that is how hosts are usually reached; a password works too.
+  identityKinds: ['key', 'password'],
+  tls: false,
+  checks: CHECKS,
+};
+
 export const fileCollector: Collector = {
-  applicationType: 'file',
+  info: fileInfo,
+  applicationType: fileInfo.type,
 
   async collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult> {
     // Messages and the instance name use the effective port, so fill in the default once.
@@ -52,10 +74,11 @@ export const fileCollector: Collector = {
     const where = withPort(target, DEFAULT_PORT);
     const server = describeServer(where);
     const method = where.privateKey ? 'the private key' : 'the password';
+    const [connect, login, command] = CHECKS;
     const checks: ConnectionCheck[] = [
-      { name: 'connect', description: `TCP connection and SSH handshake with ${server}`, status: 'SKIPPED' },
-      { name: 'login', description: `log in as "${where.username}" with ${method}`, status: 'SKIPPED' },
-      { name: 'command', description: 'run df and read the mount table (needs no root)', status: 'SKIPPED' },
+      { name: connect.name, description: `TCP connection and SSH handshake with ${server}`, status: 'SKIPPED' },
+      { name: login.name, description: `log in as "${where.username}" with ${method}`, status: 'SKIPPED' },
+      { name: command.name, description: command.description, status: 'SKIPPED' },
     ];
     let current = 0;
     let session: SshSession | null = null;

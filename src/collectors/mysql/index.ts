@@ -15,6 +15,7 @@ import type {
   CollectedDatabase,
   CollectedInstance,
   Collector,
+  CollectorInfo,
   CollectOptions,
   CollectResult,
   CollectTarget,
@@ -52,8 +53,31 @@ const ER_PARSE_ERROR = 1064;
 /** See readSchemaSizes. */
 const CLIENT_SLACK_MS = 100;
 
+/** The connection test's checks, in the order they run, with what each checks. */
+const CHECKS = {
+  connect: `reach the ${WHAT} and receive its greeting`,
+  login: 'log in with the given user and password',
+  catalog: 'read the list of schemas from information_schema',
+  'binary-log': 'binary logging is on, so point-in-time recovery is possible',
+  privileges: 'the user holds the global privileges backup tools need (RELOAD, LOCK TABLES, REPLICATION CLIENT, PROCESS)',
+} as const;
+type CheckName = keyof typeof CHECKS;
+
+const mysqlInfo: CollectorInfo = {
+  type: 'mysql',
+  displayName: 'MySQL/MariaDB',
+  group: 'databases',
+  defaultPort: DEFAULT_PORT,
+  // MySQL's schemas are its databases (CREATE SCHEMA is CREATE DATABASE).
+  childTypes: ['database'],
+  identityKinds: ['password'],
+  tls: true,
+  checks: Object.entries(CHECKS).map(([name, description]) => ({ name, description })),
+};
+
 export const mysqlCollector: Collector = {
-  applicationType: 'mysql',
+  info: mysqlInfo,
+  applicationType: mysqlInfo.type,
 
   async collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult> {
     // Messages and the instance name use the effective port, so fill in the default once.
@@ -453,16 +477,7 @@ function supportsSetStatement(version: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// test()
-
-const CHECKS = {
-  connect: `reach the ${WHAT} and receive its greeting`,
-  login: 'log in with the given user and password',
-  catalog: 'read the list of schemas from information_schema',
-  'binary-log': 'binary logging is on, so point-in-time recovery is possible',
-  privileges: 'the user holds the global privileges backup tools need (RELOAD, LOCK TABLES, REPLICATION CLIENT, PROCESS)',
-} as const;
-type CheckName = keyof typeof CHECKS;
+// test() (its checks: CHECKS, above)
 
 type Outcome = { status: ConnectionCheck['status']; message?: string };
 

@@ -19,7 +19,7 @@ import { classifyMysqlError } from './errors.ts';
 import { backupPrivilegeGap, parseGrants } from './grants.ts';
 import { mysqlCollector } from './index.ts';
 import { inspectFirstBytes } from './session.ts';
-import { failure, options } from '../../../test/support/collectors.ts';
+import { expectDeclaredChecks, failure, options } from '../../../test/support/collectors.ts';
 
 const HOST = '127.0.0.1';
 const PORT = 3306;
@@ -472,6 +472,15 @@ describe('mysqlCollector.collect against a fake MySQL 8', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('mysqlCollector.test', () => {
+  it('answers only the checks its info declares, in order: working, wrong-password and refused servers', async () => {
+    for (const t of [target(), target({ username: 'root', password: '' }), target({ password: `${password}-wrong` }), target({ port: await closedPort() })]) {
+      const checks = await mysqlCollector.test(t, options());
+      expectDeclaredChecks(mysqlCollector.info, checks);
+      expect(checks.map((c) => c.name)).toEqual(mysqlCollector.info.checks.map((c) => c.name));
+    }
+    expect(mysqlCollector.applicationType).toBe(mysqlCollector.info.type);
+  });
+
   const statuses = (checks: Array<{ name: string; status: string }>) => Object.fromEntries(checks.map((c) => [c.name, c.status]));
 
   it('limited user: connects, logs in, reads the catalog; warns about privileges', async () => {

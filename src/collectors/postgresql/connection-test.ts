@@ -14,6 +14,18 @@ import { type Budget, cancelled, pgBudget, Session, withDefaultPort, withinDeadl
 type Outcome = Required<Pick<ConnectionCheck, 'status' | 'message'>>;
 
 const ACTIVITY = 'connection test of';
+
+/** The checks, in the order they run, with what each checks (the collector's info lists them). */
+export const PG_CHECKS = {
+  connect: 'TCP connection and PostgreSQL protocol',
+  login: 'authentication',
+  catalog: 'can read pg_database',
+  settings: 'can read data_directory and archive_mode',
+  replication: 'REPLICATION privilege or superuser',
+  databases: 'databases the login may connect to',
+} as const;
+type CheckName = keyof typeof PG_CHECKS;
+
 /** Enough names to act on; a cluster with hundreds of locked databases gets a count for the rest. */
 const MAX_NAMES_LISTED = 20;
 
@@ -31,7 +43,8 @@ class CheckList {
     private readonly signal: AbortSignal,
   ) {}
 
-  async run(name: string, description: string, probe: () => Promise<Outcome>): Promise<void> {
+  async run(name: CheckName, probe: () => Promise<Outcome>): Promise<void> {
+    const description = PG_CHECKS[name];
     if (this.failed) {
       this.results.push({ name, description, status: 'SKIPPED', message: 'not run: an earlier check failed' });
       return;
@@ -63,7 +76,7 @@ export async function testConnection(target: CollectTarget, options: CollectOpti
   let databases: DatabaseRow[] = [];
 
   try {
-    await checks.run('connect', 'TCP connection and PostgreSQL protocol', async () => {
+    await checks.run('connect', async () => {
       try {
         await session.connectHome();
       } catch (err) {
@@ -74,17 +87,17 @@ export async function testConnection(target: CollectTarget, options: CollectOpti
       return { status: 'SUCCESS', message: `${server} answers as a PostgreSQL server` };
     });
 
-    await checks.run('login', 'authentication', async () => {
+    await checks.run('login', async () => {
       if (loginError !== null) return { status: 'FAILED', message: classifyPgError(loginError, where).message };
       return { status: 'SUCCESS', message: `logged in to ${server} as ${user} (database "${session.homeDatabase}")` };
     });
 
-    await checks.run('catalog', 'can read pg_database', async () => {
+    await checks.run('catalog', async () => {
       databases = await readDatabases(await session.homeClient());
       return { status: 'SUCCESS', message: `${server} lists ${databases.length} database(s) to ${user}` };
     });
 
-    await checks.run('settings', 'can read data_directory and archive_mode', async () => {
+    await checks.run('settings', async () => {
       const settings = await readSettings(await session.homeClient());
       const hidden = (['data_directory', 'archive_mode'] as const).filter((n) => !settings.has(n));
       if (hidden.length === 0) {
@@ -96,7 +109,7 @@ export async function testConnection(target: CollectTarget, options: CollectOpti
       };
     });
 
-    await checks.run('replication', 'REPLICATION privilege or superuser', async () => {
+    await checks.run('replication', async () => {
       const role = await readLoginRole(await session.homeClient());
       if (role.isSuperuser) return { status: 'SUCCESS', message: `${user} is a superuser` };
       if (role.canReplicate) return { status: 'SUCCESS', message: `${user} has the REPLICATION privilege` };
@@ -106,7 +119,7 @@ export async function testConnection(target: CollectTarget, options: CollectOpti
       };
     });
 
-    await checks.run('databases', 'databases the login may connect to', async () => databasesOutcome(databases, server, user));
+    await checks.run('databases', async () => databasesOutcome(databases, server, user));
   } finally {
     // After an abort nobody waits for a polite logout.
     await session.close(!options.signal.aborted);

@@ -5,16 +5,28 @@
  * finding, not a failure.
  */
 
-import type { Collector, CollectOptions, CollectResult, CollectTarget, ConnectionCheck } from '../types.ts';
-import { testConnection } from './connection-test.ts';
+import type { Collector, CollectorInfo, CollectOptions, CollectResult, CollectTarget, ConnectionCheck } from '../types.ts';
+import { PG_CHECKS, testConnection } from './connection-test.ts';
 import { classifyPgError } from './errors.ts';
 import { collectInventory } from './inventory.ts';
-import { cancelled, pgBudget, Session, withDefaultPort, withinDeadline } from './session.ts';
+import { cancelled, DEFAULT_PORT, pgBudget, Session, withDefaultPort, withinDeadline } from './session.ts';
 
 const ACTIVITY = 'collection from';
 
+const postgresqlInfo: CollectorInfo = {
+  type: 'postgresql',
+  displayName: 'PostgreSQL',
+  group: 'databases',
+  defaultPort: DEFAULT_PORT,
+  childTypes: ['database'],
+  identityKinds: ['password'],
+  tls: true,
+  checks: Object.entries(PG_CHECKS).map(([name, description]) => ({ name, description })),
+};
+
 export const postgresqlCollector: Collector = {
-  applicationType: 'postgresql',
+  info: postgresqlInfo,
+  applicationType: postgresqlInfo.type,
 
   async collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult> {
     const where = withDefaultPort(target);

@@ -18,7 +18,7 @@ import { classifyPgError } from './errors.ts';
 import { postgresqlCollector } from './index.ts';
 import { settingsFindings } from './inventory.ts';
 import { optionalAllowance } from '../deadline.ts';
-import { failure, options } from '../../../test/support/collectors.ts';
+import { expectDeclaredChecks, failure, options } from '../../../test/support/collectors.ts';
 
 const HOST = '127.0.0.1';
 const PORT = 5432;
@@ -439,6 +439,21 @@ describe('postgresqlCollector against broken endpoints', () => {
     const checks = await postgresqlCollector.test(target(), options({ signal: controller.signal }));
     expect(checks[0]).toMatchObject({ name: 'connect', status: 'FAILED', message: expect.stringContaining('cancelled') });
     expect(checks.slice(1).every((c) => c.status === 'SKIPPED')).toBe(true);
+  });
+});
+
+describe('postgresqlCollector.info', () => {
+  it('declares every check test() answers, in order: working, refused and refused-login servers', async () => {
+    const probe = net.createServer();
+    const freePort = await listen(probe);
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    for (const t of [target(), target({ username: 'postgres' }), target({ port: freePort }), target({ username: `census_nobody_${suffix}` })]) {
+      const checks = await postgresqlCollector.test(t, options());
+      expectDeclaredChecks(postgresqlCollector.info, checks);
+      // It reports every check, SKIPPED ones included.
+      expect(checks.map((c) => c.name)).toEqual(postgresqlCollector.info.checks.map((c) => c.name));
+    }
+    expect(postgresqlCollector.applicationType).toBe(postgresqlCollector.info.type);
   });
 });
 

@@ -167,3 +167,20 @@ export interface ConnectionTest {
 }
 
 export const INVENTORY_SERVICE_ID = 'serviceprovider.catalog.application';
+
+/** What Census can inventory (GET /api/census/collector, a Census addition). */
+export type ProtectionGroup = 'databases' | 'file-systems' | 'containers' | 'cloud-management' | 'hypervisors';
+
+export interface Collector {
+  links: Links;
+  id: string;
+  type: string;
+  displayName: string;
+  serverNoun: string;
+  group: ProtectionGroup;
+  defaultPort: number | null;
+  childTypes: string[];
+  identityKinds: ('password' | 'key')[];
+  tls: boolean;
+  checks: { name: string; description: string }[];
+}

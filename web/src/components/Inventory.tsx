@@ -70,7 +70,7 @@ function InstanceCard({ app, instance: i, server, serversKnown, refreshKey, open
       <summary>
         <span className="instance-title">
           <span className="instance-name">{title}</span>
-          {i.version && <span className="tag">{app.type === 'file' ? i.version : `${app.title} ${i.version}`}</span>}
+          {i.version && <span className="tag">{app.segment === 'filesystem' ? i.version : `${app.displayName} ${i.version}`}</span>}
           {i.missing ? <StatusBadge status="MISSING" label="Not found in the last run" /> : null}
           {i.findings?.length ? <StatusBadge status="WARNING" label={plural(i.findings.length, 'warning')} /> : null}
         </span>
@@ -108,7 +108,7 @@ function ItemsTable({ app, instance, refreshKey }: { app: AppType; instance: Ins
             <table className="table table-compact table-stack" aria-label={`${app.items} of ${instance.name}`}>
               <caption className="visually-hidden">{`${app.items} of ${instance.name}`}</caption>
               <thead>
-                {app.type === 'file' ? (
+                {app.segment === 'filesystem' ? (
                   <tr>
                     <th scope="col">Mount point</th>
                     <th scope="col">Type</th>
@@ -134,7 +134,7 @@ function ItemsTable({ app, instance, refreshKey }: { app: AppType; instance: Ins
                 {list.map((d) => (
                   <tr key={d.id} className={d.missing ? 'row-missing' : undefined}>
                     <th scope="row" className="mono">{d.name}</th>
-                    {app.type === 'file' ? <FileCells d={d} /> : (
+                    {app.segment === 'filesystem' ? <FileCells d={d} /> : (
                       <>
                         <td className="num" data-label="Size">{formatBytes(d.sizeBytes ?? d.size)}</td>
                         <td data-label="Owner">{d.owner ?? '—'}</td>

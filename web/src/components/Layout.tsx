@@ -5,6 +5,7 @@
  */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { logout, sessionId, userName } from '../api/client';
+import type { MenuGroup } from '../lib/appTypes';
 import { closeEvents, openEvents, useStreamState } from '../lib/events';
 import { PAGES } from '../lib/pages';
 import { Link, navigate, useLocation } from '../lib/router';
@@ -14,15 +15,6 @@ interface NavItem {
   label: string;
 }
 
-const DATABASES: NavItem[] = [
-  { to: PAGES.postgresql, label: 'PostgreSQL' },
-  { to: PAGES.mysql, label: 'MySQL/MariaDB' },
-];
-const OTHERS: NavItem[] = [
-  { to: PAGES.file, label: 'File Systems' },
-  { to: PAGES.containers, label: 'Containers' },
-  { to: PAGES.cloud, label: 'Cloud Management' },
-];
 
 function NavLink({ item, path, onNavigate }: { item: NavItem; path: string; onNavigate: () => void }) {
   const active = path === item.to || path.startsWith(item.to + '/');
@@ -48,7 +40,27 @@ export function Logo() {
   );
 }
 
-export function Layout({ children }: { children: ReactNode }) {
+/**
+ * A group with several application types is a heading over one link per type; a group with one
+ * type, or none (a page saying Census cannot inventory it yet), is a single link.
+ */
+function NavGroup({ group, path, onNavigate }: { group: MenuGroup; path: string; onNavigate: () => void }) {
+  if (group.apps.length <= 1) return <NavLink item={{ to: group.path, label: group.title }} path={path} onNavigate={onNavigate} />;
+  const id = `nav-${group.id}`;
+  return (
+    <li>
+      <span className="nav-group" id={id}>{group.title}</span>
+      <ul className="nav-sublist" aria-labelledby={id}>
+        {group.apps.map((a) => (
+          <NavLink key={a.path} item={{ to: a.path, label: a.displayName }} path={path} onNavigate={onNavigate} />
+        ))}
+      </ul>
+    </li>
+  );
+}
+
+/** `groups` is undefined until the server said what it can inventory. */
+export function Layout({ groups, children }: { groups: MenuGroup[] | undefined; children: ReactNode }) {
   const { path } = useLocation();
   const [open, setOpen] = useState(false);
   const close = () => setOpen(false);
@@ -118,16 +130,8 @@ export function Layout({ children }: { children: ReactNode }) {
         <nav id="sidenav" className="sidenav" aria-label="Main">
           <p className="nav-heading" id="nav-manage">Manage Protection</p>
           <ul className="nav-list" aria-labelledby="nav-manage">
-            <li>
-              <span className="nav-group" id="nav-databases">Databases</span>
-              <ul className="nav-sublist" aria-labelledby="nav-databases">
-                {DATABASES.map((i) => (
-                  <NavLink key={i.to} item={i} path={path} onNavigate={close} />
-                ))}
-              </ul>
-            </li>
-            {OTHERS.map((i) => (
-              <NavLink key={i.to} item={i} path={path} onNavigate={close} />
+            {groups?.map((g) => (
+              <NavGroup key={g.id} group={g} path={path} onNavigate={close} />
             ))}
           </ul>
           <ul className="nav-list nav-list-bottom">

@@ -12,9 +12,9 @@ type Errors = Partial<Record<'name' | 'host' | 'port' | 'username' | 'password' 
 export function RegisterForm({ app, onRegistered, onCancel }: { app: AppType; onRegistered: (s: AppServer, inventoried: boolean) => void; onCancel: () => void }) {
   const [name, setName] = useState('');
   const [host, setHost] = useState('');
-  const [port, setPort] = useState(String(app.defaultPort));
+  const [port, setPort] = useState(app.defaultPort === null ? '' : String(app.defaultPort));
   const [username, setUsername] = useState('');
-  const [auth, setAuth] = useState<'password' | 'key'>(app.ssh ? 'key' : 'password');
+  const [auth, setAuth] = useState<'password' | 'key'>(app.defaultAuth);
   const [password, setPassword] = useState('');
   const [privatekey, setPrivatekey] = useState('');
   const [passphrase, setPassphrase] = useState('');

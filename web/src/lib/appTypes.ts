@@ -1,12 +1,27 @@
-/** The Manage Protection pages and what each application type looks like in Census. */
-import { PAGES } from './pages';
+/**
+ * The Manage Protection menu and what each application type looks like in Census, made from the
+ * server's list of collectors (GET /api/census/collector): the UI keeps no list of types.
+ */
+import type { Collector, ProtectionGroup } from '../api/types';
+import { collectorPath, groupPath } from './pages';
+
+/** SPP's Manage Protection groups, in menu order; `what` says what a group without collectors would hold. */
+export const GROUPS: readonly { id: ProtectionGroup; title: string; what: string }[] = [
+  { id: 'databases', title: 'Databases', what: 'databases' },
+  { id: 'file-systems', title: 'File Systems', what: 'file systems' },
+  { id: 'containers', title: 'Containers', what: 'containers' },
+  { id: 'cloud-management', title: 'Cloud Management', what: 'cloud resources' },
+  { id: 'hypervisors', title: 'Hypervisors', what: 'hypervisors and their virtual machines' },
+];
 
 export interface AppType {
   /** Census's applicationType. */
-  type: 'postgresql' | 'mysql' | 'file';
+  type: string;
+  /** The page's title: the type's name, or its group's when it is the group's only type. */
   title: string;
-  /** The navigation group the page sits under. */
-  group: string;
+  displayName: string;
+  /** The group's title when the page is one of several in it (the kicker shows it). */
+  groupTitle: string | null;
   /** How a registered server of this type is called, singular and plural, and its instances. */
   server: string;
   servers: string;
@@ -16,24 +31,65 @@ export interface AppType {
   item: string;
   /** Path segment under an instance: database or filesystem. */
   segment: 'database' | 'filesystem';
-  defaultPort: number;
+  defaultPort: number | null;
   portHint: string;
-  /** File-system hosts log in over SSH, with a key or a password. */
+  /** Logs in over SSH (a key or a password) rather than with a database login. */
   ssh: boolean;
+  /** The login the registration form starts with. */
+  defaultAuth: 'password' | 'key';
   path: string;
 }
 
-export const APP_TYPES: Record<AppType['type'], AppType> = {
-  postgresql: {
-    type: 'postgresql', title: 'PostgreSQL', group: 'Databases', server: 'PostgreSQL server', servers: 'PostgreSQL servers', instances: 'PostgreSQL instances', items: 'databases', item: 'database', segment: 'database',
-    defaultPort: 5432, portHint: 'The database port (PostgreSQL listens on 5432 by default).', ssh: false, path: PAGES.postgresql,
-  },
-  mysql: {
-    type: 'mysql', title: 'MySQL/MariaDB', group: 'Databases', server: 'MySQL/MariaDB server', servers: 'MySQL/MariaDB servers', instances: 'MySQL/MariaDB instances', items: 'databases', item: 'database', segment: 'database',
-    defaultPort: 3306, portHint: 'The database port (MySQL and MariaDB listen on 3306 by default).', ssh: false, path: PAGES.mysql,
-  },
-  file: {
-    type: 'file', title: 'File Systems', group: 'Manage Protection', server: 'Linux host', servers: 'Linux hosts', instances: 'hosts', items: 'file systems', item: 'file system', segment: 'filesystem',
-    defaultPort: 22, portHint: 'The SSH port of the host (22 by default).', ssh: true, path: PAGES.file,
-  },
+/** Words for the kinds of object an instance holds; other kinds are shown by their name. */
+const CHILD_WORDS: Record<string, [string, string]> = {
+  database: ['database', 'databases'],
+  filesystem: ['file system', 'file systems'],
 };
+
+export function appTypeOf(c: Collector, aloneInGroup: boolean): AppType {
+  const child = c.childTypes[0] ?? 'database';
+  const [item, items] = CHILD_WORDS[child] ?? [child, `${child}s`];
+  const group = GROUPS.find((g) => g.id === c.group);
+  const ssh = c.identityKinds.includes('key');
+  const ownNoun = c.serverNoun !== `${c.displayName} server`;
+  const port = c.defaultPort === null ? '' : ` (${c.defaultPort} by default)`;
+  return {
+    type: c.type,
+    title: aloneInGroup && group ? group.title : c.displayName,
+    displayName: c.displayName,
+    groupTitle: aloneInGroup ? null : (group?.title ?? null),
+    server: c.serverNoun,
+    servers: `${c.serverNoun}s`,
+    instances: ownNoun ? `${c.serverNoun}s` : `${c.displayName} instances`,
+    item,
+    items,
+    segment: child === 'filesystem' ? 'filesystem' : 'database',
+    defaultPort: c.defaultPort,
+    portHint: ssh ? `The SSH port of the host${port}.` : `The port ${c.displayName} listens on${port}.`,
+    ssh,
+    defaultAuth: c.identityKinds[0] ?? 'password',
+    path: collectorPath(c.group, c.type),
+  };
+}
+
+export interface MenuGroup {
+  id: ProtectionGroup;
+  title: string;
+  what: string;
+  /** Its pages: none (Census cannot inventory these), one (the group is one link) or several. */
+  apps: AppType[];
+  /** Where the group's own link points: its only page, or the "cannot inventory" page. */
+  path: string;
+}
+
+/** The menu, every group in order with the types the server can inventory in it. */
+export function menu(collectors: readonly Collector[]): MenuGroup[] {
+  return GROUPS.map((g) => {
+    const members = collectors.filter((c) => c.group === g.id);
+    const apps = members.map((c) => appTypeOf(c, members.length === 1));
+    return { ...g, apps, path: apps.length === 1 ? apps[0]!.path : groupPath(g.id) };
+  });
+}
+
+/** Every application page of the menu, in menu order. */
+export const allApps = (groups: MenuGroup[]): AppType[] => groups.flatMap((g) => g.apps);

@@ -1,9 +1,13 @@
 /** The addresses of the UI's pages (history routing; the server answers each with index.html). */
+import type { ProtectionGroup } from '../api/types';
+
 export const PAGES = {
-  postgresql: '/manage-protection/databases/postgresql',
-  mysql: '/manage-protection/databases/mysql',
-  file: '/manage-protection/file-systems',
-  containers: '/manage-protection/containers',
-  cloud: '/manage-protection/cloud-management',
+  manageProtection: '/manage-protection',
   jobs: '/jobs',
 } as const;
+
+/** A Manage Protection group's page: what Census cannot inventory yet, or the way to its first type. */
+export const groupPath = (group: ProtectionGroup): string => `${PAGES.manageProtection}/${group}`;
+
+/** The page of one application type, under its group. */
+export const collectorPath = (group: ProtectionGroup, type: string): string => `${groupPath(group)}/${encodeURIComponent(type)}`;

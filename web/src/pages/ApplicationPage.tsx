@@ -1,4 +1,4 @@
-/** A Manage Protection page for a type Census inventories: PostgreSQL, MySQL/MariaDB, File Systems. */
+/** A Manage Protection page for one type Census inventories (the server's list of collectors names them). */
 import { useEffect, useState } from 'react';
 import { get, query } from '../api/client';
 import type { AppServer, Envelope, Instance } from '../api/types';
@@ -18,10 +18,10 @@ export function ApplicationPage({ app }: { app: AppType }) {
   }, [app.title]);
   return (
     <InventoryJobProvider>
-      <PageHeader title={app.title} kicker={app.group === 'Databases' ? 'Manage Protection › Databases' : 'Manage Protection'}>
+      <PageHeader title={app.title} kicker={app.groupTitle ? `Manage Protection › ${app.groupTitle}` : 'Manage Protection'}>
         Register {app.servers}, run the inventory, and see what it found.
       </PageHeader>
-      <BackupSection what={app.type === 'file' ? 'file systems' : 'instances and databases'} />
+      <BackupSection what={app.segment === 'filesystem' ? app.items : `instances and ${app.items}`} />
       <ApplicationContent app={app} />
     </InventoryJobProvider>
   );

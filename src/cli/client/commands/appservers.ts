@@ -1,15 +1,32 @@
-/** `census appserver list|add|remove|test`. */
+/** `census appserver list|add|remove|test|types`. */
 import { choice, flag, idArg, intOption, required, secretOptions, SECRET_OPTIONS, str, type Command } from '../command.ts';
-import { EXIT } from '../errors.ts';
+import { collectorList, collectorOf } from '../collectors.ts';
+import { EXIT, UsageError } from '../errors.ts';
 import { hrefId, table } from '../format.ts';
 import type { Json } from '../http.ts';
 
-export const APPLICATION_TYPES = ['postgresql', 'mysql', 'file'] as const;
 const TLS_MODES = ['disable', 'require', 'verify'] as const;
+
+export const appserverTypes: Command = {
+  words: ['appserver', 'types'],
+  synopsis: '',
+  summary: 'list the application types the server can inventory (for --type), with their default ports and logins',
+  async run(ctx) {
+    const list = await collectorList(ctx.api());
+    if (ctx.json) return ctx.printJson(list);
+    ctx.print(table(
+      ['type', 'name', 'group', { title: 'port', align: 'right' }, 'login', 'tls', 'holds'],
+      list.map((c: Json) => [
+        c.type, c.displayName, c.group, c.defaultPort ?? '-', (c.identityKinds ?? []).map((k: string) => (k === 'key' ? 'ssh key' : k)).join(', '),
+        c.tls ? 'yes' : 'no', (c.childTypes ?? []).join(', '),
+      ]),
+    ));
+  },
+};
 
 export const appserverList: Command = {
   words: ['appserver', 'list'],
-  synopsis: '[--type postgresql|mysql|file]',
+  synopsis: '[--type TYPE]',
   summary: 'list the registered application servers',
   options: { type: { type: 'string' } },
   async run(ctx) {
@@ -29,16 +46,17 @@ export const appserverList: Command = {
 
 export const appserverAdd: Command = {
   words: ['appserver', 'add'],
-  synopsis: '--name N --host H [--port P] --type postgresql|mysql|file --user U (--password P | --password-stdin | --key FILE [--passphrase P]) [--tls disable|require|verify] [--no-inventory]',
+  synopsis: '--name N --host H [--port P] --type TYPE --user U (--password P | --password-stdin | --key FILE [--passphrase P]) [--tls disable|require|verify] [--no-inventory]',
   summary: 'register an application server (POST /ngp/appserver) and inventory it',
   help: `  --name N          the name Census shows
   --host H          host name or IP address
-  --port P          database port (default 5432 PostgreSQL, 3306 MySQL) or SSH port (22, file)
-  --type T          postgresql, mysql or file (a Linux host's file systems over SSH)
+  --port P          its port (default: the type's port)
+  --type T          an application type the server can inventory: census appserver types
+                    lists them, with their default ports and the logins they take
   --user U          the login Census uses on that server (a database user, or the SSH user)
   --password P      its password; --password-stdin reads it from standard input instead
-  --key FILE        an SSH private key for file hosts; --passphrase if the key has one
-  --tls MODE        database logins: disable (default), require (any certificate) or verify
+  --key FILE        an SSH private key, for types that log in over SSH; --passphrase if the key has one
+  --tls MODE        for types with TLS: disable (default), require (any certificate) or verify
   --no-inventory    only register; do not start the Application Server Inventory for it
 
 Here --user and --password are the server's credentials; the login to Census then comes
@@ -51,11 +69,18 @@ from CENSUS_USER/CENSUS_PASSWORD, the config file or the session saved by census
   async run(ctx) {
     const name = required(ctx, 'name');
     const host = required(ctx, 'host');
-    required(ctx, 'type');
-    const type = choice(ctx, 'type', APPLICATION_TYPES)!;
+    const typeName = required(ctx, 'type');
     const user = required(ctx, 'user');
     const port = intOption(ctx, 'port', 1, 65535);
     const tls = choice(ctx, 'tls', TLS_MODES);
+    // The server says which types it can inventory and how each logs in.
+    const collector = collectorOf(await collectorList(ctx.api()), typeName, ctx.usage);
+    const type: string = collector.type;
+    if (tls && !collector.tls) throw new UsageError(`--tls does not apply to ${type}`, ctx.usage);
+    const kind = str(ctx, 'key') !== undefined ? 'key' : 'password';
+    if (!(collector.identityKinds ?? []).includes(kind)) {
+      throw new UsageError(kind === 'key' ? `${type} does not log in with an SSH key: give --password` : `${type} logs in with an SSH key: give --key FILE`, ctx.usage);
+    }
     const secret = await secretOptions(ctx);
     const body: Record<string, unknown> = {
       name, hostAddress: host, applicationType: type, username: user,

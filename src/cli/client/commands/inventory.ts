@@ -1,9 +1,8 @@
 /** `census inventory show`: what the inventory found, instance by instance. */
 import { str, type Command } from '../command.ts';
-import { UsageError } from '../errors.ts';
 import { humanSize, humanTime, table } from '../format.ts';
 import type { Json } from '../http.ts';
-import { APPLICATION_TYPES } from './appservers.ts';
+import { childrenOf, collectorList, collectorOf } from '../collectors.ts';
 
 interface Found {
   type: string;
@@ -27,7 +26,7 @@ function render(f: Found): string[] {
   const i = f.instance;
   const about = [
     i.version ? `version ${i.version}` : undefined,
-    f.type === 'file' && i.properties?.os ? String(i.properties.os) : undefined,
+    i.properties?.os ? String(i.properties.os) : undefined,
     `appserver ${i.appserverId}`,
     `last seen ${humanTime(i.lastSeen)}`,
   ].filter(Boolean).join(', ');
@@ -56,20 +55,20 @@ function render(f: Found): string[] {
 
 export const inventoryShow: Command = {
   words: ['inventory', 'show'],
-  synopsis: '[--type postgresql|mysql|file]',
+  synopsis: '[--type TYPE]',
   summary: 'instances and their databases or file systems, with sizes, versions, missing flags and readiness findings',
-  help: `  --type T      only this application type (default: all)
+  help: `  --type T      only this application type (default: all; census appserver types lists them)
   --json        a JSON array of the instances, each with its "databases" (or "filesystems") added`,
   options: { type: { type: 'string' } },
   async run(ctx) {
     const only = str(ctx, 'type')?.toLowerCase();
-    if (only !== undefined && !/^[a-z0-9_-]+$/.test(only)) throw new UsageError('--type takes an application type such as postgresql, mysql or file', ctx.usage);
-    const types = only ? [only] : [...APPLICATION_TYPES];
     const api = ctx.api();
+    const known = await collectorList(api);
+    const collectors = only !== undefined ? [collectorOf(known, only, ctx.usage)] : known;
     const found: Found[] = [];
-    for (const type of types) {
-      const key = type === 'file' ? 'filesystems' : 'databases';
-      const segment = type === 'file' ? 'filesystem' : 'database';
+    for (const collector of collectors) {
+      const type: string = collector.type;
+      const { key, segment } = childrenOf(collector);
       const instances = await api.list(`/api/application/${type}/instance`, 'instances');
       for (const instance of instances) {
         const children = await api.list(`/api/application/${type}/instance/${instance.id}/${segment}`, key);

@@ -1,3 +1,8 @@
+/**
+ * The server's TLS key and certificate, kept in the data directory like the secret key
+ * (./keyfile.ts): what is on disk belongs to the store, so the composition root reads it
+ * from here.
+ */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';

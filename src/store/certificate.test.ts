@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, it, expect } from 'vitest';
-import { loadOrCreateCertificate } from './tls.ts';
+import { loadOrCreateCertificate } from './certificate.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {

@@ -1,7 +1,12 @@
-/** `census server` and `census worker`: the processes that run Census itself. */
+/**
+ * `census server` and `census worker`: the processes that run Census itself. Beside the
+ * composition root (./main.ts) rather than in cli/, because starting Census needs every layer
+ * and cli/ sits below main.ts (docs/architecture.md, "Layers"); src/cli/main.ts, the program's
+ * entry, loads it.
+ */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { startCensus, startWorker, DEFAULT_CONFIG, DEFAULT_HTTP_LIMITS, normalizePublicUrl, type CensusConfig, type HttpLimits } from '../main.ts';
+import { startCensus, startWorker, DEFAULT_CONFIG, DEFAULT_HTTP_LIMITS, normalizePublicUrl, type CensusConfig, type HttpLimits } from './main.ts';
 
 export const USAGE = `Usage: census server [options]
        census worker --database postgres://… [options]

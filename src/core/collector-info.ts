@@ -1,0 +1,36 @@
+/**
+ * What a collector is, apart from what it does (src/collectors/types.ts has the contract): the
+ * collectors declare it, the API serves it, registration checks against it.
+ */
+
+/** The Manage Protection groups of SPP's UI a collector's servers are listed under. */
+export type ProtectionGroup = 'databases' | 'file-systems' | 'containers' | 'cloud-management' | 'hypervisors';
+export const PROTECTION_GROUPS: readonly ProtectionGroup[] = ['databases', 'file-systems', 'containers', 'cloud-management', 'hypervisors'];
+
+/** How a collector may log in: a user name with a password, or with an SSH private key. */
+export type IdentityKind = 'password' | 'key';
+export const IDENTITY_KINDS: readonly IdentityKind[] = ['password', 'key'];
+
+/**
+ * What a collector is, for everything outside the engine: the API lists it (the CLI's `--type`
+ * and the web UI's menus and pages are driven by that list), registration checks against it.
+ */
+export interface CollectorInfo {
+  /** SPP's applicationType on the wire, e.g. "postgresql"; the registry's key. */
+  type: string;
+  /** For people, e.g. "PostgreSQL". */
+  displayName: string;
+  /** What one registered server is called, for people, e.g. "Linux host" (absent: displayName + " server"). */
+  serverNoun?: string;
+  group: ProtectionGroup;
+  /** The port used when a registration gives none (null: the collector needs none). */
+  defaultPort: number | null;
+  /** What the instance's children are (the `type` of each collected child): database, schema, filesystem, keyspace, … */
+  childTypes: readonly string[];
+  /** Identity kinds it accepts, in order of preference. */
+  identityKinds: readonly IdentityKind[];
+  /** Whether the per-server `tls` mode (disable, require, verify) applies. */
+  tls: boolean;
+  /** Its connection checks (the `name`s test() answers), in order, with what each checks. */
+  checks: readonly { name: string; description: string }[];
+}
