@@ -5,12 +5,14 @@
 import { fileCollector } from './file/index.ts';
 import { mysqlCollector } from './mysql/index.ts';
 import { postgresqlCollector } from './postgresql/index.ts';
+import { redisCollector } from './redis/index.ts';
 import type { Collector, CollectorInfo } from './types.ts';
 
 const COLLECTORS: readonly Collector[] = [
   postgresqlCollector,
   mysqlCollector,
   fileCollector,
+  redisCollector,
 ];
 
 /** The collectors by their type, in registration order; refuses two with one type. */
