@@ -599,7 +599,7 @@ async function main(): Promise<number> {
   ensureAnsible();
   say(`  ${ansibleVersion()}`);
   if (MY_LOGINS.length && !COLLECTORS.has('mysql')) {
-    throw new Error('Census has no "mysql" collector (COLLECTORS in src/main.ts): it cannot inventory the MariaDB half');
+    throw new Error('Census has no "mysql" collector (COLLECTORS in src/collectors/registry.ts): it cannot inventory the MariaDB half');
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'census-bench-inventory-'));
