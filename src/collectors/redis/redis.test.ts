@@ -143,7 +143,8 @@ describe('redisCollector.collect against the machine Redis', () => {
     const props = db.properties as { keys: number; expires: number; avgTtlMs: number };
     expect(props.keys).toBeGreaterThanOrEqual(3);
     expect(props.expires).toBeGreaterThanOrEqual(2);
-    expect(props.avgTtlMs).toBeGreaterThan(0);
+    // Redis estimates avg_ttl in its expire cycle: 0 until that cycle has sampled the new keys.
+    expect(props.avgTtlMs).toBeGreaterThanOrEqual(0);
     expect(props.avgTtlMs).toBeLessThanOrEqual(600_000);
     const indexes = instance.databases.map((d) => d.properties.index as number);
     expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
