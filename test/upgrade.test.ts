@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../src/store/migrations.ts';
 import { dropMariaUser, ensureMariaUser, FIXTURE_ADMIN_PASSWORD, snapshot, type Snapshot } from './fixtures/upgrade-fixture.ts';
@@ -23,10 +24,12 @@ describe('a database written by Census 0.1.0', () => {
   beforeAll(async () => {
     await ensureMariaUser();
     dataDir = mkdtempSync(join(tmpdir(), 'census-upgrade-'));
-    for (const f of ['census.db', 'secret.key']) {
-      copyFileSync(join(fixture, f), join(dataDir, f));
-      chmodSync(join(dataDir, f), 0o600);
-    }
+    // The 0.1.0 database is kept as its SQL dump (text, reviewable), and built here.
+    const db = new SQLite(join(dataDir, 'census.db'));
+    db.exec(readFileSync(join(fixture, 'census.sql'), 'utf8'));
+    db.close();
+    copyFileSync(join(fixture, 'secret.key'), join(dataDir, 'secret.key'));
+    for (const f of ['census.db', 'secret.key']) chmodSync(join(dataDir, f), 0o600);
     s = await startTestServer({ dataDir });
     const login = await s.req('POST', '/api/endeavour/session', { auth: { user: 'admin', password: FIXTURE_ADMIN_PASSWORD } });
     expect(login.status).toBe(200);
