@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AUTH_HOSTS, AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
 import { spawnCensus, type CensusProcess } from './support/processes.ts';
 import { ADMIN_PASSWORD, request, waitFor } from './support/server.ts';
-import { PG_URL } from './support/stores.ts';
+import { scratchDatabase } from './support/stores.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const dbName = `census_cluster_${Math.random().toString(36).slice(2, 8)}`;
-const dbUrl = PG_URL.replace(/\/[^/]*$/, `/${dbName}`);
+const database = scratchDatabase('census_cluster');
+const dbUrl = database.url;
 const SERVERS = 6;
 
 describe('a cluster of one API server and three workers', () => {
@@ -60,10 +60,7 @@ describe('a cluster of one API server and three workers', () => {
     }, `session ${id} to end`, 90_000);
 
   beforeAll(async () => {
-    const root = new pg.Client({ connectionString: PG_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${dbName}`);
-    await root.end();
+    await database.create();
     admin = new pg.Client({ connectionString: dbUrl });
     ({ p: api, url } = await startServer());
     await admin.connect();
@@ -80,10 +77,7 @@ describe('a cluster of one API server and three workers', () => {
     await Promise.all(procs.map((p) => p.kill('SIGKILL')));
     await blocker?.end().catch(() => {});
     await admin?.end().catch(() => {});
-    const root = new pg.Client({ connectionString: PG_URL });
-    await root.connect();
-    await root.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await root.end();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -22,7 +22,7 @@ import type { Store } from '../src/store/index.ts';
 import { AUTH_HOSTS, AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
 import { spawnCensus, type CensusProcess } from './support/processes.ts';
 import { ADMIN_PASSWORD, request, startTestServer, waitFor, type TestServer } from './support/server.ts';
-import { DIALECTS, PG_URL, type TestStore } from './support/stores.ts';
+import { DIALECTS, scratchDatabase, type TestStore } from './support/stores.ts';
 
 /** Holds a lock every PostgreSQL inventory of the auth cluster waits on, until released. */
 async function holdInventories(port: number) {
@@ -37,8 +37,8 @@ async function holdInventories(port: number) {
 }
 
 describe('a PostgreSQL cluster whose workers die or stop', () => {
-  const dbName = `census_crash_${Math.random().toString(36).slice(2, 8)}`;
-  const dbUrl = PG_URL.replace(/\/[^/]*$/, `/${dbName}`);
+  const database = scratchDatabase('census_crash');
+  const dbUrl = database.url;
   const dataDir = mkdtempSync(join(tmpdir(), 'census-crash-'));
   const port = inject('pgAuthPort');
   const procs: CensusProcess[] = [];
@@ -85,10 +85,7 @@ describe('a PostgreSQL cluster whose workers die or stop', () => {
     (await admin.query<{ task_id: number | null; message_id: string; message: string }>('SELECT task_id, message_id, message FROM logs WHERE session_id = $1', [sessionId])).rows;
 
   beforeAll(async () => {
-    const root = new pg.Client({ connectionString: PG_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${dbName}`);
-    await root.end();
+    await database.create();
     const server = spawnCensus('server', [...common, '--port', '0'], env);
     procs.push(server);
     url = await server.started;
@@ -109,10 +106,7 @@ describe('a PostgreSQL cluster whose workers die or stop', () => {
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.kill('SIGKILL')));
     await admin?.end().catch(() => {});
-    const root = new pg.Client({ connectionString: PG_URL });
-    await root.connect();
-    await root.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await root.end();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

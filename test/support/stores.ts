@@ -11,6 +11,32 @@ import { Store } from '../../src/store/index.ts';
 
 export const PG_URL = process.env.CENSUS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** Runs one statement on the machine's server as the test superuser (CREATE/DROP DATABASE). */
+async function asSuperuser(statement: string): Promise<void> {
+  const root = new pg.Client({ connectionString: PG_URL });
+  await root.connect();
+  try {
+    await root.query(statement);
+  } finally {
+    await root.end();
+  }
+}
+
+/**
+ * A database of its own on the machine's server, for tests that start real Census processes
+ * (a schema is not enough: pg-boss and the processes share it whole). Its URL is known at once,
+ * for the processes' arguments; create() and drop() run on the server.
+ */
+export function scratchDatabase(prefix: string): { name: string; url: string; create(): Promise<void>; drop(): Promise<void> } {
+  const name = `${prefix}_${randomBytes(3).toString('hex')}`;
+  return {
+    name,
+    url: PG_URL.replace(/\/[^/]*$/, `/${name}`),
+    create: () => asSuperuser(`CREATE DATABASE ${name}`),
+    drop: () => asSuperuser(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
 export interface TestStore {
   store: Store;
   /** What `census server --database` would be given to reach the same data. */
