@@ -6,7 +6,7 @@
 import type { Server } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import { SppError } from '../core/errors.ts';
-import { spellsNgp } from './paths.ts';
+import { errorPayload, spellsNgp } from './paths.ts';
 
 export interface HttpLimits {
   /** Time from a connection's first byte to the end of the request's headers. */
@@ -109,7 +109,7 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: import('no
   // The request line, where the parser got that far: errors under /ngp are wrapped its way.
   const raw = (err as { rawPacket?: Buffer }).rawPacket;
   const target = raw?.toString('latin1').split('\r\n', 1)[0]?.split(' ')[1] ?? '';
-  const body = JSON.stringify(spellsNgp(target) ? { statusCode: status, response: { id, description }, id, description } : { id, description });
+  const body = JSON.stringify(errorPayload(spellsNgp(target), status, { id, description }));
   if (socket.writable) {
     socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }

@@ -59,3 +59,11 @@ export function canonicalPath(url: string): PathResult {
  * first segment spells `ngp`), so that its error is wrapped the way /ngp errors are.
  */
 export const spellsNgp = (url: string) => /^[/\\]*(n|%6e)(g|%67)(p|%70)([/\\;?]|%2f|%5c|$)/i.test(url);
+
+/**
+ * An error body in SPP's shape; under the NodeJS layer (/ngp) wrapped its way, as
+ * `{statusCode, response}` with `id` and `description` kept on top for core readers.
+ */
+export function errorPayload(ngp: boolean, status: number, body: { id: string; description: string }) {
+  return ngp ? { statusCode: status, response: body, ...body } : body;
+}

@@ -19,7 +19,7 @@ import { jobRoutes } from './jobs.ts';
 import { useLinkBase } from './links.ts';
 import { metricsRoutes } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
-import { canonicalPath, spellsNgp } from './paths.ts';
+import { canonicalPath, errorPayload, spellsNgp } from './paths.ts';
 import { sessionRoutes } from './sessions.ts';
 import { systemRoutes } from './system.ts';
 import { webRoutes } from './web.ts';
@@ -66,7 +66,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     frameworkErrors: (err, req, reply: FastifyReply) => {
       const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : err.code === 'FST_ERR_BAD_URL' ? 400 : 500;
       const body = { id: status === 500 ? 'XSBInternalException' : 'XSBInvalidArgumentException', description: status === 414 ? 'A path parameter is too long.' : 'The request path is not valid.' };
-      void reply.code(status).send(req.url.startsWith('/ngp/') ? { statusCode: status, response: body, ...body } : body);
+      void reply.code(status).send(errorPayload(isNgp(req), status, body));
     },
     ...(options.https ? { https: { ...options.https, ...serverOptions } } : { http: serverOptions }),
   }) as unknown as FastifyInstance;
@@ -155,9 +155,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
       body = { id: 'XSBInternalException', description: 'Internal server error; the server log has the details.' };
     }
     if (status === 429) reply.header('retry-after', '60');
-    // The NodeJS layer (/ngp) wraps answers as {statusCode, response}; keep id/description on top for core readers.
-    const payload = isNgp(req) ? { statusCode: status, response: body, ...body } : body;
-    return reply.code(status).send(payload);
+    return reply.code(status).send(errorPayload(isNgp(req), status, body));
   });
 
   app.setNotFoundHandler(async (req, reply) => {
@@ -167,7 +165,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
       req.principal = await ctx.auth.authenticate(sessionHeader(req));
     }
     const body = { id: 'XSBObjectNotFoundException', description: `There is no ${req.method} ${req.url.split('?')[0]} in this API.` };
-    return reply.code(404).send(isNgp(req) ? { statusCode: 404, response: body, ...body } : body);
+    return reply.code(404).send(errorPayload(isNgp(req), 404, body));
   });
 
   systemRoutes(app, ctx);
