@@ -7,7 +7,7 @@
 import { classifyNetworkError, describeServer, errorMessage, scrubSecret } from '../network-errors.ts';
 import { CollectorError, type CollectTarget } from '../types.ts';
 
-export const WHAT = 'SSH server';
+const WHAT = 'SSH server';
 
 /** What the session knew when it failed: which step, and what the peer had sent. */
 export interface FailureContext {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { silentListener, type SilentListener } from '../../../test/support/silent-listener.ts';
 import { startSshd, type Sshd } from '../../../test/support/sshd.ts';
-import { CollectorError, type CollectOptions, type CollectTarget } from '../types.ts';
+import type { CollectTarget } from '../types.ts';
 import { fileCollector } from './index.ts';
 import { isPseudoFileSystem, parseDf, parseOsRelease } from './inventory.ts';
 import { expectDeclaredChecks, failure, options } from '../../../test/support/collectors.ts';

@@ -65,7 +65,7 @@ const PSEUDO_TYPES: ReadonlySet<string> = new Set([
 /** Read-only by design: a read-only mount of these is no finding. */
 const READ_ONLY_BY_DESIGN: ReadonlySet<string> = new Set(['iso9660', 'udf', 'squashfs', 'erofs', 'cramfs', 'romfs']);
 
-export const NEARLY_FULL_PERCENT = 90;
+const NEARLY_FULL_PERCENT = 90;
 
 export interface Mount {
   device: string;

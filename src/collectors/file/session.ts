@@ -55,7 +55,7 @@ type KeyResult = { key: ParsedKey } | { error: CollectorError };
  * (PKCS#1 / SEC1) and PuTTY keys; PKCS#8 PEM ("BEGIN PRIVATE KEY") RSA and EC keys are converted
  * to PKCS#1 / SEC1 here first.
  */
-export function prepareKey(target: CollectTarget): KeyResult {
+function prepareKey(target: CollectTarget): KeyResult {
   const text = target.privateKey ?? '';
   const passphrase = target.passphrase || undefined;
   const user = `user "${target.username}" on ${describeServer(target)}`;
@@ -112,7 +112,7 @@ const unreadableKey = (user: string) =>
   );
 
 /** "SHA256:<base64 without padding>", as `ssh-keygen -l` prints it. */
-export function fingerprint(hostKey: Buffer): string {
+function fingerprint(hostKey: Buffer): string {
   return `SHA256:${createHash('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
 }
 

@@ -14,7 +14,7 @@ import mysql from 'mysql2';
 import mysqlp from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CollectorError, type CollectOptions, type CollectTarget } from '../types.ts';
+import type { CollectTarget } from '../types.ts';
 import { classifyMysqlError } from './errors.ts';
 import { backupPrivilegeGap, parseGrants } from './grants.ts';
 import { mysqlCollector } from './index.ts';

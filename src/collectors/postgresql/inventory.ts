@@ -123,7 +123,7 @@ async function readInstanceProperties(
 }
 
 /** Settings the role may not read are left out rather than reported as null: unknown, not empty. */
-export function settingsProperties(settings: Map<SettingName, Setting>): Record<string, unknown> {
+function settingsProperties(settings: Map<SettingName, Setting>): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   const put = (key: string, name: SettingName, convert: (value: string) => unknown = (v) => v) => {
     const value = settings.get(name)?.setting;

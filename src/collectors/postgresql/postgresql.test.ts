@@ -12,7 +12,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CollectorError, type CollectOptions, type CollectResult, type CollectTarget, type ConnectionCheck } from '../types.ts';
+import { CollectorError, type CollectResult, type CollectTarget, type ConnectionCheck } from '../types.ts';
 import type { Setting, SettingName } from './catalog.ts';
 import { classifyPgError } from './errors.ts';
 import { postgresqlCollector } from './index.ts';

@@ -31,7 +31,7 @@ export const withDefaultPort = (target: CollectTarget): CollectTarget => withPor
 export const pgBudget = (timeoutMs: number) => new Budget(timeoutMs, (t) => Math.max(t * 0.2, 1_000));
 
 /** Thrown by a Session used after its run has ended (deadline, abort): not a per-database problem. */
-export class SessionEndedError extends Error {
+class SessionEndedError extends Error {
   constructor() {
     super('the collection has already ended');
     this.name = 'SessionEndedError';

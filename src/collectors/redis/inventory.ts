@@ -21,7 +21,7 @@ export function parseInfo(text: string): Info {
 }
 
 /** "keys=3,expires=1,avg_ttl=5000": the comma-separated pairs of a keyspace or replica line. */
-export function parsePairs(value: string): Map<string, string> {
+function parsePairs(value: string): Map<string, string> {
   const pairs = new Map<string, string>();
   for (const part of value.split(',')) {
     const eq = part.indexOf('=');
@@ -80,7 +80,7 @@ export interface ReplicaLink {
 }
 
 /** A master's "slave0:ip=...,port=...,state=online,offset=...,lag=0" lines. */
-export function connectedReplicas(info: Info): ReplicaLink[] {
+function connectedReplicas(info: Info): ReplicaLink[] {
   const replicas: ReplicaLink[] = [];
   for (const [field, value] of info) {
     if (!/^slave\d+$/.test(field)) continue;
@@ -166,7 +166,7 @@ export function keyspaces(info: Info): CollectedDatabase[] {
 }
 
 /** A replica this far behind (or this long without hearing from its master) is reported. */
-export const REPLICA_LAG_LIMIT_SECONDS = 30;
+const REPLICA_LAG_LIMIT_SECONDS = 30;
 
 export function findings(info: Info, config: Partial<ConfigSettings> | null, server: string): ReadinessFinding[] {
   const found: ReadinessFinding[] = [];

@@ -103,7 +103,7 @@ function notResp(buf: Buffer, offset: number): RespProtocolError {
 }
 
 /** A command as RESP: an array of bulk strings. */
-export function encodeCommand(args: readonly string[]): Buffer {
+function encodeCommand(args: readonly string[]): Buffer {
   const parts = [`*${args.length}${CRLF}`];
   for (const arg of args) parts.push(`$${Buffer.byteLength(arg)}${CRLF}${arg}${CRLF}`);
   return Buffer.from(parts.join(''), 'utf8');
