@@ -19,6 +19,9 @@ Options:
   --port N             port to listen on (default ${DEFAULT_CONFIG.port})                       [server]
   --host ADDR          address to listen on (default ${DEFAULT_CONFIG.host})               [server]
   --http               serve plain HTTP instead of HTTPS                               [server]
+  --tls-cert FILE      the server's certificate (PEM; intermediates after it) instead of the
+                       self-signed one made in the data dir; with --tls-key             [server]
+  --tls-key FILE       its private key (PEM, unencrypted)                              [server]
   --public-url URL     the address clients use (e.g. https://census.example.com behind a
                        proxy): links in answers start with it. Without it they follow the
                        request's Host only when that names this server's own address  [server]
@@ -45,7 +48,10 @@ Request limits [server] (docs/operations.md, "Request limits"):
 
 Environment: CENSUS_ADMIN_PASSWORD sets the first admin password; CENSUS_SECRET_KEY (base64, 32
 bytes) replaces the key file that encrypts stored credentials — in a cluster, give every server
-and worker the same key.`;
+and worker the same key.
+
+SIGHUP reads the TLS certificate and key files again (new connections get them; a bad pair is
+logged and the old one stays) and the key file (census rotate-key; docs/operations.md).`;
 
 function fail(message: string): never {
   console.error(`census: ${message}\n\n${USAGE}`);
@@ -61,7 +67,7 @@ function int(name: string, v: string | undefined, min: number, max: number): num
 
 const OPTIONS = {
   port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, database: { type: 'string' },
-  http: { type: 'boolean' }, 'public-url': { type: 'string' }, 'with-worker': { type: 'boolean' }, concurrency: { type: 'string' }, 'estate-concurrency': { type: 'string' },
+  http: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'public-url': { type: 'string' }, 'with-worker': { type: 'boolean' }, concurrency: { type: 'string' }, 'estate-concurrency': { type: 'string' },
   'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'metrics-token': { type: 'string' },
   'header-timeout': { type: 'string' }, 'body-timeout': { type: 'string' }, 'request-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' }, 'max-connections-per-address': { type: 'string' }, 'inventory-time': { type: 'string' }, timezone: { type: 'string' },
@@ -95,6 +101,8 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
     maxConnectionsPerAddress: int('max-connections-per-address', values['max-connections-per-address'], 1, 1_000_000),
   }).filter(([, v]) => v !== undefined)) as Partial<HttpLimits>;
   const metricsToken = values['metrics-token'] ?? process.env.CENSUS_METRICS_TOKEN;
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together: give both or neither');
+  if (values['tls-cert'] !== undefined && values.http) fail('--tls-cert and --tls-key are for HTTPS: leave out --http');
   return {
     dataDir: resolve(values['data-dir'] ?? process.env.CENSUS_DATA_DIR ?? '.census'),
     port: int('port', values.port, 0, 65535) ?? DEFAULT_CONFIG.port,
@@ -108,6 +116,7 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(metricsToken ? { metricsToken } : {}),
     ...(values.database ? { database: values.database } : {}),
+    ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined ? { tlsCert: resolve(values['tls-cert']), tlsKey: resolve(values['tls-key']) } : {}),
     ...(values['public-url'] !== undefined ? { publicUrl: publicUrl(values['public-url']) } : {}),
     ...(values['inventory-time'] ? { inventorySchedule: { time: values['inventory-time'], ...(values.timezone ? { timezone: values.timezone } : {}) } } : {}),
     ...(process.env.CENSUS_ADMIN_PASSWORD ? { adminPassword: process.env.CENSUS_ADMIN_PASSWORD } : {}),
@@ -149,6 +158,38 @@ function stopOnSignals(name: string, stop: () => Promise<void>): void {
   process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
+/**
+ * What SIGHUP does: read the TLS files (server) and the key file again. Each failure is logged
+ * and leaves what was in use; nothing here stops the process. Exported for tests.
+ */
+export function reloadFiles(
+  name: string,
+  target: { reloadTls?(): string | undefined; reloadKeys(): number },
+  log: { info(line: string): void; error(line: string): void } = { info: (l) => console.log(l), error: (l) => console.error(l) },
+): void {
+  if (target.reloadTls) {
+    try {
+      const fingerprint = target.reloadTls();
+      if (fingerprint) log.info(`census ${name}: TLS certificate reloaded (SHA-256 ${fingerprint})`);
+    } catch (err) {
+      log.error(`census ${name}: TLS certificate NOT reloaded, the one in use stays: ${(err as Error).message}`);
+    }
+  }
+  try {
+    log.info(`census ${name}: secret keys reloaded (current key ${target.reloadKeys()})`);
+  } catch (err) {
+    log.error(`census ${name}: secret keys NOT reloaded, the ones in use stay: ${(err as Error).message}`);
+  }
+}
+
+function reloadOnSighup(name: string, target: Parameters<typeof reloadFiles>[1]): void {
+  // A listener also keeps SIGHUP from ending the process, which is Node's default.
+  process.on('SIGHUP', () => {
+    console.log(`census ${name}: SIGHUP received, reloading files`);
+    reloadFiles(name, target);
+  });
+}
+
 export async function server(args: string[]): Promise<void> {
   const config = readConfig(args);
   if (!config) return;
@@ -164,6 +205,7 @@ export async function server(args: string[]): Promise<void> {
     console.log('');
   }
   stopOnSignals('server', census.stop);
+  reloadOnSighup('server', census);
 }
 
 export async function worker(args: string[]): Promise<void> {
@@ -173,4 +215,5 @@ export async function worker(args: string[]): Promise<void> {
   const w = await startWorker(config);
   console.log(`Census worker ${w.engine.processName} is taking tasks (concurrency ${config.concurrency})`);
   stopOnSignals('worker', w.stop);
+  reloadOnSighup('worker', w);
 }

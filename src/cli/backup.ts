@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SecretBox } from '../core/secret-box.ts';
+import { SecretBox, type KeyRing } from '../core/secret-box.ts';
 import { copyLiveDatabase, inspectPostgres, inspectSqlite, postgresHasCensus, sqliteInUse, type DatabaseFacts } from '../store/backup.ts';
-import { loadOrCreateKey } from '../store/keyfile.ts';
+import { loadOrCreateKeys } from '../store/keyfile.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
 import { extractArchive, sha256File, writeArchive, type ArchiveEntry } from './archive.ts';
 
@@ -93,16 +93,17 @@ function censusVersion(): string {
  * The key as `census server` would use it (CENSUS_SECRET_KEY, else DIR/secret.key), without
  * creating one: a backup or restore must never invent a key.
  */
-function existingKey(dataDir: string): { key: Buffer; source: 'env' | 'file' } | undefined {
+function existingKey(dataDir: string): { key: KeyRing; source: 'env' | 'file' } | undefined {
   const env = process.env.CENSUS_SECRET_KEY;
-  if (env !== undefined) return { key: loadOrCreateKey(dataDir, env), source: 'env' };
-  if (existsSync(join(dataDir, KEY_FILE))) return { key: loadOrCreateKey(dataDir), source: 'file' };
+  if (env !== undefined) return { key: loadOrCreateKeys(dataDir, env).ring, source: 'env' };
+  // Every key in the file (census rotate-key keeps old ones until --drop-old), not only the current one.
+  if (existsSync(join(dataDir, KEY_FILE))) return { key: loadOrCreateKeys(dataDir).ring, source: 'file' };
   return undefined;
 }
 
 /** Throws unless `key` opens every sealed credential; says how many there are. */
-function checkKey(key: Buffer, facts: DatabaseFacts, whose: string): number {
-  const box = SecretBox.fromKey(key);
+function checkKey(key: KeyRing, facts: DatabaseFacts, whose: string): number {
+  const box = SecretBox.fromRing(key);
   let failed = 0;
   for (const s of facts.sealed) {
     try {
@@ -244,16 +245,16 @@ export async function restore(args: string[]): Promise<void> {
       throw new Error(`the backup has schema version ${manifest.schemaVersion}, newer than this Census knows (${known}): restore it with Census ${manifest.census} or later`);
     }
 
-    let key: Buffer;
+    let key: KeyRing;
     let keyPath = files.get(KEY_FILE);
     if (keyPath) {
       // Under its own name in a directory of its own, to read it the way the server will.
       mkdirSync(join(stage, 'key'), { mode: 0o700 });
       renameSync(keyPath, (keyPath = join(stage, 'key', KEY_FILE)));
       files.set(KEY_FILE, keyPath);
-      key = loadOrCreateKey(dirname(keyPath));
+      key = loadOrCreateKeys(dirname(keyPath)).ring;
     }
-    else if (process.env.CENSUS_SECRET_KEY !== undefined) key = loadOrCreateKey(dataDir, process.env.CENSUS_SECRET_KEY);
+    else if (process.env.CENSUS_SECRET_KEY !== undefined) key = loadOrCreateKeys(dataDir, process.env.CENSUS_SECRET_KEY).ring;
     else throw new Error('the backup holds no key (it was made with CENSUS_SECRET_KEY): set CENSUS_SECRET_KEY to that key and run restore again');
 
     let facts: DatabaseFacts;

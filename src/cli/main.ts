@@ -2,7 +2,8 @@
  * The `census` command, the program's entry (bin/census.js loads it). `census server` and
  * `census worker` run Census itself (../serve.ts, beside the composition root: the one import
  * from cli/ upward, allowed only here, see test/architecture.test.ts);
- * `census backup` and `census restore` work on its data directly (./backup.ts); every other
+ * `census backup`, `census restore` and `census rotate-key` work on its data directly (./backup.ts,
+ * ./rotate-key.ts); every other
  * command is a client that talks to a running server over its HTTP API (./client/), and loads
  * nothing of the server.
  */
@@ -20,6 +21,11 @@ export async function main(argv: string[]): Promise<void> {
       // They work on the data dir (or database) directly, not through a server's API.
       const { main: run } = await import('./backup.ts');
       return run(command, rest);
+    }
+    case 'rotate-key': {
+      // Also on the key file and the database directly (docs/operations.md, "Rotating the secret key").
+      const { main: run } = await import('./rotate-key.ts');
+      return run(rest);
     }
     case undefined:
     case 'help':

@@ -3,7 +3,7 @@
  * (./keyfile.ts): what is on disk belongs to the store, so the composition root reads it
  * from here.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -31,16 +31,7 @@ export async function loadOrCreateCertificate(dataDir: string, hostnames: string
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
 
-  if (existsSync(keyPath) && existsSync(certPath)) {
-    const key = readFileSync(keyPath, 'utf8');
-    const cert = readFileSync(certPath, 'utf8');
-    const x509 = new X509Certificate(cert);
-    // Catch a mismatched pair here with a clear message, instead of an opaque TLS error later.
-    if (!x509.checkPrivateKey(createPrivateKey(key))) {
-      throw new Error(`${keyPath} does not belong to the certificate in ${certPath}`);
-    }
-    return { key, cert, fingerprint256: x509.fingerprint256, created: false };
-  }
+  if (existsSync(keyPath) && existsSync(certPath)) return readCertificatePair(certPath, keyPath);
 
   const notBeforeDate = new Date();
   const notAfterDate = new Date(notBeforeDate.getTime() + VALID_DAYS * DAY_MS);
@@ -66,6 +57,46 @@ export async function loadOrCreateCertificate(dataDir: string, hostnames: string
   writePem(certPath, pems.cert, 0o600);
   const fingerprint256 = new X509Certificate(pems.cert).fingerprint256;
   return { key: pems.private, cert: pems.cert, fingerprint256, created: true };
+}
+
+/**
+ * A certificate (PEM, the server's first, then any intermediates) and its private key (PEM,
+ * unencrypted) from files: the operator's own (`--tls-cert`/`--tls-key`) or the data dir's. Read
+ * at start and again on SIGHUP; every problem names the file, never its contents.
+ */
+export function readCertificatePair(certPath: string, keyPath: string): TlsMaterial {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  };
+  const cert = read(certPath);
+  const key = read(keyPath);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new Error(`${certPath} is not a PEM certificate`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    // Node's message could quote the input: ours says only what to check.
+    throw new Error(`${keyPath} is not an unencrypted PEM private key`);
+  }
+  // Catch a mismatched pair here with a clear message, instead of an opaque TLS error later.
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new Error(`${keyPath} does not belong to the certificate in ${certPath}`);
+  }
+  return { key, cert, fingerprint256: x509.fingerprint256, created: false };
+}
+
+/** Where the data dir keeps the generated (or operator-placed) pair. */
+export function dataDirCertificatePaths(dataDir: string): { cert: string; key: string } {
+  return { cert: join(dataDir, 'tls', 'cert.pem'), key: join(dataDir, 'tls', 'key.pem') };
 }
 
 type AltName = { type: 2; value: string } | { type: 7; ip: string };

@@ -88,6 +88,7 @@ export function clientHelp(): string {
     `  ${'census worker'.padEnd(width)}  a worker on the PostgreSQL task queue (census worker --help)`,
     `  ${'census backup'.padEnd(width)}  copy the data and its secret key into one file, while the server runs`,
     `  ${'census restore'.padEnd(width)}  put a backup into a data dir (census restore --help)`,
+    `  ${'census rotate-key'.padEnd(width)}  seal the stored credentials under a new key (census rotate-key --help)`,
     '',
     'census COMMAND --help shows the options of one command.',
     '',
