@@ -2,11 +2,13 @@
  * The composition root: configuration → store → engine → API. The only module that knows which
  * concrete adapters (SQLite or PostgreSQL, in-process queue, collectors) make up a running Census.
  */
+import { createServices, Scheduler } from './services/index.ts';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Auth, DEFAULT_LOGIN_POLICY, type LoginPolicy } from './api/auth.ts';
+import { DEFAULT_LOGIN_POLICY, type LoginPolicy } from './services/auth.ts';
 import type { HttpLimits } from './api/http-limits.ts';
 import { normalizePublicUrl } from './api/links.ts';
 // What `census server`'s options need to know of the API (src/serve.ts imports only this module).
@@ -15,7 +17,9 @@ export { normalizePublicUrl };
 import { buildApi } from './api/server.ts';
 import type { Collector } from './collectors/types.ts';
 import { collectorInfos, collectorRegistry } from './collectors/registry.ts';
+import { systemActor } from './core/actor.ts';
 import { systemClock, type Clock } from './core/clock.ts';
+import { ALL_RESOURCES_POOL, SUPERUSER_ROLE_ID } from './core/permissions.ts';
 import { generatePassword, hashPassword } from './core/password.ts';
 import { SecretBox } from './core/secret-box.ts';
 import { Engine } from './engine/engine.ts';
@@ -23,11 +27,10 @@ import { PgBossQueue } from './engine/pgboss-queue.ts';
 import { PgProcessLiveness } from './engine/process-lock.ts';
 import { InProcessQueue } from './engine/queue.ts';
 import { nextFireTime, validateSchedule } from './engine/schedule.ts';
-import { Scheduler } from './engine/scheduler.ts';
 import { INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from './engine/system-jobs.ts';
 import { Store } from './store/index.ts';
 import { createPrivateFile, makeDataDirPrivate } from './store/data-dir.ts';
-import { loadOrCreateKey } from './store/keyfile.ts';
+import { loadOrCreateKeys } from './store/keyfile.ts';
 
 export interface CensusConfig {
   dataDir: string;
@@ -41,6 +44,9 @@ export interface CensusConfig {
   publicUrl?: string;
   /** Serve plain HTTP (behind a TLS-terminating proxy, or in tests). */
   http: boolean;
+  /** The operator's certificate and key (PEM files), instead of the data dir's self-signed pair: both or neither. */
+  tlsCert?: string;
+  tlsKey?: string;
   /** Parallel inventory tasks in this process. */
   concurrency: number;
   taskTimeoutMs: number;
@@ -88,6 +94,14 @@ export interface Census {
   url: string;
   /** The admin password when this start created the admin user. */
   initialAdminPassword?: string;
+  /**
+   * Reads the TLS certificate and key files again; new connections get them, open ones keep
+   * theirs (SIGHUP). Throws, keeping the certificate in use, when the files are not a good pair.
+   * Returns the new certificate's SHA-256 fingerprint, or undefined on plain HTTP.
+   */
+  reloadTls(): string | undefined;
+  /** Reads the key file again (SIGHUP); throws, keeping the keys it had, when it cannot. Returns the current key id. */
+  reloadKeys(): number;
   stop(): Promise<void>;
 }
 
@@ -107,7 +121,11 @@ function packageVersion(): string {
 async function ensureAdmin(store: Store, config: CensusConfig, clock: Clock): Promise<string | undefined> {
   if (await store.users.byName('admin')) return undefined;
   const password = config.adminPassword || generatePassword();
-  await store.users.create('admin', await hashPassword(password), clock.now());
+  const hash = await hashPassword(password);
+  await store.transaction(async (r) => {
+    const admin = await r.users.create('admin', hash, clock.now());
+    await r.permissionSets.set(admin.id, [{ roleId: SUPERUSER_ROLE_ID, poolId: ALL_RESOURCES_POOL.id }]);
+  });
   if (config.adminPassword) return undefined;
   const file = join(config.dataDir, 'initial-admin-password');
   writeFileSync(file, `${password}\n`, { mode: 0o600 });
@@ -136,7 +154,9 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
   // Born 0600, so that SQLite's -wal and -shm, which take the database file's mode, are too.
   if (sqliteFile) createPrivateFile(sqliteFile);
   const store = await Store.open({ url: config.database ?? sqliteFile!, ...(config.schema ? { schema: config.schema } : {}) });
-  const secrets = SecretBox.fromKey(loadOrCreateKey(config.dataDir, config.secretKey));
+  // The key file can change under a running process (census rotate-key): the box follows it.
+  const keys = loadOrCreateKeys(config.dataDir, config.secretKey);
+  const secrets = SecretBox.fromRing(keys.ring, keys.source);
   // Once more, now that SQLite made its -wal and -shm: they take census.db's mode, and this pass
   // checks that rather than trusting it.
   makeDataDirPrivate(config.dataDir);
@@ -162,6 +182,10 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
 export async function startCensus(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Census> {
   // A bad public URL is refused before anything is opened.
   if (partial.publicUrl !== undefined) partial = { ...partial, publicUrl: normalizePublicUrl(partial.publicUrl) };
+  // So is the operator's certificate that is not a good pair (each message names the file).
+  if ((partial.tlsCert === undefined) !== (partial.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both or neither');
+  const ownPaths = partial.tlsCert !== undefined && partial.tlsKey !== undefined && !partial.http ? { cert: partial.tlsCert, key: partial.tlsKey } : undefined;
+  const ownTls = ownPaths && (await import('./store/certificate.ts')).readCertificatePair(ownPaths.cert, ownPaths.key);
   const { config, clock, store, secrets, engine } = await openRuntime(partial, 'server');
   const initialAdminPassword = await ensureAdmin(store, config, clock);
   // On SQLite this process is the only one: it runs the tasks. On PostgreSQL `census worker`
@@ -174,27 +198,32 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
     await store.jobs.setSchedule(INVENTORY_JOB_ID, s, nextFireTime(s, clock.now()));
   }
   engine.start({ runTasks });
+  const collectors = collectorInfos(COLLECTORS);
+  const services = createServices({ store, engine, clock, secrets, collectors }, { auth: { policy: config.loginPolicy ?? DEFAULT_LOGIN_POLICY } });
   if (firstStart) {
     // Run both system jobs once, for real, so every job has a `lastrun` from the start: SPP's
     // clients read job.lastrun without checking that it exists (docs/compat.md).
     for (const id of [MAINTENANCE_JOB_ID, INVENTORY_JOB_ID]) {
-      const { session } = await engine.startJob(id, { by: 'census', trigger: 'first-start' });
+      const { session } = await services.jobs.start(systemActor('census'), id, 'first-start');
       if (runTasks) await engine.waitForSession(session.id, 60_000);
     }
   }
-  const scheduler = new Scheduler(store, engine, clock);
+  const scheduler = new Scheduler({ store, clock }, services.jobs);
   if (config.scheduler) scheduler.start();
 
   let https: { key: string; cert: string } | undefined;
+  let readTls: (() => { key: string; cert: string; fingerprint256: string }) | undefined;
   if (!config.http) {
     // Loaded only for HTTPS: generating a certificate pulls in selfsigned.
-    const { loadOrCreateCertificate } = await import('./store/certificate.ts');
-    const tls = await loadOrCreateCertificate(config.dataDir, [config.host]);
+    const { dataDirCertificatePaths, loadOrCreateCertificate, readCertificatePair } = await import('./store/certificate.ts');
+    const tls = ownTls ?? (await loadOrCreateCertificate(config.dataDir, [config.host]));
     https = { key: tls.key, cert: tls.cert };
+    // SIGHUP reads the same files again: the operator's, or the data dir's pair.
+    const paths = ownPaths ?? dataDirCertificatePaths(config.dataDir);
+    readTls = () => readCertificatePair(paths.cert, paths.key);
   }
-  const auth = new Auth(store, clock, config.loginPolicy ?? DEFAULT_LOGIN_POLICY);
   const app = buildApi(
-    { store, engine, clock, auth, secrets, collectors: collectorInfos(COLLECTORS), version: { version: packageVersion(), build: 'census' },
+    { services, clock, collectors, version: { version: packageVersion(), build: 'census' },
       ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) },
     {
       ...(https ? { https } : {}),
@@ -216,12 +245,21 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
       await engine.stop();
       await store.close();
     })());
-  return { app, store, engine, scheduler, url, ...(initialAdminPassword ? { initialAdminPassword } : {}), stop };
+  const reloadTls = () => {
+    if (!readTls) return undefined;
+    const tls = readTls();
+    // Only connections made from now on: a TLS session already set up keeps its context.
+    (app.server as unknown as TlsServer).setSecureContext({ key: tls.key, cert: tls.cert });
+    return tls.fingerprint256;
+  };
+  return { app, store, engine, scheduler, url, ...(initialAdminPassword ? { initialAdminPassword } : {}), reloadTls, reloadKeys: () => secrets.reload(), stop };
 }
 
 export interface Worker {
   store: Store;
   engine: Engine;
+  /** As Census.reloadKeys (SIGHUP). */
+  reloadKeys(): number;
   stop(): Promise<void>;
 }
 
@@ -230,7 +268,7 @@ export async function startWorker(partial: Partial<CensusConfig> & { dataDir: st
   if (!partial.database || !/^postgres(ql)?:\/\//.test(partial.database)) {
     throw new Error('census worker needs --database postgres://…: on the embedded SQLite default the server runs the tasks itself.');
   }
-  const { store, engine } = await openRuntime(partial, 'worker');
+  const { store, engine, secrets } = await openRuntime(partial, 'worker');
   await engine.init({ exclusive: false });
   engine.start({ runTasks: true });
   let stopping: Promise<void> | undefined;
@@ -239,5 +277,5 @@ export async function startWorker(partial: Partial<CensusConfig> & { dataDir: st
       await engine.stop();
       await store.close();
     })());
-  return { store, engine, stop };
+  return { store, engine, reloadKeys: () => secrets.reload(), stop };
 }

@@ -1,7 +1,7 @@
 /**
  * The one-way rule of ../shared/design/DESIGN.md ("Layers"), checked on every import:
  *
- *   core ← store, collectors ← engine ← api, cli ← main
+ *   core ← store, collectors ← engine ← services ← api, cli ← main
  *
  * A lower layer never imports a higher one, and no two top-level folders import each other. The
  * table below is that rule; docs/architecture.md ("Layers") says why each entry is what it is.
@@ -13,29 +13,34 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { findImports, tokenize } from './support/imports.ts';
 
-type Layer = 'core' | 'store' | 'collectors' | 'engine' | 'api' | 'cli' | 'cli/client' | 'main' | 'entry';
+type Layer = 'core' | 'store' | 'collectors' | 'directory' | 'engine' | 'services' | 'api' | 'cli' | 'cli/client' | 'main' | 'entry';
 
 /** What each layer may import besides itself. */
 const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
   core: [],
   store: ['core'],
   collectors: ['core'],
+  // The LDAP client for directory logins: an adapter like a collector, used by the services.
+  directory: ['core'],
   // Collectors are the concrete adapters: the engine runs them, main.ts picks them; nobody else
   // (the API learns what they are from core's CollectorInfo, handed over by main.ts).
   engine: ['core', 'store', 'collectors'],
-  api: ['core', 'store', 'engine'],
+  // The use cases: each takes the caller, checks the rules, and drives the store and the engine.
+  services: ['core', 'store', 'engine', 'directory'],
+  // Routes parse, call a service, write the wire: nothing of the store or the engine.
+  api: ['core', 'services'],
   // backup and restore work on the store directly.
   cli: ['core', 'store', 'engine', 'cli/client'],
   // The client talks to a server over HTTP and loads nothing of it but core's pure helpers.
   'cli/client': ['core'],
   // src/*.ts: the composition root (main.ts) and the processes that run it (serve.ts).
-  main: ['core', 'store', 'collectors', 'engine', 'api', 'cli'],
+  main: ['core', 'store', 'collectors', 'directory', 'engine', 'services', 'api', 'cli'],
   // src/cli/main.ts is the program (bin/census.js loads it): it dispatches to the server
   // processes and to the client, so it sits above everything, and nothing imports it.
-  entry: ['core', 'store', 'collectors', 'engine', 'api', 'cli', 'cli/client', 'main'],
+  entry: ['core', 'store', 'collectors', 'directory', 'engine', 'services', 'api', 'cli', 'cli/client', 'main'],
 };
 
-const FOLDERS = new Set(['core', 'store', 'collectors', 'engine', 'api', 'cli']);
+const FOLDERS = new Set(['core', 'store', 'collectors', 'directory', 'engine', 'services', 'api', 'cli']);
 
 function layerOf(file: string): Layer | undefined {
   if (file === 'src/cli/main.ts') return 'entry';
@@ -135,7 +140,7 @@ function sources(dir: string, exts: RegExp): Map<string, string> {
   return files;
 }
 
-describe('layers (DESIGN.md: core ← store, collectors ← engine ← api, cli ← main)', () => {
+describe('layers (DESIGN.md: core ← store, collectors ← engine ← services ← api, cli ← main)', () => {
   it('no import in src/ or web/src/ goes against them', () => {
     const files = new Map([...sources('src', /\.ts$/), ...sources('web/src', /\.tsx?$/)]);
     // Not vacuous: the scan sees the composition root's imports.
@@ -149,6 +154,7 @@ describe('layers (DESIGN.md: core ← store, collectors ← engine ← api, cli 
   it('fails an import upward, whatever its form: static, dynamic, re-export, type-only', () => {
     expect(check({
       'src/api/bad.ts': "import { TLS_MODES } from '../collectors/types.ts';",
+      'src/api/store.ts': "import type { Store } from '../store/index.ts';\nimport { Engine } from '../engine/engine.ts';",
       'src/store/bad.ts': "export async function f() { return (await import('../engine/engine.ts')).Engine; }",
       'src/core/bad.ts': "export { Store } from '../store/index.ts';",
       'src/engine/bad.ts': "import type { Census } from '../main.ts';",
@@ -156,6 +162,8 @@ describe('layers (DESIGN.md: core ← store, collectors ← engine ← api, cli 
       'src/core/io.ts': "import { readFileSync } from 'node:fs';",
     })).toEqual([
       'src/api/bad.ts → src/collectors/types.ts (api may not import collectors)',
+      'src/api/store.ts → src/store/index.ts (api may not import store)',
+      'src/api/store.ts → src/engine/engine.ts (api may not import engine)',
       'src/store/bad.ts → src/engine/engine.ts (store may not import engine)',
       'src/core/bad.ts → src/store/index.ts (core may not import store)',
       'src/engine/bad.ts → src/main.ts (engine may not import main)',
@@ -181,11 +189,24 @@ describe('layers (DESIGN.md: core ← store, collectors ← engine ← api, cli 
 
   it('allows what the rule allows', () => {
     expect(check({
-      'src/api/ok.ts': "import { Engine } from '../engine/engine.ts';\nimport type { Store } from '../store/index.ts';\nimport { SppError } from '../core/errors.ts';",
+      'src/api/ok.ts': "import type { Services } from '../services/index.ts';\nimport { invalid } from '../core/errors.ts';",
+      'src/services/ok.ts': "import { Engine } from '../engine/engine.ts';\nimport type { Store } from '../store/index.ts';",
       'src/cli/main.ts': "const serve = await import('../serve.ts');",
       'src/collectors/redis/index.ts': "import { withPort } from '../types.ts';\nimport { parse } from './resp.ts';",
       'web/src/api/types.ts': "export type { AppServer } from '../../../src/api/wire.ts';\nimport { get } from './http';",
     })).toEqual([]);
+  });
+
+  it('keeps the directory client beside the collectors: core only, used by the services', () => {
+    expect(check({
+      'src/directory/ok.ts': "import { invalid } from '../core/errors.ts';",
+      'src/services/login.ts': "import { authenticate } from '../directory/ldap.ts';",
+      'src/directory/bad.ts': "import type { Store } from '../store/index.ts';",
+      'src/api/bad.ts': "import { authenticate } from '../directory/ldap.ts';",
+    })).toEqual([
+      'src/directory/bad.ts → src/store/index.ts (directory may not import store)',
+      'src/api/bad.ts → src/directory/ldap.ts (api may not import directory)',
+    ]);
   });
 
   it('fails a value import into web/ from the server, and a computed dynamic import', () => {

@@ -11,8 +11,9 @@ import { SecretBox } from '../src/core/secret-box.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { InProcessQueue } from '../src/engine/queue.ts';
 import { nextFireTime } from '../src/engine/schedule.ts';
-import { Scheduler } from '../src/engine/scheduler.ts';
 import { INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from '../src/engine/system-jobs.ts';
+import { jobService } from '../src/services/jobs.ts';
+import { Scheduler } from '../src/services/scheduler.ts';
 import type { Store } from '../src/store/index.ts';
 import { AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
 import { silentListener, type SilentListener } from './support/silent-listener.ts';
@@ -32,6 +33,10 @@ async function addServer(store: Store, name: string, port: number, password = AU
     comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,
   });
 }
+
+/** The scheduler as main.ts builds it: starting jobs through the jobs service. */
+const schedulerOf = (store: Store, engine: Engine, clock: Clock) =>
+  new Scheduler({ store, clock }, jobService({ store, engine, clock, secrets, collectors: [] }));
 
 const logsOf = async (store: Store, sessionId: number) =>
   (await store.logs.list({ where: [{ column: 'sessionId', kind: 'cmp', op: '=', value: sessionId }], order: [], limit: 1000, offset: 0 })).items;
@@ -255,7 +260,7 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     t = await open();
     const clock = new FakeClock(Date.UTC(2026, 2, 27, 12, 0));
     const engine = await started(t.store, clock);
-    const scheduler = new Scheduler(t.store, engine, clock);
+    const scheduler = schedulerOf(t.store, engine, clock);
     const schedule = { time: '02:30', timezone: 'Europe/Berlin' };
     const first = nextFireTime(schedule, clock.now());
     expect(new Date(first).toISOString()).toBe('2026-03-28T01:30:00.000Z'); // CET, UTC+1
@@ -271,6 +276,9 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     expect(new Date(job!.nextFireTime!).toISOString()).toBe('2026-03-29T01:00:00.000Z');
     const s = await t.store.sessions.get(job!.runningSessionId ?? job!.lastSessionId!);
     expect(s?.trigger).toBe('schedule');
+    // The scheduler starts jobs as the system actor 'scheduler', logged as before.
+    const startEntry = (await logsOf(t.store, s!.id)).find((l) => l.messageId === 'CNSJ0001');
+    expect(startEntry?.messageParams).toContain('scheduler (schedule)');
 
     await t.store.jobs.setHeld(INVENTORY_JOB_ID, true);
     clock.set(job!.nextFireTime!);
@@ -291,7 +299,7 @@ describe.each(DIALECTS)('scheduler across processes on %s', (_name, open) => {
       await t.store.jobs.setSchedule(INVENTORY_JOB_ID, schedule, nextFireTime(schedule, clock.now()));
       await t.store.jobs.setSchedule(MAINTENANCE_JOB_ID, null, null);
       clock.advance(3_600_000);
-      const fired = await Promise.all(engines.map((e) => new Scheduler(t.store, e, clock).tick()));
+      const fired = await Promise.all(engines.map((e) => schedulerOf(t.store, e, clock).tick()));
       expect(fired.flat()).toEqual([INVENTORY_JOB_ID]);
       expect((await t.store.sessions.list({ where: [], order: [], limit: 10, offset: 0 })).total).toBe(1);
     } finally {

@@ -217,7 +217,7 @@ describe.each(DIALECTS)('metrics aggregates on %s', (_name, open) => {
         { ...pending, sessionId: 4_000_000, appserverId: server.id, status: 'PENDING' },
         { ...pending, sessionId: 4_000_000, appserverId: server.id, status: 'PENDING' },
       ]);
-      await store.inventory.record({ appserverId: server.id, applicationType: 'mysql', sessionId: 1_000_000, now: 5 }, [
+      await store.inventory.record({ appserverId: server.id, applicationType: 'mysql', childType: 'database', sessionId: 1_000_000, now: 5 }, [
         { name: 'main', host: 'h', port: 1, version: '8', properties: {}, databases: [{ name: 'a', sizeBytes: 1, owner: null, encoding: null, properties: {} }, { name: 'b', sizeBytes: 1, owner: null, encoding: null, properties: {} }] },
       ]);
 

@@ -74,8 +74,8 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
       comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,
     });
     const inst = (dbs: string[]) => [{ name: 'h:5432', host: 'h', port: 5432, version: '15', properties: {}, databases: dbs.map((name) => ({ name, sizeBytes: 10, owner: 'o', encoding: 'UTF8', properties: {} })) }];
-    await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', sessionId: 1, now: 100 }, inst(['a', 'b'])));
-    const changes = await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', sessionId: 2, now: 200 }, inst(['a'])));
+    await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', childType: 'database', sessionId: 1, now: 100 }, inst(['a', 'b'])));
+    const changes = await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', childType: 'database', sessionId: 2, now: 200 }, inst(['a'])));
     expect(changes).toEqual([expect.objectContaining({ objectType: 'database', objectName: 'b', change: 'disappeared' })]);
     const history = await t.store.inventory.listChanges({ where: [], order: [], limit: 10, offset: 0 }, { sessionId: 1 });
     expect(history.items.map((c) => `${c.objectType}:${c.objectName}:${c.change}`).sort()).toEqual(['database:a:appeared', 'database:b:appeared', 'instance:h:5432:appeared']);

@@ -7,6 +7,9 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { forbidden } from '../core/errors.ts';
+import type { Access as HeldAccess, Permission } from '../core/permissions.ts';
+import type { RoutePermission } from './schemas/index.ts';
 import { DOCS_PREFIX } from './openapi.ts';
 
 export type Access = 'public' | 'session' | 'session-or-token';
@@ -14,6 +17,8 @@ export type Access = 'public' | 'session' | 'session-or-token';
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /** What a logged-in caller needs (the schema's `x-permission`); absent on public routes. */
+    permission?: RoutePermission;
   }
 }
 
@@ -28,11 +33,36 @@ function accessOf(url: string, schema: unknown): Access {
   return security.some((r) => 'sessionid' in r) ? 'session' : 'public';
 }
 
-/** Records each route's access in its config as the route is added (call before any route). */
+/**
+ * Records each route's access and permission in its config as the route is added (call before
+ * any route). A route that needs a session but names no permission is a mistake caught at start:
+ * every route says what it needs, so no route is open to every user by being forgotten.
+ */
 export function markAccess(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
-    route.config = { ...(route.config as object | undefined), access: accessOf(route.url, route.schema) };
+    const how = accessOf(route.url, route.schema);
+    const permission = (route.schema as { 'x-permission'?: RoutePermission } | undefined)?.['x-permission'];
+    if (how !== 'public' && permission === undefined && process.env.CENSUS_STRICT_PERMISSIONS) throw new Error(`${[route.method].flat().join(',')} ${route.url} needs a session but declares no permission (routeSchema's \`permission\`)`);
+    route.config = { ...(route.config as object | undefined), access: how, ...(permission !== undefined ? { permission } : {}) };
   });
+}
+
+/**
+ * The one place a route's permission is checked: after the session, before the handler. An
+ * `?action=` the route does not list needs what its first action needs (the handler then answers
+ * the unknown action with a 400 to whoever may call the route at all).
+ */
+export function checkPermission(req: FastifyRequest, held: HeldAccess): void {
+  const need = req.routeOptions.config?.permission;
+  if (need === undefined || need === 'session') return;
+  let p: Permission | 'session';
+  if (typeof need === 'string') p = need;
+  else {
+    const action = (req.query as Record<string, unknown> | undefined)?.action;
+    const name = Array.isArray(action) ? action[action.length - 1] : action;
+    p = (typeof name === 'string' && Object.hasOwn(need.action, name) ? need.action[name] : Object.values(need.action)[0])!;
+  }
+  if (p !== 'session' && !held.can(p)) throw forbidden(`This needs the permission ${p}, which the user's roles do not give.`, 'permission.missing');
 }
 
 /** The access of the route a request matched; a request that matched none needs a session. */

@@ -1,13 +1,13 @@
 /** Inventory results through SPP's application endpoints (spec §7.4). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { notFound } from '../core/errors.ts';
-import { INT32_MAX, type FieldMap } from '../core/query.ts';
-import type { Database, Instance } from '../core/types.ts';
+import type { Actor } from '../core/actor.ts';
+import { INT32_MAX, type FieldMap, type ListQuery, type ListResult } from '../core/query.ts';
+import type { Database, Instance, InventoryChange } from '../core/types.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import { childSegment, type ChildSegment } from './collectors.ts';
-import { idParam, type ApiContext } from './context.ts';
+import { actorOf, idParam, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
-import { collectionQuery, pathParams, routeSchema, TAGS } from './schemas.ts';
+import { collectionQuery, pathParams, routeSchema, TAGS, type DatabaseWire, type InstanceWire } from './schemas/index.ts';
 import { CHANGE_FIELDS, changeWire } from './wire.ts';
 
 const TYPE = { type: 'Application type: a `type` of GET /api/census/collector (any other type answers an empty list).' };
@@ -31,7 +31,7 @@ const DATABASE_FIELDS: FieldMap = {
 };
 
 /** An inventoried instance on the wire (spec §7.4); `children` is where its databases (or file systems) answer. */
-export function instanceWire(base: string, i: Instance, children: ChildSegment = 'database') {
+export function instanceWire(base: string, i: Instance, children: ChildSegment = 'database'): InstanceWire {
   const self = `/api/application/${i.applicationType}/instance/${i.id}`;
   return {
     links: {
@@ -62,7 +62,7 @@ export function instanceWire(base: string, i: Instance, children: ChildSegment =
 }
 
 /** An inventoried database (or file system) on the wire. */
-export const databaseWire = (base: string, type: string, d: Database) => ({
+export const databaseWire = (base: string, type: string, d: Database): DatabaseWire => ({
   links: {
     self: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}/${d.id}`, 'self'),
     up: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}`, 'up'),
@@ -87,7 +87,7 @@ export const databaseWire = (base: string, type: string, d: Database) => ({
 });
 
 export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { store } = ctx;
+  const { inventory } = ctx.services;
   const typeOf = (req: { params: unknown }) => String((req.params as { type: string }).type).toLowerCase();
 
   app.get('/api/application/:type/instance', {
@@ -97,22 +97,18 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }),
   }, async (req) => {
     const cq = readCollectionQuery(req);
-    const page = await store.inventory.listInstances(toListQuery(cq, INSTANCE_FIELDS, [{ property: 'name', direction: 'ASC' }]), typeOf(req));
+    const q = toListQuery(cq, INSTANCE_FIELDS, [{ property: 'name', direction: 'ASC' }]);
+    const page = await inventory.listInstances(await actorOf(ctx, req), q, typeOf(req));
     const base = baseUrl(req);
     return envelope(req, 'instances', page.items.map((i) => instanceWire(base, i, childSegment(ctx.collectors, i.applicationType))), page.total, cq.paging);
   });
 
-  async function instanceOr404(req: { params: unknown }) {
-    const id = idParam(req as never);
-    const i = await store.inventory.instance(id);
-    if (!i || i.applicationType !== typeOf(req)) throw notFound('Instance', id);
-    return i;
-  }
+  const instanceOr404 = (req: FastifyRequest, actor: Actor) => inventory.instance(actor, typeOf(req), idParam(req));
 
   app.get('/api/application/:type/instance/:id', {
     schema: routeSchema({ tag: TAGS.inventory, summary: 'Get an instance', params: pathParams(INSTANCE), ok: { 200: 'Instance' }, errors: [400, 404] }),
   }, async (req) => {
-    const i = await instanceOr404(req);
+    const i = await instanceOr404(req, await actorOf(ctx, req));
     return instanceWire(baseUrl(req), i, childSegment(ctx.collectors, i.applicationType));
   });
 
@@ -129,9 +125,10 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
         params: pathParams(INSTANCE), querystring: collectionQuery(), ok: { 200: segment === 'database' ? 'DatabaseList' : 'FileSystemList' }, errors: [400, 404],
       }),
     }, async (req) => {
-      const i = await instanceOr404(req);
+      const actor = await actorOf(ctx, req);
+      const i = await instanceOr404(req, actor);
       const cq = readCollectionQuery(req);
-      const page = await store.inventory.listDatabases(toListQuery(cq, DATABASE_FIELDS, [{ property: 'name', direction: 'ASC' }]), i.id);
+      const page = await inventory.listDatabases(actor, i, toListQuery(cq, DATABASE_FIELDS, [{ property: 'name', direction: 'ASC' }]));
       const base = baseUrl(req);
       return envelope(req, key, page.items.map((d) => databaseWire(base, i.applicationType, d)), page.total, cq.paging);
     });
@@ -141,7 +138,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
         tag: TAGS.inventory, summary: `Get a ${what}`, params: pathParams({ ...INSTANCE, dbId: `${what === 'database' ? 'Database' : 'File system'} id.` }),
         ok: { 200: 'Database' }, errors: [400, 404],
       }),
-    }, async (req) => databaseWire(baseUrl(req), typeOf(req), await databaseOr404(req)));
+    }, async (req) => databaseWire(baseUrl(req), typeOf(req), await databaseOr404(req, await actorOf(ctx, req))));
 
     app.get(`/api/application/:type/instance/:id/${segment}/:dbId/history`, {
       schema: routeSchema({
@@ -150,17 +147,15 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
         ok: { 200: 'ChangeList' }, errors: [400, 404],
       }),
     }, async (req) => {
-      const d = await databaseOr404(req);
-      return history(req, { objectType: d.objectType, objectId: d.id });
+      const actor = await actorOf(ctx, req);
+      const d = await databaseOr404(req, actor);
+      return history(req, (q) => inventory.databaseHistory(actor, d, q));
     });
   }
 
-  async function databaseOr404(req: FastifyRequest) {
-    const i = await instanceOr404(req);
-    const dbId = idParam(req, 'dbId');
-    const d = await store.inventory.database(dbId);
-    if (!d || d.instanceId !== i.id) throw notFound('Database', dbId);
-    return d;
+  async function databaseOr404(req: FastifyRequest, actor: Actor) {
+    const i = await instanceOr404(req, actor);
+    return inventory.database(actor, i, idParam(req, 'dbId'));
   }
 
   app.get('/api/application/:type/instance/:id/history', {
@@ -169,14 +164,15 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
       params: pathParams(INSTANCE), querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 404],
     }),
   }, async (req) => {
-    const i = await instanceOr404(req);
-    return history(req, { objectType: 'instance', objectId: i.id });
+    const actor = await actorOf(ctx, req);
+    const i = await instanceOr404(req, actor);
+    return history(req, (q) => inventory.instanceHistory(actor, i, q));
   });
 
-  /** One object's change history, oldest first. */
-  async function history(req: FastifyRequest, scope: { objectType: string; objectId: number }) {
+  /** One object's change history, oldest first: `read` asks the service for the page the query names. */
+  async function history(req: FastifyRequest, read: (q: ListQuery) => Promise<ListResult<InventoryChange>>) {
     const cq = readCollectionQuery(req);
-    const page = await store.inventory.listChanges(toListQuery(cq, CHANGE_FIELDS, [{ property: 'recordedAt', direction: 'ASC' }]), scope);
+    const page = await read(toListQuery(cq, CHANGE_FIELDS, [{ property: 'recordedAt', direction: 'ASC' }]));
     const base = baseUrl(req);
     return envelope(req, 'changes', page.items.map((c) => changeWire(base, c)), page.total, cq.paging);
   }

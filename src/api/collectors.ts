@@ -12,7 +12,7 @@ import type { FieldMap } from '../core/query.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import type { ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
-import { collectionQuery, pathParams, routeSchema, TAGS } from './schemas.ts';
+import { collectionQuery, pathParams, routeSchema, TAGS, type CollectorWire } from './schemas/index.ts';
 
 const COLLECTOR_FIELDS: FieldMap = {
   type: { column: 'type', type: 'string' }, displayName: { column: 'displayName', type: 'string' }, group: { column: 'group', type: 'string' },
@@ -27,7 +27,7 @@ export function childSegment(collectors: readonly CollectorInfo[], type: string)
   return collectors.find((c) => c.type === type)?.childTypes[0] === 'filesystem' ? 'filesystem' : 'database';
 }
 
-export function collectorWire(base: string, c: CollectorInfo) {
+export function collectorWire(base: string, c: CollectorInfo): CollectorWire {
   const self = `/api/census/collector/${encodeURIComponent(c.type)}`;
   return {
     links: {

@@ -1,20 +1,17 @@
-/** What the route modules share: the store, the engine, the clock and the login sessions. */
+/** What the route modules share: the services (login sessions among them), the clock, what the collectors are, the version. */
 import type { FastifyRequest } from 'fastify';
+import { userActor, type Actor } from '../core/actor.ts';
 import type { CollectorInfo } from '../core/collector-info.ts';
 import type { Clock } from '../core/clock.ts';
-import type { SecretBox } from '../core/secret-box.ts';
-import { badRequest, SppError } from '../core/errors.ts';
+import { invalid } from '../core/errors.ts';
+import { SppError } from './errors.ts';
 import { INT32_MAX } from '../core/query.ts';
-import type { Engine } from '../engine/engine.ts';
-import type { Store } from '../store/index.ts';
-import type { Auth } from './auth.ts';
+import type { Services } from '../services/index.ts';
 
 export interface ApiContext {
-  store: Store;
-  engine: Engine;
+  /** The use cases (src/services/): what routes call. */
+  services: Services;
   clock: Clock;
-  auth: Auth;
-  secrets: SecretBox;
   /** What each collector is (src/collectors/registry.ts): the application types Census can inventory. */
   collectors: readonly CollectorInfo[];
   version: { version: string; build: string };
@@ -29,7 +26,7 @@ export interface ApiContext {
  */
 export function idParam(req: FastifyRequest, name = 'id', max = INT32_MAX): number {
   const raw = (req.params as Record<string, string>)[name] ?? '';
-  if (!/^\d{1,16}$/.test(raw)) throw badRequest(`"${raw}" is not a valid id: ids are numbers.`);
+  if (!/^\d{1,16}$/.test(raw)) throw invalid(`"${raw}" is not a valid id: ids are numbers.`);
   const id = Number(raw);
   if (id > max) throw new SppError(404, 'XSBObjectNotFoundException', `There is no object with id "${raw}".`);
   return id;
@@ -44,13 +41,14 @@ export function queryParam(req: FastifyRequest, name: string): string | undefine
 export function bodyObject(req: FastifyRequest): Record<string, unknown> {
   const b = req.body;
   if (b === undefined || b === null || b === '') return {};
-  if (typeof b !== 'object' || Array.isArray(b)) throw badRequest('The request body must be a JSON object.');
+  if (typeof b !== 'object' || Array.isArray(b)) throw invalid('The request body must be a JSON object.');
   return b as Record<string, unknown>;
 }
 
-/** The caller's name for logs. Every route that changes something needs a login session, so a missing one is a 401, never "unknown". */
-export async function userName(ctx: ApiContext, req: FastifyRequest): Promise<string> {
-  const id = req.principal?.userId;
-  if (id === undefined) throw new SppError(401, 'XSBMissingSessionidException', 'This request needs a session.');
-  return (await ctx.store.users.byId(id))?.name ?? `user ${id}`;
+/** The caller, as the services take it. Every route that changes something needs a login session, so a missing one is a 401, never "unknown". */
+export async function actorOf(ctx: ApiContext, req: FastifyRequest): Promise<Actor> {
+  const p = req.principal;
+  if (!p) throw new SppError(401, 'XSBMissingSessionidException', 'This request needs a session.');
+  // The name came with the session check: no read of the user on every request.
+  return userActor(p.userId, p.name, p.access, req.ip);
 }

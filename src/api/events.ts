@@ -2,10 +2,11 @@
  * GET /api/endeavour/events: the live event stream (Server-Sent Events) of job and session state
  * changes and new log entries, resumable with `Last-Event-ID` (a Census addition; docs/operations.md).
  *
- * Every event comes from the event journal in the store (store/events.ts), whose `seq` is the
- * SSE id. Each connection keeps the last seq it has passed and only ever asks for `seq > last
- * ORDER BY seq`; the journal's ordering guarantee (a reader always sees a prefix of it) makes that
- * gap-free and repeat-free, on SQLite and on PostgreSQL, whichever process wrote the events.
+ * Every event comes from the event journal in the store (store/events.ts, read through
+ * services/events.ts), whose `seq` is the SSE id. Each connection keeps the last seq it has
+ * passed and only ever asks for `seq > last ORDER BY seq`; the journal's ordering guarantee (a
+ * reader always sees a prefix of it) makes that gap-free and repeat-free, on SQLite and on
+ * PostgreSQL, whichever process wrote the events.
  *
  * One hub per server finds new events: every POLL_MS it reads the journal's highest seq (one
  * cheap query, however many clients), and a commit in this process wakes it at once. When the
@@ -21,13 +22,13 @@
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest } from '../core/errors.ts';
+import { systemActor, type Actor } from '../core/actor.ts';
+import { invalid } from '../core/errors.ts';
 import { INT32_MAX } from '../core/query.ts';
 import type { LogEntry } from '../core/types.ts';
-import { EVENT_TYPES, type EventFilter, type EventType, type StoredEvent } from '../store/events.ts';
-import type { Store } from '../store/index.ts';
-import type { Auth, EndedSessions, Principal } from './auth.ts';
-import { queryParam, type ApiContext } from './context.ts';
+import { EVENT_TYPES, type EventFilter, type EventService, type EventType, type StoredEvent } from '../services/index.ts';
+import type { AuthService, EndedSessions, Principal } from '../services/index.ts';
+import { actorOf, queryParam, type ApiContext } from './context.ts';
 import { baseUrl } from './links.ts';
 import { logToWire } from './wire.ts';
 
@@ -56,7 +57,7 @@ function parseTypes(raw: string | undefined): EventType[] | undefined {
   const out = new Set<EventType>();
   for (const word of raw.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean)) {
     const matches = EVENT_TYPES.filter((t) => t === word || t.startsWith(`${word}.`));
-    if (!matches.length) throw badRequest(`Unknown event type "${word}"; use session, task, log, job or one of ${EVENT_TYPES.join(', ')}.`);
+    if (!matches.length) throw invalid(`Unknown event type "${word}"; use session, task, log, job or one of ${EVENT_TYPES.join(', ')}.`);
     for (const t of matches) out.add(t);
   }
   return [...out];
@@ -65,7 +66,7 @@ function parseTypes(raw: string | undefined): EventType[] | undefined {
 function parseSeq(raw: string | string[] | undefined, what: string): number | undefined {
   const v = (Array.isArray(raw) ? raw[raw.length - 1] : raw)?.trim();
   if (v === undefined || v === '') return undefined;
-  if (!/^\d{1,15}$/.test(v)) throw badRequest(`${what} must be the id of an event (a number).`);
+  if (!/^\d{1,15}$/.test(v)) throw invalid(`${what} must be the id of an event (a number).`);
   return Number(v);
 }
 
@@ -79,7 +80,9 @@ class Connection {
   private horizon = 0;
 
   constructor(
-    private store: Store,
+    private events: EventService,
+    /** Who the stream reads for: the user who opened it. */
+    private actor: Actor,
     private out: PassThrough,
     private filter: EventFilter,
     private base: string,
@@ -121,13 +124,15 @@ class Connection {
   private async catchUp(horizon: number): Promise<void> {
     for (;;) {
       if (this.closed) return;
-      const events = await this.store.events.after(this.last, this.filter, BATCH);
+      const { events, last, full } = await this.events.after(this.actor, this.last, this.filter, BATCH);
       for (const e of events) {
         if (this.closed) return;
         if (!this.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(this.render(e))}\n\n`)) await this.drained();
         this.last = e.seq;
       }
-      if (events.length < BATCH) break;
+      // Events the caller may not see were read too: the next read starts after them.
+      if (last > this.last) this.last = last;
+      if (!full) break;
     }
     // That read saw everything committed up to `horizon`, and nothing up to it passed the filter
     // beyond what was sent: the next read can start there.
@@ -181,9 +186,12 @@ class EventHub {
   private lastSessionCheck = Date.now();
   private checkingSessions: Promise<void> | undefined;
 
+  /** The hub polls the journal's head for every stream at once, on behalf of no one user. */
+  private readonly actor = systemActor('event-stream');
+
   constructor(
-    private store: Store,
-    private auth: Auth,
+    private events: EventService,
+    private auth: AuthService,
     private pollMs = POLL_MS,
     private heartbeatMs = HEARTBEAT_MS,
     private sessionCheckMs = SESSION_CHECK_MS,
@@ -201,7 +209,7 @@ class EventHub {
     this.timer = setInterval(() => void this.tick(), this.pollMs);
     this.timer.unref();
     this.lastSessionCheck = Date.now();
-    const offEvents = this.store.onEventsCommitted(() => void this.tick());
+    const offEvents = this.events.onCommitted(this.actor, () => void this.tick());
     const offSessions = this.auth.onSessionsEnded((ended) => this.closeEnded(ended));
     this.unsubscribe = () => {
       offEvents();
@@ -254,7 +262,7 @@ class EventHub {
         do {
           this.tickAgain = false;
           if (!this.connections.size || this.stopped) return;
-          const latest = await this.store.events.latest();
+          const latest = await this.events.latest(this.actor);
           if (latest > this.known) {
             this.known = latest;
             for (const c of this.connections) void c.wake(latest);
@@ -331,8 +339,8 @@ export const EVENTS_SCHEMA = {
 } as const;
 
 export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { store } = ctx;
-  const hub = new EventHub(store, ctx.auth);
+  const { events } = ctx.services;
+  const hub = new EventHub(events, ctx.services.auth);
   app.decorate('eventStreams', { stats: () => hub.stats() });
   // Open streams would keep the server from closing: end them first, and let reads in flight
   // finish before the store closes.
@@ -348,21 +356,12 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (types) filter.types = types;
     const resume = parseSeq(req.headers['last-event-id'], 'Last-Event-ID') ?? parseSeq(queryParam(req, 'lastEventId'), 'lastEventId');
 
-    const latest = await store.events.latest();
-    let start = latest;
-    let reset: object | undefined;
-    if (resume !== undefined) {
-      const oldest = await store.events.oldest();
-      // Older than what is kept (maintenance removed what came after it), or from another database.
-      if ((oldest !== undefined && resume < oldest - 1) || resume > latest) {
-        reset = { reason: resume > latest ? 'unknown' : 'expired', lastEventId: String(resume), oldest: oldest === undefined ? null : String(oldest) };
-      } else {
-        start = resume;
-      }
-    }
+    const actor = await actorOf(ctx, req);
+    const { latest, start, reset: gap } = await events.open(actor, resume);
+    const reset = gap && { reason: gap.reason, lastEventId: String(resume), oldest: gap.oldest === undefined ? null : String(gap.oldest) };
 
     const out = new PassThrough();
-    const conn = new Connection(store, out, filter, baseUrl(req), start, () => hub.remove(conn), req.principal);
+    const conn = new Connection(events, actor, out, filter, baseUrl(req), start, () => hub.remove(conn), req.principal);
     const closed = () => conn.close();
     req.raw.once('close', closed);
     reply.raw.once('close', closed);

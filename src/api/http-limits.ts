@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
-import { SppError } from '../core/errors.ts';
+import { SppError } from './errors.ts';
 import { errorPayload, spellsNgp } from './paths.ts';
 
 export interface HttpLimits {

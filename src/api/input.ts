@@ -1,5 +1,10 @@
-/** Reading fields of a JSON body with clear 400s in SPP's shape. */
-import { badRequest, notFound } from '../core/errors.ts';
+/**
+ * Reading fields of a body with clear 400s in SPP's shape. A JSON body has been validated (and
+ * its loose types decoded) by its route's schema before a handler reads it (src/api/schemas/),
+ * so for JSON these checks repeat the schema's; they are what checks the rows of a CSV bulk
+ * registration, which are text, and they read "" and null as "not given".
+ */
+import { invalid, notFound } from '../core/errors.ts';
 import { asText, INT32_MAX } from '../core/query.ts';
 
 export type Body = Record<string, unknown>;
@@ -7,11 +12,11 @@ export type Body = Record<string, unknown>;
 export function str(body: Body, key: string, opts: { required?: boolean; max?: number } = {}): string | undefined {
   const v = body[key];
   if (v === undefined || v === null || v === '') {
-    if (opts.required) throw badRequest(`"${key}" is required.`);
+    if (opts.required) throw invalid(`"${key}" is required.`);
     return undefined;
   }
-  if (typeof v !== 'string') throw badRequest(`"${key}" must be a string.`);
-  if (v.length > (opts.max ?? 255)) throw badRequest(`"${key}" is longer than ${opts.max ?? 255} characters.`);
+  if (typeof v !== 'string') throw invalid(`"${key}" must be a string.`);
+  if (v.length > (opts.max ?? 255)) throw invalid(`"${key}" is longer than ${opts.max ?? 255} characters.`);
   return v;
 }
 
@@ -20,7 +25,7 @@ export function bool(body: Body, key: string, fallback: boolean): boolean {
   if (v === undefined || v === null || v === '') return fallback;
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === 'false') return v === 'true';
-  throw badRequest(`"${key}" must be true or false.`);
+  throw invalid(`"${key}" must be true or false.`);
 }
 
 /**
@@ -31,7 +36,7 @@ export function identityRef(v: unknown): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   const raw = typeof v === 'object' ? ((v as Body).href ?? (v as Body).id) : v;
   const m = /(?:^|\/identity\/(?:user|key)\/)(\d+)\/?$/.exec(asText(raw ?? ''));
-  if (!m) throw badRequest(`${JSON.stringify(v)} is not a reference to an identity (expected {"href": ".../api/identity/user/ID"}).`);
+  if (!m) throw invalid(`${JSON.stringify(v)} is not a reference to an identity (expected {"href": ".../api/identity/user/ID"}).`);
   // An id past the column's range names no identity (and PostgreSQL would reject the lookup).
   if (Number(m[1]) > INT32_MAX) throw notFound('Identity', m[1]!);
   return Number(m[1]);

@@ -1,28 +1,19 @@
 /** /api/endeavour/job (spec §4). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { badRequest, notFound } from '../core/errors.ts';
+import { invalid } from '../core/errors.ts';
 import { listInMemory } from '../core/match.ts';
 import type { FieldMap } from '../core/query.ts';
 import type { Job } from '../core/types.ts';
-import { nextFireTime, validateSchedule } from '../engine/schedule.ts';
+import type { JobView } from '../services/index.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
-import { bodyObject, idParam, queryParam, userName, type ApiContext } from './context.ts';
+import { bodyObject, idParam, queryParam, actorOf, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
-import { answer, collectionQuery, pathParams, query, requestBody, routeSchema, TAGS } from './schemas.ts';
+import { answer, collectionQuery, JobActionBody, pathParams, query, requestBody, routeSchema, TAGS, TriggerBody } from './schemas/index.ts';
 import { jobToWire } from './wire.ts';
 
 const JOB_ID = pathParams({ id: 'Job id, e.g. 1004.' });
 
-const TRIGGER_BODY = requestBody({
-  type: 'object',
-  description: 'The daily trigger: `{"time": "HH:MM", "timezone": "Europe/Berlin"}`; `{"time": null}` removes it.',
-  required: ['time'],
-  properties: {
-    time: { type: ['string', 'null'], pattern: '^([01]?\\d|2[0-3]):[0-5]\\d$', description: 'Wall-clock time HH:MM (24-hour), or null to remove the trigger.' },
-    timezone: { type: 'string', description: 'IANA time zone (default UTC).' },
-  },
-  additionalProperties: true,
-}, { required: true });
+const TRIGGER_BODY = requestBody(TriggerBody, { required: true });
 
 const JOB_FIELDS: FieldMap = Object.fromEntries(
   [
@@ -35,19 +26,10 @@ const JOB_FIELDS: FieldMap = Object.fromEntries(
 const MAX_CACHED = 256;
 
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { store, engine, clock } = ctx;
+  const { jobs } = ctx.services;
+  const { clock } = ctx;
 
-  async function view(base: string, job: Job) {
-    const running = job.runningSessionId !== null ? await store.sessions.get(job.runningSessionId) : undefined;
-    const ended = job.lastSessionId !== null ? await store.sessions.get(job.lastSessionId) : undefined;
-    return jobToWire(base, job, running, ended, clock);
-  }
-
-  async function jobOr404(id: number): Promise<Job> {
-    const job = await store.jobs.get(id);
-    if (!job) throw notFound('Job', id);
-    return job;
-  }
+  const wire = (base: string, v: JobView) => jobToWire(base, v.job, v.running, v.ended, clock);
 
   app.get('/api/endeavour/job', {
     schema: routeSchema({
@@ -61,7 +43,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req) => {
     const cq = readCollectionQuery(req);
     const base = baseUrl(req);
-    const all = await Promise.all((await store.jobs.all()).map((j) => view(base, j)));
+    const all = (await jobs.list(await actorOf(ctx, req))).map((v) => wire(base, v));
     const page = listInMemory(all, toListQuery(cq, JOB_FIELDS, [{ property: 'id', direction: 'ASC' }]));
     return envelope(req, 'jobs', page.items, page.total, cq.paging, {
       stats: link(base, '/api/endeavour/jobsession/stats'),
@@ -80,12 +62,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const id = idParam(req);
     const base = baseUrl(req);
     const key = `${base} ${id}`;
-    const gen = store.writeGeneration();
+    const gen = jobs.generation();
     const hit = gen === undefined ? undefined : cache.get(key);
     if (hit && hit.gen === gen) return reply.type('application/json; charset=utf-8').send(hit.body);
-    const job = await jobOr404(id);
-    const body = JSON.stringify(await view(base, job));
-    if (gen !== undefined && job.runningSessionId === null) {
+    const v = await jobs.view(await actorOf(ctx, req), id);
+    const body = JSON.stringify(wire(base, v));
+    if (gen !== undefined && v.job.runningSessionId === null) {
       if (cache.size >= MAX_CACHED) cache.clear();
       cache.set(key, { gen, body });
     }
@@ -95,8 +77,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/endeavour/job/:id/status', {
     schema: routeSchema({ tag: TAGS.jobs, summary: "Get a job's status", params: JOB_ID, ok: { 200: 'JobStatus' }, errors: [400, 404] }),
   }, async (req) => {
-    const job = await jobOr404(idParam(req));
-    const w = await view(baseUrl(req), job);
+    const w = wire(baseUrl(req), await jobs.view(await actorOf(ctx, req), idParam(req)));
     return { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
   });
 
@@ -108,12 +89,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
         '`pause` (`hold`) and `release` (`resume`) hold and release the schedule. Answers the job.',
       params: JOB_ID,
       querystring: query({ action: '`start`, `inventory`, `cancel`, `pause`, `hold`, `release` or `resume`.', actionname: 'Ignored (SPP clients send `start`).' }),
-      body: requestBody({
-        type: 'object',
-        description: 'Ignored: no body, `{}` or `{"actionname": "start"}`.',
-        properties: { actionname: { type: 'string' } },
-        additionalProperties: true,
-      }),
+      body: requestBody(JobActionBody),
       ok: { 200: answer('Job', 'The job after the action.') },
       errors: [400, 404],
     }),
@@ -121,33 +97,29 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const id = idParam(req);
     bodyObject(req); // the body carries nothing we need (SPP sends {} or {actionname}), but must be an object
     const action = queryParam(req, 'action');
-    const by = await userName(ctx, req);
+    const actor = await actorOf(ctx, req);
     switch (action) {
       case 'start':
       case 'inventory': // DOC "Starting a job manually" (10.1.6) shows this spelling; treat it as start.
-        await engine.startJob(id, { by, trigger: 'manual' });
+        await jobs.start(actor, id, 'manual');
         break;
-      case 'cancel': {
-        const job = await jobOr404(id);
-        if (job.runningSessionId !== null) await engine.cancelSession(job.runningSessionId, by);
+      case 'cancel':
+        await jobs.cancel(actor, id);
         break;
-      }
       case 'pause':
       case 'hold':
-        await jobOr404(id);
-        await store.jobs.setHeld(id, true);
+        await jobs.hold(actor, id);
         break;
       case 'release':
       case 'resume':
-        await jobOr404(id);
-        await store.jobs.setHeld(id, false);
+        await jobs.release(actor, id);
         break;
       case undefined:
-        throw badRequest('Say what to do with ?action=start, cancel, pause or release.');
+        throw invalid('Say what to do with ?action=start, cancel, pause or release.');
       default:
-        throw badRequest(`Unknown job action ${JSON.stringify(action)}; use start, cancel, pause or release.`);
+        throw invalid(`Unknown job action ${JSON.stringify(action)}; use start, cancel, pause or release.`);
     }
-    return view(baseUrl(req), await jobOr404(id));
+    return wire(baseUrl(req), await jobs.view(actor, id));
   });
 
   app.get('/api/endeavour/job/:id/trigger', {
@@ -155,7 +127,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       tag: TAGS.jobs, summary: "Get a job's trigger", description: 'A Census extension (docs/scheduling.md).', params: JOB_ID,
       ok: { 200: 'TriggerList' }, errors: [400, 404],
     }),
-  }, async (req) => triggerView(req, await jobOr404(idParam(req))));
+  }, async (req) => triggerView(req, await jobs.get(await actorOf(ctx, req), idParam(req))));
 
   // Sets the daily trigger: {"time": "HH:MM", "timezone": "Europe/Berlin"}; {"time": null} removes it.
   app.put('/api/endeavour/job/:id/trigger', {
@@ -165,17 +137,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }),
   }, async (req) => {
     const id = idParam(req);
-    await jobOr404(id);
     const body = bodyObject(req);
-    // An object is no zone name (and String() of `{"toString": 1}` would throw: a 500).
-    if (body.timezone !== null && typeof body.timezone === 'object') throw badRequest('"timezone" must be an IANA time zone name such as "Europe/Berlin".');
-    if (body.time === null) {
-      await store.jobs.setSchedule(id, null, null);
-    } else {
-      const schedule = validateSchedule(body);
-      await store.jobs.setSchedule(id, schedule, nextFireTime(schedule, clock.now()));
-    }
-    return triggerView(req, await jobOr404(id));
+    return triggerView(req, await jobs.setTrigger(await actorOf(ctx, req), id, { time: body.time, timezone: body.timezone }));
   });
 
   function triggerView(req: FastifyRequest, job: Job) {
@@ -196,7 +159,6 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       params: JOB_ID, ok: {}, errors: [400, 404],
     }),
   }, async (req) => {
-    const job = await jobOr404(idParam(req));
-    throw badRequest(`${job.name} is a system job and cannot be deleted.`, 'XSBOperationNotAllowedException');
+    return jobs.delete(await actorOf(ctx, req), idParam(req));
   });
 }

@@ -12,15 +12,13 @@
  */
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { HistogramRow } from '../store/metrics.ts';
-import type { ApiContext } from './context.ts';
+import { systemActor } from '../core/actor.ts';
+import { SESSION_BUCKETS, TASK_BUCKETS, type HistogramRow } from '../services/index.ts';
+import { actorOf, type ApiContext } from './context.ts';
 
 export const METRICS_ROUTE = '/metrics';
 const LOGIN_ROUTE = '/api/endeavour/session';
 
-/** Upper bounds (seconds) of the session and task duration histograms. */
-export const SESSION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600];
-export const TASK_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -75,7 +73,7 @@ export interface HttpMetrics {
 }
 
 export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetrics {
-  const { store } = ctx;
+  const { metrics } = ctx.services;
   const registry = new Registry();
   const requests = new Counter({
     name: 'census_http_requests_total', help: 'HTTP requests answered by this process, by method, route pattern and status.',
@@ -89,14 +87,10 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
     name: 'census_login_failures_total', help: 'Logins this process refused (401 wrong credentials, 429 locked out).', registers: [registry],
   });
 
-  async function storeMetrics(): Promise<string> {
-    const [sessions, sessionDurations, taskDurations, live, objects] = await Promise.all([
-      store.metrics.sessionTotals(),
-      store.metrics.sessionDurations(SESSION_BUCKETS),
-      store.metrics.taskDurations(TASK_BUCKETS),
-      store.metrics.liveTasks(),
-      store.metrics.inventoryObjects(),
-    ]);
+  async function storeMetrics(req: FastifyRequest): Promise<string> {
+    // A scrape with the metrics token has no user behind it: Prometheus asks as a system actor.
+    const actor = req.principal ? await actorOf(ctx, req) : systemActor('metrics');
+    const { sessions, sessionDurations, taskDurations, live, objects } = await metrics.figures(actor);
     const e = new Exposition();
     e.family('census_job_sessions_total', 'counter', 'Job sessions that ended, by job name and result (including those maintenance removed since).');
     for (const s of sessions) e.sample('census_job_sessions_total', { job: s.job, status: s.status }, s.n);
@@ -122,10 +116,10 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
       security: [{ sessionid: [] }, { metricsToken: [] }],
       response: { 200: { description: 'The metrics, as text.', content: { 'text/plain': { schema: { type: 'string' } } } } },
     },
-  }, async (_req, reply) => {
+  }, async (req, reply) => {
     // prom-client writes NaN as "Nan" (Prometheus reads it, case-insensitively); spell it as the format does.
     const own = ((await registry.metrics()) + (await processMetrics().metrics())).replace(/ Nan$/gm, ' NaN');
-    const text = (await storeMetrics()) + own;
+    const text = (await storeMetrics(req)) + own;
     return reply.code(200).header('content-type', CONTENT_TYPE).header('cache-control', 'no-store').send(text);
   });
 

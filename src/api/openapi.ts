@@ -1,5 +1,5 @@
 /**
- * The OpenAPI 3 description of the API, generated from the route schemas (src/api/schemas.ts)
+ * The OpenAPI 3 description of the API, generated from the route schemas (src/api/schemas/)
  * by @fastify/swagger, served at /api/openapi.json and browsable with Swagger UI at /api/docs
  * (its files come from the npm package: no internet needed). Neither needs a login session
  * (src/api/access.ts).
@@ -12,7 +12,7 @@
 import { fastifySwagger, formatParamUrl } from '@fastify/swagger';
 import { fastifySwaggerUi, type FastifySwaggerUiOptions } from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
-import { addSharedSchemas, documentedBody, documentedResponses, TAG_DESCRIPTIONS } from './schemas.ts';
+import { addSharedSchemas, bodyDoc, documentedResponses, TAG_DESCRIPTIONS } from './schemas/index.ts';
 
 export const OPENAPI_PATH = '/api/openapi.json';
 export const DOCS_PREFIX = '/api/docs';
@@ -55,14 +55,17 @@ export function registerOpenApi(app: FastifyInstance, version: string): void {
     },
     // Shared schemas are named by their $id in components.schemas.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-    // Request bodies: the typed description in place of the permissive schema the route validates
-    // with. Error answers: one entry per status in place of the `default` that serializes them.
+    // Request bodies: the schema the route validates with, and the other content types it reads
+    // (CSV). Error answers: one entry per status in place of the `default` that serializes them.
     transform: ({ schema, url, route }) => {
       if (!schema) return { schema, url };
-      const body = documentedBody(schema.body);
+      const body = bodyDoc(schema.body);
       const response = documentedResponses(schema.response);
       if (body && !body.required) for (const m of [route.method].flat()) optionalBodies.add(`${m.toLowerCase()} ${formatParamUrl(url)}`);
-      return { schema: { ...schema, ...(body ? { body: body.schema } : {}), ...(response ? { response } : {}) } as FastifySchema, url };
+      const content = body?.otherTypes
+        ? { content: { 'application/json': { schema: schema.body }, ...Object.fromEntries(Object.entries(body.otherTypes).map(([t, s]) => [t, { schema: s }])) } }
+        : undefined;
+      return { schema: { ...schema, ...(content ? { body: content } : {}), ...(response ? { response } : {}) } as FastifySchema, url };
     },
     transformObject: (documentObject) => {
       const doc = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;

@@ -4,8 +4,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { badRequest, SppError } from '../core/errors.ts';
-import { access, markAccess, metricsTokenMatches } from './access.ts';
+import { invalid } from '../core/errors.ts';
+import { wireError } from './errors.ts';
+import { access, checkPermission, markAccess, metricsTokenMatches } from './access.ts';
 import { applicationRoutes } from './application.ts';
 import { appserverRoutes } from './appservers.ts';
 import { collectorRoutes } from './collectors.ts';
@@ -19,6 +20,7 @@ import { jobRoutes } from './jobs.ts';
 import { useLinkBase } from './links.ts';
 import { metricsRoutes } from './metrics.ts';
 import { registerOpenApi } from './openapi.ts';
+import { useSchemaValidation } from './schemas/index.ts';
 import { canonicalPath, errorPayload, spellsNgp } from './paths.ts';
 import { sessionRoutes } from './sessions.ts';
 import { systemRoutes } from './system.ts';
@@ -74,6 +76,8 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
 
   // Before any route: each route's access (public, session, token) is fixed as it is added.
   markAccess(app);
+  // Routes declared with TypeBox schemas validate (and decode) their requests with them.
+  useSchemaValidation(app);
 
   // First: the OpenAPI description learns of every route added after this line.
   registerOpenApi(app, ctx.version.version);
@@ -85,13 +89,13 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body.trim() : '';
     if (text === '') return done(null, undefined);
-    if (jsonDepthExceeds(text)) return done(badRequest(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
+    if (jsonDepthExceeds(text)) return done(invalid(`The request body nests deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
     // CSV (bulk registration) stays text.
     if (/^text\/csv\b/i.test(req.headers['content-type'] ?? '')) return done(null, text);
     try {
       done(null, JSON.parse(text));
     } catch {
-      done(badRequest('The request body is not valid JSON.'), undefined);
+      done(invalid('The request body is not valid JSON.'), undefined);
     }
   });
 
@@ -102,7 +106,8 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     // No route matched: the not-found handler below runs, and asks for a session under /api and /ngp.
     if (how === 'public' || req.is404) return;
     if (how === 'session-or-token' && metricsTokenMatches(req, options.metricsToken)) return;
-    req.principal = await ctx.auth.authenticate(sessionHeader(req) ?? streamSessionId(req));
+    req.principal = await ctx.services.auth.authenticate(sessionHeader(req) ?? streamSessionId(req));
+    checkPermission(req, req.principal.access);
   });
 
   // A body that stops arriving is cut within seconds (408) instead of holding its connection.
@@ -130,15 +135,15 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   });
 
   app.all(BAD_PATH_ROUTE, { schema: { hide: true, security: [] } }, async (req) => {
-    throw badRequest(badPaths.get(req.raw)?.reason ?? 'The request path is not valid.');
+    throw invalid(badPaths.get(req.raw)?.reason ?? 'The request path is not valid.');
   });
 
-  app.setErrorHandler((err: FastifyError | SppError, req, reply) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
     let status: number;
     let body: { id: string; description: string };
-    if (err instanceof SppError) {
-      status = err.status;
-      body = { id: err.id, description: err.description };
+    const ours = wireError(err);
+    if (ours) {
+      ({ status, body } = ours);
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       status = 413;
       body = { id: 'XSBRequestTooLargeException', description: `The request body is larger than the ${Math.round((options.bodyLimit ?? 1048576) / 1024)} KiB allowed.` };
@@ -162,7 +167,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     // What the UI's catch-all passed on: a caller without a session learns nothing about which
     // API paths exist (401 for any of them), as before the route-based check.
     if (!req.principal && /^\/(api|ngp)(\/|$)/.test(req.url)) {
-      req.principal = await ctx.auth.authenticate(sessionHeader(req));
+      req.principal = await ctx.services.auth.authenticate(sessionHeader(req));
     }
     const body = { id: 'XSBObjectNotFoundException', description: `There is no ${req.method} ${req.url.split('?')[0]} in this API.` };
     return reply.code(404).send(errorPayload(isNgp(req), 404, body));

@@ -1,12 +1,12 @@
 /** /api/endeavour/jobsession (spec §5) and /api/endeavour/log/job (spec §6). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { badRequest, notFound } from '../core/errors.ts';
+import { invalid } from '../core/errors.ts';
 import { asNumber, asText, INT32_MAX, type Criterion, type FieldMap } from '../core/query.ts';
 import { normalizeStatusWord, PSEUDO_SESSION_STATUS } from '../core/status.ts';
 import { envelope, readCollectionQuery, toListQuery, type CollectionQuery } from './collection.ts';
-import { idParam, queryParam, userName, type ApiContext } from './context.ts';
+import { idParam, queryParam, actorOf, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
-import { answer, collectionQuery, pathParams, query, requestBody, routeSchema, TAGS } from './schemas.ts';
+import { answer, collectionQuery, pathParams, query, requestBody, routeSchema, SessionActionBody, TAGS } from './schemas/index.ts';
 import { CHANGE_FIELDS, changeWire, logToWire, sessionToWire } from './wire.ts';
 
 const SESSION_ID = pathParams({ id: 'Job session id (epoch milliseconds of its creation).' });
@@ -55,7 +55,7 @@ function sessionCriteria(cq: CollectionQuery, now: number): Criterion[] {
     // Own keys only: "__proto__" or "constructor" are not units.
     const ms = Object.hasOwn(RANGE_UNITS, name) ? RANGE_UNITS[name] : undefined;
     const n = asNumber(range.value);
-    if (!ms || !Number.isFinite(n)) throw badRequest('rangeunit must be minute, hour, day or week, and range a number.');
+    if (!ms || !Number.isFinite(n)) throw invalid('rangeunit must be minute, hour, day or week, and range a number.');
     // A range beyond any date means "since ever" (or "from beyond the end"): kept a whole number
     // a client can read back as `start`, rather than ±Infinity, which the answer cannot carry.
     out.push({ property: 'start', op: '>=', value: Math.round(Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, now - n * ms))) });
@@ -78,19 +78,15 @@ function sessionCriteria(cq: CollectionQuery, now: number): Criterion[] {
 }
 
 export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { store, engine, clock } = ctx;
+  const { sessions } = ctx.services;
+  const { clock } = ctx;
 
-  async function sessionOr404(req: FastifyRequest) {
-    const id = idParam(req, 'id', SESSION_ID_MAX);
-    const found = await store.sessions.get(id);
-    if (!found) throw notFound('Job session', id);
-    return found;
-  }
+  const sessionId = (req: FastifyRequest) => idParam(req, 'id', SESSION_ID_MAX);
 
   const listSessions = (jobId?: number) => async (req: FastifyRequest) => {
     const cq = readCollectionQuery(req);
     const q = toListQuery({ ...cq, criteria: sessionCriteria(cq, clock.now()) }, SESSION_FIELDS, [{ property: 'start', direction: 'ASC' }]);
-    const page = await store.sessions.list(q, jobId);
+    const page = await sessions.list(await actorOf(ctx, req), q, jobId);
     const base = baseUrl(req);
     return envelope(req, 'sessions', page.items.map((s) => sessionToWire(base, s, clock)), page.total, cq.paging);
   };
@@ -111,10 +107,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }),
   }, async (req) => {
     const jobId = idParam(req);
-    if (!(await store.jobs.get(jobId))) throw notFound('Job', jobId);
     const cq = readCollectionQuery(req);
     const q = toListQuery({ ...cq, criteria: [] }, SESSION_FIELDS, [{ property: 'start', direction: 'ASC' }]);
-    const page = await store.sessions.list(q, jobId);
+    const page = await sessions.list(await actorOf(ctx, req), q, jobId);
     const base = baseUrl(req);
     return envelope(req, 'sessions', page.items.map((s) => sessionToWire(base, s, clock)), page.total, cq.paging);
   });
@@ -125,7 +120,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const now = clock.now();
     const criteria = sessionCriteria(cq, now);
     const q = toListQuery({ ...cq, criteria }, SESSION_FIELDS);
-    const by = await store.sessions.countByStatus(q, jobId);
+    const by = await sessions.countByStatus(await actorOf(ctx, req), q, jobId);
     const n = (s: string) => by[s] ?? 0;
     const totalRuns = Object.values(by).reduce((a, b) => a + b, 0);
     const successful = n('COMPLETED');
@@ -151,16 +146,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       tag: TAGS.sessions, summary: "Count a job's sessions by status", description: SESSION_FILTER_NOTE,
       params: JOB_ID, querystring: collectionQuery({}, ['sort', 'pageSize', 'pageStartIndex']), ok: { 200: 'JobSessionStats' }, errors: [400, 404],
     }),
-  }, async (req) => {
-    const jobId = idParam(req);
-    if (!(await store.jobs.get(jobId))) throw notFound('Job', jobId);
-    return stats(jobId)(req);
-  });
+  }, async (req) => stats(idParam(req))(req));
 
   app.get('/api/endeavour/jobsession/:id', {
     schema: routeSchema({ tag: TAGS.sessions, summary: 'Get a job session', params: SESSION_ID, ok: { 200: 'JobSession' }, errors: [400, 404] }),
   }, async (req) => {
-    return sessionToWire(baseUrl(req), await sessionOr404(req), clock);
+    return sessionToWire(baseUrl(req), await sessions.get(await actorOf(ctx, req), sessionId(req)), clock);
   });
 
   // What an inventory session found changed (a Census addition; spec'd by issue 3).
@@ -170,9 +161,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 404],
     }),
   }, async (req) => {
-    const { id } = await sessionOr404(req);
+    const id = sessionId(req);
     const cq = readCollectionQuery(req);
-    const page = await store.inventory.listChanges(toListQuery(cq, CHANGE_FIELDS, [{ property: 'id', direction: 'ASC' }]), { sessionId: id });
+    const page = await sessions.changes(await actorOf(ctx, req), id, toListQuery(cq, CHANGE_FIELDS, [{ property: 'id', direction: 'ASC' }]));
     const base = baseUrl(req);
     return envelope(req, 'changes', page.items.map((c) => changeWire(base, c)), page.total, cq.paging);
   });
@@ -183,9 +174,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'TaskList' }, errors: [400, 404],
     }),
   }, async (req) => {
-    const { id } = await sessionOr404(req);
+    const id = sessionId(req);
     const cq = readCollectionQuery(req);
-    const page = await store.tasks.list(toListQuery(cq, TASK_FIELDS, [{ property: 'id', direction: 'ASC' }]), id);
+    const page = await sessions.tasks(await actorOf(ctx, req), id, toListQuery(cq, TASK_FIELDS, [{ property: 'id', direction: 'ASC' }]));
     const base = baseUrl(req);
     const tasks = page.items.map((t) => ({
       links: { self: link(base, `/api/endeavour/jobsession/${id}/task/${t.id}`, 'self') },
@@ -209,14 +200,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
       tag: TAGS.sessions, summary: 'Cancel a job session',
       description: 'Pending tasks are dropped and running ones aborted; the session ends CANCELLED. Answers 201 with the session, as SPP documents.',
       params: SESSION_ID, querystring: query({ action: '`cancel`.' }),
-      body: requestBody({ type: 'object', description: 'Ignored: no body or `{}`.', additionalProperties: true }),
+      body: requestBody(SessionActionBody),
       ok: { 201: answer('JobSession', 'The session, CANCELLING or already ended.') }, errors: [400, 404],
     }),
   }, async (req, reply) => {
-    const id = idParam(req, 'id', SESSION_ID_MAX);
+    const id = sessionId(req);
     const action = queryParam(req, 'action');
-    if (action !== 'cancel') throw badRequest(`Unknown job session action ${JSON.stringify(action ?? null)}; use ?action=cancel.`);
-    const s = await engine.cancelSession(id, await userName(ctx, req));
+    if (action !== 'cancel') throw invalid(`Unknown job session action ${JSON.stringify(action ?? null)}; use ?action=cancel.`);
+    const s = await sessions.cancel(await actorOf(ctx, req), id);
     return reply.code(201).send(sessionToWire(baseUrl(req), s, clock));
   });
 
@@ -228,7 +219,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }),
   }, async (req) => {
     const cq = readCollectionQuery(req);
-    const page = await store.logs.list(toListQuery(cq, LOG_FIELDS, [{ property: 'logTime', direction: 'ASC' }]));
+    const page = await sessions.logs(await actorOf(ctx, req), toListQuery(cq, LOG_FIELDS, [{ property: 'logTime', direction: 'ASC' }]));
     const base = baseUrl(req);
     return envelope(req, 'logs', page.items.map((e) => logToWire(base, e)), page.total, cq.paging);
   });
@@ -239,8 +230,6 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }),
   }, async (req) => {
     const logId = (req.params as { logId: string }).logId;
-    const e = /^[0-9a-f]{24}$/.test(logId) ? await store.logs.get(logId) : undefined;
-    if (!e) throw notFound('Log entry', logId);
-    return logToWire(baseUrl(req), e);
+    return logToWire(baseUrl(req), await sessions.log(await actorOf(ctx, req), logId));
   });
 }

@@ -1,14 +1,15 @@
 /** Login, logout, and the version probes clients call before they have a session (spec §2, §3). */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { userActor } from '../core/actor.ts';
 import type { User } from '../core/types.ts';
-import { sessionHeader } from './auth.ts';
+import { basicCredentials, sessionHeader } from './auth.ts';
 import { bodyObject, queryParam, type ApiContext } from './context.ts';
-import { badRequest } from '../core/errors.ts';
+import { invalid } from '../core/errors.ts';
 import { baseUrl, link } from './links.ts';
-import { noContent, query, requestBody, routeSchema, TAGS } from './schemas.ts';
+import { LoginBody, noContent, query, requestBody, routeSchema, TAGS, type LoginUserWire } from './schemas/index.ts';
 import { TENANT_ID } from './wire.ts';
 
-export function userWire(base: string, u: User) {
+export function userWire(base: string, u: User): LoginUserWire {
   return {
     links: { self: link(base, `/api/security/user/${u.id}`, 'self'), up: link(base, '/api/security/user', 'up') },
     id: String(u.id),
@@ -42,29 +43,26 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
       description: 'Opens a login session with HTTP Basic credentials; answer 200 (never 201). A body is not needed. ' +
         'With `?changePassword=true` and `{"newPassword": "…"}` the password is changed in the same call (SPP first-boot flow).',
       querystring: query({ changePassword: '`true` to set `newPassword` from the body.' }),
-      body: requestBody({
-        type: 'object',
-        description: 'None, `{}`, or the new password with `?changePassword=true`.',
-        properties: { newPassword: { type: 'string', minLength: 8, maxLength: 1024, description: 'With ?changePassword=true.' } },
-        additionalProperties: true,
-      }),
+      body: requestBody(LoginBody),
       ok: { 200: 'LoginResponse' },
       errors: [400, 429],
       access: 'basic',
     }),
   }, async (req) => {
-    const { sessionid, user: loggedIn } = await ctx.auth.login(req.headers.authorization, req.ip);
+    const { auth } = ctx.services;
+    const { sessionid, user: loggedIn } = await auth.login(basicCredentials(req), req.ip);
     let user = loggedIn;
     // SPP's first-boot flow: log in with the current password and set a new one in the same call.
     if (queryParam(req, 'changePassword') === 'true') {
       const newPassword = bodyObject(req).newPassword;
       if (typeof newPassword !== 'string' || newPassword.length < 8 || newPassword.length > 1024) {
-        await ctx.auth.logout(sessionid);
-        throw badRequest('"newPassword" must be a string of 8 to 1024 characters.');
+        await auth.logout(sessionid);
+        throw invalid('"newPassword" must be a string of 8 to 1024 characters.');
       }
       // Ends the user's other sessions: only the one this login opened survives the change.
-      await ctx.auth.changePassword(user.id, newPassword, sessionid);
-      user = (await ctx.store.users.byId(user.id))!;
+      await auth.changePassword({ userId: user.id, sessionId: sessionid }, newPassword);
+      // The login route has no session yet (Basic credentials): the actor is the user who just logged in.
+      user = await ctx.services.system.me(userActor(user.id, user.name, await ctx.services.auth.accessOf(user.id), req.ip));
     }
     return { sessionid, user: userWire(baseUrl(req), user), demo: false, tenantAdmin: true, userGroups: [], timeZone: 'UTC' };
   });
@@ -81,7 +79,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async () => ({}));
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    await ctx.auth.logout(sessionHeader(req)!);
+    await ctx.services.auth.logout(sessionHeader(req)!);
     return reply.code(204).send();
   };
   app.delete('/api/endeavour/session', {

@@ -4,8 +4,12 @@ import { displayName, isSessionLive, jobStatus } from '../core/status.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { InventoryChange, Job, JobSession, LogEntry } from '../core/types.ts';
 import { filterQuery, link, type Links } from './links.ts';
+import type { ChangeWire, JobSessionWire, JobWire, LastrunWire, LogEntryWire } from './schemas/index.ts';
 
 export const TENANT_ID = 1000;
+
+/** The display name of a type or status word (never empty, so never null). */
+const label = (word: string): string => displayName(word) ?? word;
 
 const sessionDuration = (s: JobSession, now: number) => (s.end ?? (isSessionLive(s.status) ? now : s.lastUpdate)) - s.start;
 
@@ -42,7 +46,7 @@ export function jobLinks(base: string, job: Job, running: boolean, lastrunId: nu
 }
 
 /** `lastrun` of a job: the running session while it runs, else the last one that ended. */
-export function lastrun(s: JobSession, now: number) {
+export function lastrun(s: JobSession, now: number): LastrunWire {
   return {
     sessionId: String(s.id),
     jobName: s.jobName,
@@ -67,7 +71,7 @@ export function lastrun(s: JobSession, now: number) {
  * The job object, field for field as in the seed document. `running` is the live session, `ended`
  * the last finished one (which gives lastSessionStatus and lastSessionDuration).
  */
-export function jobToWire(base: string, job: Job, running: JobSession | undefined, ended: JobSession | undefined, clock: Clock) {
+export function jobToWire(base: string, job: Job, running: JobSession | undefined, ended: JobSession | undefined, clock: Clock): JobWire {
   const now = clock.now();
   const status = jobStatus(running ? running.id : null, job.held);
   const shown = running ?? ended;
@@ -79,13 +83,13 @@ export function jobToWire(base: string, job: Job, running: JobSession | undefine
     policyId: String(job.policyId),
     policyName: job.policyName,
     type: job.type,
-    typeDisplayName: displayName(job.type),
+    typeDisplayName: label(job.type),
     subType: job.subType,
-    subTypeDisplayName: displayName(job.subType),
+    subTypeDisplayName: label(job.subType),
     serviceId: job.serviceId,
     displayName: job.name,
     status,
-    statusDisplayName: displayName(status),
+    statusDisplayName: label(status),
     lastSessionStatus: ended?.status ?? null,
     lastSessionStatusDisplayName: displayName(ended?.status),
     triggerIds,
@@ -101,7 +105,7 @@ export function jobToWire(base: string, job: Job, running: JobSession | undefine
   };
 }
 
-export function sessionToWire(base: string, s: JobSession, clock: Clock) {
+export function sessionToWire(base: string, s: JobSession, clock: Clock): JobSessionWire {
   const id = String(s.id);
   const logFilter = filterQuery([{ property: 'jobsessionId', value: id }]);
   const links: Links = {
@@ -119,9 +123,9 @@ export function sessionToWire(base: string, s: JobSession, clock: Clock) {
     jobId: String(s.jobId),
     jobName: s.jobName,
     type: s.type,
-    typeDisplayName: displayName(s.type),
+    typeDisplayName: label(s.type),
     subType: s.subType,
-    subTypeDisplayName: displayName(s.subType),
+    subTypeDisplayName: label(s.subType),
     subPolicyType: null,
     subPolicyTypeDisplayName: null,
     serviceId: s.serviceId,
@@ -132,7 +136,7 @@ export function sessionToWire(base: string, s: JobSession, clock: Clock) {
     duration: sessionDuration(s, clock.now()),
     lastUpdate: s.lastUpdate,
     status: s.status,
-    statusDisplayName: displayName(s.status),
+    statusDisplayName: label(s.status),
     indexStatus: null,
     results: s.results,
     properties: { statistics: s.statistics, trigger: s.trigger },
@@ -175,7 +179,7 @@ export function sessionToWire(base: string, s: JobSession, clock: Clock) {
   };
 }
 
-export function logToWire(base: string, e: LogEntry) {
+export function logToWire(base: string, e: LogEntry): LogEntryWire {
   return {
     links: { self: link(base, `/api/endeavour/log/job/${e.id}`, 'self'), up: link(base, '/api/endeavour/log/job', 'up') },
     id: e.id,
@@ -212,7 +216,7 @@ export const CHANGE_FIELDS: FieldMap = {
 };
 
 /** One entry of the change history (a Census addition to SPP's API). */
-export function changeWire(base: string, c: InventoryChange) {
+export function changeWire(base: string, c: InventoryChange): ChangeWire {
   return {
     links: {
       jobsession: link(base, `/api/endeavour/jobsession/${c.sessionId}`),

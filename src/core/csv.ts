@@ -1,5 +1,5 @@
 /** A small RFC 4180 CSV reader: quoted fields, doubled quotes, CRLF or LF, a header row. */
-import { badRequest } from './errors.ts';
+import { invalid } from './errors.ts';
 
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
@@ -34,7 +34,7 @@ export function parseCsv(text: string): string[][] {
     } else field += c;
     i++;
   }
-  if (quoted) throw badRequest('The CSV has an unterminated quoted field.');
+  if (quoted) throw invalid('The CSV has an unterminated quoted field.');
   if (field !== '' || row.length) {
     row.push(field);
     rows.push(row);
@@ -45,10 +45,10 @@ export function parseCsv(text: string): string[][] {
 /** Rows as objects keyed by the header row's names (trimmed); empty cells are left out. */
 export function csvRecords(text: string): Record<string, string>[] {
   const [header, ...rows] = parseCsv(text);
-  if (!header) throw badRequest('The CSV is empty: the first row must name the columns.');
+  if (!header) throw invalid('The CSV is empty: the first row must name the columns.');
   const names = header.map((h) => h.trim());
   return rows.map((r, n) => {
-    if (r.length > names.length) throw badRequest(`CSV row ${n + 2} has ${r.length} fields but the header names ${names.length}.`);
+    if (r.length > names.length) throw invalid(`CSV row ${n + 2} has ${r.length} fields but the header names ${names.length}.`);
     const rec: Record<string, string> = {};
     r.forEach((v, i) => {
       if (v.trim() !== '') rec[names[i]!] = v.trim();

@@ -4,7 +4,8 @@
  * history shows growth that matters and not every page a database writes.
  */
 
-export type ObjectType = 'instance' | 'database' | 'filesystem';
+/** An instance, or one of its children: what the collector says they are (CollectorInfo.childTypes: database, filesystem, keyspace, …). */
+export type ObjectType = 'instance' | (string & {});
 export type ChangeKind = 'appeared' | 'disappeared' | 'reappeared' | 'changed';
 
 export interface Change {
@@ -119,7 +120,8 @@ export function describeChanges(changes: Change[]): string {
     return list.length > 5 ? `${list.slice(0, 5).join(', ')}, …` : list.join(', ');
   };
   for (const kind of ['appeared', 'reappeared', 'disappeared'] as const) {
-    for (const type of ['instance', 'database', 'filesystem'] as const) {
+    // Instances first, then each kind of child in the order they appear.
+    for (const type of new Set(['instance', ...changes.map((c) => c.objectType)])) {
       const cs = changes.filter((c) => c.change === kind && c.objectType === type);
       if (cs.length) parts.push(`${plural(cs.length, type === 'filesystem' ? 'file system' : type)} ${kind} (${names(cs)})`);
     }

@@ -5,7 +5,7 @@
  * (spec §1.6–1.8). The result is a list of typed conditions on named columns that the store
  * turns into SQL; nothing here knows SQL.
  */
-import { badRequest } from './errors.ts';
+import { invalid } from './errors.ts';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 100_000;
@@ -36,7 +36,7 @@ function parseJsonParam(name: string, raw: string): unknown {
   try {
     return JSON.parse(raw);
   } catch {
-    throw badRequest(`The ${name} parameter is not valid JSON: ${truncate(raw)}`);
+    throw invalid(`The ${name} parameter is not valid JSON: ${truncate(raw)}`);
   }
 }
 
@@ -58,15 +58,15 @@ export function parseFilter(raw: string | undefined): Criterion[] {
   if (raw === undefined || raw.trim() === '') return [];
   const parsed = parseJsonParam('filter', raw);
   if (!Array.isArray(parsed) && (parsed === null || typeof parsed !== 'object')) {
-    throw badRequest('The filter parameter must be a JSON array of {property, value, op} objects.');
+    throw invalid('The filter parameter must be a JSON array of {property, value, op} objects.');
   }
   return asList(parsed).map((item, i) => {
-    if (!item || typeof item !== 'object') throw badRequest(`filter[${i}] is not an object.`);
+    if (!item || typeof item !== 'object') throw invalid(`filter[${i}] is not an object.`);
     const { property, op, value } = item as Record<string, unknown>;
-    if (typeof property !== 'string' || property === '') throw badRequest(`filter[${i}] has no property name.`);
+    if (typeof property !== 'string' || property === '') throw invalid(`filter[${i}] has no property name.`);
     const opKey = op === undefined || op === null ? '=' : asText(op).trim().toUpperCase().replace(/\s+/g, ' ');
     const operator = OPERATORS[opKey];
-    if (!operator) throw badRequest(`filter[${i}] has an unknown operator ${JSON.stringify(op)}.`);
+    if (!operator) throw invalid(`filter[${i}] has an unknown operator ${JSON.stringify(op)}.`);
     return { property, op: operator, value };
   });
 }
@@ -75,22 +75,22 @@ export function parseSort(raw: string | undefined): SortKey[] {
   if (raw === undefined || raw.trim() === '') return [];
   const parsed = parseJsonParam('sort', raw);
   return asList(parsed).map((item, i) => {
-    if (!item || typeof item !== 'object') throw badRequest(`sort[${i}] is not an object.`);
+    if (!item || typeof item !== 'object') throw invalid(`sort[${i}] is not an object.`);
     const { property, direction } = item as Record<string, unknown>;
-    if (typeof property !== 'string' || property === '') throw badRequest(`sort[${i}] has no property name.`);
+    if (typeof property !== 'string' || property === '') throw invalid(`sort[${i}] has no property name.`);
     const dir = direction === undefined || direction === null ? 'ASC' : asText(direction).toUpperCase();
-    if (dir !== 'ASC' && dir !== 'DESC') throw badRequest(`sort[${i}] has direction ${JSON.stringify(direction)}; use ASC or DESC.`);
+    if (dir !== 'ASC' && dir !== 'DESC') throw invalid(`sort[${i}] has direction ${JSON.stringify(direction)}; use ASC or DESC.`);
     return { property, direction: dir };
   });
 }
 
 function parseIntParam(name: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\s*\d+\s*$/.test(raw)) throw badRequest(`${name} must be a whole number, not ${JSON.stringify(truncate(raw))}.`);
+  if (!/^\s*\d+\s*$/.test(raw)) throw invalid(`${name} must be a whole number, not ${JSON.stringify(truncate(raw))}.`);
   const n = Number(raw);
-  if (n < min) throw badRequest(`${name} must be at least ${min}.`);
+  if (n < min) throw invalid(`${name} must be at least ${min}.`);
   // Beyond this the number is not exact, and the databases reject it as an OFFSET (a 500 otherwise).
-  if (n > max) throw badRequest(`${name} must be at most ${max}.`);
+  if (n > max) throw invalid(`${name} must be at most ${max}.`);
   return n;
 }
 

@@ -5,13 +5,20 @@ export interface User {
   id: number;
   name: string;
   passwordHash: string;
-  type: 'NATIVE_USER';
+  /** A user of Census's own (NATIVE_USER) or one whose password a directory checks (LDAP_USER). */
+  type: 'NATIVE_USER' | 'LDAP_USER';
   createdAt: number;
   lastLogin: number | null;
   loginCount: number;
   failedLogin: number;
   lastFailedLogin: number | null;
   lastPasswordUpdate: number;
+  /** A disabled user cannot log in, and their sessions and API keys stop working. */
+  disabled: boolean;
+  /** Must set a new password before anything else (a user made by another user, or reset). */
+  passwordExpired: boolean;
+  directoryId: number | null;
+  dn: string | null;
 }
 
 export interface LoginSession {

@@ -172,26 +172,40 @@ export class Engine extends EventEmitter {
     return testConnection(this.o, appserverId, timeoutMs);
   }
 
-  /** Resolves with the session once it has ended; rejects after `timeoutMs`. */
+  /**
+   * Resolves with the session once it has ended, whichever process closed it; rejects after
+   * `timeoutMs`. This process's own close is heard at once (its 'session-ended' event); another
+   * process's is read from the store, which is polled with a back-off from 50 ms up to 1 s.
+   */
   waitForSession(sessionId: number, timeoutMs = 120_000): Promise<JobSession> {
     return new Promise((resolve, reject) => {
-      const onEnd = (s: JobSession) => {
-        if (s.id !== sessionId) return;
-        cleanup();
-        resolve(s);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`session ${sessionId} did not end within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const cleanup = () => {
+      let settled = false;
+      let poll: NodeJS.Timeout | undefined;
+      const finish = (err: Error | null, s?: JobSession) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
+        clearTimeout(poll);
         this.off('session-ended', onEnd);
+        if (err) reject(err);
+        else resolve(s!);
+      };
+      const onEnd = (s: JobSession) => {
+        if (s.id === sessionId) finish(null, s);
+      };
+      const timer = setTimeout(() => finish(new Error(`session ${sessionId} did not end within ${timeoutMs} ms`)), timeoutMs);
+      const check = (wait: number) => {
+        void this.o.store.sessions.get(sessionId).then(
+          (s) => {
+            if (s && !isSessionLive(s.status)) finish(null, s);
+          },
+          () => {}, // the store was busy or briefly unreachable: the next poll asks again
+        ).finally(() => {
+          if (!settled) poll = setTimeout(() => check(Math.min(wait * 2, 1_000)), wait);
+        });
       };
       this.on('session-ended', onEnd);
-      void this.o.store.sessions.get(sessionId).then((s) => {
-        if (s && !isSessionLive(s.status)) onEnd(s);
-      }, () => {});
+      check(50);
     });
   }
 }

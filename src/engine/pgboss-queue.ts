@@ -3,8 +3,19 @@
  * worker` processes on any machine take them. pg-boss only carries "run task N"; whether and
  * by whom a task runs is decided by the task's lease in Census's own tables, so a message
  * delivered twice, or re-sent by the sweeper after a worker died, still runs the task once.
+ *
+ * The messages are written in Census's own transaction (`enqueueWithin`: pg-boss's insert with
+ * its `db` option bound to that transaction's connection), so a task and its message commit
+ * together: no crash can leave a PENDING task that no message will ever run. That needs pg-boss's
+ * schema in the same database as Census's tables (main.ts gives both the same URL).
+ *
+ * What pg-boss does for us, and what it does not (docs/architecture.md, "Census's lease and
+ * pg-boss's"): a handler that fails (the database was unreachable while it read the task) gets
+ * the message again after pg-boss's back-off; pg-boss's expiry stays far beyond any task, because
+ * it cannot tell a slow task from a dead worker: Census's heartbeat lease does that.
  */
 import PgBoss from 'pg-boss';
+import type { Repositories } from '../store/index.ts';
 import type { QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
 
 export const TASK_QUEUE = 'census-task';
@@ -43,17 +54,34 @@ export class PgBossQueue implements TaskQueue {
     this.started ??= (async () => {
       await this.boss.start();
       if (!(await this.boss.getQueue(TASK_QUEUE))) {
-        // A lost message is found by the sweeper, so pg-boss need not retry; keep finished ones an hour.
+        // Retries are set on each message (below), so queues made by older versions get them too.
+        // Expiry: far beyond any task; keep finished messages an hour.
         await this.boss.createQueue(TASK_QUEUE, { name: TASK_QUEUE, retryLimit: 0, expireInSeconds: 6 * 3600, retentionMinutes: 60 });
       }
     })();
     return this.started;
   }
 
+  /**
+   * One message per task. A handler that throws (it could not reach the database) is retried by
+   * pg-boss, 1 s, 2 s, 4 s … later, rather than left to the sweeper's minute; running a message
+   * again is harmless, since only the task's claim decides whether it runs.
+   */
+  private messages(tasks: QueuedTask[]): PgBoss.JobInsert<QueuedTask>[] {
+    return tasks.map((t) => ({ name: TASK_QUEUE, data: t, retryLimit: 5, retryDelay: 1, retryBackoff: true }));
+  }
+
   async enqueue(tasks: QueuedTask[]): Promise<void> {
     if (!tasks.length) return;
     await this.ready();
-    await this.boss.insert(tasks.map((t) => ({ name: TASK_QUEUE, data: t })));
+    await this.boss.insert(this.messages(tasks));
+  }
+
+  async enqueueWithin(tx: Repositories, tasks: QueuedTask[]): Promise<void> {
+    if (!tasks.length) return;
+    // pg-boss's schema and queue must exist before its insert runs in our transaction (once per process).
+    await this.ready();
+    await this.boss.insert(this.messages(tasks), { db: { executeSql: (text, values) => tx.executeSql(text, values) } });
   }
 
   start(handler: TaskHandler): void {
@@ -68,12 +96,14 @@ export class PgBossQueue implements TaskQueue {
           // one asks for the next at once instead.
           if (workerId) this.boss.notifyWorker(workerId);
           const controller = new AbortController();
-          const done = handler(job.data, controller.signal).catch((err: Error) => {
-            console.error(`census: task ${job.data.taskId} handler failed: ${err.message}`);
-          });
-          this.running.set(job.id, { task: job.data, controller, done });
+          const run = handler(job.data, controller.signal);
+          this.running.set(job.id, { task: job.data, controller, done: run.then(() => {}, () => {}) });
           try {
-            await done;
+            await run;
+          } catch (err) {
+            // Thrown on to pg-boss, which fails the message and sends it again after its back-off.
+            console.error(`census: task ${job.data.taskId} handler failed: ${(err as Error).message}`);
+            throw err;
           } finally {
             this.running.delete(job.id);
           }

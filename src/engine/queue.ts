@@ -2,7 +2,15 @@
  * The queue port: how the engine hands tasks to whatever runs them. The in-process queue below
  * serves the embedded default; a PostgreSQL queue (pg-boss) can take its place for scale-out
  * without the engine changing. Task state lives in the store, never only in the queue.
+ *
+ * Handing over is atomic with creating the task where it can be: a queue whose messages live in
+ * the store's own database (pg-boss) writes them in the transaction that made the tasks PENDING
+ * (`enqueueWithin`), so a crash just after that commit cannot leave a task without a message.
+ * The in-process queue cannot, and need not: it lives and dies with the one process that uses
+ * it (SQLite), and that process's next start queues every PENDING task of a live session again
+ * (recovery.ts, resume). session-progress.ts calls the one or the other.
  */
+import type { Repositories } from '../store/index.ts';
 
 export interface QueuedTask {
   taskId: number;
@@ -12,7 +20,14 @@ export interface QueuedTask {
 export type TaskHandler = (task: QueuedTask, signal: AbortSignal) => Promise<void>;
 
 export interface TaskQueue {
+  /** Hands tasks over, on its own (after the transaction that made them PENDING committed). */
   enqueue(tasks: QueuedTask[]): Promise<void>;
+  /**
+   * Writes the tasks' messages in `tx`, the transaction that made them PENDING: they commit with
+   * the tasks or not at all. Only a queue kept in the store's own database has it; the engine
+   * calls enqueue() after the commit for any other.
+   */
+  enqueueWithin?(tx: Repositories, tasks: QueuedTask[]): Promise<void>;
   /** Begins handing queued tasks to `handler`. */
   start(handler: TaskHandler): void;
   /** Aborts tasks of one session that this process is running. */

@@ -7,7 +7,7 @@ import type { Task } from '../core/types.ts';
 import { taskEvent } from '../store/events.ts';
 import type { EngineContext } from './context.ts';
 import { message } from './messages.ts';
-import { enqueue, finishIfDone } from './session-progress.ts';
+import { dispatch, enqueue, finishIfDone, queueWithin } from './session-progress.ts';
 import { moveTask, writeLog } from './session-records.ts';
 
 /**
@@ -93,8 +93,10 @@ async function release(e: EngineContext, t: Task, when: { expiredBefore: number 
       const since = new Date(t.leaseExpires! - e.settings.leaseMs).toISOString();
       await writeLog(e, r, s, t.id, message('WARN', cancel ? 'CNSJ0008' : 'CNSJ0007', t.name, owner, since));
     }
+    // Queued with the release itself: no crash after this commit leaves it to the sweeper.
+    if (!cancel) await queueWithin(e, r, s.id, [t]);
     return true;
   });
-  if (ok && !cancel) await enqueue(e, s.id, [t]);
+  if (ok && !cancel) await dispatch(e, s.id, [t]);
   return ok;
 }

@@ -4,18 +4,18 @@
  * instant; docs/scheduling.md).
  */
 import { Cron } from 'croner';
-import { badRequest } from '../core/errors.ts';
+import { invalid } from '../core/errors.ts';
 import type { DailySchedule } from '../core/types.ts';
 
 export function validateSchedule(s: { time?: unknown; timezone?: unknown }): DailySchedule {
   const time = typeof s.time === 'string' ? s.time.trim() : '';
   const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(time);
-  if (!m) throw badRequest(`The trigger time must be HH:MM (24-hour), not ${JSON.stringify(s.time)}.`);
+  if (!m) throw invalid(`The trigger time must be HH:MM (24-hour), not ${JSON.stringify(s.time)}.`);
   const timezone = s.timezone === undefined || s.timezone === null || s.timezone === '' ? 'UTC' : String(s.timezone);
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
   } catch {
-    throw badRequest(`Unknown time zone ${JSON.stringify(timezone)}; use an IANA name such as "Europe/Berlin" or "UTC".`);
+    throw invalid(`Unknown time zone ${JSON.stringify(timezone)}; use an IANA name such as "Europe/Berlin" or "UTC".`);
   }
   return { time: `${m[1]!.padStart(2, '0')}:${m[2]}`, timezone };
 }

@@ -5,14 +5,37 @@
 import { isSessionLive, sessionProgress } from '../core/status.ts';
 import type { JobSession, Task } from '../core/types.ts';
 import { sessionEvent } from '../store/events.ts';
+import type { Repositories } from '../store/index.ts';
 import type { EngineContext } from './context.ts';
 import { message } from './messages.ts';
 import { writeLog } from './session-records.ts';
 
-export async function enqueue(e: EngineContext, sessionId: number, tasks: Pick<Task, 'id'>[]): Promise<void> {
+/**
+ * Queueing, part one, inside `r`, the transaction that made the tasks PENDING: they are marked
+ * queued and, on a queue kept in the same database (pg-boss), their messages are written there
+ * too, so tasks and messages commit together. Call dispatch() once that transaction committed.
+ */
+export async function queueWithin(e: EngineContext, r: Repositories, sessionId: number, tasks: Pick<Task, 'id'>[]): Promise<void> {
+  if (!tasks.length) return;
+  await r.tasks.markQueued(tasks.map((t) => t.id), Date.now());
+  await e.queue.enqueueWithin?.(r, tasks.map((t) => ({ taskId: t.id, sessionId })));
+}
+
+/**
+ * Queueing, part two, after the commit: a queue that could not take the tasks in the
+ * transaction (the in-process one) gets them now. A crash before this line loses nothing: that
+ * queue dies with this process, the only one on its database, and the next start's resume()
+ * queues every PENDING task again. With no tasks, closes the session if that was all it had.
+ */
+export async function dispatch(e: EngineContext, sessionId: number, tasks: Pick<Task, 'id'>[]): Promise<void> {
   if (!tasks.length) return finishIfDone(e, sessionId);
-  await e.store.tasks.markQueued(tasks.map((t) => t.id), Date.now());
-  await e.queue.enqueue(tasks.map((t) => ({ taskId: t.id, sessionId })));
+  if (!e.queue.enqueueWithin) await e.queue.enqueue(tasks.map((t) => ({ taskId: t.id, sessionId })));
+}
+
+/** Queues tasks that are PENDING already (resume, the sweeper): both parts, in a transaction of their own. */
+export async function enqueue(e: EngineContext, sessionId: number, tasks: Pick<Task, 'id'>[]): Promise<void> {
+  if (tasks.length) await e.store.transaction((r) => queueWithin(e, r, sessionId, tasks));
+  await dispatch(e, sessionId, tasks);
 }
 
 /** Updates progress, and closes the session once every task has ended. Safe to call twice. */

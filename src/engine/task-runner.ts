@@ -10,7 +10,7 @@ import type { EngineContext } from './context.ts';
 import type { TaskOutcome } from './jobtypes/index.ts';
 import { message } from './messages.ts';
 import type { QueuedTask } from './queue.ts';
-import { enqueue, finishIfDone } from './session-progress.ts';
+import { dispatch, finishIfDone, queueWithin } from './session-progress.ts';
 import { moveTask, writeLog } from './session-records.ts';
 
 export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: AbortSignal): Promise<void> {
@@ -71,9 +71,10 @@ async function handBack(e: EngineContext, session: JobSession, running: Task): P
     if (!(await r.tasks.handBack(running.id, owner))) return false;
     await r.events.add(taskEvent(session.jobId, { ...running, status: 'PENDING', start: null, attempts: running.attempts - 1, owner: null, leaseExpires: null }));
     await writeLog(e, r, session, running.id, message('WARN', 'CNSJ0013', running.name, owner));
+    await queueWithin(e, r, session.id, [running]);
     return true;
   });
-  if (back) await enqueue(e, session.id, [running]);
+  if (back) await dispatch(e, session.id, [running]);
 }
 
 /** Claims a task, waiting for a free slot while the estate-wide limit is reached. */

@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { AppServer, Identity } from '../core/types.ts';
-import { bit, bool, listPage, type Db } from './rows.ts';
+import { bit, bool, inScope, listPage, type Db, type ServerScope } from './rows.ts';
 import type { AppServersTable } from './schema.ts';
 
 const toAppServer = (r: Selectable<AppServersTable>): AppServer => ({ ...r, useKeyAuthentication: bool(r.useKeyAuthentication) });
@@ -32,6 +32,17 @@ export class IdentityRepository {
     const r = await this.db.selectFrom('appservers').select((eb) => eb.fn.countAll<number>().as('n')).where('identityId', '=', id).executeTakeFirst();
     return Number(r?.n ?? 0);
   }
+
+  /** Up to `limit` sealed secrets with ids above `afterId`, in id order (census rotate-key walks them). */
+  async sealedAfter(afterId: number, limit: number): Promise<{ id: number; secret: string }[]> {
+    return this.db.selectFrom('identities').select(['id', 'secret']).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  }
+
+  /** Replaces a sealed secret only if it is still `was`; false when it changed or went meanwhile. */
+  async replaceSealed(id: number, was: string, now: string): Promise<boolean> {
+    const r = await this.db.updateTable('identities').set({ secret: now }).where('id', '=', id).where('secret', '=', was).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
 }
 
 export class AppServerRepository {
@@ -55,8 +66,16 @@ export class AppServerRepository {
     return (await this.db.selectFrom('appservers').selectAll().orderBy('id').execute()).map(toAppServer);
   }
 
-  list(q: ListQuery): Promise<ListResult<AppServer>> {
-    return listPage(this.db.selectFrom('appservers'), q, 'id', toAppServer);
+  list(q: ListQuery, scope: ServerScope = 'all'): Promise<ListResult<AppServer>> {
+    return listPage(inScope(this.db.selectFrom('appservers'), 'appservers.id', scope), q, 'id', toAppServer);
+  }
+
+  /** Changes what a server is registered as; the inventory it has and its id stay. */
+  async update(id: number, changes: Partial<Omit<AppServer, 'id' | 'createdAt' | 'applicationType'>>): Promise<AppServer | undefined> {
+    const { useKeyAuthentication, ...rest } = changes;
+    const values = useKeyAuthentication === undefined ? rest : { ...rest, useKeyAuthentication: bit(useKeyAuthentication) };
+    const r = await this.db.updateTable('appservers').set(values).where('id', '=', id).returningAll().executeTakeFirst();
+    return r && toAppServer(r);
   }
 
   async delete(id: number): Promise<boolean> {

@@ -1,5 +1,5 @@
 /** The store: every repository over one Kysely, with transactions. */
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { AppServerRepository, ConnectionTestRepository, IdentityRepository } from './appservers.ts';
 import { openDatabase, type OpenOptions } from './db.ts';
 import { EventRepository } from './events.ts';
@@ -9,6 +9,7 @@ import { MetricsRepository } from './metrics.ts';
 import { migrate, type Dialect } from './migrations.ts';
 import type { DB } from './schema.ts';
 import { LogRepository, SessionRepository, TaskRepository } from './sessions.ts';
+import { PermissionSetRepository, ResourcePoolRepository, RoleRepository } from './security.ts';
 import { LoginFailureRepository, LoginSessionRepository, UserRepository } from './users.ts';
 
 export class Repositories {
@@ -25,6 +26,9 @@ export class Repositories {
   readonly connectionTests: ConnectionTestRepository;
   readonly events: EventRepository;
   readonly metrics: MetricsRepository;
+  readonly roles: RoleRepository;
+  readonly resourcePools: ResourcePoolRepository;
+  readonly permissionSets: PermissionSetRepository;
 
   constructor(
     private readonly kdb: Kysely<DB>,
@@ -44,6 +48,9 @@ export class Repositories {
     this.appservers = new AppServerRepository(db);
     this.inventory = new InventoryRepository(db);
     this.connectionTests = new ConnectionTestRepository(db);
+    this.roles = new RoleRepository(db);
+    this.resourcePools = new ResourcePoolRepository(db);
+    this.permissionSets = new PermissionSetRepository(db);
   }
 
   /**
@@ -52,6 +59,18 @@ export class Repositories {
    */
   async lock(key: number): Promise<void> {
     if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${key})`.execute(this.kdb);
+  }
+
+  /**
+   * Escape hatch: runs one raw statement, with positional parameters in the database's own
+   * syntax ($1, $2 … on PostgreSQL), inside the transaction these repositories belong to (on the
+   * Store, on any pooled connection). For a library that writes its own tables and must commit
+   * with Census's rows: pg-boss's insert of task messages (engine/pgboss-queue.ts). Rows come
+   * back with camelCase keys, like every other read.
+   */
+  async executeSql(text: string, values: readonly unknown[]): Promise<{ rows: unknown[] }> {
+    const r = await this.kdb.executeQuery(CompiledQuery.raw(text, [...values]));
+    return { rows: [...r.rows] };
   }
 
   /**

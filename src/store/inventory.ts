@@ -7,7 +7,7 @@ import type { Selectable } from 'kysely';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Database, Finding, Instance, InventoryChange } from '../core/types.ts';
-import { bool, json, listPage, type Db } from './rows.ts';
+import { bool, inScope, json, listPage, type Db, type ServerScope } from './rows.ts';
 import type { DatabasesTable, InstancesTable } from './schema.ts';
 
 const toInstance = (r: Selectable<InstancesTable>): Instance => ({
@@ -44,6 +44,8 @@ export interface FoundInstance {
 export interface RecordContext {
   appserverId: number;
   applicationType: string;
+  /** What the instance's children are (the collector's first childType). */
+  childType: string;
   sessionId: number;
   now: number;
   threshold?: SizeThreshold;
@@ -59,7 +61,7 @@ export class InventoryRepository {
   async record(ctx: RecordContext, found: FoundInstance[]): Promise<Change[]> {
     const { appserverId, sessionId, now } = ctx;
     const threshold = ctx.threshold ?? DEFAULT_SIZE_THRESHOLD;
-    const childType: ObjectType = ctx.applicationType === 'file' ? 'filesystem' : 'database';
+    const childType: ObjectType = ctx.childType;
     const existing = (await this.db.selectFrom('instances').selectAll().where('appserverId', '=', appserverId).execute()).map(toInstance);
     const changes: { change: Change; objectId: number | null }[] = [];
     const idOf = new Map(existing.map((e) => [e.name, e.id]));
@@ -129,8 +131,8 @@ export class InventoryRepository {
     return out;
   }
 
-  listInstances(q: ListQuery, applicationType: string): Promise<ListResult<Instance>> {
-    return listPage(this.db.selectFrom('instances').where('applicationType', '=', applicationType), q, 'id', toInstance);
+  listInstances(q: ListQuery, applicationType: string, scope: ServerScope = 'all'): Promise<ListResult<Instance>> {
+    return listPage(inScope(this.db.selectFrom('instances').where('applicationType', '=', applicationType), 'instances.appserverId', scope), q, 'id', toInstance);
   }
 
   async instance(id: number): Promise<Instance | undefined> {
@@ -148,11 +150,11 @@ export class InventoryRepository {
   }
 
   /** Changes recorded by one session, or the history of one object. */
-  listChanges(q: ListQuery, scope: { sessionId: number } | { objectType: string; objectId: number }): Promise<ListResult<InventoryChange>> {
-    let base = this.db.selectFrom('inventoryChanges');
-    base = 'sessionId' in scope
-      ? base.where('sessionId', '=', scope.sessionId)
-      : base.where('objectType', '=', scope.objectType).where('objectId', '=', scope.objectId);
+  listChanges(q: ListQuery, of: { sessionId: number } | { objectType: string; objectId: number }, scope: ServerScope = 'all'): Promise<ListResult<InventoryChange>> {
+    let base = inScope(this.db.selectFrom('inventoryChanges'), 'inventoryChanges.appserverId', scope);
+    base = 'sessionId' in of
+      ? base.where('sessionId', '=', of.sessionId)
+      : base.where('objectType', '=', of.objectType).where('objectId', '=', of.objectId);
     return listPage(base, q, 'id', (r: InventoryChange) => r);
   }
 

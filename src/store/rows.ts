@@ -36,3 +36,17 @@ export async function listPage<T, R>(
 }
 
 export type Db = Kysely<DB>;
+
+/**
+ * The application servers a reader may see (core/permissions.ts's Scope): 'all', or these ids.
+ * Reads that take one leave out rows of other servers.
+ */
+export type ServerScope = 'all' | ReadonlySet<number>;
+
+/** Rows whose `column` is one of the scope's servers (none for an empty scope). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function inScope<Q extends SelectQueryBuilder<DB, any, any>>(q: Q, column: string, scope: ServerScope): Q {
+  if (scope === 'all') return q;
+  if (!scope.size) return q.where(sql<boolean>`1 = 0`) as Q;
+  return q.where(sql.ref(column), 'in', [...scope]) as Q;
+}

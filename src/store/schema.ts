@@ -15,6 +15,90 @@ export interface UsersTable {
   failedLogin: number;
   lastFailedLogin: number | null;
   lastPasswordUpdate: number;
+  disabled: Generated<number>;
+  passwordExpired: Generated<number>;
+  /** For a directory (LDAP) user: the directory and the entry's DN. */
+  directoryId: number | null;
+  dn: string | null;
+}
+
+/** Custom roles (built-in ones live in core/permissions.ts). */
+export interface RolesTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  /** JSON array of permission keys. */
+  permissionIds: string;
+  createdAt: number;
+}
+
+/** Custom resource groups. */
+export interface ResourcePoolsTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  /** JSON array of PoolResource. */
+  resources: string;
+  createdAt: number;
+}
+
+/** A user's permission sets: a role on a resource group. */
+export interface UserPermissionsTable {
+  userId: number;
+  roleId: number;
+  poolId: number;
+}
+
+/** API keys, by the SHA-256 of the key; `prefix` is the first characters, shown in lists. */
+export interface ApiKeysTable {
+  id: Generated<number>;
+  userId: number;
+  name: string;
+  keyHash: string;
+  prefix: string;
+  createdAt: number;
+  createdBy: number | null;
+  expiresAt: number | null;
+  readOnly: Generated<number>;
+  /** JSON array of addresses or CIDR ranges, or null for any. */
+  allowedAddresses: string | null;
+  lastUsedAt: number | null;
+  lastUsedFrom: string | null;
+  revokedAt: number | null;
+}
+
+/** Who did what, when, from where, and how it ended. Append-only. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  userId: number | null;
+  userName: string;
+  address: string | null;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  targetName: string | null;
+  outcome: string;
+  /** JSON object with what else is worth knowing (never a secret). */
+  detail: string | null;
+}
+
+/** Directory (LDAP) servers; the bind password sealed like identities' secrets. */
+export interface DirectoriesTable {
+  id: Generated<number>;
+  name: string;
+  /** JSON of the directory's settings, without the bind password. */
+  config: string;
+  bindSecret: string | null;
+  createdAt: number;
+}
+
+export interface DirectoryGroupMappingsTable {
+  id: Generated<number>;
+  directoryId: number;
+  groupDn: string;
+  roleId: number;
+  poolId: number;
 }
 
 /**
@@ -221,4 +305,11 @@ export interface DB {
   connectionTests: ConnectionTestsTable;
   events: EventsTable;
   sessionTallies: SessionTalliesTable;
+  roles: RolesTable;
+  resourcePools: ResourcePoolsTable;
+  userPermissions: UserPermissionsTable;
+  apiKeys: ApiKeysTable;
+  auditLog: AuditLogTable;
+  directories: DirectoriesTable;
+  directoryGroupMappings: DirectoryGroupMappingsTable;
 }

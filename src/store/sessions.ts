@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionStatistic, Task } from '../core/types.ts';
-import { bit, bool, json, listPage, type Db } from './rows.ts';
+import { bit, bool, json, listPage, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
@@ -171,8 +171,11 @@ export class TaskRepository {
     return (await this.db.selectFrom('tasks').selectAll().where('sessionId', '=', sessionId).orderBy('id').execute()).map(toTask);
   }
 
-  list(q: ListQuery, sessionId: number): Promise<ListResult<Task>> {
-    return listPage(this.db.selectFrom('tasks').where('sessionId', '=', sessionId), q, 'id', toTask);
+  /** A session's tasks; with a scope, tasks on other servers are left out (tasks on no server stay). */
+  list(q: ListQuery, sessionId: number, scope: ServerScope = 'all'): Promise<ListResult<Task>> {
+    let base = this.db.selectFrom('tasks').where('sessionId', '=', sessionId);
+    if (scope !== 'all') base = base.where((eb) => eb.or([eb('targetKind', '!=', 'appserver'), eb('appserverId', 'in', scope.size ? [...scope] : [-1])]));
+    return listPage(base, q, 'id', toTask);
   }
 
   /**
@@ -302,8 +305,17 @@ export class LogRepository {
       .execute();
   }
 
-  list(q: ListQuery): Promise<ListResult<LogEntry>> {
-    return listPage(this.db.selectFrom('logs'), q, 'seq', toLog);
+  /** Log entries; with a scope, entries of tasks on other servers are left out (the session's own stay). */
+  list(q: ListQuery, scope: ServerScope = 'all'): Promise<ListResult<LogEntry>> {
+    let base = this.db.selectFrom('logs');
+    if (scope !== 'all') {
+      const ids = scope.size ? [...scope] : [-1];
+      base = base.where((eb) => eb.or([
+        eb('taskId', 'is', null),
+        eb('taskId', 'in', eb.selectFrom('tasks').select('tasks.id').where((t) => t.or([t('targetKind', '!=', 'appserver'), t('appserverId', 'in', ids)]))),
+      ]));
+    }
+    return listPage(base, q, 'seq', toLog);
   }
 
   async get(id: string): Promise<LogEntry | undefined> {

@@ -1,11 +1,13 @@
 /** Users, login sessions and the counters of failed logins. */
 import { createHash } from 'node:crypto';
 import type { LoginSession, User } from '../core/types.ts';
-import type { Db } from './rows.ts';
+import { bool, type Db } from './rows.ts';
 import type { UsersTable } from './schema.ts';
 import type { Selectable } from 'kysely';
 
-const toUser = (r: Selectable<UsersTable>): User => ({ ...r, type: 'NATIVE_USER' });
+const toUser = (r: Selectable<UsersTable>): User => ({
+  ...r, type: r.type === 'LDAP_USER' ? 'LDAP_USER' : 'NATIVE_USER', disabled: bool(r.disabled), passwordExpired: bool(r.passwordExpired),
+});
 
 export class UserRepository {
   constructor(private db: Db) {}
@@ -25,17 +27,38 @@ export class UserRepository {
     return Number(r?.n ?? 0);
   }
 
-  async create(name: string, passwordHash: string, now: number): Promise<User> {
+  async create(name: string, passwordHash: string, now: number, opts: { passwordExpired?: boolean; directory?: { id: number; dn: string } } = {}): Promise<User> {
     const r = await this.db
       .insertInto('users')
-      .values({ name, passwordHash, type: 'NATIVE_USER', createdAt: now, loginCount: 0, failedLogin: 0, lastPasswordUpdate: now })
+      .values({
+        name, passwordHash, type: opts.directory ? 'LDAP_USER' : 'NATIVE_USER', createdAt: now, loginCount: 0, failedLogin: 0, lastPasswordUpdate: now,
+        passwordExpired: opts.passwordExpired ? 1 : 0, directoryId: opts.directory?.id ?? null, dn: opts.directory?.dn ?? null,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toUser(r);
   }
 
+  async all(): Promise<User[]> {
+    return (await this.db.selectFrom('users').selectAll().orderBy('id').execute()).map(toUser);
+  }
+
+  async update(id: number, changes: { name?: string; disabled?: boolean; passwordExpired?: boolean; dn?: string | null }): Promise<void> {
+    const { disabled, passwordExpired, ...rest } = changes;
+    await this.db.updateTable('users').set({
+      ...rest,
+      ...(disabled !== undefined ? { disabled: disabled ? 1 : 0 } : {}),
+      ...(passwordExpired !== undefined ? { passwordExpired: passwordExpired ? 1 : 0 } : {}),
+    }).where('id', '=', id).execute();
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+
   async setPassword(id: number, passwordHash: string, now: number): Promise<void> {
-    await this.db.updateTable('users').set({ passwordHash, lastPasswordUpdate: now }).where('id', '=', id).execute();
+    await this.db.updateTable('users').set({ passwordHash, lastPasswordUpdate: now, passwordExpired: 0 }).where('id', '=', id).execute();
   }
 
   async recordLogin(id: number, ok: boolean, now: number): Promise<void> {
@@ -68,9 +91,12 @@ export class LoginSessionRepository {
       .execute();
   }
 
-  async get(id: string): Promise<LoginSession | undefined> {
-    const r = await this.db.selectFrom('loginSessions').select(['userId', 'createdAt', 'lastAccess'])
-      .where('idHash', '=', sha256Hex(id)).executeTakeFirst();
+  /** The session and the name of its user, in one read (every authenticated request on PostgreSQL makes it). */
+  async get(id: string): Promise<(LoginSession & { userName: string }) | undefined> {
+    const r = await this.db.selectFrom('loginSessions')
+      .innerJoin('users', 'users.id', 'loginSessions.userId')
+      .select(['loginSessions.userId', 'loginSessions.createdAt', 'loginSessions.lastAccess', 'users.name as userName'])
+      .where('loginSessions.idHash', '=', sha256Hex(id)).executeTakeFirst();
     return r && { id, ...r };
   }
 
@@ -96,7 +122,7 @@ export class LoginSessionRepository {
   }
 }
 
-/** What failed logins are counted by (api/auth.ts has the policy). */
+/** What failed logins are counted by (services/auth.ts has the policy). */
 export type LoginFailureKind = 'address' | 'name';
 
 export interface LoginFailure {

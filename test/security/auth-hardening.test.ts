@@ -12,12 +12,13 @@ import type { IncomingMessage } from 'node:http';
 import tls from 'node:tls';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Auth, DEFAULT_LOGIN_POLICY } from '../../src/api/auth.ts';
 import { SESSION_CHECK_MS } from '../../src/api/events.ts';
 import { normalizePublicUrl } from '../../src/api/links.ts';
 import { FakeClock } from '../../src/core/clock.ts';
-import { SppError } from '../../src/core/errors.ts';
+import { wireError } from '../../src/api/errors.ts';
+import { DomainError, RateLimitedError } from '../../src/core/errors.ts';
 import { hashPassword, verifyPassword } from '../../src/core/password.ts';
+import { authService, DEFAULT_LOGIN_POLICY, type AuthService, type CachedSession } from '../../src/services/auth.ts';
 import { Store } from '../../src/store/index.ts';
 import { ADMIN_PASSWORD, startTestServer, waitFor, type TestServer } from '../support/server.ts';
 import { createPgSchema, DIALECTS, PG_URL, sqliteStore, type TestStore } from '../support/stores.ts';
@@ -26,12 +27,14 @@ const MIN = 60_000;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-/** The error a promise rejects with (or a failure if it does not). */
-async function rejection(p: Promise<unknown>): Promise<SppError> {
+/** The domain error a promise rejects with, as the API answers it (or a failure if it does not reject). */
+async function rejection(p: Promise<unknown>): Promise<{ status: number; id: string; description: string; code: string; retryAfterSeconds?: number }> {
   try {
     await p;
   } catch (err) {
-    return err as SppError;
+    if (!(err instanceof DomainError)) throw err;
+    const { status, body } = wireError(err)!;
+    return { status, ...body, code: err.code, ...(err instanceof RateLimitedError ? { retryAfterSeconds: err.retryAfterSeconds } : {}) };
   }
   throw new Error('expected a rejection');
 }
@@ -51,7 +54,7 @@ describe.each(DIALECTS)('login sessions in the store (%s)', (_name, open) => {
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(id);
     expect(rows[0]!.idHash).toBe(sha256(id));
-    expect(await t.store.loginSessions.get(id)).toEqual({ id, userId: user.id, createdAt: 1, lastAccess: 2 });
+    expect(await t.store.loginSessions.get(id)).toEqual({ id, userId: user.id, userName: 'probe', createdAt: 1, lastAccess: 2 });
     // The stored value is no id: sending it finds nothing.
     expect(await t.store.loginSessions.get(sha256(id))).toBeUndefined();
     await t.store.loginSessions.delete(id);
@@ -99,21 +102,24 @@ describe('the login brake and the cost of a login', () => {
   let t: TestStore;
   const clock = new FakeClock(Date.UTC(2026, 10, 1, 9, 0));
   const checked: string[] = [];
-  let auth: Auth;
+  let auth: AuthService;
   const PASSWORD = 'Right-Password-1';
 
   beforeAll(async () => {
     t = await sqliteStore();
     await t.store.users.create('admin', await hashPassword(PASSWORD), clock.now());
     // The real check, watched: which stored hashes logins compare against.
-    auth = new Auth(t.store, clock, DEFAULT_LOGIN_POLICY, async (plain, stored) => {
-      checked.push(stored);
-      return verifyPassword(plain, stored);
+    auth = authService({ store: t.store, clock }, {
+      policy: DEFAULT_LOGIN_POLICY,
+      verify: async (plain, stored) => {
+        checked.push(stored);
+        return verifyPassword(plain, stored);
+      },
     });
   });
   afterAll(async () => t?.cleanup());
 
-  const login = (user: string, password: string, address: string) => auth.login(basic(user, password), address);
+  const login = (user: string, password: string, address: string) => auth.login({ user, password }, address);
 
   it('runs the password check for an unknown user too, against a hash of the same cost', async () => {
     const cost = (hash: string) => hash.split('$').slice(0, 4).join('$');
@@ -129,7 +135,11 @@ describe('the login brake and the cost of a login', () => {
     // Both answers are the same.
     const a = await rejection(login('admin', 'wrong', '10.1.0.3'));
     const b = await rejection(login('nobody-by-this-name', 'wrong', '10.1.0.4'));
-    expect([a.id, a.description]).toEqual([b.id, b.description]);
+    expect([a.id, a.description, a.code]).toEqual([b.id, b.description, 'auth.failed']);
+    // No credentials at all: the same 401, under its own code.
+    expect(await rejection(auth.login(undefined, '10.1.0.5'))).toEqual({
+      status: 401, id: 'XSBAuthenticationException', description: 'Log in with HTTP Basic authentication (user name and password).', code: 'auth.no-credentials',
+    });
   });
 
   it('locks an address after five failures, whatever name it tries next', async () => {
@@ -137,6 +147,8 @@ describe('the login brake and the cost of a login', () => {
     const locked = await rejection(login('admin', PASSWORD, '10.2.0.1'));
     expect(locked.status).toBe(429);
     expect(locked.id).toBe('XSBTooManyLoginAttemptsException');
+    expect([locked.code, locked.retryAfterSeconds]).toEqual(['auth.locked', 60]);
+    expect(locked.description).toBe('Too many failed logins from 10.2.0.1. Try again in 60 s.');
     expect((await login('admin', PASSWORD, '10.2.0.2')).sessionid).toMatch(/^[0-9a-f]{32}$/);
     clock.advance(61_000);
     expect((await login('admin', PASSWORD, '10.2.0.1')).user.name).toBe('admin');
@@ -168,6 +180,55 @@ describe('the login brake and the cost of a login', () => {
     expect((await rejection(login('ghost', 'guess', '10.4.0.1'))).status).toBe(429);
     const stored = (await sql<Record<string, unknown>>`SELECT subject FROM login_failures`.execute(t.store.db)).rows;
     expect(JSON.stringify(stored)).not.toContain('ghost'); // names are kept hashed
+  });
+});
+
+describe('the in-memory session cache', () => {
+  let t: TestStore;
+  const clock = new FakeClock(Date.UTC(2026, 10, 1, 9, 0));
+  const cache = new Map<string, CachedSession>();
+  let auth: AuthService;
+  const PASSWORD = 'Right-Password-1';
+  const SEC = 1000;
+
+  beforeAll(async () => {
+    t = await sqliteStore(); // the embedded default: the one case with a cache
+    await t.store.users.create('admin', await hashPassword(PASSWORD), clock.now());
+    auth = authService({ store: t.store, clock }, { cache });
+  });
+  afterAll(async () => t?.cleanup());
+
+  const login = async () => (await auth.login({ user: 'admin', password: PASSWORD }, '10.5.0.1')).sessionid;
+
+  it('drops a session found expired, and sweeps out idle ones nobody asks about, at most once a minute', async () => {
+    const [a, b, c] = [await login(), await login(), await login()];
+    expect([...cache.keys()]).toEqual([a, b, c]);
+    clock.advance(44 * MIN + 30 * SEC);
+    await auth.authenticate(b); // a use: b stays alive; the cache was swept now (nothing idle yet)
+    clock.advance(31 * SEC); // a and c idle for 45 min 1 s; the next sweep is 29 s away
+
+    // Found expired, even by a check that is not a use: dropped at once.
+    expect(await auth.isActive(a)).toBe(false);
+    expect([...cache.keys()]).toEqual([b, c]);
+    // c is not asked about, and no sweep is due yet: it stays.
+    await auth.authenticate(b);
+    expect([...cache.keys()]).toEqual([b, c]);
+
+    // A minute after the last sweep, the next use sweeps c out.
+    clock.advance(29 * SEC);
+    await auth.authenticate(b);
+    expect([...cache.keys()]).toEqual([b]);
+    // Gone from memory is not alive again: the store's row is just as old.
+    expect(await auth.isActive(c)).toBe(false);
+    const expired = await rejection(auth.authenticate(c));
+    expect([expired.status, expired.id, expired.code]).toEqual([401, 'XSBSessionDoesNotExistException', 'auth.expired']);
+    expect(await t.store.loginSessions.get(c)).toBeUndefined(); // found expired by a use: logged out
+    expect((await auth.authenticate(b)).sessionId).toBe(b);
+  });
+
+  it('asks for a session when none is given', async () => {
+    const missing = await rejection(auth.authenticate(undefined));
+    expect([missing.status, missing.id, missing.code]).toEqual([401, 'XSBMissingSessionidException', 'auth.no-session']);
   });
 });
 

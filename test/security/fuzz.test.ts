@@ -16,7 +16,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LOGIN_POLICY } from '../../src/api/auth.ts';
+import { DEFAULT_LOGIN_POLICY } from '../../src/services/auth.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { Hang, resends, send, type FuzzReply, type FuzzRequest } from './support/fuzz-client.ts';
 import {

@@ -71,7 +71,7 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun): Promis
       status: 'COMPLETED',
       commit: async (r) => {
         const changes = await r.inventory.record(
-          { appserverId: server.id, applicationType: server.applicationType, sessionId, now: t.clock.now() },
+          { appserverId: server.id, applicationType: server.applicationType, childType: collector.info.childTypes[0] ?? 'database', sessionId, now: t.clock.now() },
           result.instances,
         );
         for (const w of result.warnings) await t.log(r, message('WARN', 'CNSI0104', server.name, w));

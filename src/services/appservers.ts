@@ -1,0 +1,309 @@
+/**
+ * Application servers: the registration rules, update, unregister, the connection test and the
+ * one-server inventory. Routes (src/api/appservers.ts) turn SPP's wire fields into an
+ * AppServerInput and call these; the rules live here so that bulk registration, /ngp, the CLI
+ * and the update share them.
+ */
+import type { Actor } from '../core/actor.ts';
+import { conflict, DomainError, forbidden, invalid, notFound } from '../core/errors.ts';
+import type { Permission } from '../core/permissions.ts';
+import { INT32_MAX, type ListQuery, type ListResult } from '../core/query.ts';
+import { TLS_MODES } from '../core/tls-mode.ts';
+import type { AppServer, Identity } from '../core/types.ts';
+import { INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
+import type { ConnectionTest } from '../store/appservers.ts';
+import type { Repositories } from '../store/index.ts';
+import type { ServiceContext } from './context.ts';
+import { identityDraft, type IdentityInput } from './identities.ts';
+import type { JobService } from './jobs.ts';
+
+/** A server as a caller describes it; what is left out takes its default. */
+export interface AppServerInput {
+  hostAddress: string;
+  applicationType: string;
+  name?: string;
+  portNumber?: number | null;
+  osType?: string;
+  comment?: string | null;
+  tlsMode?: string;
+  useKeyAuthentication: boolean;
+  maxConcurrency?: number;
+  /** An identity that exists, or credentials to make one from. */
+  credentials: { identityId: number } | { inline: IdentityInput };
+}
+
+/** What an update may change: any registration field but the application type, which is what the inventory is of. */
+export type AppServerChanges = Partial<Omit<AppServerInput, 'applicationType'>> & { applicationType?: string };
+
+/** Most servers one bulk request may register. */
+export const MAX_BULK = 5_000;
+/** Connection test results are kept this long. */
+const TEST_KEPT_MS = 24 * 3_600_000;
+const HOST = /^[A-Za-z0-9._:[\]-]+$/;
+
+/** A checked registration, not yet saved: the server and where its credentials come from. */
+interface Draft {
+  server: Omit<AppServer, 'id' | 'identityId'>;
+  identity: { id: number } | { draft: Omit<Identity, 'id'> };
+}
+
+/** `jobs` starts the inventories registration asks for, as any other start goes. */
+export function appServerService(ctx: ServiceContext, jobs: JobService) {
+  const { store, engine, clock } = ctx;
+
+  function collectorOf(applicationType: string) {
+    const collector = ctx.collectors.find((c) => c.type === applicationType);
+    if (!collector) {
+      throw invalid(`Census cannot inventory application type "${applicationType}" yet; it can: ${ctx.collectors.map((c) => c.type).join(', ')}.`, 'appserver.unknown-type');
+    }
+    return collector;
+  }
+
+  /** The rules that need no store: address, type, port, TLS mode, and that the type accepts this kind of login. */
+  function draft(input: AppServerInput): Draft {
+    const hostAddress = input.hostAddress.trim();
+    if (!HOST.test(hostAddress)) throw invalid(`"hostAddress" ${JSON.stringify(hostAddress)} is not a host name or IP address.`, 'appserver.host');
+    const applicationType = input.applicationType.toLowerCase();
+    const collector = collectorOf(applicationType);
+    const portNumber = input.portNumber ?? null;
+    if (portNumber !== null && (!Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535)) {
+      throw invalid('"portNumber" must be a whole number from 1 to 65535.', 'appserver.port');
+    }
+    const tlsMode = (input.tlsMode ?? 'disable').toLowerCase();
+    if (!(TLS_MODES as readonly string[]).includes(tlsMode)) throw invalid(`"tls" must be one of ${TLS_MODES.join(', ')}.`, 'appserver.tls');
+    const useKey = input.useKeyAuthentication;
+    if (!collector.identityKinds.includes(useKey ? 'key' : 'password')) {
+      const how = (k: string) => (k === 'key' ? 'an SSH key' : 'a password');
+      throw invalid(`A ${applicationType} server logs in with ${collector.identityKinds.map(how).join(' or ')}, not with ${how(useKey ? 'key' : 'password')}.`, 'appserver.login-kind');
+    }
+    const mc = input.maxConcurrency;
+    return {
+      server: {
+        name: input.name ?? hostAddress,
+        hostAddress,
+        portNumber,
+        applicationType,
+        osType: (input.osType ?? 'linux').toLowerCase(),
+        comment: input.comment ?? null,
+        useKeyAuthentication: useKey,
+        maxConcurrency: mc !== undefined && Number.isInteger(mc) && mc > 0 && mc <= INT32_MAX ? mc : 10,
+        createdAt: clock.now(),
+        tlsMode,
+      },
+      identity: 'identityId' in input.credentials
+        ? { id: input.credentials.identityId }
+        : { draft: identityDraft(ctx, input.credentials.inline, useKey ? 'key' : 'password') },
+    };
+  }
+
+  /** The identity exists and is of the kind the server logs in with. */
+  async function checkIdentity(r: Repositories, identityId: number, useKey: boolean): Promise<void> {
+    const i = await r.identities.get(identityId);
+    if (!i) throw notFound('Identity', identityId);
+    if ((i.kind === 'key') !== useKey) {
+      throw invalid(i.kind === 'key'
+        ? `Identity ${i.id} is an SSH key: register with "useKeyAuthentication": true and "oskey".`
+        : `Identity ${i.id} holds a password, but "useKeyAuthentication" is true.`, 'appserver.identity-kind');
+    }
+  }
+
+  /** Another server registered at the same address, port and type, if any. */
+  async function sameAddress(r: Repositories, s: Pick<AppServer, 'hostAddress' | 'portNumber' | 'applicationType'>, except?: number) {
+    return (await r.appservers.all()).find((a) => a.id !== except &&
+      a.hostAddress.toLowerCase() === s.hostAddress.toLowerCase() && a.portNumber === s.portNumber && a.applicationType === s.applicationType);
+  }
+
+  const taken = (s: Pick<AppServer, 'hostAddress' | 'portNumber' | 'applicationType'>, same: AppServer) =>
+    conflict(`${s.hostAddress}${s.portNumber ? `:${s.portNumber}` : ''} (${s.applicationType}) is already registered as "${same.name}" (id ${same.id}).`, 'appserver.duplicate');
+
+  /**
+   * Checks what needs the store: the identity, and that the server is new. Returns the server
+   * already saved when this is a retry of the same registration.
+   */
+  async function checkDraft(r: Repositories, d: Draft): Promise<AppServer | undefined> {
+    if ('id' in d.identity) await checkIdentity(r, d.identity.id, d.server.useKeyAuthentication);
+    const same = await sameAddress(r, d.server);
+    if (same && (await isRetry(r, same, d))) return same;
+    if (same) throw taken(d.server, same);
+  }
+
+  /**
+   * A client whose registration was saved but whose 201 never reached it (the server was killed,
+   * the connection dropped) sends it again: the same name, address, port, type and credentials
+   * get the server it already made rather than a 409 (docs/compat.md).
+   */
+  async function isRetry(r: Repositories, a: AppServer, d: Draft): Promise<boolean> {
+    if (a.name !== d.server.name || a.useKeyAuthentication !== d.server.useKeyAuthentication || a.identityId === null) return false;
+    if ('id' in d.identity) return a.identityId === d.identity.id;
+    const had = await r.identities.get(a.identityId);
+    const want = d.identity.draft;
+    if (!had || had.kind !== want.kind || had.username !== want.username) return false;
+    try {
+      return ctx.secrets.open(had.secret) === ctx.secrets.open(want.secret);
+    } catch {
+      return false; // sealed under another key: not knowingly the same credentials
+    }
+  }
+
+  async function save(r: Repositories, d: Draft): Promise<AppServer> {
+    const identityId = 'id' in d.identity ? d.identity.id : (await r.identities.create(d.identity.draft)).id;
+    return r.appservers.create({ ...d.server, identityId });
+  }
+
+  /** SPP starts the application inventory on registration; Census inventories these servers (or adds them to the inventory running). */
+  const inventoryNow = (actor: Actor, trigger: string, appserverIds: number[]) => jobs.start(actor, INVENTORY_JOB_ID, trigger, appserverIds);
+
+  /** A server the caller can see: one outside their resource groups does not exist for them. */
+  async function get(actor: Actor, id: number): Promise<AppServer> {
+    const a = await store.appservers.get(id);
+    if (!a || !actor.access.reaches('appserver.view', id)) throw notFound('Application server', id);
+    return a;
+  }
+
+  /** A server the caller can see and may act on with `permission`. */
+  async function getFor(actor: Actor, id: number, permission: Permission): Promise<AppServer> {
+    const a = await get(actor, id);
+    if (!actor.access.reaches(permission, id)) throw forbidden(`${actor.name} may not do that to application server ${a.name} (${permission}).`, 'appserver.permission');
+    return a;
+  }
+
+  /** Registering: a server outside every group but All Resources would be one its registrant cannot see. */
+  const mayRegister = (actor: Actor) => {
+    if (actor.access.scope('appserver.register') !== 'all') {
+      throw forbidden('Registering application servers needs appserver.register on All Resources.', 'appserver.register-scope');
+    }
+  };
+
+  return {
+    get,
+
+    list(actor: Actor, q: ListQuery): Promise<ListResult<AppServer>> {
+      return store.appservers.list(q, actor.access.scope('appserver.view'));
+    },
+
+    /** Registers one server; `inventory` inventories it at once. */
+    async register(actor: Actor, input: AppServerInput, opts: { inventory: boolean }): Promise<AppServer> {
+      mayRegister(actor);
+      const d = draft(input);
+      const server = await store.transaction(async (r) => (await checkDraft(r, d)) ?? save(r, d));
+      if (opts.inventory) await inventoryNow(actor, 'registration', [server.id]);
+      return server;
+    },
+
+    /**
+     * Registers many at once: every entry is checked before any is saved, all are saved in one
+     * transaction, and one inventory session covers them unless `inventory` is false. An entry
+     * the caller could not read arrives as `{problem}` and is reported with the others.
+     */
+    async registerMany(actor: Actor, entries: (AppServerInput | { problem: string })[], opts: { inventory: boolean }) {
+      mayRegister(actor);
+      if (!entries.length) throw invalid('Bulk registration needs at least one application server.', 'appserver.bulk-empty');
+      if (entries.length > MAX_BULK) throw invalid(`Bulk registration takes at most ${MAX_BULK} application servers at once.`, 'appserver.bulk-size');
+      const problems: { entry: number; text: string }[] = [];
+      const describe = (err: unknown) => (err instanceof DomainError ? err.description : (err as Error).message);
+      const drafts: { entry: number; draft: Draft }[] = [];
+      entries.forEach((e, i) => {
+        if ('problem' in e) return void problems.push({ entry: i + 1, text: e.problem });
+        try {
+          drafts.push({ entry: i + 1, draft: draft(e) });
+        } catch (err) {
+          problems.push({ entry: i + 1, text: describe(err) });
+        }
+      });
+      const seen = new Map<string, number>();
+      for (const { entry, draft: d } of drafts) {
+        const key = `${d.server.hostAddress.toLowerCase()}|${d.server.portNumber}|${d.server.applicationType}`;
+        if (seen.has(key)) problems.push({ entry, text: `the same server as entry ${seen.get(key)}` });
+        else seen.set(key, entry);
+      }
+      const refuse = () => invalid(`Nothing was registered. ${problems.length} problem(s): ${problems
+        .sort((a, b) => a.entry - b.entry).slice(0, 50).map((p) => `entry ${p.entry}: ${p.text}`).join('; ')}`, 'appserver.bulk-refused');
+      if (problems.length) throw refuse();
+
+      const servers = await store.transaction(async (r) => {
+        // A retried bulk registration gets the servers its first attempt saved, the way one does.
+        const already: (AppServer | undefined)[] = [];
+        for (const { entry, draft: d } of drafts) {
+          try {
+            already.push(await checkDraft(r, d));
+          } catch (err) {
+            problems.push({ entry, text: describe(err) });
+          }
+        }
+        if (problems.length) throw refuse();
+        const saved: AppServer[] = [];
+        for (const [i, { draft: d }] of drafts.entries()) saved.push(already[i] ?? (await save(r, d)));
+        return saved;
+      });
+      const session = opts.inventory ? (await inventoryNow(actor, 'registration', servers.map((s) => s.id))).session : null;
+      return { servers, sessionId: session ? session.id : null };
+    },
+
+    /**
+     * Changes a registration in place: the server keeps its id and what its inventories found.
+     * Fields left out stay; the application type cannot change (register a new server for that).
+     */
+    async update(actor: Actor, id: number, changes: AppServerChanges): Promise<AppServer> {
+      const current = await getFor(actor, id, 'appserver.edit');
+      if (changes.applicationType !== undefined && changes.applicationType.toLowerCase() !== current.applicationType) {
+        throw invalid(`The application type of a server cannot change (it is ${current.applicationType}); register a new server instead.`, 'appserver.type-fixed');
+      }
+      const credentials = changes.credentials ?? (current.identityId !== null ? { identityId: current.identityId } : undefined);
+      if (!credentials) throw invalid('Give the credentials to use: "osuser": {"href": ".../api/identity/user/ID"} (or "oskey" with useKeyAuthentication).', 'appserver.credentials');
+      const useKey = changes.useKeyAuthentication ?? current.useKeyAuthentication;
+      const d = draft({
+        hostAddress: changes.hostAddress ?? current.hostAddress,
+        applicationType: current.applicationType,
+        name: changes.name ?? current.name,
+        portNumber: changes.portNumber !== undefined ? changes.portNumber : current.portNumber,
+        osType: changes.osType ?? current.osType,
+        comment: changes.comment !== undefined ? changes.comment : current.comment,
+        tlsMode: changes.tlsMode ?? current.tlsMode,
+        useKeyAuthentication: useKey,
+        maxConcurrency: changes.maxConcurrency ?? current.maxConcurrency,
+        credentials,
+      });
+      return store.transaction(async (r) => {
+        if ('id' in d.identity) await checkIdentity(r, d.identity.id, useKey);
+        const same = await sameAddress(r, d.server, id);
+        if (same) throw taken(d.server, same);
+        const identityId = 'id' in d.identity ? d.identity.id : (await r.identities.create(d.identity.draft)).id;
+        const { createdAt: _keep, applicationType: _fixed, ...server } = d.server;
+        const updated = await r.appservers.update(id, { ...server, identityId });
+        if (!updated) throw notFound('Application server', id);
+        return updated;
+      });
+    },
+
+    /** What its inventories found is kept; the identity it used is not deleted. */
+    async unregister(actor: Actor, id: number): Promise<void> {
+      const a = await getFor(actor, id, 'appserver.deregister');
+      if (!(await store.appservers.delete(a.id))) throw notFound('Application server', id);
+    },
+
+    /** Inventories this server alone (or adds it to the inventory running). */
+    async inventory(actor: Actor, id: number) {
+      const server = await getFor(actor, id, 'policy.run');
+      const { session, started } = await inventoryNow(actor, 'appserver', [server.id]);
+      return { server, session, started };
+    },
+
+    /** Runs the connection and privilege checks and keeps the result for a day. */
+    async test(actor: Actor, id: number): Promise<ConnectionTest> {
+      const a = await getFor(actor, id, 'appserver.edit');
+      const checks = await engine.testConnection(a.id);
+      const saved = await store.connectionTests.save(a.id, clock.now(), checks);
+      await store.connectionTests.deleteBefore(clock.now() - TEST_KEPT_MS);
+      return saved;
+    },
+
+    async testResult(actor: Actor, id: number, testId: number): Promise<ConnectionTest> {
+      const a = await get(actor, id);
+      const t = await store.connectionTests.get(testId);
+      if (!t || t.appserverId !== a.id) throw notFound('Connection test', testId);
+      return t;
+    },
+  };
+}
+
+export type AppServerService = ReturnType<typeof appServerService>;

@@ -1,0 +1,296 @@
+/**
+ * Login sessions (spec §2): log in with a user name and password, check a session (a sliding
+ * 45-minute idle timeout), log out, change a password; and a brake on repeated failed logins (per
+ * address and per user name; see LoginPolicy). Sessions live in the store, under the hash of
+ * their id (store/users.ts); on the embedded default (one process owns the database) a small
+ * in-memory map, keyed by the clear id, spares the store a read and a write on every request.
+ * Whoever holds a session open (the event streams) hears here when it ends: onSessionsEnded.
+ *
+ * Reading the Basic and session headers is the API's part (src/api/auth.ts). Failures are
+ * DomainErrors: 'unauthenticated' ('auth.failed', 'auth.no-credentials', 'auth.no-session',
+ * 'auth.expired') and 'rate-limited' ('auth.locked', with the seconds left).
+ */
+import { randomBytes } from 'node:crypto';
+import { rateLimited, unauthenticated } from '../core/errors.ts';
+import { newLoginSessionId } from '../core/ids.ts';
+import { hashPassword, verifyPassword } from '../core/password.ts';
+import { Access, type ResourcePool, type Role } from '../core/permissions.ts';
+import type { User } from '../core/types.ts';
+import { sha256Hex, type LoginFailure, type LoginFailureKind } from '../store/users.ts';
+import type { ServiceContext } from './context.ts';
+
+export const SESSION_IDLE_MS = 45 * 60_000;
+/** How often a busy session's last-access time is written through to the store. */
+const TOUCH_EVERY_MS = 60_000;
+/** How often, at most, the cache is swept of sessions that went idle and were never asked about again. */
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * The brake on guessing passwords. Failed logins are counted twice, per source address and per
+ * user name (whether or not the user exists, so the brake tells nothing about which names do):
+ * - an address with `maxFailures` failures within `windowMs` is locked out for `lockMs`, whatever
+ *   name it tries;
+ * - a user name with `maxNameFailures` failures within `windowMs`, from any addresses, is locked
+ *   for `lockMs`, but only for addresses that have failed themselves within their own window.
+ *   Ten addresses guessing one name are all stopped, while the name's owner, logging in from an
+ *   address that has not failed, still gets in.
+ * Both raise 'rate-limited' (SPP's 429 XSBTooManyLoginAttemptsException, with Retry-After).
+ */
+export interface LoginPolicy {
+  maxFailures: number;
+  /** Default: twice maxFailures. */
+  maxNameFailures?: number;
+  windowMs: number;
+  lockMs: number;
+}
+export const DEFAULT_LOGIN_POLICY: LoginPolicy = { maxFailures: 5, maxNameFailures: 10, windowMs: 15 * 60_000, lockMs: 60_000 };
+
+/** A user name and password as the caller gave them. */
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+/** A checked login session: who it belongs to. */
+export interface Principal {
+  userId: number;
+  /** The user's name, read with the session: the actor every service call names. */
+  name: string;
+  sessionId: string;
+  /** What the user may do, from their permission sets (core/permissions.ts). */
+  access: Access;
+}
+
+/** Sessions that ended: these ids, or every session of a user but one (a password change). */
+export type EndedSessions = { sessionIds: string[] } | { userId: number; except?: string };
+
+export interface CachedSession {
+  userId: number;
+  userName: string;
+  lastAccess: number;
+  persistedAccess: number;
+}
+
+export interface AuthOptions {
+  policy?: LoginPolicy;
+  /** The password check (tests wrap it to see that every login runs it). */
+  verify?: (plain: string, stored: string) => Promise<boolean>;
+  /** The in-memory session cache (tests pass their own to look inside). */
+  cache?: Map<string, CachedSession>;
+}
+
+const authFailed = () => unauthenticated('Authentication failed: incorrect user name or password.', 'auth.failed');
+const tooMany = (what: string, seconds: number) =>
+  rateLimited(`Too many failed logins ${what}. Try again in ${seconds} s.`, seconds, 'auth.locked');
+
+const inWindow = (f: LoginFailure | undefined, now: number, windowMs: number): f is LoginFailure =>
+  f !== undefined && now - f.windowStart <= windowMs;
+const lockedFor = (f: LoginFailure | undefined, now: number): number =>
+  f?.lockedUntil && f.lockedUntil > now ? Math.ceil((f.lockedUntil - now) / 1000) : 0;
+const idle = (lastAccess: number, now: number) => now - lastAccess > SESSION_IDLE_MS;
+
+export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'>, options: AuthOptions = {}) {
+  const { store, clock } = ctx;
+  const policy = options.policy ?? DEFAULT_LOGIN_POLICY;
+  const verify = options.verify ?? verifyPassword;
+  const cache = options.cache ?? new Map<string, CachedSession>();
+  const endedListeners = new Set<(ended: EndedSessions) => void>();
+  let lastSweep = clock.now();
+  /** Each user's Access, where sessions are cached too (one process owns the database); cleared by forgetAccess. */
+  const accessCache = new Map<number, Access>();
+
+  /** What a user may do, from their permission sets and the roles and groups they name. */
+  async function accessOf(userId: number): Promise<Access> {
+    const cached = store.writeGeneration() === undefined ? undefined : accessCache.get(userId);
+    if (cached) return cached;
+    const sets = await store.permissionSets.of(userId);
+    const roles = new Map<number, Role>();
+    const pools = new Map<number, ResourcePool>();
+    for (const s of sets) {
+      if (!roles.has(s.roleId)) {
+        const role = await store.roles.get(s.roleId);
+        if (role) roles.set(role.id, role);
+      }
+      if (!pools.has(s.poolId)) {
+        const pool = await store.resourcePools.get(s.poolId);
+        if (pool) pools.set(pool.id, pool);
+      }
+    }
+    const access = Access.of(sets, roles, pools);
+    if (store.writeGeneration() !== undefined) accessCache.set(userId, access);
+    return access;
+  }
+  /**
+   * What an unknown user's password is checked against, so that a login costs one scrypt
+   * whether or not the name exists (otherwise the time of the 401 tells which names do). Made
+   * by hashPassword itself, so it always has the parameters real hashes get.
+   */
+  const dummyHash: Promise<string> = hashPassword(randomBytes(16).toString('hex'));
+
+  /**
+   * The session cache, or undefined where another process may change the sessions. A session
+   * that went idle and is never asked about again would stay in it forever, so each use sweeps
+   * the idle ones out, at most once a minute. Only memory: the maintenance job deletes the
+   * store's idle rows, and a later check finds the session expired there too (its stored last
+   * access is never newer than the cached one).
+   */
+  function sessionCache(now: number): Map<string, CachedSession> | undefined {
+    if (store.writeGeneration() === undefined) return undefined;
+    if (now - lastSweep >= SWEEP_EVERY_MS) {
+      lastSweep = now;
+      for (const [id, s] of cache) if (idle(s.lastAccess, now)) cache.delete(id);
+    }
+    return cache;
+  }
+
+  async function recordFailure(kind: LoginFailureKind, subject: string, prior: LoginFailure | undefined, max: number, now: number) {
+    const fresh = !inWindow(prior, now, policy.windowMs);
+    const failures = fresh ? 1 : prior.failures + 1;
+    await store.loginFailures.put({
+      kind,
+      subject,
+      failures,
+      windowStart: fresh ? now : prior.windowStart,
+      lockedUntil: failures >= max ? now + policy.lockMs : null,
+    });
+  }
+
+  function tell(ended: EndedSessions): void {
+    for (const listener of endedListeners) {
+      try {
+        listener(ended);
+      } catch {
+        // A listener's failure must not fail the logout that already happened.
+      }
+    }
+  }
+
+  async function logout(sessionId: string): Promise<void> {
+    cache.delete(sessionId);
+    await store.loginSessions.delete(sessionId);
+    tell({ sessionIds: [sessionId] });
+  }
+
+  return {
+    /**
+     * Checks a user name and password (undefined: the caller sent none) and opens a login
+     * session. A locked address is refused before the credentials are even looked at.
+     */
+    async login(credentials: Credentials | undefined, address: string): Promise<{ sessionid: string; user: User }> {
+      const now = clock.now();
+      const { windowMs } = policy;
+      const byAddress = await store.loginFailures.get('address', address);
+      const addressLock = lockedFor(byAddress, now);
+      if (addressLock) throw tooMany(`from ${address}`, addressLock);
+      if (!credentials) throw unauthenticated('Log in with HTTP Basic authentication (user name and password).', 'auth.no-credentials');
+      const nameKey = sha256Hex(credentials.user);
+      const byName = await store.loginFailures.get('name', nameKey);
+      const nameLock = lockedFor(byName, now);
+      if (nameLock && inWindow(byAddress, now, windowMs)) throw tooMany(`for this user name from ${address}`, nameLock);
+
+      const user = await store.users.byName(credentials.user);
+      const ok = await verify(credentials.password, user?.passwordHash ?? (await dummyHash));
+      // Said only to whoever knows the password: a guesser learns nothing about the account.
+      if (user && ok && user.disabled) throw unauthenticated(`The account "${user.name}" is disabled.`, 'auth.disabled');
+      if (!user || !ok) {
+        if (user) await store.users.recordLogin(user.id, false, now);
+        await recordFailure('address', address, byAddress, policy.maxFailures, now);
+        await recordFailure('name', nameKey, byName, policy.maxNameFailures ?? 2 * policy.maxFailures, now);
+        await store.loginFailures.deleteStale(now - windowMs, now);
+        throw authFailed();
+      }
+      // Success clears the address's count, not the name's: the owner logging in must not give the
+      // addresses guessing that name a fresh start.
+      if (byAddress) await store.loginFailures.clear('address', address);
+      await store.users.recordLogin(user.id, true, now);
+      const sessionid = newLoginSessionId();
+      await store.loginSessions.create({ id: sessionid, userId: user.id, createdAt: now, lastAccess: now });
+      sessionCache(now)?.set(sessionid, { userId: user.id, userName: user.name, lastAccess: now, persistedAccess: now });
+      return { sessionid, user: (await store.users.byId(user.id))! };
+    },
+
+    /** The principal of a session id (undefined: the caller sent none); using a session keeps it alive. */
+    async authenticate(sessionId: string | undefined): Promise<Principal> {
+      if (!sessionId) {
+        throw unauthenticated('This request needs a session: log in with POST /api/endeavour/session and send X-Endeavour-Sessionid.', 'auth.no-session');
+      }
+      const now = clock.now();
+      const sessions = sessionCache(now);
+      let s = sessions?.get(sessionId);
+      if (!s) {
+        const stored = await store.loginSessions.get(sessionId);
+        if (stored) s = { userId: stored.userId, userName: stored.userName, lastAccess: stored.lastAccess, persistedAccess: stored.lastAccess };
+        if (s && sessions) sessions.set(sessionId, s);
+      }
+      if (!s || idle(s.lastAccess, now)) {
+        if (s) await logout(sessionId);
+        throw unauthenticated('The session does not exist or has expired. Log in again.', 'auth.expired');
+      }
+      s.lastAccess = now;
+      if (now - s.persistedAccess >= TOUCH_EVERY_MS) {
+        s.persistedAccess = now;
+        await store.loginSessions.touch(sessionId, now);
+      }
+      return { userId: s.userId, name: s.userName, sessionId, access: await accessOf(s.userId) };
+    },
+
+    accessOf,
+
+    /**
+     * Ends every login session of a user (disabled, deleted, or their password reset by
+     * someone else), in this process's cache too.
+     */
+    async endSessionsOf(userId: number): Promise<void> {
+      await store.loginSessions.deleteOfUser(userId);
+      for (const [id, s] of cache) if (s.userId === userId) cache.delete(id);
+      tell({ userId });
+    },
+
+    /** Roles, groups or a user's permission sets changed: work access out again on next use. */
+    forgetAccess(): void {
+      accessCache.clear();
+    },
+
+    /**
+     * Whether a session is still open (exists and not idle too long), without counting this as a
+     * use: an open event stream alone does not keep its session alive.
+     */
+    async isActive(sessionId: string): Promise<boolean> {
+      const now = clock.now();
+      const sessions = sessionCache(now);
+      const cached = sessions?.get(sessionId);
+      if (cached && idle(cached.lastAccess, now)) {
+        sessions!.delete(sessionId);
+        return false;
+      }
+      const lastAccess = cached ? cached.lastAccess : (await store.loginSessions.get(sessionId))?.lastAccess;
+      return lastAccess !== undefined && !idle(lastAccess, clock.now());
+    },
+
+    logout,
+
+    /**
+     * Sets the caller's password and ends every other login session of that user, in one
+     * transaction: whoever learnt the old password loses the sessions it opened. The caller's own
+     * session (for the login-with-change flow, the one that login just opened) stays.
+     */
+    async changePassword(caller: Pick<Principal, 'userId' | 'sessionId'>, newPassword: string): Promise<void> {
+      const { userId, sessionId: keep } = caller;
+      const hash = await hashPassword(newPassword);
+      await store.transaction(async (r) => {
+        await r.users.setPassword(userId, hash, clock.now());
+        await r.loginSessions.deleteOfUser(userId, keep);
+      });
+      for (const [id, s] of cache) if (s.userId === userId && id !== keep) cache.delete(id);
+      tell({ userId, except: keep });
+    },
+
+    /** Calls `listener` when sessions end in this process (logout, expiry, password change); returns the unsubscribe. */
+    onSessionsEnded(listener: (ended: EndedSessions) => void): () => void {
+      endedListeners.add(listener);
+      return () => endedListeners.delete(listener);
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof authService>;

@@ -1,0 +1,117 @@
+/**
+ * Jobs: reading them with the sessions the wire shows, starting and cancelling a run, holding and
+ * releasing the schedule, and the daily trigger. Both jobs are system jobs: they can be run and
+ * scheduled, never deleted. The scheduler and the first start call these as system actors.
+ */
+import type { Actor } from '../core/actor.ts';
+import { forbidden, invalid, notAllowed, notFound } from '../core/errors.ts';
+import { INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
+import type { Job, JobSession } from '../core/types.ts';
+import type { StartResult } from '../engine/engine.ts';
+import { nextFireTime, validateSchedule } from '../engine/schedule.ts';
+import type { ServiceContext } from './context.ts';
+
+/** A job with the session it is running, if any, and the last one that ended. */
+export interface JobView {
+  job: Job;
+  running: JobSession | undefined;
+  ended: JobSession | undefined;
+}
+
+/** A daily trigger as a caller gives it: `time` "HH:MM" (null removes the trigger), `timezone` an IANA name (default UTC). */
+export interface TriggerInput {
+  time: unknown;
+  timezone?: unknown;
+}
+
+export function jobService(ctx: ServiceContext) {
+  const { store, engine, clock } = ctx;
+
+  async function get(_actor: Actor, id: number): Promise<Job> {
+    const job = await store.jobs.get(id);
+    if (!job) throw notFound('Job', id);
+    return job;
+  }
+
+  async function viewOf(job: Job): Promise<JobView> {
+    const running = job.runningSessionId !== null ? await store.sessions.get(job.runningSessionId) : undefined;
+    const ended = job.lastSessionId !== null ? await store.sessions.get(job.lastSessionId) : undefined;
+    return { job, running, ended };
+  }
+
+  return {
+    get,
+
+    async view(actor: Actor, id: number): Promise<JobView> {
+      return viewOf(await get(actor, id));
+    },
+
+    async list(_actor: Actor): Promise<JobView[]> {
+      return Promise.all((await store.jobs.all()).map(viewOf));
+    },
+
+    /**
+     * A number that changes whenever this process writes, for caching what a read answered;
+     * undefined where other processes write too (PostgreSQL), where nothing may be cached.
+     */
+    generation(): number | undefined {
+      return store.writeGeneration();
+    },
+
+    /**
+     * Starts a session, or joins the one running. `trigger` says why: 'manual', 'schedule',
+     * 'first-start', 'registration', 'appserver'; `appserverIds` limits an inventory to those servers.
+     */
+    async start(actor: Actor, id: number, trigger = 'manual', appserverIds?: number[]): Promise<StartResult> {
+      const scope = actor.access.scope('policy.run');
+      if (scope === 'all') return engine.startJob(id, { by: actor.name, trigger, ...(appserverIds ? { appserverIds } : {}) });
+      // A user whose policy.run is limited to resource groups runs the inventory of their servers
+      // only: SPP's system job, narrowed the way ?action=inventory narrows it to one server.
+      const job = await get(actor, id);
+      if (job.id !== INVENTORY_JOB_ID) throw forbidden(`${actor.name} may run ${job.name} only with policy.run on All Resources.`, 'job.run-scope');
+      const mine = (appserverIds ?? (await store.appservers.all()).map((a) => a.id)).filter((a) => scope.has(a));
+      return engine.startJob(id, { by: actor.name, trigger, appserverIds: mine });
+    },
+
+    /** Cancels the running session; a job that is not running is left as it is. */
+    async cancel(actor: Actor, id: number): Promise<void> {
+      const job = await get(actor, id);
+      if (job.runningSessionId !== null) await engine.cancelSession(job.runningSessionId, actor.name);
+    },
+
+    /** While held, the trigger moves on each day without starting anything. */
+    async hold(actor: Actor, id: number): Promise<void> {
+      await get(actor, id);
+      await store.jobs.setHeld(id, true);
+    },
+
+    async release(actor: Actor, id: number): Promise<void> {
+      await get(actor, id);
+      await store.jobs.setHeld(id, false);
+    },
+
+    /** Sets the daily trigger, or removes it (`time` null); answers the job as it now is. */
+    async setTrigger(actor: Actor, id: number, trigger: TriggerInput): Promise<Job> {
+      await get(actor, id);
+      // An object is no zone name (and String() of `{"toString": 1}` would throw).
+      if (trigger.timezone !== null && typeof trigger.timezone === 'object') {
+        throw invalid('"timezone" must be an IANA time zone name such as "Europe/Berlin".', 'job.trigger');
+      }
+      if (trigger.time === null) {
+        await store.jobs.setSchedule(id, null, null);
+      } else {
+        const schedule = validateSchedule(trigger);
+        await store.jobs.setSchedule(id, schedule, nextFireTime(schedule, clock.now()));
+      }
+      return get(actor, id);
+    },
+
+    /** Refused: Census's jobs are system jobs. */
+    async delete(actor: Actor, id: number): Promise<never> {
+      const job = await get(actor, id);
+      throw notAllowed(`${job.name} is a system job and cannot be deleted.`, 'job.system');
+    },
+  };
+}
+
+export type JobService = ReturnType<typeof jobService>;

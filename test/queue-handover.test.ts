@@ -1,0 +1,185 @@
+/**
+ * Handing tasks to the queue is part of creating them. On PostgreSQL the pg-boss messages are
+ * written in the transaction that writes the tasks: a start that commits and then dies before
+ * anything else runs still has its tasks run by a worker at once (the sweeper, which would find
+ * them after a minute, is set to 10 minutes here), and a start that rolls back leaves no
+ * message either. On SQLite the in-process queue dies with its process, and the next start runs
+ * what it left. And a session's end is seen from every process: waitForSession in a process that
+ * runs no tasks returns when a worker on the same database closes the session.
+ */
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../src/core/clock.ts';
+import { SecretBox } from '../src/core/secret-box.ts';
+import type { Job, JobSession } from '../src/core/types.ts';
+import { Engine } from '../src/engine/engine.ts';
+import type { JobType } from '../src/engine/jobtypes/index.ts';
+import { PgBossQueue } from '../src/engine/pgboss-queue.ts';
+import { InProcessQueue, type TaskQueue } from '../src/engine/queue.ts';
+import { Store } from '../src/store/index.ts';
+import { waitFor } from './support/server.ts';
+import { createPgSchema, PG_URL, sqliteStore } from './support/stores.ts';
+
+const SERVICE = 'test.handover';
+const JOB_ID = 4343;
+/** Far beyond every deadline below: nothing here may be found by the sweeper. */
+const NO_SWEEP = { sweepMs: 600_000 };
+
+const job: Job = {
+  id: JOB_ID, name: 'Handover', description: null, policyId: JOB_ID, policyName: 'Handover', type: 'test', subType: 'handover',
+  serviceId: SERVICE, held: false, runningSessionId: null, lastSessionId: null, triggerId: null, schedule: null, nextFireTime: null,
+  options: {},
+};
+
+/** Two tasks that complete once `gate` opens. */
+const handover = (gate: Promise<void> = Promise.resolve()): JobType => ({
+  serviceId: SERVICE,
+  async plan() {
+    return { tasks: [{ name: 'one', targetKind: 'test' }, { name: 'two', targetKind: 'test' }] };
+  },
+  async run() {
+    await gate;
+    return { status: 'COMPLETED' };
+  },
+});
+
+/** A queue that dies right after the start's transaction committed: its own enqueue never happens. */
+function diesAfterCommit(q: TaskQueue): TaskQueue & { calls: number } {
+  const dying: TaskQueue & { calls: number } = {
+    calls: 0,
+    async enqueue() {
+      dying.calls++;
+      throw new Error('the process died right after the commit');
+    },
+    start: (h) => q.start(h),
+    abortSession: (id) => q.abortSession(id),
+    stop: () => q.stop(),
+  };
+  if (q.enqueueWithin) dying.enqueueWithin = q.enqueueWithin.bind(q);
+  return dying;
+}
+
+const secrets = SecretBox.fromKey(Buffer.alloc(32, 5));
+const engines: Engine[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+
+function engine(store: Store, queue: TaskQueue, types: JobType[]): Engine {
+  const e = new Engine({ store, clock: systemClock, secrets, collectors: new Map(), queue, jobTypes: types, ...NO_SWEEP });
+  engines.push(e);
+  return e;
+}
+
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.stop({ abandon: true });
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** One PostgreSQL schema, opened as two processes would: each its own Store and pg-boss. */
+async function twoProcesses() {
+  const { schema, drop } = await createPgSchema();
+  cleanups.push(drop);
+  const open = async () => {
+    const store = await Store.open({ url: PG_URL, schema });
+    cleanups.push(() => store.close());
+    return store;
+  };
+  const queue = (concurrency: number) => new PgBossQueue({ connectionString: PG_URL, schema: `${schema}_queue`, concurrency, pollingIntervalSeconds: 0.5 });
+  const messages = async (store: Store) =>
+    Number((await sql<{ n: string }>`SELECT COUNT(*) AS n FROM ${sql.raw(`${schema}_queue`)}.job WHERE name = 'census-task'`.execute(store.db)).rows[0]!.n);
+  return { open, queue, messages };
+}
+
+const runningSession = async (store: Store): Promise<number> => (await store.jobs.get(JOB_ID))!.runningSessionId!;
+
+describe('a start that dies right after its commit', () => {
+  it('on PostgreSQL: a worker runs its tasks at once, from the messages that committed with them', async () => {
+    const pg = await twoProcesses();
+    const apiStore = await pg.open();
+    const workerStore = await pg.open();
+    await apiStore.jobs.ensure(job);
+    const dying = diesAfterCommit(pg.queue(1));
+    const api = engine(apiStore, dying, [handover()]);
+    await api.init();
+    api.start({ runTasks: false });
+    const worker = engine(workerStore, pg.queue(2), [handover()]);
+    await worker.init();
+    worker.start();
+
+    // Whatever the start says after its commit, the commit is all that counts.
+    await api.startJob(JOB_ID, { by: 'test', trigger: 'manual' }).catch(() => undefined);
+    const sessionId = await runningSession(apiStore);
+    expect(await pg.messages(apiStore)).toBe(2);
+    const ended = await worker.waitForSession(sessionId, 15_000);
+    expect(ended.status).toBe('COMPLETED');
+    expect((await workerStore.tasks.bySession(sessionId)).map((t) => t.status)).toEqual(['COMPLETED', 'COMPLETED']);
+    expect(dying.calls).toBe(0);
+  });
+
+  it('on PostgreSQL: a start that rolls back leaves no message behind', async () => {
+    const pg = await twoProcesses();
+    const store = await pg.open();
+    await store.jobs.ensure(job);
+    const api = engine(store, pg.queue(1), [handover()]);
+    await api.init();
+    // The start's log entry is written after its tasks and their messages: refusing it rolls all back.
+    await sql.raw(`CREATE FUNCTION refuse_logs() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'no commit this time'; END $$;
+        CREATE TRIGGER refuse_logs BEFORE INSERT ON logs FOR EACH ROW EXECUTE FUNCTION refuse_logs()`).execute(store.db);
+    await expect(api.startJob(JOB_ID, { by: 'test', trigger: 'manual' })).rejects.toThrow(/no commit this time/);
+    expect(await pg.messages(store)).toBe(0);
+    expect(Number((await sql<{ n: string }>`SELECT COUNT(*) AS n FROM tasks`.execute(store.db)).rows[0]!.n)).toBe(0);
+    expect((await store.jobs.get(JOB_ID))!.runningSessionId).toBeNull();
+  });
+
+  it('on SQLite: the next start of the process runs the tasks its in-process queue lost', async () => {
+    const t = await sqliteStore();
+    cleanups.push(t.cleanup);
+    await t.store.jobs.ensure(job);
+    const first = engine(t.store, diesAfterCommit(new InProcessQueue(2)), [handover()]);
+    await first.init({ exclusive: true });
+    first.start();
+    await expect(first.startJob(JOB_ID, { by: 'test', trigger: 'manual' })).rejects.toThrow(/died right after the commit/);
+    const sessionId = await runningSession(t.store);
+    await first.stop({ abandon: true });
+
+    const second = engine(t.store, new InProcessQueue(2), [handover()]);
+    await second.init({ exclusive: true });
+    second.start();
+    const ended = await second.waitForSession(sessionId, 15_000);
+    expect(ended.status).toBe('COMPLETED');
+  });
+});
+
+describe('waiting for a session on PostgreSQL', () => {
+  it('returns in a process that runs no tasks when a worker process closes the session', async () => {
+    const pg = await twoProcesses();
+    const apiStore = await pg.open();
+    const workerStore = await pg.open();
+    await apiStore.jobs.ensure(job);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const api = engine(apiStore, pg.queue(1), [handover(gate)]);
+    await api.init();
+    api.start({ runTasks: false });
+    const worker = engine(workerStore, pg.queue(2), [handover(gate)]);
+    await worker.init();
+    worker.start();
+    const closedHere: JobSession[] = [];
+    const closedThere: JobSession[] = [];
+    api.on('session-ended', (s: JobSession) => closedHere.push(s));
+    worker.on('session-ended', (s: JobSession) => closedThere.push(s));
+
+    const { session } = await api.startJob(JOB_ID, { by: 'test', trigger: 'manual' });
+    let result: JobSession | Error | undefined;
+    const waiting = api.waitForSession(session.id, 15_000).then((s) => (result = s), (err: Error) => (result = err));
+    // Both tasks are running in the worker, held at the gate: the session is live.
+    await waitFor(async () => ((await apiStore.tasks.bySession(session.id)).every((t) => t.status === 'RUNNING') ? true : undefined), 'both tasks to run');
+    expect(result).toBeUndefined();
+    open();
+    await waiting;
+    expect(result).toMatchObject({ id: session.id, status: 'COMPLETED' });
+    // The worker closed it; the waiting process learnt it from the store, not from its own events.
+    expect(closedThere.map((s) => s.id)).toEqual([session.id]);
+    expect(closedHere).toEqual([]);
+  });
+});
