@@ -10,9 +10,9 @@ import { formatParamUrl } from '@fastify/swagger';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { databaseWire, instanceWire } from '../src/api/application.ts';
-import { appserverWire } from '../src/api/appservers.ts';
+import { appserverWire } from '../src/api/appserver-wire.ts';
 import { identityWire } from '../src/api/identities.ts';
-import { userWire } from '../src/api/system.ts';
+import { userWire } from '../src/api/security.ts';
 import { changeWire, logToWire, sessionToWire } from '../src/api/wire.ts';
 import { systemClock } from '../src/core/clock.ts';
 import { AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
@@ -144,7 +144,12 @@ describe('OpenAPI description', () => {
     const login = await s.req('POST', '/api/endeavour/session', { auth: { user: 'admin', password: ADMIN_PASSWORD } });
     expectDocumented(login, 'POST', '/api/endeavour/session', 200);
     sid = login.json.sessionid;
-    expect(JSON.parse(JSON.stringify(login.json.user))).toEqual(JSON.parse(JSON.stringify(userWire(base, (await s.census.store.users.byId(1000))!))));
+    const st = s.census.store;
+    const roles = new Map((await st.roles.all()).map((r) => [r.id, r]));
+    const pools = new Map((await st.resourcePools.all()).map((p) => [p.id, p]));
+    const admin = userWire(base, (await st.users.byId(1000))!, await st.permissionSets.of(1000), roles, pools);
+    expect(admin.permissions).toHaveLength(1);
+    expect(JSON.parse(JSON.stringify(login.json.user))).toEqual(JSON.parse(JSON.stringify(admin)));
     const get = (path: string) => s.req('GET', path, { sid });
 
     // Register the password-checking PostgreSQL cluster and inventory it.

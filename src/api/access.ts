@@ -42,7 +42,7 @@ export function markAccess(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     const how = accessOf(route.url, route.schema);
     const permission = (route.schema as { 'x-permission'?: RoutePermission } | undefined)?.['x-permission'];
-    if (how !== 'public' && permission === undefined && process.env.CENSUS_STRICT_PERMISSIONS) throw new Error(`${[route.method].flat().join(',')} ${route.url} needs a session but declares no permission (routeSchema's \`permission\`)`);
+    if (how !== 'public' && permission === undefined) throw new Error(`${[route.method].flat().join(',')} ${route.url} needs a session but declares no permission (routeSchema's \`permission\`)`);
     route.config = { ...(route.config as object | undefined), access: how, ...(permission !== undefined ? { permission } : {}) };
   });
 }

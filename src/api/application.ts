@@ -92,7 +92,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/application/:type/instance', {
     schema: routeSchema({
-      tag: TAGS.inventory, summary: 'List instances of an application type', description: `${INSTANCE_FILTER} Default order: name.`,
+      tag: TAGS.inventory, permission: 'application.view', summary: 'List instances of an application type', description: `${INSTANCE_FILTER} Default order: name.`,
       params: pathParams(TYPE), querystring: collectionQuery(), ok: { 200: 'InstanceList' }, errors: [400],
     }),
   }, async (req) => {
@@ -106,7 +106,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const instanceOr404 = (req: FastifyRequest, actor: Actor) => inventory.instance(actor, typeOf(req), idParam(req));
 
   app.get('/api/application/:type/instance/:id', {
-    schema: routeSchema({ tag: TAGS.inventory, summary: 'Get an instance', params: pathParams(INSTANCE), ok: { 200: 'Instance' }, errors: [400, 404] }),
+    schema: routeSchema({ tag: TAGS.inventory, permission: 'application.view', summary: 'Get an instance', params: pathParams(INSTANCE), ok: { 200: 'Instance' }, errors: [400, 404] }),
   }, async (req) => {
     const i = await instanceOr404(req, await actorOf(ctx, req));
     return instanceWire(baseUrl(req), i, childSegment(ctx.collectors, i.applicationType));
@@ -120,7 +120,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     app.get(`/api/application/:type/instance/:id/${segment}`, {
       schema: routeSchema({
         tag: TAGS.inventory,
-        summary: segment === 'database' ? "List an instance's databases" : "List a file host's file systems",
+        permission: 'application.view', summary: segment === 'database' ? "List an instance's databases" : "List a file host's file systems",
         description: `${DATABASE_FILTER} Default order: name. The same records answer under /database and /filesystem (under their own key).`,
         params: pathParams(INSTANCE), querystring: collectionQuery(), ok: { 200: segment === 'database' ? 'DatabaseList' : 'FileSystemList' }, errors: [400, 404],
       }),
@@ -135,14 +135,14 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
     app.get(`/api/application/:type/instance/:id/${segment}/:dbId`, {
       schema: routeSchema({
-        tag: TAGS.inventory, summary: `Get a ${what}`, params: pathParams({ ...INSTANCE, dbId: `${what === 'database' ? 'Database' : 'File system'} id.` }),
+        tag: TAGS.inventory, permission: 'application.view', summary: `Get a ${what}`, params: pathParams({ ...INSTANCE, dbId: `${what === 'database' ? 'Database' : 'File system'} id.` }),
         ok: { 200: 'Database' }, errors: [400, 404],
       }),
     }, async (req) => databaseWire(baseUrl(req), typeOf(req), await databaseOr404(req, await actorOf(ctx, req))));
 
     app.get(`/api/application/:type/instance/:id/${segment}/:dbId/history`, {
       schema: routeSchema({
-        tag: TAGS.inventory, summary: `Change history of a ${what}`, description: `A Census addition. ${CHANGE_FILTER}`,
+        tag: TAGS.inventory, permission: 'application.view', summary: `Change history of a ${what}`, description: `A Census addition. ${CHANGE_FILTER}`,
         params: pathParams({ ...INSTANCE, dbId: `${what === 'database' ? 'Database' : 'File system'} id.` }), querystring: collectionQuery(),
         ok: { 200: 'ChangeList' }, errors: [400, 404],
       }),
@@ -160,7 +160,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/application/:type/instance/:id/history', {
     schema: routeSchema({
-      tag: TAGS.inventory, summary: 'Change history of an instance', description: `A Census addition. ${CHANGE_FILTER}`,
+      tag: TAGS.inventory, permission: 'application.view', summary: 'Change history of an instance', description: `A Census addition. ${CHANGE_FILTER}`,
       params: pathParams(INSTANCE), querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 404],
     }),
   }, async (req) => {

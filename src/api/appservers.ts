@@ -6,18 +6,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { csvRecords } from '../core/csv.ts';
 import { DomainError, invalid } from '../core/errors.ts';
-import { asNumber, INT32_MAX, type FieldMap } from '../core/query.ts';
-import type { AppServer } from '../core/types.ts';
-import type { AppServerChanges, AppServerInput } from '../services/index.ts';
+import { INT32_MAX, type FieldMap } from '../core/query.ts';
+import type { AppServerChanges } from '../services/index.ts';
+import { credentials, keyLogin, registration, settings } from './appserver-input.ts';
+import { appserverWire } from './appserver-wire.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import { actorOf, bodyObject, idParam, queryParam, type ApiContext } from './context.ts';
-import { identityInput } from './identities.ts';
-import { bool, identityRef, str, type Body } from './input.ts';
+import { bool, str, type Body } from './input.ts';
 import { baseUrl, link } from './links.ts';
 import {
   AppServerActionBody, AppServerUpdateBody, answer, collectionQuery, CsvBody, InlineRegistration, NgpAppServerUpdateBody, noContent, oneOfAnswers, pathParams,
-  query, RegisterBody, requestBody, routeSchema, TAGS, type AppServerWire,
+  query, RegisterBody, requestBody, routeSchema, TAGS,
 } from './schemas/index.ts';
+
 
 const APPSERVER_FIELDS: FieldMap = {
   id: { column: 'id', type: 'number', max: INT32_MAX }, name: { column: 'name', type: 'string' }, hostAddress: { column: 'hostAddress', type: 'string' },
@@ -25,73 +26,13 @@ const APPSERVER_FIELDS: FieldMap = {
   portNumber: { column: 'portNumber', type: 'number', max: INT32_MAX },
 };
 
-/** A port as SPP clients send it: a number, a numeric string, or null/"" for the type's default. */
-const portOf = (v: unknown): number | null => (v === null || v === '' ? null : asNumber(v));
-
 /** `addToCatJob`: inventory the new server at once. */
 const addToCatJob = (req: FastifyRequest) => bool(bodyObject(req), 'addToCatJob', false);
 
 const APPSERVER_ID = pathParams({ id: 'Application server id.' });
 
-export function appserverWire(base: string, a: AppServer): AppServerWire {
-  const self = `/api/appserver/${a.id}`;
-  const identity = a.identityId === null ? null : { href: `${base}/api/identity/${a.useKeyAuthentication ? 'key' : 'user'}/${a.identityId}` };
-  return {
-    links: {
-      self: link(base, self, 'self'),
-      up: link(base, '/api/appserver', 'up'),
-      edit: link(base, self, 'update'),
-      delete: link(base, self, 'delete'),
-      inventory: link(base, `${self}?action=inventory&actionname=start`, 'action', 'Inventory'),
-      test: link(base, `${self}?action=test`, 'action', 'Test'),
-      instances: link(base, `/api/application/${a.applicationType}/instance?${new URLSearchParams({ filter: JSON.stringify([{ property: 'appserverId', value: String(a.id) }]) })}`),
-    },
-    id: String(a.id),
-    name: a.name,
-    hostAddress: a.hostAddress,
-    comment: a.comment,
-    catalogEligible: true,
-    serverType: 'physical',
-    vsphereId: null,
-    applicationType: a.applicationType,
-    applicationTypes: [a.applicationType],
-    osType: a.osType,
-    useKeyAuthentication: a.useKeyAuthentication,
-    tls: a.tlsMode,
-    logicalDelete: false,
-    oskey: a.useKeyAuthentication ? identity : null,
-    osuser: a.useKeyAuthentication ? null : identity,
-    appCredentials: [],
-    portNumber: a.portNumber,
-    opProperties: { maxConcurrency: a.maxConcurrency },
-    application: true,
-    script: false,
-    metadataPath: null,
-    siteName: 'Primary',
-    siteId: '1000',
-    nodeId: null,
-    type: 'appserver',
-    resourceType: 'appserver',
-    rbacPath: `root:0/appserver.all:0/appserver:${a.id}`,
-  };
-}
-
 export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { appservers } = ctx.services;
-
-  /**
-   * Reads one registration's wire fields into the service's input (the rules are the service's).
-   * `inline` allows credentials in the body itself — `username` with `password` or `privatekey` —
-   * as /ngp and bulk registration do.
-   */
-  function registration(body: Body, inline: boolean): AppServerInput {
-    const hostAddress = str(body, 'hostAddress', { required: true })!;
-    const applicationType = str(body, 'applicationType', { required: true })!;
-    return {
-      hostAddress, applicationType, ...settings(body), useKeyAuthentication: keyLogin(body, inline) ?? false,
-      credentials: credentials(body, inline, hostAddress) ?? missingCredentials(),
-    };
-  }
 
   /** An update: the fields given, and credentials only if some are. */
   async function changes(req: FastifyRequest, inline: boolean): Promise<AppServerChanges> {
@@ -110,49 +51,10 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     };
   }
 
-  /** Whether the body asks for key login: `useKeyAuthentication`, or (inline) a private key; undefined when it does not say. */
-  function keyLogin(body: Body, inline: boolean): boolean | undefined {
-    if (body.useKeyAuthentication !== undefined && body.useKeyAuthentication !== null && body.useKeyAuthentication !== '') return bool(body, 'useKeyAuthentication', false);
-    if (inline && typeof (body.privatekey ?? body.privateKey) === 'string') return true;
-    return undefined;
-  }
-
-  /** The fields a registration and an update share; absent ones are left out. */
-  function settings(body: Body) {
-    const portNumber = body.portNumber === undefined ? undefined : portOf(body.portNumber);
-    const maxConcurrency = (body.opProperties as Body | undefined)?.maxConcurrency;
-    return {
-      ...(str(body, 'name') !== undefined ? { name: str(body, 'name')! } : {}),
-      ...(portNumber !== undefined ? { portNumber } : {}),
-      ...(str(body, 'osType') !== undefined ? { osType: str(body, 'osType')! } : {}),
-      ...(body.comment !== undefined ? { comment: str(body, 'comment', { max: 2000 }) ?? null } : {}),
-      ...(str(body, 'tls') !== undefined ? { tlsMode: str(body, 'tls')! } : {}),
-      ...(maxConcurrency !== undefined ? { maxConcurrency: asNumber(maxConcurrency) } : {}),
-    };
-  }
-
-  /** Where the login comes from: an identity reference, or (inline) credentials to make one from. */
-  function credentials(body: Body, inline: boolean, hostAddress: string): AppServerInput['credentials'] | undefined {
-    const useKey = keyLogin(body, inline) ?? false;
-    const creds = Array.isArray(body.appCredentials) ? (body.appCredentials[0] as Body | undefined) : undefined;
-    const ref = identityRef(useKey ? body.oskey : undefined) ?? identityRef(creds?.appuser) ?? identityRef(body.osuser) ??
-      (typeof body.identity === 'string' || typeof body.identity === 'number' ? identityRef(String(body.identity)) : undefined);
-    if (ref !== undefined) return { identityId: ref };
-    if (inline && typeof body.username === 'string' && body.username.includes('/identity/')) return { identityId: identityRef(body.username)! };
-    if (inline && body.username !== undefined) {
-      return { inline: identityInput({ ...body, name: `${str(body, 'name') ?? hostAddress.trim()} login` }) };
-    }
-    return undefined;
-  }
-
-  const missingCredentials = (): never => {
-    throw invalid('Give the credentials to use: "osuser": {"href": ".../api/identity/user/ID"} (or "oskey" with useKeyAuthentication).');
-  };
-
   app.post('/api/appserver', {
     schema: routeSchema({
       tag: TAGS.appservers,
-      summary: 'Register an application server, or many',
+      permission: 'appserver.register', summary: 'Register an application server, or many',
       description: 'One server: a JSON object, answered 201 with the server and a `Location`; `addToCatJob: true` inventories it. ' +
         'The same registration sent again (same name, address, port, type and credentials) answers 201 with the server already saved; a different one at a registered address is 409. ' +
         'Many (`?action=bulk`, or any JSON array or CSV body): a JSON array, `{"appservers": [...]}` or CSV with a header row (Content-Type text/csv), credentials inline; ' +
@@ -173,7 +75,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post('/ngp/appserver', {
     schema: routeSchema({
       tag: TAGS.appservers,
-      summary: 'Register an application server (NodeJS layer)',
+      permission: 'appserver.register', summary: 'Register an application server (NodeJS layer)',
       description: 'As the SPP UI and sppclient register: credentials may be inline (`username` with `password` or `privatekey`: Census creates the identity) or `username` may be an identity href. ' +
         'The same registration sent again answers 201 with the server already saved.',
       body: requestBody(InlineRegistration, { required: true }),
@@ -221,7 +123,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   };
   const listSchema = (ngp: boolean) => routeSchema({
-    tag: TAGS.appservers, summary: ngp ? 'List application servers (NodeJS layer)' : 'List application servers',
+    tag: TAGS.appservers, permission: 'appserver.view', summary: ngp ? 'List application servers (NodeJS layer)' : 'List application servers',
     description: 'Filter properties: id, name, hostAddress, applicationType, osType, portNumber.', querystring: collectionQuery(),
     ok: { 200: 'AppServerList' }, errors: [400], ngp,
   });
@@ -231,7 +133,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const serverOf = async (req: FastifyRequest) => appservers.get(await actorOf(ctx, req), idParam(req));
 
   const getSchema = (ngp: boolean) => routeSchema({
-    tag: TAGS.appservers, summary: ngp ? 'Get an application server (NodeJS layer)' : 'Get an application server', params: APPSERVER_ID,
+    tag: TAGS.appservers, permission: 'appserver.view', summary: ngp ? 'Get an application server (NodeJS layer)' : 'Get an application server', params: APPSERVER_ID,
     ok: { 200: 'AppServer' }, errors: [400, 404], ngp,
   });
   app.get('/api/appserver/:id', { schema: getSchema(false) }, async (req) => appserverWire(baseUrl(req), await serverOf(req)));
@@ -242,7 +144,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.code(204).send();
   };
   const deleteSchema = (ngp: boolean) => routeSchema({
-    tag: TAGS.appservers, summary: ngp ? 'Unregister an application server (NodeJS layer)' : 'Unregister an application server',
+    tag: TAGS.appservers, permission: 'appserver.deregister', summary: ngp ? 'Unregister an application server (NodeJS layer)' : 'Unregister an application server',
     description: 'What its inventories found is kept. The identity it used is not deleted.' + (ngp ? ' `?application=true` / `?script=true` are accepted and ignored.' : ''),
     params: APPSERVER_ID, ok: { 204: noContent('Unregistered.') }, errors: [400, 404], ngp,
   });
@@ -251,7 +153,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   const updateSchema = (ngp: boolean) => routeSchema({
     tag: TAGS.appservers,
-    summary: ngp ? 'Update an application server (NodeJS layer)' : 'Update an application server',
+    permission: 'appserver.edit', summary: ngp ? 'Update an application server (NodeJS layer)' : 'Update an application server',
     description: 'Changes the registration in place: the server keeps its id and what its inventories found. Fields left out stay as they are; ' +
       'the application type cannot change. Another server at the new address, port and type is 409.' +
       (ngp ? ' Credentials may be inline (`username` with `password` or `privatekey`), as in registration.' : ''),
@@ -279,7 +181,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post('/api/appserver/:id', {
     schema: routeSchema({
       tag: TAGS.appservers,
-      summary: 'Inventory one application server, or test its connection',
+      permission: { action: { inventory: 'policy.run', test: 'appserver.edit' } }, summary: 'Inventory one application server, or test its connection',
       description: '`?action=inventory` inventories this server alone (or adds it to the inventory running). ' +
         '`?action=test` checks the connection and the privileges the inventory needs, step by step.',
       params: APPSERVER_ID,
@@ -303,7 +205,7 @@ export function appserverRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/appserver/:id/test/:testId', {
     schema: routeSchema({
-      tag: TAGS.appservers, summary: 'Read a connection test again', description: 'Results are kept for 24 hours.',
+      tag: TAGS.appservers, permission: 'appserver.edit', summary: 'Read a connection test again', description: 'Results are kept for 24 hours.',
       params: pathParams({ id: 'Application server id.', testId: 'Connection test id (from `statusHref`).' }),
       ok: { 200: answer('ConnectionTest', 'The connection test.') }, errors: [400, 404],
     }),

@@ -54,7 +54,7 @@ export function collectorRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/census/collector', {
     schema: routeSchema({
       tag: TAGS.collectors,
-      summary: 'List what Census can inventory',
+      permission: 'session', summary: 'List what Census can inventory',
       description: 'A Census addition: one record per collector (application type), in the order they are registered. Filter properties: type, displayName, group, defaultPort, tls.',
       querystring: collectionQuery(),
       ok: { 200: 'CollectorList' },
@@ -70,7 +70,7 @@ export function collectorRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/census/collector/:type', {
     schema: routeSchema({
       tag: TAGS.collectors,
-      summary: 'Get one collector',
+      permission: 'session', summary: 'Get one collector',
       description: 'A Census addition. 404 for a type Census cannot inventory.',
       params: pathParams({ type: 'Application type, e.g. `postgresql`.' }),
       ok: { 200: 'Collector' },

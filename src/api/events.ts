@@ -306,6 +306,7 @@ declare module 'fastify' {
 const idPattern = { type: 'string', pattern: '^\\s*\\d{1,15}\\s*$' } as const;
 
 export const EVENTS_SCHEMA = {
+  'x-permission': 'policy.view',
   summary: 'Live event stream (Server-Sent Events)',
   description:
     'The response is a stream (`text/event-stream`), not JSON: one SSE event per change, each with `id: <seq>`, ' +

@@ -82,7 +82,7 @@ export function identityRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
     app.post(path, {
       schema: routeSchema({
-        tag: TAGS.identities, summary: `Create a ${what}`, body: CREATE_BODY[kind],
+        tag: TAGS.identities, permission: 'identity.create', summary: `Create a ${what}`, body: CREATE_BODY[kind],
         ok: { 201: answer('Identity', 'The new identity (without its secret).') }, headers: { location: 'URL of the new identity.' }, errors: [400],
       }),
     }, async (req, reply) => {
@@ -93,7 +93,7 @@ export function identityRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
     app.get(path, {
       schema: routeSchema({
-        tag: TAGS.identities, summary: `List ${what === 'SSH key identity' ? 'SSH key identities' : 'user name and password identities'}`,
+        tag: TAGS.identities, permission: 'identity.view', summary: `List ${what === 'SSH key identity' ? 'SSH key identities' : 'user name and password identities'}`,
         description: 'Filter properties: id, name, username, type, ostype.', querystring: collectionQuery(), ok: { 200: list }, errors: [400],
       }),
     }, async (req) => {
@@ -108,12 +108,12 @@ export function identityRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const one = async (req: FastifyRequest) => identities.get(await actorOf(ctx, req), idParam(req), kind);
 
     app.get(`${path}/:id`, {
-      schema: routeSchema({ tag: TAGS.identities, summary: `Get a ${what}`, params: ID, ok: { 200: 'Identity' }, errors: [400, 404] }),
+      schema: routeSchema({ tag: TAGS.identities, permission: 'identity.view', summary: `Get a ${what}`, params: ID, ok: { 200: 'Identity' }, errors: [400, 404] }),
     }, async (req) => identityWire(baseUrl(req), await one(req)));
 
     app.delete(`${path}/:id`, {
       schema: routeSchema({
-        tag: TAGS.identities, summary: `Delete a ${what}`, description: 'Refused with 409 while application servers use it.',
+        tag: TAGS.identities, permission: 'identity.delete', summary: `Delete a ${what}`, description: 'Refused with 409 while application servers use it.',
         params: ID, ok: { 204: noContent('Deleted.') }, errors: [400, 404, 409],
       }),
     }, async (req, reply) => {

@@ -34,7 +34,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/endeavour/job', {
     schema: routeSchema({
       tag: TAGS.jobs,
-      summary: 'List jobs',
+      permission: 'policy.view', summary: 'List jobs',
       description: 'Filter properties: id, name, displayName, description, policyId, policyName, type, subType, serviceId, status, lastSessionStatus, lastRunTime, nextFireTime, tenantId.',
       querystring: collectionQuery(),
       ok: { 200: 'JobList' },
@@ -57,7 +57,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/endeavour/job/:id', {
     // The handler sends a serialized string (cached while nothing changes): the 200 schema
     // documents it and is not applied to it.
-    schema: routeSchema({ tag: TAGS.jobs, summary: 'Get a job', params: JOB_ID, ok: { 200: 'Job' }, errors: [400, 404] }),
+    schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: 'Get a job', params: JOB_ID, ok: { 200: 'Job' }, errors: [400, 404] }),
   }, async (req, reply) => {
     const id = idParam(req);
     const base = baseUrl(req);
@@ -75,7 +75,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get('/api/endeavour/job/:id/status', {
-    schema: routeSchema({ tag: TAGS.jobs, summary: "Get a job's status", params: JOB_ID, ok: { 200: 'JobStatus' }, errors: [400, 404] }),
+    schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: "Get a job's status", params: JOB_ID, ok: { 200: 'JobStatus' }, errors: [400, 404] }),
   }, async (req) => {
     const w = wire(baseUrl(req), await jobs.view(await actorOf(ctx, req), idParam(req)));
     return { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
@@ -84,7 +84,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post('/api/endeavour/job/:id', {
     schema: routeSchema({
       tag: TAGS.jobs,
-      summary: 'Start, cancel, pause or release a job',
+      permission: { action: { start: 'policy.run', cancel: 'policy.run', hold: 'policy.edit', release: 'policy.edit' } }, summary: 'Start, cancel, pause or release a job',
       description: '`start` (or `inventory`) starts a session; while one runs it starts nothing and answers the running job. `cancel` cancels the running session. ' +
         '`pause` (`hold`) and `release` (`resume`) hold and release the schedule. Answers the job.',
       params: JOB_ID,
@@ -124,7 +124,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/endeavour/job/:id/trigger', {
     schema: routeSchema({
-      tag: TAGS.jobs, summary: "Get a job's trigger", description: 'A Census extension (docs/scheduling.md).', params: JOB_ID,
+      tag: TAGS.jobs, permission: 'policy.view', summary: "Get a job's trigger", description: 'A Census extension (docs/scheduling.md).', params: JOB_ID,
       ok: { 200: 'TriggerList' }, errors: [400, 404],
     }),
   }, async (req) => triggerView(req, await jobs.get(await actorOf(ctx, req), idParam(req))));
@@ -132,7 +132,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Sets the daily trigger: {"time": "HH:MM", "timezone": "Europe/Berlin"}; {"time": null} removes it.
   app.put('/api/endeavour/job/:id/trigger', {
     schema: routeSchema({
-      tag: TAGS.jobs, summary: "Set or remove a job's daily trigger", description: 'A Census extension (docs/scheduling.md).',
+      tag: TAGS.jobs, permission: 'policy.edit', summary: "Set or remove a job's daily trigger", description: 'A Census extension (docs/scheduling.md).',
       params: JOB_ID, body: TRIGGER_BODY, ok: { 200: 'TriggerList' }, errors: [400, 404],
     }),
   }, async (req) => {
@@ -155,7 +155,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.delete('/api/endeavour/job/:id', {
     schema: routeSchema({
-      tag: TAGS.jobs, summary: 'Delete a job (refused)', description: 'Both jobs are system jobs: always 400 `XSBOperationNotAllowedException` (404 for an unknown id).',
+      tag: TAGS.jobs, permission: 'policy.edit', summary: 'Delete a job (refused)', description: 'Both jobs are system jobs: always 400 `XSBOperationNotAllowedException` (404 for an unknown id).',
       params: JOB_ID, ok: {}, errors: [400, 404],
     }),
   }, async (req) => {

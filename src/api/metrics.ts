@@ -109,6 +109,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
 
   app.get(METRICS_ROUTE, {
     schema: {
+      'x-permission': 'metrics.view',
       summary: 'Prometheus metrics',
       description: 'Prometheus text exposition format 0.0.4 (`text/plain; version=0.0.4`), not JSON. Needs a login session, ' +
         'or `Authorization: Bearer <token>` with the token set by `census server --metrics-token` (for Prometheus).',

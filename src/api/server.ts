@@ -16,6 +16,7 @@ import { eventRoutes, streamSessionId } from './events.ts';
 import { answerClientError, DEFAULT_HTTP_LIMITS, guardBody, limitConnectionsPerAddress, nodeServerOptions, type HttpLimits } from './http-limits.ts';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from './json-depth.ts';
 import { identityRoutes } from './identities.ts';
+import { securityRoutes } from './security.ts';
 import { jobRoutes } from './jobs.ts';
 import { useLinkBase } from './links.ts';
 import { metricsRoutes } from './metrics.ts';
@@ -178,6 +179,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   sessionRoutes(app, ctx);
   identityRoutes(app, ctx);
   appserverRoutes(app, ctx);
+  securityRoutes(app, ctx);
   applicationRoutes(app, ctx);
   collectorRoutes(app, ctx);
   eventRoutes(app, ctx);

@@ -93,7 +93,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/endeavour/jobsession', {
     schema: routeSchema({
-      tag: TAGS.sessions, summary: 'List job sessions', description: `${SESSION_FILTER_NOTE} Default order: start ascending.`,
+      tag: TAGS.sessions, permission: 'policy.view', summary: 'List job sessions', description: `${SESSION_FILTER_NOTE} Default order: start ascending.`,
       querystring: collectionQuery(), ok: { 200: 'JobSessionList' }, errors: [400],
     }),
   }, listSessions());
@@ -101,7 +101,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // sppmon reads a job's runs here; SPP ignores `filter` on this path, and so do we.
   app.get('/api/endeavour/jobsession/history/jobid/:id', {
     schema: routeSchema({
-      tag: TAGS.sessions, summary: "A job's sessions (history)",
+      tag: TAGS.sessions, permission: 'policy.view', summary: "A job's sessions (history)",
       description: 'Every session of the job, running ones included, by start ascending. `filter` is ignored here, as in SPP.',
       params: JOB_ID, querystring: collectionQuery({ filter: 'Ignored on this path.' }), ok: { 200: 'JobSessionList' }, errors: [400, 404],
     }),
@@ -137,19 +137,19 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   };
   app.get('/api/endeavour/jobsession/stats', {
     schema: routeSchema({
-      tag: TAGS.sessions, summary: 'Count job sessions by status', description: SESSION_FILTER_NOTE,
+      tag: TAGS.sessions, permission: 'policy.view', summary: 'Count job sessions by status', description: SESSION_FILTER_NOTE,
       querystring: collectionQuery({}, ['sort', 'pageSize', 'pageStartIndex']), ok: { 200: 'JobSessionStats' }, errors: [400],
     }),
   }, stats());
   app.get('/api/endeavour/jobsession/stats/jobid/:id', {
     schema: routeSchema({
-      tag: TAGS.sessions, summary: "Count a job's sessions by status", description: SESSION_FILTER_NOTE,
+      tag: TAGS.sessions, permission: 'policy.view', summary: "Count a job's sessions by status", description: SESSION_FILTER_NOTE,
       params: JOB_ID, querystring: collectionQuery({}, ['sort', 'pageSize', 'pageStartIndex']), ok: { 200: 'JobSessionStats' }, errors: [400, 404],
     }),
   }, async (req) => stats(idParam(req))(req));
 
   app.get('/api/endeavour/jobsession/:id', {
-    schema: routeSchema({ tag: TAGS.sessions, summary: 'Get a job session', params: SESSION_ID, ok: { 200: 'JobSession' }, errors: [400, 404] }),
+    schema: routeSchema({ tag: TAGS.sessions, permission: 'policy.view', summary: 'Get a job session', params: SESSION_ID, ok: { 200: 'JobSession' }, errors: [400, 404] }),
   }, async (req) => {
     return sessionToWire(baseUrl(req), await sessions.get(await actorOf(ctx, req), sessionId(req)), clock);
   });
@@ -157,7 +157,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // What an inventory session found changed (a Census addition; spec'd by issue 3).
   app.get('/api/endeavour/jobsession/:id/change', {
     schema: routeSchema({
-      tag: TAGS.sessions, summary: 'Inventory changes a session recorded', description: 'A Census addition. Filter properties: id, jobsessionId, appserverId, objectType, objectName, parentName, change, field, recordedAt.',
+      tag: TAGS.sessions, permission: 'application.view', summary: 'Inventory changes a session recorded', description: 'A Census addition. Filter properties: id, jobsessionId, appserverId, objectType, objectName, parentName, change, field, recordedAt.',
       params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 404],
     }),
   }, async (req) => {
@@ -170,7 +170,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/endeavour/jobsession/:id/task', {
     schema: routeSchema({
-      tag: TAGS.sessions, summary: "A session's tasks", description: 'A Census addition: one task per application server. Filter properties: id, name, status, start, end, appserverId.',
+      tag: TAGS.sessions, permission: 'policy.view', summary: "A session's tasks", description: 'A Census addition: one task per application server. Filter properties: id, name, status, start, end, appserverId.',
       params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'TaskList' }, errors: [400, 404],
     }),
   }, async (req) => {
@@ -197,7 +197,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Cancel answers 201 Created, as SPP documents.
   app.post('/api/endeavour/jobsession/:id', {
     schema: routeSchema({
-      tag: TAGS.sessions, summary: 'Cancel a job session',
+      tag: TAGS.sessions, permission: 'policy.run', summary: 'Cancel a job session',
       description: 'Pending tasks are dropped and running ones aborted; the session ends CANCELLED. Answers 201 with the session, as SPP documents.',
       params: SESSION_ID, querystring: query({ action: '`cancel`.' }),
       body: requestBody(SessionActionBody),
@@ -213,7 +213,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/endeavour/log/job', {
     schema: routeSchema({
-      tag: TAGS.logs, summary: 'List job log entries',
+      tag: TAGS.logs, permission: 'policy.view', summary: 'List job log entries',
       description: 'Filter properties: id, jobsessionId (or sessionId), jobId, jobsessionTaskId, type, logTime, message; `messageId` is ignored, as SPP did. Default order: logTime ascending.',
       querystring: collectionQuery(), ok: { 200: 'LogList' }, errors: [400],
     }),
@@ -226,7 +226,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/endeavour/log/job/:logId', {
     schema: routeSchema({
-      tag: TAGS.logs, summary: 'Get a job log entry', params: pathParams({ logId: 'Log entry id: 24 hex characters.' }), ok: { 200: 'LogEntry' }, errors: [404],
+      tag: TAGS.logs, permission: 'policy.view', summary: 'Get a job log entry', params: pathParams({ logId: 'Log entry id: 24 hex characters.' }), ok: { 200: 'LogEntry' }, errors: [404],
     }),
   }, async (req) => {
     const logId = (req.params as { logId: string }).logId;

@@ -1,37 +1,12 @@
 /** Login, logout, and the version probes clients call before they have a session (spec §2, §3). */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { userActor } from '../core/actor.ts';
-import type { User } from '../core/types.ts';
+import { invalid, unauthenticated } from '../core/errors.ts';
 import { basicCredentials, sessionHeader } from './auth.ts';
 import { bodyObject, queryParam, type ApiContext } from './context.ts';
-import { invalid } from '../core/errors.ts';
 import { baseUrl, link } from './links.ts';
-import { LoginBody, noContent, query, requestBody, routeSchema, TAGS, type LoginUserWire } from './schemas/index.ts';
-import { TENANT_ID } from './wire.ts';
-
-export function userWire(base: string, u: User): LoginUserWire {
-  return {
-    links: { self: link(base, `/api/security/user/${u.id}`, 'self'), up: link(base, '/api/security/user', 'up') },
-    id: String(u.id),
-    name: u.name,
-    type: u.type,
-    typeDisplayName: 'Native User',
-    tenantId: TENANT_ID,
-    rbacPath: `user:0/user:${u.id}`,
-    permissions: [],
-    metadata: {},
-    loginCount: u.loginCount,
-    lastLogin: u.lastLogin,
-    failedLogin: u.failedLogin,
-    lastFailedLogin: u.lastFailedLogin,
-    lastPasswordUpdate: u.lastPasswordUpdate,
-    passwordAge: 0,
-    passwordExpiresAt: 0,
-    passwordExpired: false,
-    accountDisabled: false,
-    accountLocked: false,
-  };
-}
+import { LoginBody, noContent, query, requestBody, routeSchema, TAGS } from './schemas/index.ts';
+import { userAnswer } from './security.ts';
 
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const started = ctx.clock.now();
@@ -52,8 +27,14 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { auth } = ctx.services;
     const { sessionid, user: loggedIn } = await auth.login(basicCredentials(req), req.ip);
     let user = loggedIn;
+    const changing = queryParam(req, 'changePassword') === 'true';
+    // A user made (or whose password was set) by someone else sets their own before anything else.
+    if (user.passwordExpired && !changing) {
+      await auth.logout(sessionid);
+      throw unauthenticated(`The password of "${user.name}" has expired: log in with ?changePassword=true and {"newPassword": "…"} to set a new one.`, 'auth.password-expired');
+    }
     // SPP's first-boot flow: log in with the current password and set a new one in the same call.
-    if (queryParam(req, 'changePassword') === 'true') {
+    if (changing) {
       const newPassword = bodyObject(req).newPassword;
       if (typeof newPassword !== 'string' || newPassword.length < 8 || newPassword.length > 1024) {
         await auth.logout(sessionid);
@@ -64,7 +45,13 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
       // The login route has no session yet (Basic credentials): the actor is the user who just logged in.
       user = await ctx.services.system.me(userActor(user.id, user.name, await ctx.services.auth.accessOf(user.id), req.ip));
     }
-    return { sessionid, user: userWire(baseUrl(req), user), demo: false, tenantAdmin: true, userGroups: [], timeZone: 'UTC' };
+    // The login route has no session yet: the actor is the user who just logged in.
+    const access = await auth.accessOf(user.id);
+    const me = userActor(user.id, user.name, access, req.ip);
+    return {
+      sessionid, user: await userAnswer(ctx, me, baseUrl(req), await ctx.services.users.get(me, user.id)),
+      demo: false, tenantAdmin: access.can('user.edit'), userGroups: [], timeZone: 'UTC',
+    };
   });
 
   // Readiness probe used by deployment scripts: 200 once the server is up.
@@ -83,7 +70,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.code(204).send();
   };
   app.delete('/api/endeavour/session', {
-    schema: routeSchema({ tag: TAGS.login, summary: 'Log out', description: 'Ends the login session of the header.', ok: { 204: noContent('Logged out.') } }),
+    schema: routeSchema({ tag: TAGS.login, permission: 'session', summary: 'Log out', description: 'Ends the login session of the header.', ok: { 204: noContent('Logged out.') } }),
   }, logout);
 
   app.get('/api/lifecycle/ping', {

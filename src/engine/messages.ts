@@ -12,6 +12,13 @@ export interface Message {
   message: string;
 }
 
+/**
+ * Session-level entries (of no task) that name the session's servers. A user limited to resource
+ * groups does not get them: they would tell of servers outside the groups (the task-level entries
+ * of the user's own servers say the same for those).
+ */
+export const NAMES_SERVERS: readonly string[] = ['CNSJ0002', 'CNSJ0006', 'CNSJ0011'];
+
 const TEMPLATES = {
   CNSJ0001: 'Job {0} (id {1}) started as session {2} by {3}.',
   CNSJ0002: 'Application server inventory will cover {0} application server(s): {1}.',

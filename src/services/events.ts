@@ -6,6 +6,7 @@
 import type { Actor } from '../core/actor.ts';
 import type { LogEntry } from '../core/types.ts';
 import { EVENT_TYPES, type EventFilter, type EventType, type StoredEvent } from '../store/events.ts';
+import { NAMES_SERVERS } from '../engine/messages.ts';
 import type { ServiceContext } from './context.ts';
 
 export { EVENT_TYPES };
@@ -46,8 +47,8 @@ export function eventService(ctx: ServiceContext) {
         return shown(id === null ? null : Number(id));
       }
       if (e.type === 'log') {
-        const taskId = (e.data as LogEntry).taskId;
-        return taskId === null || shown(serverOfTask.get(taskId));
+        const { taskId, messageId } = e.data as LogEntry;
+        return taskId === null ? !NAMES_SERVERS.includes(messageId) : shown(serverOfTask.get(taskId));
       }
       return true;
     });

@@ -6,6 +6,7 @@ import type { Actor } from '../core/actor.ts';
 import { notFound } from '../core/errors.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { InventoryChange, JobSession, LogEntry, Task } from '../core/types.ts';
+import { NAMES_SERVERS } from '../engine/messages.ts';
 import type { ServiceContext } from './context.ts';
 
 const LOG_ID = /^[0-9a-f]{24}$/;
@@ -19,10 +20,11 @@ export function sessionService(ctx: ServiceContext) {
     return s;
   }
 
-  /** Whether a task (of a log entry) is on a server the caller may see jobs of; entries of no task are the session's. */
-  async function taskVisible(actor: Actor, taskId: number | null): Promise<boolean> {
-    if (taskId === null || actor.access.scope('policy.view') === 'all') return true;
-    const t = await store.tasks.get(taskId);
+  /** Whether a log entry is the caller's to see: its task's server is theirs (or it is the session's and names no servers). */
+  async function entryVisible(actor: Actor, e: LogEntry): Promise<boolean> {
+    if (actor.access.scope('policy.view') === 'all') return true;
+    if (e.taskId === null) return !NAMES_SERVERS.includes(e.messageId);
+    const t = await store.tasks.get(e.taskId);
     return !t || t.targetKind !== 'appserver' || t.appserverId === null || actor.access.reaches('policy.view', t.appserverId);
   }
 
@@ -63,13 +65,13 @@ export function sessionService(ctx: ServiceContext) {
     },
 
     logs(actor: Actor, q: ListQuery): Promise<ListResult<LogEntry>> {
-      return store.logs.list(q, actor.access.scope('policy.view'));
+      return store.logs.list(q, actor.access.scope('policy.view'), NAMES_SERVERS);
     },
 
     /** One log entry; its id is 24 hex characters (anything else names none). */
     async log(actor: Actor, logId: string): Promise<LogEntry> {
       const e = LOG_ID.test(logId) ? await store.logs.get(logId) : undefined;
-      if (!e || !(await taskVisible(actor, e.taskId))) throw notFound('Log entry', logId);
+      if (!e || !(await entryVisible(actor, e))) throw notFound('Log entry', logId);
       return e;
     },
   };

@@ -305,13 +305,16 @@ export class LogRepository {
       .execute();
   }
 
-  /** Log entries; with a scope, entries of tasks on other servers are left out (the session's own stay). */
-  list(q: ListQuery, scope: ServerScope = 'all'): Promise<ListResult<LogEntry>> {
+  /**
+   * Log entries; with a scope, entries of tasks on other servers are left out, and so are the
+   * session's own entries with one of `namingServers` ids (they name servers of the whole session).
+   */
+  list(q: ListQuery, scope: ServerScope = 'all', namingServers: readonly string[] = []): Promise<ListResult<LogEntry>> {
     let base = this.db.selectFrom('logs');
     if (scope !== 'all') {
       const ids = scope.size ? [...scope] : [-1];
       base = base.where((eb) => eb.or([
-        eb('taskId', 'is', null),
+        namingServers.length ? eb.and([eb('taskId', 'is', null), eb('messageId', 'not in', [...namingServers])]) : eb('taskId', 'is', null),
         eb('taskId', 'in', eb.selectFrom('tasks').select('tasks.id').where((t) => t.or([t('targetKind', '!=', 'appserver'), t('appserverId', 'in', ids)]))),
       ]));
     }

@@ -45,6 +45,7 @@ export class UserRepository {
 
   async update(id: number, changes: { name?: string; disabled?: boolean; passwordExpired?: boolean; dn?: string | null }): Promise<void> {
     const { disabled, passwordExpired, ...rest } = changes;
+    if (!Object.values(changes).some((v) => v !== undefined)) return;
     await this.db.updateTable('users').set({
       ...rest,
       ...(disabled !== undefined ? { disabled: disabled ? 1 : 0 } : {}),

@@ -14,3 +14,4 @@ export * from './identities.ts';
 export * from './appservers.ts';
 export * from './collectors.ts';
 export * from './system.ts';
+export * from './security.ts';

@@ -26,6 +26,7 @@ import { Change, ChangeList, Database, DatabaseList, FileSystemList, Finding, In
 import { Job, JobList, JobStatus, Lastrun, Trigger, TriggerList } from './jobs.ts';
 import { JobSession, JobSessionList, JobSessionStats, LogEntry, LogList, SessionStatistic, Task, TaskList } from './sessions.ts';
 import { LoginResponse, LoginUser, NgpVersion, Ping } from './system.ts';
+import { Permission as PermissionRecord, PermissionList, ResourcePool, ResourcePoolList, Role, RoleList, UserList } from './security.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -40,6 +41,7 @@ const COMPONENTS = {
   Finding, Instance, InstanceList, Database, DatabaseList, FileSystemList,
   Collector, CollectorList,
   LoginUser, LoginResponse, Ping, NgpVersion,
+  UserList, Role, RoleList, ResourcePool, ResourcePoolList, Permission: PermissionRecord, PermissionList,
 } satisfies Record<string, TSchema>;
 
 export type ComponentId = keyof typeof COMPONENTS;
@@ -82,6 +84,7 @@ export type Access = 'session' | 'public' | 'basic';
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Malformed input: filter, sort, paging, ids, parameters or body (`XSBInvalidArgumentException`), or an operation that is not allowed.',
+  403: 'The user\'s roles do not give the permission this needs (`XSBAccessDeniedException`).',
   401: 'No session header (`XSBMissingSessionidException`), an unknown or expired session (`XSBSessionDoesNotExistException`), or bad credentials (`XSBAuthenticationException`).',
   404: 'No such object (`XSBObjectNotFoundException`).',
   409: 'Conflicts with what exists (`XSBConflictException`).',
@@ -190,6 +193,7 @@ export const TAGS = {
   events: 'Events',
   metrics: 'Metrics',
   collectors: 'Collectors',
+  security: 'Security',
 } as const;
 export type Tag = (typeof TAGS)[keyof typeof TAGS];
 
@@ -204,5 +208,6 @@ export const TAG_DESCRIPTIONS: { name: Tag; description: string }[] = [
   { name: 'System', description: 'Version probes that need no session.' },
   { name: 'Events', description: 'Live Server-Sent Events of job, session, task and log changes, resumable with Last-Event-ID.' },
   { name: 'Metrics', description: 'Prometheus metrics, with a login session or the metrics token.' },
+  { name: 'Security', description: 'Users, roles, resource groups and the permissions roles hold (SPP\'s /api/security).' },
   { name: 'Collectors', description: 'What Census can inventory: each application type with its group, default port, logins and connection checks (a Census addition).' },
 ];
