@@ -90,7 +90,6 @@ export const BUILT_IN_ROLES: readonly Role[] = [
   },
 ];
 export const SUPERUSER_ROLE_ID = 1000;
-export const MONITOR_ROLE_ID = 1002;
 
 /** What a resource group holds: every application server, or these. */
 export type PoolResource = { kind: 'appserver.all' } | { kind: 'appserver'; id: number };
