@@ -23,6 +23,8 @@ const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' :
 describe('seed: status of the application server inventory job', () => {
   let s: TestServer;
   let sid: string;
+  /** A user holding only the Monitor role: the seed's status check needs nothing more. */
+  let monitor: string;
   let blocker: pg.Client;
   const port = inject('pgAuthPort');
 
@@ -38,6 +40,9 @@ describe('seed: status of the application server inventory job', () => {
       });
       expect(a.status).toBe(201);
     };
+    const made = await s.req('POST', '/api/security/user', { sid, body: { name: 'watcher', password: 'First-Pass-1234', permissions: [{ resourcePoolId: 1000, roleIds: [1002] }] } });
+    expect(made.status).toBe(201);
+    monitor = (await s.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: 'watcher', password: 'First-Pass-1234' }, body: { newPassword: 'Watcher-Pass-1234' } })).json.sessionid;
     await register('pg-good', AUTH_SUPERPASS, '127.0.0.1');
     await register('pg-wrong-password', 'not-the-password', AUTH_SECOND_HOST);
     // Hold the run open: the collector reads pg_database, which this transaction locks until released.
@@ -92,6 +97,15 @@ describe('seed: status of the application server inventory job', () => {
     expect(job.links.start).toBeUndefined();
     expect(job.links.cancel.rel).toBe('action');
 
+    // The Monitor reads the very same status, and may not start or cancel.
+    const watched = await s.req('GET', '/api/endeavour/job/1004', { sid: monitor });
+    expect(watched.status).toBe(200);
+    // (`lastrun.duration` counts on while it runs.)
+    expect({ ...watched.json, lastrun: { ...watched.json.lastrun, duration: job.lastrun.duration } }).toEqual(job);
+    const refused = await s.req('POST', '/api/endeavour/job/1004?action=cancel', { sid: monitor });
+    expect(refused.status).toBe(403);
+    expect(refused.json.id).toBe('XSBAccessDeniedException');
+
     // A second start while it runs starts nothing new and answers with the running job.
     const again = await s.req('POST', '/api/endeavour/job/1004?action=start', { sid, raw: '' });
     expect(again.status).toBe(200);
@@ -111,6 +125,7 @@ describe('seed: status of the application server inventory job', () => {
     expect(typeof idle.lastrun.end).toBe('number');
     expect(idle.lastSessionDuration).toBe(idle.lastrun.duration);
     expect(idle.links.start.href).toMatch(/\/api\/endeavour\/job\/1004\?action=start$/);
+    expect((await s.req('GET', '/api/endeavour/job/1004', { sid: monitor })).json).toEqual(idle);
   });
 
   it('logs the failed server by name and reason, and keeps what the good one has', async () => {

@@ -7,7 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, request, startTestServer, waitFor, type Reply, type TestServer } from '../support/server.ts';
 
 const ALL_LOG_TYPES = ['INFO', 'DEBUG', 'ERROR', 'SUMMARY', 'WARN', 'DETAIL'];
-const basic = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
+/**
+ * sppmon runs as an administrator, and as the least-privilege account its documentation asks for:
+ * a user holding only the built-in Monitor role, made (and its first password set) in beforeAll.
+ */
+const MONITOR_PASSWORD = 'Monitor-Pass-1234';
+const ACCOUNTS = [{ user: 'admin', password: ADMIN_PASSWORD }, { user: 'sppmon', password: MONITOR_PASSWORD }];
 
 let srv: TestServer;
 
@@ -26,6 +31,11 @@ beforeAll(async () => {
   // A few more runs than the first-start ones, so that per-job session history spans several pages.
   const sid = await srv.login();
   for (const id of ['1001', '1004', '1001', '1004']) await runToIdle(sid, id);
+  const made = await srv.req('POST', '/api/security/user', { sid, body: { name: 'sppmon', password: 'First-Pass-1234', permissions: [{ resourcePoolId: 1000, roleIds: [1002] }] } });
+  expect(made.status).toBe(201);
+  const first = await srv.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: 'sppmon', password: 'First-Pass-1234' }, body: { newPassword: MONITOR_PASSWORD } });
+  expect(first.status).toBe(200);
+  await srv.req('DELETE', '/api/endeavour/session', { sid: first.json.sessionid });
   await srv.req('DELETE', '/api/endeavour/session', { sid });
 });
 
@@ -56,7 +66,8 @@ async function followPages(sid: string, first: string, key: string, overridePage
   return { items, pages };
 }
 
-describe('sppmon call sequence (spec §8.1)', () => {
+describe.each(ACCOUNTS)('sppmon call sequence (spec §8.1) as $user', (account) => {
+  const basic = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
   let sid = '';
   const sessionIds: string[] = [];
 
@@ -64,7 +75,7 @@ describe('sppmon call sequence (spec §8.1)', () => {
     const r = await srv.req('POST', '/api/endeavour/session?pageSize=50', {
       raw: '',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      auth: { user: 'admin', password: ADMIN_PASSWORD },
+      auth: account,
     });
     expect(r.status).toBe(200);
     expect(r.json.sessionid).toMatch(/^[0-9a-f]{32}$/);
