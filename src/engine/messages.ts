@@ -44,6 +44,7 @@ const TEMPLATES = {
   CNSJ0011: 'Changes found by this inventory: {0}.',
   CNSM0200: 'Maintenance: removed {0} job session(s) and {1} log entries older than {2} days; removed {3} idle login session(s).',
   CNSM0201: 'Maintenance: removed {0} event(s) older than {1} day(s) from the event stream.',
+  CNSM0202: 'Maintenance: removed {0} audit log entries older than {1} day(s).',
 } as const;
 
 export type MessageId = keyof typeof TEMPLATES;

@@ -1,7 +1,8 @@
 /**
  * The Maintenance job (1001): removes ended job sessions, their tasks and log entries older than
  * the retention period, events of the live event stream older than theirs (job option
- * `eventRetentionDays`, default 1), and login sessions left idle past their timeout.
+ * `eventRetentionDays`, default 1), audit log entries older than theirs (`auditRetentionDays`,
+ * default 365), and login sessions left idle past their timeout.
  */
 import { message } from '../messages.ts';
 import { DEFAULT_RETENTION_DAYS, MAINTENANCE_SERVICE } from '../system-jobs.ts';
@@ -11,6 +12,8 @@ const DAY = 86_400_000;
 const BATCH = 500;
 /** How long the event journal behind GET /api/endeavour/events keeps events (a resume window, not history). */
 const DEFAULT_EVENT_RETENTION_DAYS = 1;
+/** How long the audit log keeps who did what (a year: long enough to answer for last year's changes). */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 
 /** One task with no target; its session reports no statistics. */
 export function maintenance(settings: { loginIdleMs: number }): JobType {
@@ -45,5 +48,9 @@ async function runMaintenance(loginIdleMs: number, d: TaskRun): Promise<TaskOutc
   const eventDays = Number.isFinite(asked) && asked >= 0 ? asked : DEFAULT_EVENT_RETENTION_DAYS;
   const events = await d.store.events.prune(d.clock.now() - eventDays * DAY);
   await d.log(d.store, message('INFO', 'CNSM0201', events, eventDays));
+  const auditAsked = Number(job?.options.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS);
+  const auditDays = Number.isFinite(auditAsked) && auditAsked >= 0 ? auditAsked : DEFAULT_AUDIT_RETENTION_DAYS;
+  const audits = await d.store.audit.deleteBefore(d.clock.now() - auditDays * DAY);
+  await d.log(d.store, message('INFO', 'CNSM0202', audits, auditDays));
   return { status: 'COMPLETED' };
 }
