@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SecretBox } from '../core/secret-box.ts';
 import { sqliteInUse } from '../store/backup.ts';
-import { Store } from '../store/index.ts';
+import { Store, type Repositories } from '../store/index.ts';
 import { KEY_FILE, lockKeyFile, readKeyFile, writeKeyFile, type KeyFile } from '../store/keyfile.ts';
 
 const DB_FILE = 'census.db';
@@ -61,7 +61,7 @@ export interface RotateResult {
 class UsageFail extends Error {}
 
 const isPostgres = (url: string | undefined): url is string => !!url && /^postgres(ql)?:\/\//.test(url);
-const list = (ids: number[]) => ids.join(', ');
+const list = (ids: (number | string)[]) => ids.join(', ');
 
 export async function rotateKey(o: RotateOptions): Promise<RotateResult> {
   const log = o.log ?? ((line: string) => console.log(line));
@@ -146,6 +146,12 @@ function withKey(file: KeyFile, id: number, now: string): KeyFile {
   return { ...file, keys, added };
 }
 
+/** Where sealed values are kept: identities' secrets and directories' bind passwords. */
+const SEALED = [
+  { what: 'identity', of: (r: Repositories) => r.identities },
+  { what: 'directory', of: (r: Repositories) => r.directories },
+] as const;
+
 /**
  * Seals every value not under the box's current key again, `batch` per transaction, each one
  * replaced only if nobody changed it meanwhile. Passes repeat until one finds nothing left: a
@@ -155,33 +161,35 @@ async function resealAll(store: Store, box: SecretBox, batch: number, afterBatch
   let total = 0;
   for (let pass = 0; ; pass++) {
     let found = 0;
-    const unopened: number[] = [];
-    for (let after = 0; ;) {
-      const rows = await store.identities.sealedAfter(after, batch);
-      if (!rows.length) break;
-      after = rows[rows.length - 1]!.id;
-      const stale = rows.filter((r) => SecretBox.keyIdOf(r.secret) !== box.currentKeyId);
-      if (!stale.length) continue;
-      found += stale.length;
-      const done = await store.transaction(async (r) => {
-        let n = 0;
-        for (const row of stale) {
-          let plain: string;
-          try {
-            plain = box.open(row.secret);
-          } catch {
-            unopened.push(row.id); // never the value or its text: only which identity
-            continue;
+    const unopened: string[] = [];
+    for (const source of SEALED) {
+      for (let after = 0; ;) {
+        const rows = await source.of(store).sealedAfter(after, batch);
+        if (!rows.length) break;
+        after = rows[rows.length - 1]!.id;
+        const stale = rows.filter((r) => SecretBox.keyIdOf(r.secret) !== box.currentKeyId);
+        if (!stale.length) continue;
+        found += stale.length;
+        const done = await store.transaction(async (r) => {
+          let n = 0;
+          for (const row of stale) {
+            let plain: string;
+            try {
+              plain = box.open(row.secret);
+            } catch {
+              unopened.push(`${source.what} ${row.id}`); // never the value or its text: only whose it is
+              continue;
+            }
+            if (await source.of(r).replaceSealed(row.id, row.secret, box.seal(plain))) n++;
           }
-          if (await r.identities.replaceSealed(row.id, row.secret, box.seal(plain))) n++;
-        }
-        return n;
-      });
-      total += done;
-      afterBatch?.(total);
+          return n;
+        });
+        total += done;
+        afterBatch?.(total);
+      }
     }
     if (unopened.length) {
-      throw new Error(`no key in the key file opens the credential(s) of identity ${list(unopened.slice(0, 20))}${unopened.length > 20 ? ', …' : ''}: ` +
+      throw new Error(`no key in the key file opens the credential(s) of ${list(unopened.slice(0, 20))}${unopened.length > 20 ? ', …' : ''}: ` +
         'they were left as they are and the rotation is not finished (was the key file replaced by an older one?)');
     }
     if (!found) return total;

@@ -1,0 +1,108 @@
+/**
+ * Directory (LDAP) servers users log in through, and the mappings of their groups to permission
+ * sets. A directory's settings are kept as JSON without the service account's password, which is
+ * sealed (SecretBox) in its own column, so `census rotate-key` can seal it again like an
+ * identity's secret. The settings' meaning is src/directory/'s; the store only keeps them.
+ */
+import type { Selectable } from 'kysely';
+import { json, type Db } from './rows.ts';
+import type { DirectoriesTable, DirectoryGroupMappingsTable } from './schema.ts';
+
+export interface StoredDirectory {
+  id: number;
+  name: string;
+  /** The settings (src/directory/config.ts) without bindPassword. */
+  config: Record<string, unknown>;
+  /** The service account's password, sealed; null only for a row someone emptied by hand. */
+  bindSecret: string | null;
+  createdAt: number;
+}
+
+export interface GroupMapping {
+  id: number;
+  directoryId: number;
+  /** The group's DN as it was given. */
+  groupDn: string;
+  roleId: number;
+  poolId: number;
+}
+
+const toDirectory = (r: Selectable<DirectoriesTable>): StoredDirectory => ({ ...r, config: json<Record<string, unknown>>(r.config, {}) });
+const toMapping = (r: Selectable<DirectoryGroupMappingsTable>): GroupMapping => r;
+
+export class DirectoryRepository {
+  constructor(private db: Db) {}
+
+  async all(): Promise<StoredDirectory[]> {
+    return (await this.db.selectFrom('directories').selectAll().orderBy('id').execute()).map(toDirectory);
+  }
+
+  async get(id: number): Promise<StoredDirectory | undefined> {
+    const r = await this.db.selectFrom('directories').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toDirectory(r);
+  }
+
+  async create(d: Omit<StoredDirectory, 'id'>): Promise<StoredDirectory> {
+    const r = await this.db.insertInto('directories')
+      .values({ name: d.name, config: JSON.stringify(d.config), bindSecret: d.bindSecret, createdAt: d.createdAt })
+      .returningAll().executeTakeFirstOrThrow();
+    return toDirectory(r);
+  }
+
+  async update(id: number, d: Pick<StoredDirectory, 'name' | 'config'> & { bindSecret?: string }): Promise<void> {
+    await this.db.updateTable('directories')
+      .set({ name: d.name, config: JSON.stringify(d.config), ...(d.bindSecret !== undefined ? { bindSecret: d.bindSecret } : {}) })
+      .where('id', '=', id).execute();
+  }
+
+  /** Deletes the directory and its mappings (its users are the service's to remove first). */
+  async delete(id: number): Promise<boolean> {
+    await this.db.deleteFrom('directoryGroupMappings').where('directoryId', '=', id).execute();
+    const r = await this.db.deleteFrom('directories').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  /** The ids of the users this directory made (LDAP_USER rows that name it). */
+  async userIdsOf(id: number): Promise<number[]> {
+    const rows = await this.db.selectFrom('users').select('id').where('directoryId', '=', id).orderBy('id').execute();
+    return rows.map((r) => r.id);
+  }
+
+  async mappings(directoryId: number): Promise<GroupMapping[]> {
+    return (await this.db.selectFrom('directoryGroupMappings').selectAll().where('directoryId', '=', directoryId).orderBy('id').execute()).map(toMapping);
+  }
+
+  async mapping(id: number): Promise<GroupMapping | undefined> {
+    const r = await this.db.selectFrom('directoryGroupMappings').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toMapping(r);
+  }
+
+  async addMapping(m: Omit<GroupMapping, 'id'>): Promise<GroupMapping> {
+    return toMapping(await this.db.insertInto('directoryGroupMappings').values(m).returningAll().executeTakeFirstOrThrow());
+  }
+
+  async deleteMapping(id: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('directoryGroupMappings').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  /** How many mappings name this role (or this group). */
+  async mappingsWith(what: { roleId: number } | { poolId: number }): Promise<number> {
+    let q = this.db.selectFrom('directoryGroupMappings').select((eb) => eb.fn.countAll<number>().as('n'));
+    q = 'roleId' in what ? q.where('roleId', '=', what.roleId) : q.where('poolId', '=', what.poolId);
+    return Number((await q.executeTakeFirst())?.n ?? 0);
+  }
+
+  /** Up to `limit` sealed bind passwords with ids above `afterId`, in id order (census rotate-key walks them). */
+  async sealedAfter(afterId: number, limit: number): Promise<{ id: number; secret: string }[]> {
+    const rows = await this.db.selectFrom('directories').select(['id', 'bindSecret']).where('id', '>', afterId).where('bindSecret', 'is not', null)
+      .orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({ id: r.id, secret: r.bindSecret! }));
+  }
+
+  /** Replaces a sealed bind password only if it is still `was`; false when it changed or went meanwhile. */
+  async replaceSealed(id: number, was: string, now: string): Promise<boolean> {
+    const r = await this.db.updateTable('directories').set({ bindSecret: now }).where('id', '=', id).where('bindSecret', '=', was).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+}
