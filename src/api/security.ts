@@ -141,6 +141,19 @@ export function securityRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const ROLE_ID = pathParams({ id: 'Role id.' });
   const POOL_ID = pathParams({ id: 'Resource group id.' });
 
+  // ---- the caller ----
+  app.get('/api/endeavour/session', {
+    schema: routeSchema({
+      tag: TAGS.login, summary: "The session's user and what they may do (a Census addition)", permission: 'session',
+      description: 'The user of the session (or API key) and the permissions they hold, so that a UI shows only what they may do.',
+      ok: { 200: 'SessionUser' },
+    }),
+  }, async (req) => {
+    const actor = await actorOf(ctx, req);
+    const p = req.principal!;
+    return { user: await userOut(req, await users.get(actor, p.userId)), permissionIds: p.access.held() };
+  });
+
   // ---- users ----
   app.get('/api/security/user', {
     schema: routeSchema({ tag: TAGS.security, summary: 'List users', permission: 'user.view', ok: { 200: 'UserList' }, errors: [403] }),

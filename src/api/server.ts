@@ -7,8 +7,11 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { invalid } from '../core/errors.ts';
 import { wireError } from './errors.ts';
 import { access, checkPermission, markAccess, metricsTokenMatches } from './access.ts';
+import { apiKeyRoutes, bearerApiKey } from './apikeys.ts';
 import { applicationRoutes } from './application.ts';
 import { appserverRoutes } from './appservers.ts';
+import { auditRefusals, auditRoutes, downloadSessionId } from './audit.ts';
+import { ldapRoutes } from './ldap.ts';
 import { collectorRoutes } from './collectors.ts';
 import { sessionHeader } from './auth.ts';
 import type { ApiContext } from './context.ts';
@@ -107,9 +110,12 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     // No route matched: the not-found handler below runs, and asks for a session under /api and /ngp.
     if (how === 'public' || req.is404) return;
     if (how === 'session-or-token' && metricsTokenMatches(req, options.metricsToken)) return;
-    req.principal = await ctx.services.auth.authenticate(sessionHeader(req) ?? streamSessionId(req));
+    // An API key comes as `Authorization: Bearer cns_…` or in place of the session id.
+    req.principal = await ctx.services.auth.authenticate(bearerApiKey(req) ?? sessionHeader(req) ?? streamSessionId(req) ?? downloadSessionId(req), req.ip);
     checkPermission(req, req.principal.access);
   });
+  // Changes refused before any use case ran (permission, validation) go to the audit log.
+  auditRefusals(app, ctx);
 
   // A body that stops arriving is cut within seconds (408) instead of holding its connection.
   app.addHook('preParsing', async (req, reply, payload) => {
@@ -168,7 +174,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     // What the UI's catch-all passed on: a caller without a session learns nothing about which
     // API paths exist (401 for any of them), as before the route-based check.
     if (!req.principal && /^\/(api|ngp)(\/|$)/.test(req.url)) {
-      req.principal = await ctx.services.auth.authenticate(sessionHeader(req));
+      req.principal = await ctx.services.auth.authenticate(bearerApiKey(req) ?? sessionHeader(req), req.ip);
     }
     const body = { id: 'XSBObjectNotFoundException', description: `There is no ${req.method} ${req.url.split('?')[0]} in this API.` };
     return reply.code(404).send(errorPayload(isNgp(req), 404, body));
@@ -180,6 +186,9 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   identityRoutes(app, ctx);
   appserverRoutes(app, ctx);
   securityRoutes(app, ctx);
+  apiKeyRoutes(app, ctx);
+  auditRoutes(app, ctx);
+  ldapRoutes(app, ctx);
   applicationRoutes(app, ctx);
   collectorRoutes(app, ctx);
   eventRoutes(app, ctx);

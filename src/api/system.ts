@@ -41,7 +41,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
         throw invalid('"newPassword" must be a string of 8 to 1024 characters.');
       }
       // Ends the user's other sessions: only the one this login opened survives the change.
-      await auth.changePassword({ userId: user.id, sessionId: sessionid }, newPassword);
+      await auth.changePassword({ userId: user.id, sessionId: sessionid, address: req.ip }, newPassword);
       // The login route has no session yet (Basic credentials): the actor is the user who just logged in.
       user = await ctx.services.system.me(userActor(user.id, user.name, await ctx.services.auth.accessOf(user.id), req.ip));
     }
@@ -66,7 +66,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async () => ({}));
 
   const logout = async (req: FastifyRequest, reply: FastifyReply) => {
-    await ctx.services.auth.logout(sessionHeader(req)!);
+    await ctx.services.auth.logout(sessionHeader(req)!, req.ip);
     return reply.code(204).send();
   };
   app.delete('/api/endeavour/session', {

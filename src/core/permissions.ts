@@ -121,7 +121,11 @@ export type Scope = 'all' | ReadonlySet<number>;
  * the servers it reaches. A permission not held is absent.
  */
 export class Access {
-  private constructor(private readonly scopes: ReadonlyMap<Permission, Scope>) {}
+  private constructor(
+    private readonly scopes: ReadonlyMap<Permission, Scope>,
+    /** Made by viewOnly(): a read-only API key's, which may change nothing, not even its own keys. */
+    readonly readOnly = false,
+  ) {}
 
   /** Everything, everywhere: SUPERUSER, and Census itself (system actors). */
   static readonly everything = new Access(new Map(PERMISSION_IDS.map((p) => [p, 'all' as Scope])));
@@ -165,6 +169,11 @@ export class Access {
   reaches(p: Permission, id: number): boolean {
     const s = this.scopes.get(p);
     return s === 'all' || (s !== undefined && s.has(id));
+  }
+
+  /** The same access with only its `*.view` permissions (a read-only API key's). */
+  viewOnly(): Access {
+    return new Access(new Map([...this.scopes].filter(([p]) => p.endsWith('.view'))), true);
   }
 
   /** The permissions held, sorted (what GET /api/endeavour/session's user shows). */

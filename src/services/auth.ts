@@ -11,13 +11,15 @@
  * 'auth.expired') and 'rate-limited' ('auth.locked', with the seconds left).
  */
 import { randomBytes } from 'node:crypto';
-import { rateLimited, unauthenticated } from '../core/errors.ts';
+import { notAllowed, rateLimited, unauthenticated } from '../core/errors.ts';
 import { newLoginSessionId } from '../core/ids.ts';
 import { hashPassword, verifyPassword } from '../core/password.ts';
 import { Access, type ResourcePool, type Role } from '../core/permissions.ts';
 import type { User } from '../core/types.ts';
 import { sha256Hex, type LoginFailure, type LoginFailureKind } from '../store/users.ts';
+import { apiKeyCheck, isApiKey } from './apikeys.ts';
 import type { ServiceContext } from './context.ts';
+import { directoryLogin } from './directory-login.ts';
 
 export const SESSION_IDLE_MS = 45 * 60_000;
 /** How often a busy session's last-access time is written through to the store. */
@@ -59,6 +61,8 @@ export interface Principal {
   sessionId: string;
   /** What the user may do, from their permission sets (core/permissions.ts). */
   access: Access;
+  /** Set when an API key stands in for the session (then `sessionId` is `apikey:<id>`). */
+  apiKeyId?: number;
 }
 
 /** Sessions that ended: these ids, or every session of a user but one (a password change). */
@@ -77,6 +81,8 @@ export interface AuthOptions {
   verify?: (plain: string, stored: string) => Promise<boolean>;
   /** The in-memory session cache (tests pass their own to look inside). */
   cache?: Map<string, CachedSession>;
+  /** Where directory logins say why one was refused (default: console.warn, the server log). */
+  log?: (line: string) => void;
 }
 
 const authFailed = () => unauthenticated('Authentication failed: incorrect user name or password.', 'auth.failed');
@@ -89,15 +95,18 @@ const lockedFor = (f: LoginFailure | undefined, now: number): number =>
   f?.lockedUntil && f.lockedUntil > now ? Math.ceil((f.lockedUntil - now) / 1000) : 0;
 const idle = (lastAccess: number, now: number) => now - lastAccess > SESSION_IDLE_MS;
 
-export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'>, options: AuthOptions = {}) {
+export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'> & Partial<Pick<ServiceContext, 'secrets'>>, options: AuthOptions = {}) {
   const { store, clock } = ctx;
   const policy = options.policy ?? DEFAULT_LOGIN_POLICY;
   const verify = options.verify ?? verifyPassword;
+  /** Logins with a directory password (needs the secret box, which opens the directories' bind passwords). */
+  const directories = ctx.secrets ? directoryLogin({ store, clock, secrets: ctx.secrets }, options.log) : undefined;
   const cache = options.cache ?? new Map<string, CachedSession>();
   const endedListeners = new Set<(ended: EndedSessions) => void>();
   let lastSweep = clock.now();
   /** Each user's Access, where sessions are cached too (one process owns the database); cleared by forgetAccess. */
   const accessCache = new Map<number, Access>();
+  const apiKeys = apiKeyCheck(ctx);
 
   /** What a user may do, from their permission sets and the roles and groups they name. */
   async function accessOf(userId: number): Promise<Access> {
@@ -165,7 +174,9 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'>, option
     }
   }
 
-  async function logout(sessionId: string): Promise<void> {
+  async function logout(sessionId: string | undefined): Promise<void> {
+    // A request made with an API key has no session to end: the key stays until revoked.
+    if (!sessionId || isApiKey(sessionId)) return;
     cache.delete(sessionId);
     await store.loginSessions.delete(sessionId);
     tell({ sessionIds: [sessionId] });
@@ -188,8 +199,15 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'>, option
       const nameLock = lockedFor(byName, now);
       if (nameLock && inWindow(byAddress, now, windowMs)) throw tooMany(`for this user name from ${address}`, nameLock);
 
-      const user = await store.users.byName(credentials.user);
-      const ok = await verify(credentials.password, user?.passwordHash ?? (await dummyHash));
+      const found = await store.users.byName(credentials.user);
+      const native = found?.type === 'LDAP_USER' ? undefined : found;
+      // One scrypt whoever the name is (native, a directory's, nobody's), so the time tells nothing.
+      const nativeOk = await verify(credentials.password, native?.passwordHash ?? (await dummyHash));
+      // A name that is no native user's may be a directory's (services/directory-login.ts).
+      const viaDirectory = native ? undefined : await directories?.login(credentials, found);
+      if (viaDirectory?.user) accessCache.delete(viaDirectory.user.id); // its permission sets were just replaced
+      const user = viaDirectory ? viaDirectory.user : native;
+      const ok = viaDirectory ? viaDirectory.ok : nativeOk;
       // Said only to whoever knows the password: a guesser learns nothing about the account.
       if (user && ok && user.disabled) throw unauthenticated(`The account "${user.name}" is disabled.`, 'auth.disabled');
       if (!user || !ok) {
@@ -209,10 +227,19 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'>, option
       return { sessionid, user: (await store.users.byId(user.id))! };
     },
 
-    /** The principal of a session id (undefined: the caller sent none); using a session keeps it alive. */
-    async authenticate(sessionId: string | undefined): Promise<Principal> {
+    /**
+     * The principal of a session id or an API key (undefined: the caller sent none); using a
+     * session keeps it alive. A key acts with its owner's access as it is now (only the `*.view`
+     * part for a read-only key); `address` is what a key's allowed addresses are checked against.
+     */
+    async authenticate(sessionId: string | undefined, address = ''): Promise<Principal> {
       if (!sessionId) {
         throw unauthenticated('This request needs a session: log in with POST /api/endeavour/session and send X-Endeavour-Sessionid.', 'auth.no-session');
+      }
+      if (isApiKey(sessionId)) {
+        const k = await apiKeys.authenticate(sessionId, address);
+        const access = await accessOf(k.userId);
+        return { userId: k.userId, name: k.userName, sessionId: `apikey:${k.id}`, apiKeyId: k.id, access: k.readOnly ? access.viewOnly() : access };
       }
       const now = clock.now();
       const sessions = sessionCache(now);
@@ -256,6 +283,8 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'>, option
      * use: an open event stream alone does not keep its session alive.
      */
     async isActive(sessionId: string): Promise<boolean> {
+      const key = /^apikey:(\d+)$/.exec(sessionId);
+      if (key) return apiKeys.isUsable(Number(key[1]));
       const now = clock.now();
       const sessions = sessionCache(now);
       const cached = sessions?.get(sessionId);
@@ -269,6 +298,11 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'>, option
 
     logout,
 
+    /** An API key was revoked: whoever holds something open with it (an event stream) lets go now. */
+    keyRevoked(id: number): void {
+      tell({ sessionIds: [`apikey:${id}`] });
+    },
+
     /**
      * Sets the caller's password and ends every other login session of that user, in one
      * transaction: whoever learnt the old password loses the sessions it opened. The caller's own
@@ -276,6 +310,9 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'>, option
      */
     async changePassword(caller: Pick<Principal, 'userId' | 'sessionId'>, newPassword: string): Promise<void> {
       const { userId, sessionId: keep } = caller;
+      const owner = await store.users.byId(userId);
+      // Its directory checks a directory user's password: a password of Census's own would be a second way in.
+      if (owner?.type === 'LDAP_USER') throw notAllowed(`${owner.name} logs in with a directory password; change it in the directory.`, 'user.directory');
       const hash = await hashPassword(newPassword);
       await store.transaction(async (r) => {
         await r.users.setPassword(userId, hash, clock.now());

@@ -4,8 +4,11 @@
  * runs call them as system actors. Services raise DomainErrors (src/core/errors.ts) and never
  * speak HTTP.
  */
+import { apiKeyService } from './apikeys.ts';
 import { appServerService } from './appservers.ts';
+import { auditService, auditSpecs, withAudit, withAuditedAuth } from './audit.ts';
 import { authService, type AuthOptions } from './auth.ts';
+import { directoryService } from './directories.ts';
 import type { ServiceContext } from './context.ts';
 import { eventService } from './events.ts';
 import { identityService } from './identities.ts';
@@ -19,18 +22,24 @@ import { userService } from './users.ts';
 
 /** `auth`: the login policy (and, for tests, the password check and the session cache). */
 export function createServices(ctx: ServiceContext, options: { auth?: AuthOptions } = {}) {
-  const jobs = jobService(ctx);
+  // Every mutating use case is recorded in the audit log (src/services/audit.ts says how).
+  const audit = auditService(ctx);
+  const audited = auditSpecs(ctx);
+  const jobs = withAudit(audit, jobService(ctx), audited.jobs);
   const auth = authService(ctx, options.auth);
   return {
-    auth,
-    users: userService(ctx, auth),
-    roles: roleService(ctx, auth),
-    resourcePools: resourcePoolService(ctx, auth),
-    appservers: appServerService(ctx, jobs),
-    identities: identityService(ctx),
+    auth: withAuditedAuth(audit, ctx, auth),
+    audit,
+    users: withAudit(audit, userService(ctx, auth), audited.users),
+    directories: withAudit(audit, directoryService(ctx, auth), audited.directories),
+    roles: withAudit(audit, roleService(ctx, auth), audited.roles),
+    resourcePools: withAudit(audit, resourcePoolService(ctx, auth), audited.resourcePools),
+    apiKeys: withAudit(audit, apiKeyService(ctx, auth), audited.apiKeys),
+    appservers: withAudit(audit, appServerService(ctx, jobs), audited.appservers),
+    identities: withAudit(audit, identityService(ctx), audited.identities),
     inventory: inventoryService(ctx),
     jobs,
-    sessions: sessionService(ctx),
+    sessions: withAudit(audit, sessionService(ctx), audited.sessions),
     events: eventService(ctx),
     metrics: metricsService(ctx),
     system: systemService(ctx),
@@ -43,9 +52,13 @@ export type { AuthOptions, AuthService, Credentials, EndedSessions, LoginPolicy,
 export type { AppServerInput, AppServerChanges } from './appservers.ts';
 export type { IdentityInput, IdentityKind } from './identities.ts';
 export type { UserInput, UserChanges, UserView } from './users.ts';
+export type { DirectoryInput, DirectoryChanges, DirectoryView, MappingInput } from './directories.ts';
 export type { RoleInput, PoolInput } from './roles.ts';
+export { API_KEY_PREFIX, DEFAULT_KEY_DAYS, type ApiKey, type ApiKeyInput } from './apikeys.ts';
 export type { JobView, TriggerInput, JobService } from './jobs.ts';
 export type { SessionService } from './sessions.ts';
+export { alreadyAudited, errorCode, type AuditService } from './audit.ts';
+export type { AuditEntry } from '../store/audit.ts';
 export { Scheduler } from './scheduler.ts';
 export { EVENT_TYPES, type EventFilter, type EventType, type StoredEvent, type StreamStart, type EventService } from './events.ts';
 export { SESSION_BUCKETS, TASK_BUCKETS, type HistogramRow, type StoreFigures } from './metrics.ts';

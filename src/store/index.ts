@@ -1,7 +1,10 @@
 /** The store: every repository over one Kysely, with transactions. */
 import { CompiledQuery, sql, type Kysely } from 'kysely';
+import { ApiKeyRepository } from './apikeys.ts';
 import { AppServerRepository, ConnectionTestRepository, IdentityRepository } from './appservers.ts';
+import { AuditRepository } from './audit.ts';
 import { openDatabase, type OpenOptions } from './db.ts';
+import { DirectoryRepository } from './directories.ts';
 import { EventRepository } from './events.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
@@ -29,6 +32,9 @@ export class Repositories {
   readonly roles: RoleRepository;
   readonly resourcePools: ResourcePoolRepository;
   readonly permissionSets: PermissionSetRepository;
+  readonly audit: AuditRepository;
+  readonly directories: DirectoryRepository;
+  readonly apiKeys: ApiKeyRepository;
 
   constructor(
     private readonly kdb: Kysely<DB>,
@@ -51,6 +57,9 @@ export class Repositories {
     this.roles = new RoleRepository(db);
     this.resourcePools = new ResourcePoolRepository(db);
     this.permissionSets = new PermissionSetRepository(db);
+    this.audit = new AuditRepository(db);
+    this.directories = new DirectoryRepository(db);
+    this.apiKeys = new ApiKeyRepository(db);
   }
 
   /**

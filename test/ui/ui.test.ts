@@ -96,7 +96,8 @@ describe('web UI in Chromium', () => {
     await page.getByRole('heading', { level: 1, name: 'PostgreSQL' }).waitFor();
     const button = runInventoryButton(page);
     await page.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).waitFor();
-    expect(await button.isEnabled()).toBe(true);
+    // The button shows once the user's permissions are read; it is enabled once the job is too.
+    await waitFor(async () => ((await button.isEnabled()) ? true : undefined), 'Run Inventory to be enabled');
     await page.getByText('No PostgreSQL servers are registered.').waitFor();
     await page.getByText('No PostgreSQL instances have been inventoried yet.').waitFor();
     // Navigation: Manage Protection with Databases and the rest; Jobs and Operations.

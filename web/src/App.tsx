@@ -4,6 +4,7 @@ import { loginPath, sessionId } from './api/client';
 import { Layout } from './components/Layout';
 import { allApps, type MenuGroup } from './lib/appTypes';
 import { CollectorsProvider, useCollectors } from './lib/collectors';
+import { MeProvider } from './lib/me';
 import { groupPath, PAGES } from './lib/pages';
 import { navigate, useLocation } from './lib/router';
 import { ApplicationPage } from './pages/ApplicationPage';
@@ -11,6 +12,10 @@ import { JobsPage } from './pages/JobsPage';
 import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { NotInventoriedPage } from './pages/NotInventoriedPage';
+import { Allowed } from './pages/NotAllowedPage';
+import { ResourceGroupsPage } from './pages/ResourceGroupsPage';
+import { RolesPage } from './pages/RolesPage';
+import { UsersPage } from './pages/UsersPage';
 import { SessionPage } from './pages/SessionPage';
 
 /** Manage Protection pages: one per application type, and one per group Census cannot inventory. */
@@ -23,7 +28,10 @@ function ManageProtectionPage({ path, groups }: { path: string; groups: MenuGrou
 }
 
 function Page({ path, groups, error }: { path: string; groups: MenuGroup[] | undefined; error: unknown }) {
-  if (path === PAGES.jobs) return <JobsPage />;
+  if (path === PAGES.jobs) return <Allowed need="policy.view" title="Jobs and Operations"><JobsPage /></Allowed>;
+  if (path === PAGES.users) return <Allowed need="user.view" title="Users"><UsersPage /></Allowed>;
+  if (path === PAGES.roles) return <Allowed need="role.view" title="Roles"><RolesPage /></Allowed>;
+  if (path === PAGES.resourceGroups) return <Allowed need="resourcepool.view" title="Resource groups"><ResourceGroupsPage /></Allowed>;
   const session = /^\/jobs\/sessions\/([^/]+)$/.exec(path);
   if (session) return <SessionPage key={session[1]} id={decodeURIComponent(session[1]!)} />;
   const managed = path === '/' || path === PAGES.manageProtection || path.startsWith(`${PAGES.manageProtection}/`);
@@ -73,8 +81,10 @@ export function App() {
   const loggedIn = sessionId() !== null;
   const { path } = useLocation();
   return (
-    <CollectorsProvider enabled={loggedIn && path !== '/login'}>
-      <Gate />
-    </CollectorsProvider>
+    <MeProvider enabled={loggedIn && path !== '/login'}>
+      <CollectorsProvider enabled={loggedIn && path !== '/login'}>
+        <Gate />
+      </CollectorsProvider>
+    </MeProvider>
   );
 }

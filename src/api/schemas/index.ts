@@ -15,3 +15,6 @@ export * from './appservers.ts';
 export * from './collectors.ts';
 export * from './system.ts';
 export * from './security.ts';
+export * from './apikeys.ts';
+export * from './audit.ts';
+export * from './ldap.ts';

@@ -26,7 +26,10 @@ import { Change, ChangeList, Database, DatabaseList, FileSystemList, Finding, In
 import { Job, JobList, JobStatus, Lastrun, Trigger, TriggerList } from './jobs.ts';
 import { JobSession, JobSessionList, JobSessionStats, LogEntry, LogList, SessionStatistic, Task, TaskList } from './sessions.ts';
 import { LoginResponse, LoginUser, NgpVersion, Ping } from './system.ts';
-import { Permission as PermissionRecord, PermissionList, ResourcePool, ResourcePoolList, Role, RoleList, UserList } from './security.ts';
+import { Permission as PermissionRecord, PermissionList, ResourcePool, ResourcePoolList, Role, RoleList, SessionUser, UserList } from './security.ts';
+import { ApiKey, ApiKeyCreated, ApiKeyList } from './apikeys.ts';
+import { AuditEntry, AuditList } from './audit.ts';
+import { LdapMapping, LdapMappingList, LdapServer, LdapServerList, LdapTestResult } from './ldap.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -41,7 +44,10 @@ const COMPONENTS = {
   Finding, Instance, InstanceList, Database, DatabaseList, FileSystemList,
   Collector, CollectorList,
   LoginUser, LoginResponse, Ping, NgpVersion,
-  UserList, Role, RoleList, ResourcePool, ResourcePoolList, Permission: PermissionRecord, PermissionList,
+  UserList, Role, RoleList, ResourcePool, ResourcePoolList, Permission: PermissionRecord, PermissionList, SessionUser,
+  ApiKey, ApiKeyCreated, ApiKeyList,
+  AuditEntry, AuditList,
+  LdapServer, LdapServerList, LdapMapping, LdapMappingList, LdapTestResult,
 } satisfies Record<string, TSchema>;
 
 export type ComponentId = keyof typeof COMPONENTS;

@@ -1,6 +1,6 @@
 /** Users, roles, resource groups and permissions (spec §11.1): /api/security/*. */
 import { Type, type Static } from '@sinclair/typebox';
-import { arrayOf, boolean, BooleanLike, collection, linksOf, numericId, object, str, text } from './common.ts';
+import { arrayOf, boolean, BooleanLike, collection, linksOf, numericId, object, ref, str, text } from './common.ts';
 import { LoginUser } from './system.ts';
 
 /** A user as /api/security/user lists it: the same record a login answers with. */
@@ -51,6 +51,7 @@ export const Permission = object({
   scoped: boolean('Limited by a resource group (true), or about Census as a whole.'),
 }, 'A permission a role can hold.');
 Permission.$id = 'Permission';
+export type PermissionWire = Static<typeof Permission>;
 
 export const PermissionList = object({
   links: linksOf(),
@@ -59,6 +60,14 @@ export const PermissionList = object({
   permissions: arrayOf(Permission),
 }, 'Every permission Census knows.');
 PermissionList.$id = 'PermissionList';
+
+/** GET /api/endeavour/session: who the session's user is and what they may do, for a UI to show only that. */
+export const SessionUser = object({
+  user: ref(LoginUser),
+  permissionIds: arrayOf(str(), 'The permissions the user holds (on at least one resource group), sorted; a read-only API key holds only the `*.view` ones.'),
+}, "The session's user and the permissions they hold (a Census addition).");
+SessionUser.$id = 'SessionUser';
+export type SessionUserWire = Static<typeof SessionUser>;
 
 // ---- request bodies --------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ import { inventoryShow } from './commands/inventory.ts';
 import { jobCancel, jobList, jobRun, jobStatus } from './commands/jobs.ts';
 import { login, logout } from './commands/login.ts';
 import { sessionList, sessionLog, sessionShow } from './commands/sessions.ts';
+import { roleAdd, roleEdit, roleList, roleShow } from './commands/roles.ts';
+import { userAdd, userDisable, userEnable, userList, userPasswd, userRemove } from './commands/users.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { Api, Transport } from './http.ts';
 import { processIo, type Io } from './io.ts';
@@ -22,6 +24,8 @@ export const COMMANDS: Command[] = [
   appserverList, appserverAdd, appserverRemove, appserverTest, appserverTypes,
   identityList, identityAdd, identityRemove,
   inventoryShow,
+  userList, userAdd, userDisable, userEnable, userRemove, userPasswd,
+  roleList, roleShow, roleAdd, roleEdit,
 ];
 
 const GROUPS = [...new Set(COMMANDS.map((c) => c.words[0]!))];

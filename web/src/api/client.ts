@@ -121,17 +121,27 @@ export async function api<T = unknown>(method: string, path: string, o: CallOpti
 export const get = <T>(path: string, signal?: AbortSignal) => api<T>('GET', path, signal ? { signal } : {});
 export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body === undefined ? {} : { body });
 export const del = (path: string) => api<void>('DELETE', path);
+export const put = <T>(path: string, body: unknown) => api<T>('PUT', path, { body });
 
-/** Logs in with HTTP Basic (SPP's only login) and keeps the session for this browser tab. */
-export async function login(user: string, password: string): Promise<void> {
+/** A login refused because the user must set a new password first (a new user, or one reset by an admin). */
+export const isPasswordExpired = (err: unknown): boolean => err instanceof ApiError && err.status === 401 && /expired/i.test(err.description);
+
+/**
+ * Logs in with HTTP Basic (SPP's only login) and keeps the session for this browser tab. With
+ * `newPassword`, SPP's first-login flow: the same call sets the new password.
+ */
+export async function login(user: string, password: string, newPassword?: string): Promise<void> {
   const bytes = new TextEncoder().encode(`${user}:${password}`);
   let binary = '';
   for (const b of bytes) binary += String.fromCharCode(b);
   let res: Response;
   try {
-    res = await fetch('/api/endeavour/session', {
+    const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Basic ${btoa(binary)}` };
+    if (newPassword !== undefined) headers['Content-Type'] = 'application/json';
+    res = await fetch(newPassword === undefined ? '/api/endeavour/session' : '/api/endeavour/session?changePassword=true', {
       method: 'POST',
-      headers: { Accept: 'application/json', Authorization: `Basic ${btoa(binary)}` },
+      headers,
+      body: newPassword === undefined ? null : JSON.stringify({ newPassword }),
       cache: 'no-store',
     });
   } catch {

@@ -9,6 +9,9 @@ import type { LinksWire, LinkWire } from '../../../src/api/schemas/common.ts';
 import type { ChangeWire, DatabaseWire, FindingWire, InstanceWire } from '../../../src/api/schemas/inventory.ts';
 import type { JobWire, LastrunWire } from '../../../src/api/schemas/jobs.ts';
 import type { JobSessionWire, LogEntryWire, SessionStatisticWire, TaskWire } from '../../../src/api/schemas/sessions.ts';
+import type { PermissionWire, ResourcePoolWire, RoleWire, SessionUserWire } from '../../../src/api/schemas/security.ts';
+import type { LoginUserWire } from '../../../src/api/schemas/system.ts';
+import type { Permission as PermissionKey } from '../../../src/core/permissions.ts';
 
 export type Link = LinkWire;
 export type Links = LinksWire;
@@ -28,6 +31,14 @@ export type ConnectionTest = ConnectionTestWire;
 /** What Census can inventory (GET /api/census/collector, a Census addition). */
 export type Collector = CollectorWire;
 export type ProtectionGroup = Collector['group'];
+/** Users, roles, resource groups (/api/security/*) and the session's own user with what they may do. */
+export type User = LoginUserWire;
+export type Role = RoleWire;
+export type ResourcePool = ResourcePoolWire;
+export type PermissionInfo = PermissionWire;
+export type SessionUser = SessionUserWire;
+/** A permission key such as `policy.run`. */
+export type PermissionId = PermissionKey;
 
 /** The envelope every list shares; the records are under a key of their own. */
 export interface Envelope {

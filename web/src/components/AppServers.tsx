@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { del, get, post } from '../api/client';
 import type { AppServer, ConnectionTest } from '../api/types';
 import type { AppType } from '../lib/appTypes';
+import { useMe } from '../lib/me';
 import type { Polled } from '../lib/usePolled';
 import { ConfirmDialog } from './ConfirmDialog';
 import { Empty, ErrorNotice, Loaded, Notice } from './Feedback';
@@ -23,6 +24,7 @@ export function AppServers({ app, servers, onChanged }: { app: AppType; servers:
   const [confirm, setConfirm] = useState<AppServer | null>(null);
   const [removing, setRemoving] = useState(false);
   const [removeError, setRemoveError] = useState<unknown>(null);
+  const { can } = useMe();
 
   const test = async (s: AppServer) => {
     setTests((t) => ({ ...t, [s.id]: { busy: true } }));
@@ -61,7 +63,7 @@ export function AppServers({ app, servers, onChanged }: { app: AppType; servers:
       id="servers"
       description={`The ${app.servers} Census inventories.`}
       actions={
-        !registering && (
+        !registering && can('appserver.register') && (
           <button type="button" className="btn btn-secondary" onClick={() => { setRegistering(true); setDone(null); }}>
             Register server
           </button>
@@ -84,7 +86,7 @@ export function AppServers({ app, servers, onChanged }: { app: AppType; servers:
         {(list) =>
           list.length === 0 ? (
             <Empty title={`No ${app.servers} are registered.`}>
-              {!registering && (
+              {!registering && can('appserver.register') && (
                 <p>
                   Register one with <strong>Register server</strong>: Census needs its address and a login that may read its {app.items}.
                 </p>
@@ -131,6 +133,7 @@ export function AppServers({ app, servers, onChanged }: { app: AppType; servers:
 
 function ServerRow({ server: s, test: t, onTest, onHideTest, onUnregister }: { server: AppServer; test: TestState | undefined; onTest: () => void; onHideTest: () => void; onUnregister: () => void }) {
   const shown = t && (t.result || t.error);
+  const { can } = useMe();
   return (
     <>
       <tr>
@@ -140,12 +143,16 @@ function ServerRow({ server: s, test: t, onTest, onHideTest, onUnregister }: { s
         <td data-label="Login">{s.useKeyAuthentication ? 'SSH key' : 'Password'}</td>
         <td className="col-actions">
           <div className="row-actions">
-            <button type="button" className="btn btn-secondary btn-small" onClick={onTest} disabled={t?.busy} aria-label={`Test connection to ${s.name}`}>
-              {t?.busy ? 'Testing…' : 'Test connection'}
-            </button>
-            <button type="button" className="btn btn-danger-outline btn-small" onClick={onUnregister} aria-label={`Unregister ${s.name}`}>
-              Unregister
-            </button>
+            {can('appserver.edit') && (
+              <button type="button" className="btn btn-secondary btn-small" onClick={onTest} disabled={t?.busy} aria-label={`Test connection to ${s.name}`}>
+                {t?.busy ? 'Testing…' : 'Test connection'}
+              </button>
+            )}
+            {can('appserver.deregister') && (
+              <button type="button" className="btn btn-danger-outline btn-small" onClick={onUnregister} aria-label={`Unregister ${s.name}`}>
+                Unregister
+              </button>
+            )}
           </div>
         </td>
       </tr>

@@ -1,11 +1,13 @@
 /**
  * The Backup section of every Manage Protection page, with SPP's Run Inventory button: blue
  * "Run Inventory" while the inventory job is IDLE or HELD, grayed out "Inventory In Progress"
- * otherwise. The state comes from the server only (lib/inventoryJob.tsx).
+ * otherwise. The state comes from the server only (lib/inventoryJob.tsx). Someone who may not
+ * run jobs (policy.run; a Monitor) gets no button, only the state as words.
  */
 import { ApiError } from '../api/client';
 import { formatDuration, formatRelative } from '../lib/format';
 import { useInventoryJob } from '../lib/inventoryJob';
+import { useMe } from '../lib/me';
 import { Link } from '../lib/router';
 import { ErrorNotice } from './Feedback';
 import { Section } from './Section';
@@ -19,7 +21,15 @@ export function BackupSection({ what }: { what: string }) {
   const disabled = !j || inProgress || starting;
   const label = !j ? 'Run Inventory' : inProgress ? 'Inventory In Progress' : starting ? 'Starting…' : 'Run Inventory';
 
-  const button = (
+  const mayRun = useMe().can('policy.run');
+  const button = !mayRun ? (
+    inProgress ? (
+      <span className="inventory-state" role="status">
+        <span className="spinner" aria-hidden="true" />
+        Inventory In Progress
+      </span>
+    ) : null
+  ) : (
     <button type="button" className="btn btn-primary btn-inventory" disabled={disabled} onClick={() => void run()} aria-describedby="inventory-state">
       {inProgress && <span className="spinner spinner-light" aria-hidden="true" />}
       {label}

@@ -7,6 +7,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { logout, sessionId, userName } from '../api/client';
 import type { MenuGroup } from '../lib/appTypes';
 import { closeEvents, openEvents, useStreamState } from '../lib/events';
+import { useMe } from '../lib/me';
 import { PAGES } from '../lib/pages';
 import { Link, navigate, useLocation } from '../lib/router';
 
@@ -14,6 +15,13 @@ interface NavItem {
   to: string;
   label: string;
 }
+
+/** System Configuration's pages, each shown to those who may see what it lists. */
+const SYSTEM_PAGES = [
+  { to: PAGES.users, label: 'Users', need: 'user.view' },
+  { to: PAGES.roles, label: 'Roles', need: 'role.view' },
+  { to: PAGES.resourceGroups, label: 'Resource groups', need: 'resourcepool.view' },
+] as const;
 
 
 function NavLink({ item, path, onNavigate }: { item: NavItem; path: string; onNavigate: () => void }) {
@@ -63,6 +71,8 @@ function NavGroup({ group, path, onNavigate }: { group: MenuGroup; path: string;
 export function Layout({ groups, children }: { groups: MenuGroup[] | undefined; children: ReactNode }) {
   const { path } = useLocation();
   const [open, setOpen] = useState(false);
+  const { can } = useMe();
+  const systemPages = SYSTEM_PAGES.filter((p) => can(p.need));
   const close = () => setOpen(false);
 
   // After an in-app navigation (not the first page shown), put the keyboard focus on the new
@@ -134,9 +144,21 @@ export function Layout({ groups, children }: { groups: MenuGroup[] | undefined; 
               <NavGroup key={g.id} group={g} path={path} onNavigate={close} />
             ))}
           </ul>
-          <ul className="nav-list nav-list-bottom">
-            <NavLink item={{ to: PAGES.jobs, label: 'Jobs and Operations' }} path={path} onNavigate={close} />
-          </ul>
+          {systemPages.length > 0 && (
+            <>
+              <p className="nav-heading nav-heading-more" id="nav-system">System Configuration</p>
+              <ul className="nav-list" aria-labelledby="nav-system">
+                {systemPages.map((p) => (
+                  <NavLink key={p.to} item={p} path={path} onNavigate={close} />
+                ))}
+              </ul>
+            </>
+          )}
+          {can('policy.view') && (
+            <ul className="nav-list nav-list-bottom">
+              <NavLink item={{ to: PAGES.jobs, label: 'Jobs and Operations' }} path={path} onNavigate={close} />
+            </ul>
+          )}
         </nav>
         {open && <div className="scrim" aria-hidden="true" onClick={close} />}
         <main id="main" className="main" tabIndex={-1}>

@@ -4,6 +4,9 @@ import type { ProtectionGroup } from '../api/types';
 export const PAGES = {
   manageProtection: '/manage-protection',
   jobs: '/jobs',
+  users: '/system/users',
+  roles: '/system/roles',
+  resourceGroups: '/system/resource-groups',
 } as const;
 
 /** A Manage Protection group's page: what Census cannot inventory yet, or the way to its first type. */

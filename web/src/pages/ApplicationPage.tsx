@@ -9,6 +9,8 @@ import { InventorySection } from '../components/Inventory';
 import { PageHeader, Section } from '../components/Section';
 import type { AppType } from '../lib/appTypes';
 import { InventoryJobProvider, useInventoryJob } from '../lib/inventoryJob';
+import { useMe } from '../lib/me';
+import { Notice } from '../components/Feedback';
 import { Link } from '../lib/router';
 import { usePolled } from '../lib/usePolled';
 
@@ -22,8 +24,20 @@ export function ApplicationPage({ app }: { app: AppType }) {
         Register {app.servers}, run the inventory, and see what it found.
       </PageHeader>
       <BackupSection what={app.segment === 'filesystem' ? app.items : `instances and ${app.items}`} />
-      <ApplicationContent app={app} />
+      <MaySeeServers app={app} />
     </InventoryJobProvider>
+  );
+}
+
+/** The servers and what inventory found need appserver.view and application.view; the Backup section only policy.view. */
+function MaySeeServers({ app }: { app: AppType }) {
+  const { known, can } = useMe();
+  if (!known) return null;
+  if (can('appserver.view') && can('application.view')) return <ApplicationContent app={app} />;
+  return (
+    <Section title="Application servers" id="servers">
+      <Notice tone="info">Your roles do not let you see the {app.servers} or what the inventory found on them.</Notice>
+    </Section>
   );
 }
 

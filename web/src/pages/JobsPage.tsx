@@ -17,6 +17,7 @@ import { Link, navigate, setQuery, useLocation } from '../lib/router';
 import { sessionResult } from '../lib/sessions';
 import { useEvents, useStreamLive } from '../lib/events';
 import { usePolled, type Polled } from '../lib/usePolled';
+import { useMe } from '../lib/me';
 
 const PAGE_SIZE = 20;
 const LIVE = ['RUNNING', 'CANCELLING'];
@@ -64,6 +65,10 @@ function JobsSection({ jobs }: { jobs: Polled<Job[]> }) {
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [cancelling, setCancelling] = useState<Job | null>(null);
+  // Start and cancel need policy.run, the schedule policy.edit: without them the buttons are not offered.
+  const { can } = useMe();
+  const mayRun = can('policy.run');
+  const mayEdit = can('policy.edit');
 
   const act = async (job: Job, linkName: string) => {
     const link = job.links[linkName];
@@ -141,22 +146,22 @@ function JobsSection({ jobs }: { jobs: Polled<Job[]> }) {
                         </td>
                         <td className="col-actions">
                           <div className="row-actions">
-                            {j.links.start && (
+                            {mayRun && j.links.start && (
                               <button type="button" className="btn btn-primary btn-small" disabled={busy !== null} onClick={() => void act(j, 'start')} aria-label={`Start ${j.name}`}>
                                 {busy === `${j.id}:start` ? 'Starting…' : 'Start'}
                               </button>
                             )}
-                            {j.links.cancel && (
+                            {mayRun && j.links.cancel && (
                               <button type="button" className="btn btn-danger-outline btn-small" disabled={busy !== null} onClick={() => setCancelling(j)} aria-label={`Cancel ${j.name}`}>
                                 Cancel
                               </button>
                             )}
-                            {j.links['pause Schedule'] && (
+                            {mayEdit && j.links['pause Schedule'] && (
                               <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void act(j, 'pause Schedule')} aria-label={`Pause the schedule of ${j.name}`}>
                                 Pause schedule
                               </button>
                             )}
-                            {j.links['release Schedule'] && (
+                            {mayEdit && j.links['release Schedule'] && (
                               <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void act(j, 'release Schedule')} aria-label={`Release the schedule of ${j.name}`}>
                                 Release schedule
                               </button>

@@ -23,6 +23,7 @@ import { changesOutcome, serversOutcome } from '../lib/sessions';
 import { idOf, useEvents, useStreamLive } from '../lib/events';
 import { usePolled } from '../lib/usePolled';
 import { PAGES } from '../lib/pages';
+import { useMe } from '../lib/me';
 
 const LIVE_POLL_MS = 1_000;
 /** The pace while the event stream is up: only a safety net. */
@@ -52,6 +53,8 @@ export function SessionPage({ id }: { id: string }) {
     document.title = `${s ? s.jobName : 'Job session'} ${id} · Census`;
   }, [s, id]);
 
+  // The changes are inventory results: they need application.view besides policy.view.
+  const mayReadInventory = useMe().can('application.view');
   return (
     <>
       <nav className="breadcrumbs" aria-label="Breadcrumb">
@@ -63,7 +66,7 @@ export function SessionPage({ id }: { id: string }) {
             <PageHeader title={data.jobName} kicker={`Job session ${data.id}`} />
             <Summary session={data} onChanged={session.refresh} />
             <TasksSection id={id} live={live} tick={tick} pace={pace} />
-            {data.serviceId === INVENTORY_SERVICE_ID && (
+            {data.serviceId === INVENTORY_SERVICE_ID && mayReadInventory && (
               <Section title="Changes" id="changes" description="Instances, databases and file systems this run found new, gone or changed.">
                 <ChangesTable sessionId={id} live={live} refreshKey={tick} />
               </Section>
@@ -80,6 +83,7 @@ function Summary({ session: s, onChanged }: { session: JobSession; onChanged: ()
   const live = isLive(s.status);
   const [confirm, setConfirm] = useState(false);
   const [busy, setBusy] = useState(false);
+  const mayRun = useMe().can('policy.run');
   const [error, setError] = useState<string | null>(null);
   const stats = s.properties?.statistics ?? [];
   const cancel = async () => {
@@ -103,7 +107,7 @@ function Summary({ session: s, onChanged }: { session: JobSession; onChanged: ()
           <StatusBadge status={s.status} label={s.statusDisplayName || undefined} />
           <ProgressBar percent={s.percent} status={s.status} />
         </div>
-        {s.links.cancel && (
+        {mayRun && s.links.cancel && (
           <button type="button" className="btn btn-danger-outline" onClick={() => setConfirm(true)} disabled={busy || s.status === 'CANCELLING'}>
             {s.status === 'CANCELLING' ? 'Cancelling…' : 'Cancel session'}
           </button>
