@@ -14,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { notAllowed, rateLimited, unauthenticated } from '../core/errors.ts';
 import { newLoginSessionId } from '../core/ids.ts';
 import { hashPassword, verifyPassword } from '../core/password.ts';
-import { Access, type ResourcePool, type Role } from '../core/permissions.ts';
+import type { Access } from '../core/permissions.ts';
+import { accessFromSets } from './access.ts';
 import type { User } from '../core/types.ts';
 import { sha256Hex, type LoginFailure, type LoginFailureKind } from '../store/users.ts';
 import { apiKeyCheck, isApiKey } from './apikeys.ts';
@@ -112,20 +113,7 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'> & Parti
   async function accessOf(userId: number): Promise<Access> {
     const cached = store.writeGeneration() === undefined ? undefined : accessCache.get(userId);
     if (cached) return cached;
-    const sets = await store.permissionSets.of(userId);
-    const roles = new Map<number, Role>();
-    const pools = new Map<number, ResourcePool>();
-    for (const s of sets) {
-      if (!roles.has(s.roleId)) {
-        const role = await store.roles.get(s.roleId);
-        if (role) roles.set(role.id, role);
-      }
-      if (!pools.has(s.poolId)) {
-        const pool = await store.resourcePools.get(s.poolId);
-        if (pool) pools.set(pool.id, pool);
-      }
-    }
-    const access = Access.of(sets, roles, pools);
+    const access = await accessFromSets(store, await store.permissionSets.of(userId));
     if (store.writeGeneration() !== undefined) accessCache.set(userId, access);
     return access;
   }

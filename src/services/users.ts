@@ -6,7 +6,8 @@
 import type { Actor } from '../core/actor.ts';
 import { conflict, forbidden, invalid, notAllowed, notFound } from '../core/errors.ts';
 import { hashPassword, verifyPassword } from '../core/password.ts';
-import { Access, USER_ADMIN, type PermissionSet, type ResourcePool, type Role } from '../core/permissions.ts';
+import { USER_ADMIN, type PermissionSet } from '../core/permissions.ts';
+import { accessFromSets } from './access.ts';
 import type { User } from '../core/types.ts';
 import type { Repositories } from '../store/index.ts';
 import type { AuthService } from './auth.ts';
@@ -40,15 +41,7 @@ export function checkPassword(password: string, field = 'password'): void {
 
 /** Whether the permission sets (of an enabled user) let them manage users. */
 export async function managesUsers(r: Repositories, sets: readonly PermissionSet[]): Promise<boolean> {
-  const roles = new Map<number, Role>();
-  const pools = new Map<number, ResourcePool>();
-  for (const s of sets) {
-    const role = await r.roles.get(s.roleId);
-    const pool = await r.resourcePools.get(s.poolId);
-    if (role) roles.set(role.id, role);
-    if (pool) pools.set(pool.id, pool);
-  }
-  const access = Access.of(sets, roles, pools);
+  const access = await accessFromSets(r, sets);
   return USER_ADMIN.every((p) => access.can(p));
 }
 
