@@ -2,7 +2,7 @@
  * Users and permissions in the web UI, in real headless Chromium against a real Census and a real
  * PostgreSQL: the admin adds a Monitor user on the Users page and logs out; the Monitor logs in,
  * sets the password they must change, and sees the jobs and the inventory's state while it runs
- * but no Run Inventory button and no System Configuration; the admin, in another browser profile,
+ * but no Run Inventory button and of System Configuration only their own API keys; the admin, in another browser profile,
  * sees both. The inventory run is held open by a lock on pg_database (as in ui.test.ts) until the
  * test commits. No sleeps: every wait is for something on screen or in the API, with a deadline.
  */
@@ -110,10 +110,11 @@ describe('web UI: users and permissions', () => {
     await page.getByText('Your roles do not let you see the PostgreSQL servers').waitFor();
     await screenshot(page, 'monitor-inventory-in-progress');
 
-    // The menu: Manage Protection and Jobs, no System Configuration.
+    // The menu: Manage Protection and Jobs; of System Configuration only API keys (everyone's own).
     await nav(page).getByRole('link', { name: 'Jobs and Operations' }).waitFor();
+    await nav(page).getByRole('link', { name: 'API keys' }).waitFor();
+    expect(await nav(page).getByRole('list', { name: 'System Configuration' }).getByRole('link').allTextContents()).toEqual(['API keys']);
     expect(await nav(page).getByRole('link', { name: 'Users' }).count()).toBe(0);
-    expect(await nav(page).getByText('System Configuration').count()).toBe(0);
 
     // Jobs: visible, without Start or Cancel.
     await nav(page).getByRole('link', { name: 'Jobs and Operations' }).click();

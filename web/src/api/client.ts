@@ -123,6 +123,41 @@ export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, bo
 export const del = (path: string) => api<void>('DELETE', path);
 export const put = <T>(path: string, body: unknown) => api<T>('PUT', path, { body });
 
+/**
+ * Downloads a file the API makes (e.g. the audit log as CSV) with the login session: a link
+ * cannot send the session header, and the session never goes into an address. Saves it under
+ * the server's file name (Content-Disposition) or `fallbackName`.
+ */
+export async function download(path: string, fallbackName: string): Promise<void> {
+  const headers: Record<string, string> = {};
+  const sid = sessionId();
+  if (sid) headers['X-Endeavour-Sessionid'] = sid;
+  let res: Response;
+  try {
+    res = await fetch(localPath(path), { headers, cache: 'no-store' });
+  } catch {
+    throw new ApiError(0, '', 'Census cannot be reached. Check that the server is running and the network is up.');
+  }
+  if (!res.ok) {
+    const body = await readBody(res);
+    if (res.status === 401) toLogin();
+    throw errorFrom(res.status, body, `Census answered ${res.status} ${res.statusText || ''}`.trim());
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(await res.blob());
+  try {
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } finally {
+    // The click has handed the file to the browser; the address is not needed after this task.
+    setTimeout(() => URL.revokeObjectURL(url), 0);
+  }
+}
+
 /** A login refused because the user must set a new password first (a new user, or one reset by an admin). */
 export const isPasswordExpired = (err: unknown): boolean => err instanceof ApiError && err.status === 401 && /expired/i.test(err.description);
 

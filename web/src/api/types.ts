@@ -3,11 +3,14 @@
  * types (src/api/schemas/, one TypeBox schema per record: it validates, serializes and documents
  * them), imported as types only, never copied. See docs/compat.md for every field.
  */
+import type { ApiKeyCreatedWire, ApiKeyWire } from '../../../src/api/schemas/apikeys.ts';
 import type { AppServerWire, ConnectionCheckWire, ConnectionTestWire } from '../../../src/api/schemas/appservers.ts';
 import type { CollectorWire } from '../../../src/api/schemas/collectors.ts';
 import type { LinksWire, LinkWire } from '../../../src/api/schemas/common.ts';
+import type { AuditEntryWire } from '../../../src/api/schemas/audit.ts';
 import type { ChangeWire, DatabaseWire, FindingWire, InstanceWire } from '../../../src/api/schemas/inventory.ts';
 import type { JobWire, LastrunWire } from '../../../src/api/schemas/jobs.ts';
+import type { LdapMappingWire, LdapServerWire, LdapTestResultWire } from '../../../src/api/schemas/ldap.ts';
 import type { JobSessionWire, LogEntryWire, SessionStatisticWire, TaskWire } from '../../../src/api/schemas/sessions.ts';
 import type { PermissionWire, ResourcePoolWire, RoleWire, SessionUserWire } from '../../../src/api/schemas/security.ts';
 import type { LoginUserWire } from '../../../src/api/schemas/system.ts';
@@ -37,6 +40,15 @@ export type Role = RoleWire;
 export type ResourcePool = ResourcePoolWire;
 export type PermissionInfo = PermissionWire;
 export type SessionUser = SessionUserWire;
+/** API keys (/api/security/apikey): listed without the key; the answer that made one holds it. */
+export type ApiKey = ApiKeyWire;
+export type ApiKeyCreated = ApiKeyCreatedWire;
+/** One audit log entry (/api/endeavour/log/audit). */
+export type AuditEntry = AuditEntryWire;
+/** Directory servers (/api/ldap), their group mappings and connection test. */
+export type LdapServer = LdapServerWire;
+export type LdapMapping = LdapMappingWire;
+export type LdapTestResult = LdapTestResultWire;
 /** A permission key such as `policy.run`. */
 export type PermissionId = PermissionKey;
 

@@ -9,7 +9,7 @@ import { ConfirmDialog } from './ConfirmDialog';
 import { Empty, ErrorNotice, Loaded, Notice } from './Feedback';
 import { RegisterForm } from './RegisterForm';
 import { Section } from './Section';
-import { StatusBadge } from './Status';
+import { TestResult } from './TestResult';
 
 interface TestState {
   busy: boolean;
@@ -159,28 +159,7 @@ function ServerRow({ server: s, test: t, onTest, onHideTest, onUnregister }: { s
       {shown && (
         <tr className="subrow">
           <td colSpan={5}>
-            <div className="test-result" aria-live="polite">
-              <div className="test-result-header">
-                <strong>Connection test of {s.name}</strong>
-                <button type="button" className="btn btn-link" onClick={onHideTest}>
-                  Hide
-                </button>
-              </div>
-              {t.error ? (
-                <ErrorNotice error={t.error} title="The test could not run." />
-              ) : (
-                <ul className="checks">
-                  {(t.result?.configGroups[0]?.tests ?? []).map((c) => (
-                    <li key={c.name} className="check">
-                      <StatusBadge status={c.status} />
-                      <span className="check-name">{c.description || c.name}</span>
-                      {c.message && <span className="check-message">{c.message}</span>}
-                    </li>
-                  ))}
-                  {(t.result?.configGroups[0]?.tests ?? []).length === 0 && <li className="muted">No tests were run.</li>}
-                </ul>
-              )}
-            </div>
+            <TestResult title={`Connection test of ${s.name}`} error={t.error} checks={t.result?.configGroups[0]?.tests ?? []} onHide={onHideTest} />
           </td>
         </tr>
       )}

@@ -1,8 +1,6 @@
-/**
- * A modal question with the browser's own <dialog>: focus stays inside, Escape cancels, and the
- * safe choice has the focus first.
- */
-import { useEffect, useRef, type ReactNode } from 'react';
+/** A yes/no question in a Dialog; the safe choice (Cancel) has the focus first. */
+import type { ReactNode } from 'react';
+import { Dialog } from './Dialog';
 
 export interface ConfirmProps {
   title: string;
@@ -15,24 +13,23 @@ export interface ConfirmProps {
 }
 
 export function ConfirmDialog({ title, children, confirmLabel, danger, busy, onConfirm, onCancel }: ConfirmProps) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const d = ref.current;
-    if (d && !d.open) d.showModal();
-    return () => d?.close();
-  }, []);
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby="dialog-title" onCancel={(e) => { e.preventDefault(); if (!busy) onCancel(); }}>
-      <h2 id="dialog-title" className="dialog-title">{title}</h2>
-      <div className="dialog-body">{children}</div>
-      <div className="dialog-actions">
-        <button type="button" className="btn btn-secondary" onClick={onCancel} disabled={busy} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className={`btn ${danger ? 'btn-danger' : 'btn-primary'}`} onClick={onConfirm} disabled={busy}>
-          {busy ? 'Working…' : confirmLabel}
-        </button>
-      </div>
-    </dialog>
+    <Dialog
+      title={title}
+      busy={busy}
+      onClose={onCancel}
+      actions={
+        <>
+          <button type="button" className="btn btn-secondary" onClick={onCancel} disabled={busy} autoFocus>
+            Cancel
+          </button>
+          <button type="button" className={`btn ${danger ? 'btn-danger' : 'btn-primary'}`} onClick={onConfirm} disabled={busy}>
+            {busy ? 'Working…' : confirmLabel}
+          </button>
+        </>
+      }
+    >
+      {children}
+    </Dialog>
   );
 }

@@ -5,6 +5,7 @@
  */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { logout, sessionId, userName } from '../api/client';
+import type { PermissionId } from '../api/types';
 import type { MenuGroup } from '../lib/appTypes';
 import { closeEvents, openEvents, useStreamState } from '../lib/events';
 import { useMe } from '../lib/me';
@@ -16,12 +17,18 @@ interface NavItem {
   label: string;
 }
 
-/** System Configuration's pages, each shown to those who may see what it lists. */
-const SYSTEM_PAGES = [
+/**
+ * System Configuration's pages, each shown to those who may see what it lists. API keys needs
+ * nothing: every user manages their own keys (those with `apikey.manage` everyone's).
+ */
+const SYSTEM_PAGES: readonly { to: string; label: string; need: PermissionId | null }[] = [
   { to: PAGES.users, label: 'Users', need: 'user.view' },
   { to: PAGES.roles, label: 'Roles', need: 'role.view' },
   { to: PAGES.resourceGroups, label: 'Resource groups', need: 'resourcepool.view' },
-] as const;
+  { to: PAGES.ldap, label: 'LDAP servers', need: 'ldap.view' },
+  { to: PAGES.apiKeys, label: 'API keys', need: null },
+  { to: PAGES.audit, label: 'Audit log', need: 'log.view' },
+];
 
 
 function NavLink({ item, path, onNavigate }: { item: NavItem; path: string; onNavigate: () => void }) {
@@ -71,8 +78,8 @@ function NavGroup({ group, path, onNavigate }: { group: MenuGroup; path: string;
 export function Layout({ groups, children }: { groups: MenuGroup[] | undefined; children: ReactNode }) {
   const { path } = useLocation();
   const [open, setOpen] = useState(false);
-  const { can } = useMe();
-  const systemPages = SYSTEM_PAGES.filter((p) => can(p.need));
+  const { can, known } = useMe();
+  const systemPages = known ? SYSTEM_PAGES.filter((p) => p.need === null || can(p.need)) : [];
   const close = () => setOpen(false);
 
   // After an in-app navigation (not the first page shown), put the keyboard focus on the new

@@ -36,3 +36,9 @@ export function ProgressBar({ percent, status }: { percent: number; status: stri
     </span>
   );
 }
+
+/** Built-in (cannot change) or custom: roles and resource groups. */
+export function TypeBadge({ type }: { type: string }) {
+  const builtIn = type === 'BUILTIN';
+  return <StatusBadge status={type} tone={builtIn ? 'neutral' : 'info'} label={builtIn ? 'Built-in' : 'Custom'} />;
+}

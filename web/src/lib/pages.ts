@@ -7,6 +7,9 @@ export const PAGES = {
   users: '/system/users',
   roles: '/system/roles',
   resourceGroups: '/system/resource-groups',
+  apiKeys: '/system/api-keys',
+  ldap: '/system/ldap',
+  audit: '/system/audit-log',
 } as const;
 
 /** A Manage Protection group's page: what Census cannot inventory yet, or the way to its first type. */

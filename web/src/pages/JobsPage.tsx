@@ -8,7 +8,8 @@ import { useEffect, useState } from 'react';
 import { get, messageOf, post, query } from '../api/client';
 import type { Envelope, Job, JobSession } from '../api/types';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { Empty, ErrorNotice, Loaded } from '../components/Feedback';
+import { ErrorNotice, Loaded } from '../components/Feedback';
+import { Pager, ResourceTable, type Column } from '../components/ResourceTable';
 import { PageHeader, Section } from '../components/Section';
 import { ProgressBar, StatusBadge } from '../components/Status';
 import { Time } from '../components/Time';
@@ -25,6 +26,56 @@ const LIVE = ['RUNNING', 'CANCELLING'];
 const SAFETY_POLL_MS = 15_000;
 /** What moves these lists: a job's status, a session's start, progress and end. */
 const moves = (type: string) => type === 'reset' || type === 'job.status' || type.startsWith('session.');
+
+const JOB_COLUMNS: Column<Job>[] = [
+  { header: 'Job', cell: (j) => <>{j.name}<span className="sub">id {j.id}</span></> },
+  {
+    header: 'Status',
+    cell: (j) => (
+      <>
+        <StatusBadge status={j.status} label={j.statusDisplayName || undefined} />
+        {j.status === 'RUNNING' && j.lastrun && <ProgressBar percent={j.lastrun.percent} status="RUNNING" />}
+      </>
+    ),
+  },
+  {
+    header: 'Last run',
+    cell: ({ lastrun: run }) =>
+      run ? (
+        <>
+          <Link to={`/jobs/sessions/${run.sessionId}`}>
+            <Time ms={run.start} />
+          </Link>
+          <span className="sub">
+            {run.status === 'RUNNING' ? 'running' : <StatusBadge status={run.status} />} {run.status === 'RUNNING' ? `for ${formatDuration(run.duration)}` : `in ${formatDuration(run.duration)}`}
+          </span>
+        </>
+      ) : (
+        <span className="muted">Never</span>
+      ),
+  },
+  {
+    header: 'Next run',
+    cell: (j) =>
+      j.nextFireTime ? (
+        <>
+          <Time ms={j.nextFireTime} zone />
+          <span className="sub">{j.status === 'HELD' ? 'schedule paused' : formatRelative(j.nextFireTime)}</span>
+        </>
+      ) : (
+        <span className="muted">Not scheduled</span>
+      ),
+  },
+];
+
+const SESSION_COLUMNS: Column<JobSession>[] = [
+  { header: 'Job', cell: (s) => <><Link to={`/jobs/sessions/${s.id}`}>{s.jobName}</Link><span className="sub">session {s.id}</span></> },
+  { header: 'Status', cell: (s) => <StatusBadge status={s.status} label={s.statusDisplayName || undefined} /> },
+  { header: 'Start', cell: (s) => <Time ms={s.start} /> },
+  { header: 'Duration', className: 'num', cell: (s) => formatDuration(s.duration) },
+  { header: 'Progress', cell: (s) => <ProgressBar percent={s.percent} status={s.status} /> },
+  { header: 'Result', className: 'result', cell: (s) => sessionResult(s) || <span className="muted">—</span> },
+];
 
 const STATUS_FILTERS: { value: string; label: string; filter: unknown }[] = [
   { value: '', label: 'All statuses', filter: null },
@@ -90,92 +141,40 @@ function JobsSection({ jobs }: { jobs: Polled<Job[]> }) {
     <Section title="Jobs" id="jobs">
       {error && <ErrorNotice error={new Error(error)} />}
       <Loaded state={jobs} what="jobs">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty title="There are no jobs." />
-          ) : (
-            <div className="table-wrap">
-              <table className="table table-stack" aria-label="Jobs">
-                <thead>
-                  <tr>
-                    <th scope="col">Job</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Last run</th>
-                    <th scope="col">Next run</th>
-                    <th scope="col" className="col-actions">
-                      <span className="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((j) => {
-                    const run = j.lastrun;
-                    return (
-                      <tr key={j.id} data-job={j.id}>
-                        <th scope="row">
-                          {j.name}
-                          <span className="sub">id {j.id}</span>
-                        </th>
-                        <td data-label="Status">
-                          <StatusBadge status={j.status} label={j.statusDisplayName || undefined} />
-                          {j.status === 'RUNNING' && run && <ProgressBar percent={run.percent} status="RUNNING" />}
-                        </td>
-                        <td data-label="Last run">
-                          {run ? (
-                            <>
-                              <Link to={`/jobs/sessions/${run.sessionId}`}>
-                                <Time ms={run.start} />
-                              </Link>
-                              <span className="sub">
-                                {run.status === 'RUNNING' ? 'running' : <StatusBadge status={run.status} />} {run.status === 'RUNNING' ? `for ${formatDuration(run.duration)}` : `in ${formatDuration(run.duration)}`}
-                              </span>
-                            </>
-                          ) : (
-                            <span className="muted">Never</span>
-                          )}
-                        </td>
-                        <td data-label="Next run">
-                          {j.nextFireTime ? (
-                            <>
-                              <Time ms={j.nextFireTime} zone />
-                              <span className="sub">{j.status === 'HELD' ? 'schedule paused' : formatRelative(j.nextFireTime)}</span>
-                            </>
-                          ) : (
-                            <span className="muted">Not scheduled</span>
-                          )}
-                        </td>
-                        <td className="col-actions">
-                          <div className="row-actions">
-                            {mayRun && j.links.start && (
-                              <button type="button" className="btn btn-primary btn-small" disabled={busy !== null} onClick={() => void act(j, 'start')} aria-label={`Start ${j.name}`}>
-                                {busy === `${j.id}:start` ? 'Starting…' : 'Start'}
-                              </button>
-                            )}
-                            {mayRun && j.links.cancel && (
-                              <button type="button" className="btn btn-danger-outline btn-small" disabled={busy !== null} onClick={() => setCancelling(j)} aria-label={`Cancel ${j.name}`}>
-                                Cancel
-                              </button>
-                            )}
-                            {mayEdit && j.links['pause Schedule'] && (
-                              <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void act(j, 'pause Schedule')} aria-label={`Pause the schedule of ${j.name}`}>
-                                Pause schedule
-                              </button>
-                            )}
-                            {mayEdit && j.links['release Schedule'] && (
-                              <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void act(j, 'release Schedule')} aria-label={`Release the schedule of ${j.name}`}>
-                                Release schedule
-                              </button>
-                            )}
-                          </div>
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
+        {(list) => (
+          <ResourceTable
+            label="Jobs"
+            rows={list}
+            columns={JOB_COLUMNS}
+            rowKey={(j) => j.id}
+            rowData={(j) => ({ 'data-job': j.id })}
+            empty="There are no jobs."
+            actions={(j) => (
+              <>
+                {mayRun && j.links.start && (
+                  <button type="button" className="btn btn-primary btn-small" disabled={busy !== null} onClick={() => void act(j, 'start')} aria-label={`Start ${j.name}`}>
+                    {busy === `${j.id}:start` ? 'Starting…' : 'Start'}
+                  </button>
+                )}
+                {mayRun && j.links.cancel && (
+                  <button type="button" className="btn btn-danger-outline btn-small" disabled={busy !== null} onClick={() => setCancelling(j)} aria-label={`Cancel ${j.name}`}>
+                    Cancel
+                  </button>
+                )}
+                {mayEdit && j.links['pause Schedule'] && (
+                  <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void act(j, 'pause Schedule')} aria-label={`Pause the schedule of ${j.name}`}>
+                    Pause schedule
+                  </button>
+                )}
+                {mayEdit && j.links['release Schedule'] && (
+                  <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => void act(j, 'release Schedule')} aria-label={`Release the schedule of ${j.name}`}>
+                    Release schedule
+                  </button>
+                )}
+              </>
+            )}
+          />
+        )}
       </Loaded>
       {cancelling && (
         <ConfirmDialog title={`Cancel ${cancelling.name}?`} confirmLabel="Cancel the run" danger busy={busy !== null} onCancel={() => setCancelling(null)} onConfirm={() => void act(cancelling, 'cancel')}>
@@ -211,10 +210,6 @@ function SessionsSection({ jobs, reloadOn, streamLive }: { jobs: Job[] | undefin
     if (moves(e.type)) sessions.poke();
   });
 
-  const total = sessions.data?.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  const from = total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
-  const to = Math.min(total, page * PAGE_SIZE);
 
   return (
     <Section title="Job sessions" id="sessions" description="Every run of every job, newest first.">
@@ -247,63 +242,24 @@ function SessionsSection({ jobs, reloadOn, streamLive }: { jobs: Job[] | undefin
         )}
       </div>
       <Loaded state={sessions} what="job sessions">
-        {(env) =>
-          env.sessions.length === 0 ? (
-            <Empty title={status || jobId ? 'No job sessions match these filters.' : 'No job has run yet.'} />
-          ) : (
-            <>
-              <div className="table-wrap">
-                <table className="table table-sessions table-stack" aria-label="Job sessions">
-                  <thead>
-                    <tr>
-                      <th scope="col">Job</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Start</th>
-                      <th scope="col" className="num">Duration</th>
-                      <th scope="col">Progress</th>
-                      <th scope="col">Result</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {env.sessions.map((s) => (
-                      <tr key={s.id} className="row-link" data-session={s.id} onClick={(e) => { if (!(e.target as HTMLElement).closest('a')) navigate(`/jobs/sessions/${s.id}`); }}>
-                        <th scope="row">
-                          <Link to={`/jobs/sessions/${s.id}`}>{s.jobName}</Link>
-                          <span className="sub">session {s.id}</span>
-                        </th>
-                        <td data-label="Status">
-                          <StatusBadge status={s.status} label={s.statusDisplayName || undefined} />
-                        </td>
-                        <td data-label="Start">
-                          <Time ms={s.start} />
-                        </td>
-                        <td className="num" data-label="Duration">{formatDuration(s.duration)}</td>
-                        <td data-label="Progress">
-                          <ProgressBar percent={s.percent} status={s.status} />
-                        </td>
-                        <td className="result" data-label="Result">{sessionResult(s) || <span className="muted">—</span>}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <nav className="pager" aria-label="Job session pages">
-                <span className="pager-info">
-                  {from}–{to} of {total}
-                </span>
-                <button type="button" className="btn btn-secondary btn-small" disabled={page <= 1} onClick={() => setQuery({ page: page - 1 > 1 ? String(page - 1) : null })}>
-                  Previous
-                </button>
-                <span className="pager-page">
-                  Page {page} of {pages}
-                </span>
-                <button type="button" className="btn btn-secondary btn-small" disabled={page >= pages} onClick={() => setQuery({ page: String(page + 1) })}>
-                  Next
-                </button>
-              </nav>
-            </>
-          )
-        }
+        {(env) => (
+          <>
+            <ResourceTable
+              label="Job sessions"
+              className="table-sessions"
+              rows={env.sessions}
+              columns={SESSION_COLUMNS}
+              rowKey={(s) => s.id}
+              rowData={(s) => ({ 'data-session': s.id })}
+              rowClassName="row-link"
+              onRowClick={(s, e) => {
+                if (!(e.target as HTMLElement).closest('a')) navigate(`/jobs/sessions/${s.id}`);
+              }}
+              empty={status || jobId ? 'No job sessions match these filters.' : 'No job has run yet.'}
+            />
+            {env.sessions.length > 0 && <Pager label="Job session pages" page={page} pageSize={PAGE_SIZE} total={env.total} onPage={(p) => setQuery({ page: p > 1 ? String(p) : null })} />}
+          </>
+        )}
       </Loaded>
     </Section>
   );

@@ -19,9 +19,9 @@ export function NotAllowedPage({ title, need }: { title: string; need: Permissio
   );
 }
 
-/** Shows `children` when the user holds `need`; otherwise says why not. */
-export function Allowed({ need, title, children }: { need: PermissionId; title: string; children: ReactNode }) {
+/** Shows `children` when the user holds `need` (null: any logged-in user); otherwise says why not. */
+export function Allowed({ need, title, children }: { need: PermissionId | null; title: string; children: ReactNode }) {
   const { known, can } = useMe();
   if (!known) return <Loading what="your permissions" />;
-  return can(need) ? <>{children}</> : <NotAllowedPage title={title} need={need} />;
+  return need === null || can(need) ? <>{children}</> : <NotAllowedPage title={title} need={need} />;
 }

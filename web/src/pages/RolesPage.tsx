@@ -2,45 +2,38 @@
  * System Configuration › Roles (/api/security/role): the built-in roles, which cannot change, and
  * custom ones made of the permissions GET /api/security/permission lists, chosen by checkbox.
  */
-import { useEffect, useState, type FormEvent } from 'react';
-import { del, get, messageOf, post, put } from '../api/client';
+import { useState } from 'react';
+import { get, post, put } from '../api/client';
 import type { Envelope, PermissionInfo, Role } from '../api/types';
-import { ConfirmDialog } from '../components/ConfirmDialog';
-import { ErrorNotice, Loaded, Notice } from '../components/Feedback';
+import { Loaded } from '../components/Feedback';
+import { Checkbox, FormCard, TextField, useChecklist, useSubmit } from '../components/Form';
+import { EditDeleteButtons, ResourceTable, type Column } from '../components/ResourceTable';
 import { PageHeader, Section } from '../components/Section';
-import { StatusBadge } from '../components/Status';
+import { TypeBadge } from '../components/Status';
 import { useMe } from '../lib/me';
+import { useAction, useDelete } from '../lib/useAction';
 import { usePolled } from '../lib/usePolled';
+import { useTitle } from '../lib/useTitle';
 
 /** `appserver.view` → `appserver`: the permissions are grouped by what they are about. */
 const areaOf = (id: string) => id.slice(0, id.indexOf('.'));
 
+const COLUMNS: Column<Role>[] = [
+  { header: 'Name', cell: (r) => <>{r.name}{r.description && <span className="sub">{r.description}</span>}</> },
+  { header: 'Type', cell: (r) => <TypeBadge type={r.type} /> },
+  { header: 'Permissions', className: 'permission-list', cell: (r) => (r.permissionIds.length ? r.permissionIds.map((p) => <code key={p}>{p}</code>) : <span className="muted">None</span>) },
+];
+
 export function RolesPage() {
-  useEffect(() => {
-    document.title = 'Roles · Census';
-  }, []);
+  useTitle('Roles');
   const { can } = useMe();
   const roles = usePolled((signal) => get<Envelope & { roles: Role[] }>('/api/security/role', signal).then((e) => e.roles), 'roles', () => 60_000);
   const [editing, setEditing] = useState<Role | 'new' | null>(null);
-  const [removing, setRemoving] = useState<Role | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-
-  const remove = async () => {
-    if (!removing) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await del(`/api/security/role/${removing.id}`);
-      setDone(`Deleted the role ${removing.name}.`);
-      roles.refresh();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-      setRemoving(null);
-    }
+  const action = useAction();
+  const remove = useDelete<Role>(action, { noun: 'the role', path: (r) => `/api/security/role/${r.id}`, then: roles.refresh, why: 'A role that a user holds cannot be deleted: take it from them first.' });
+  const edit = (r: Role | 'new') => {
+    setEditing(r);
+    action.say(null);
   };
 
   return (
@@ -53,20 +46,19 @@ export function RolesPage() {
         id="roles"
         actions={
           can('role.create') && editing === null && (
-            <button type="button" className="btn btn-secondary" onClick={() => { setEditing('new'); setDone(null); }}>
+            <button type="button" className="btn btn-secondary" onClick={() => edit('new')}>
               Add role
             </button>
           )
         }
       >
-        {done && <Notice tone="success">{done}</Notice>}
-        {error ? <ErrorNotice error={error} /> : null}
+        {action.notices}
         {editing !== null && (
           <RoleForm
             role={editing === 'new' ? null : editing}
             onCancel={() => setEditing(null)}
             onSaved={(r) => {
-              setDone(`${editing === 'new' ? 'Added' : 'Saved'} the role ${r.name}.`);
+              action.say(`${editing === 'new' ? 'Added' : 'Saved'} the role ${r.name}.`);
               setEditing(null);
               roles.refresh();
             }}
@@ -74,60 +66,22 @@ export function RolesPage() {
         )}
         <Loaded state={roles} what="roles">
           {(list) => (
-            <div className="table-wrap">
-              <table className="table table-stack" aria-label="Roles">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Permissions</th>
-                    <th scope="col" className="col-actions">
-                      <span className="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((r) => (
-                    <tr key={r.id} data-role={r.name}>
-                      <th scope="row">
-                        {r.name}
-                        {r.description && <span className="sub">{r.description}</span>}
-                      </th>
-                      <td data-label="Type">
-                        <StatusBadge status={r.type} tone={r.type === 'BUILTIN' ? 'neutral' : 'info'} label={r.type === 'BUILTIN' ? 'Built-in' : 'Custom'} />
-                      </td>
-                      <td data-label="Permissions" className="permission-list">
-                        {r.permissionIds.length ? r.permissionIds.map((p) => <code key={p}>{p}</code>) : <span className="muted">None</span>}
-                      </td>
-                      <td className="col-actions">
-                        {r.type !== 'BUILTIN' && (
-                          <div className="row-actions">
-                            {can('role.edit') && (
-                              <button type="button" className="btn btn-secondary btn-small" disabled={editing !== null} onClick={() => { setEditing(r); setDone(null); }} aria-label={`Edit ${r.name}`}>
-                                Edit
-                              </button>
-                            )}
-                            {can('role.delete') && (
-                              <button type="button" className="btn btn-danger-outline btn-small" onClick={() => setRemoving(r)} aria-label={`Delete ${r.name}`}>
-                                Delete
-                              </button>
-                            )}
-                          </div>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <ResourceTable
+              label="Roles"
+              rows={list}
+              columns={COLUMNS}
+              rowKey={(r) => r.id}
+              rowData={(r) => ({ 'data-role': r.name })}
+              actions={(r) =>
+                r.type !== 'BUILTIN' && (
+                  <EditDeleteButtons name={r.name} editDisabled={editing !== null} onEdit={can('role.edit') && (() => edit(r))} onDelete={can('role.delete') && (() => remove.ask(r))} />
+                )
+              }
+            />
           )}
         </Loaded>
       </Section>
-      {removing && (
-        <ConfirmDialog title={`Delete the role ${removing.name}?`} confirmLabel="Delete" danger busy={busy} onCancel={() => setRemoving(null)} onConfirm={() => void remove()}>
-          <p>A role that a user holds cannot be deleted: take it from them first.</p>
-        </ConfirmDialog>
-      )}
+      {remove.dialog}
     </>
   );
 }
@@ -139,54 +93,22 @@ function RoleForm({ role, onSaved, onCancel }: { role: Role | null; onSaved: (r:
   );
   const [name, setName] = useState(role?.name ?? '');
   const [description, setDescription] = useState(role?.description ?? '');
-  const [chosen, setChosen] = useState<Set<string>>(new Set(role?.permissionIds ?? []));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [chosen, toggle] = useChecklist(role?.permissionIds ?? []);
+  const form = useSubmit();
 
-  const toggle = (id: string, on: boolean) =>
-    setChosen((c) => {
-      const n = new Set(c);
-      if (on) n.add(id);
-      else n.delete(id);
-      return n;
-    });
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!name.trim()) return setError('Enter a name for the role.');
-    setBusy(true);
-    setError(null);
+  const submit = () => {
     const body = { name: name.trim(), description, permissionIds: [...chosen] };
-    try {
-      onSaved(role ? await put<Role>(`/api/security/role/${role.id}`, body) : await post<Role>('/api/security/role', body));
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
+    return form.submit(async () => onSaved(role ? await put<Role>(`/api/security/role/${role.id}`, body) : await post<Role>('/api/security/role', body)), name.trim() ? null : 'Enter a name for the role.');
   };
 
   const areas = new Map<string, PermissionInfo[]>();
   for (const p of permissions.data ?? []) areas.set(areaOf(p.id), [...(areas.get(areaOf(p.id)) ?? []), p]);
 
   return (
-    <form className="register-form" onSubmit={(e) => void submit(e)} noValidate aria-labelledby="role-form-title">
-      <h3 id="role-form-title">{role ? `Edit the role ${role.name}` : 'Add a role'}</h3>
-      {error && (
-        <div className="notice notice-danger form-error" role="alert">
-          <span className="notice-icon" aria-hidden="true">✕</span>
-          <div>{error}</div>
-        </div>
-      )}
+    <FormCard id="role-form" title={role ? `Edit the role ${role.name}` : 'Add a role'} error={form.error} busy={form.busy} submitLabel={role ? 'Save role' : 'Add role'} onSubmit={() => void submit()} onCancel={onCancel}>
       <div className="form-grid">
-        <div className="field">
-          <label htmlFor="role-name">Role name</label>
-          <input id="role-name" value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" required />
-        </div>
-        <div className="field">
-          <label htmlFor="role-description">Description (optional)</label>
-          <input id="role-description" value={description} onChange={(e) => setDescription(e.target.value)} autoComplete="off" />
-        </div>
+        <TextField id="role-name" label="Role name" value={name} onChange={setName} required />
+        <TextField id="role-description" label="Description (optional)" value={description} onChange={setDescription} />
       </div>
       <Loaded state={permissions} what="the permissions">
         {() => (
@@ -195,23 +117,15 @@ function RoleForm({ role, onSaved, onCancel }: { role: Role | null; onSaved: (r:
               <fieldset key={area} className="permission-area">
                 <legend>{area}</legend>
                 {list.map((p) => (
-                  <label key={p.id} className="checkbox">
-                    <input type="checkbox" checked={chosen.has(p.id)} onChange={(e) => toggle(p.id, e.target.checked)} /> <code>{p.id}</code> <span className="muted">{p.description}</span>
-                  </label>
+                  <Checkbox key={p.id} checked={chosen.has(p.id)} onChange={(on) => toggle(p.id, on)}>
+                    <code>{p.id}</code> <span className="muted">{p.description}</span>
+                  </Checkbox>
                 ))}
               </fieldset>
             ))}
           </div>
         )}
       </Loaded>
-      <div className="form-actions">
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? 'Saving…' : role ? 'Save role' : 'Add role'}
-        </button>
-        <button type="button" className="btn btn-secondary" onClick={onCancel} disabled={busy}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    </FormCard>
   );
 }

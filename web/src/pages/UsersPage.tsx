@@ -1,35 +1,24 @@
 /**
  * System Configuration › Users (GET/POST /api/security/user, PUT/DELETE …/{id}): who may log in,
- * with which role on which resource group. A new user, and one whose password an admin resets,
+ * with which roles on which resource groups. A new user, and one whose password an admin resets,
  * sets their own password at the next login. What the caller may not do is not offered; the
  * server refuses what would leave nobody able to manage users, and that answer is shown as is.
  */
-import { useEffect, useState, type FormEvent } from 'react';
-import { del, get, messageOf, post, put } from '../api/client';
-import type { Envelope, ResourcePool, Role, User } from '../api/types';
-import { ConfirmDialog } from '../components/ConfirmDialog';
-import { Empty, ErrorNotice, Loaded, Notice } from '../components/Feedback';
+import { useState } from 'react';
+import { get, post, put } from '../api/client';
+import type { Envelope, User } from '../api/types';
+import { Loaded } from '../components/Feedback';
+import { FormCard, TextField, useSubmit } from '../components/Form';
+import { pickedPair, PermissionPicker } from '../components/PermissionPicker';
+import { ResourceTable, type Column } from '../components/ResourceTable';
 import { PageHeader, Section } from '../components/Section';
 import { StatusBadge } from '../components/Status';
 import { Time } from '../components/Time';
 import { useMe } from '../lib/me';
+import { pairsOf, pairText, permissionsBody, permissionText, useRolesAndGroups, type PermissionPair } from '../lib/security';
+import { useAction, useDelete } from '../lib/useAction';
 import { usePolled } from '../lib/usePolled';
-
-interface Named {
-  id: string;
-  name: string | null;
-}
-interface PermissionSetWire {
-  resourcePool: Named;
-  roles: Named[];
-}
-
-/** "Monitor on All Resources; Inventory Operator on Team A". */
-export function permissionText(u: User): string {
-  const sets = u.permissions as unknown as PermissionSetWire[];
-  if (!sets.length) return 'No roles';
-  return sets.map((s) => `${s.roles.map((r) => r.name ?? r.id).join(', ')} on ${s.resourcePool.name ?? s.resourcePool.id}`).join('; ');
-}
+import { useTitle } from '../lib/useTitle';
 
 function UserStatus({ u }: { u: User }) {
   if (u.accountDisabled) return <StatusBadge status="DISABLED" tone="neutral" label="Disabled" />;
@@ -37,53 +26,67 @@ function UserStatus({ u }: { u: User }) {
   return <StatusBadge status="ENABLED" tone="success" label="Enabled" />;
 }
 
+/** The one form open at a time. */
+type Open = { kind: 'add' } | { kind: 'password' | 'roles'; user: User } | null;
+
 export function UsersPage() {
-  useEffect(() => {
-    document.title = 'Users · Census';
-  }, []);
+  useTitle('Users');
   const { can, user: me } = useMe();
   const users = usePolled((signal) => get<Envelope & { users: User[] }>('/api/security/user', signal).then((e) => e.users), 'users', () => 30_000);
-  const [adding, setAdding] = useState(false);
-  const [done, setDone] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [resetting, setResetting] = useState<User | null>(null);
-  const [removing, setRemoving] = useState<User | null>(null);
-
-  const change = async (u: User, what: string, body: Record<string, unknown>, said: string) => {
-    setBusy(`${u.id}:${what}`);
-    setError(null);
-    setDone(null);
-    try {
-      await put(`/api/security/user/${u.id}`, body);
-      setDone(said);
-      users.refresh();
-      return true;
-    } catch (err) {
-      setError(err);
-      return false;
-    } finally {
-      setBusy(null);
-    }
+  const action = useAction();
+  const remove = useDelete<User>(action, { noun: '', path: (u) => `/api/security/user/${u.id}`, then: users.refresh, why: 'Their sessions end and their API keys stop working. This cannot be undone.' });
+  const [open, setOpen] = useState<Open>(null);
+  const show = (o: Open) => {
+    setOpen(o);
+    action.say(null);
+  };
+  const saved = (said: string) => {
+    setOpen(null);
+    action.say(said);
+    users.refresh();
   };
 
-  const remove = async () => {
-    if (!removing) return;
-    setBusy(`${removing.id}:delete`);
-    setError(null);
-    try {
-      await del(`/api/security/user/${removing.id}`);
-      setDone(`Deleted ${removing.name}.`);
-      users.refresh();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(null);
-      setRemoving(null);
-    }
-  };
+  const mayPick = can('role.view') && can('resourcepool.view');
+  const columns: Column<User>[] = [
+    { header: 'Name', cell: (u) => <>{u.name}<span className="sub">{u.typeDisplayName}{me?.id === u.id ? ' · you' : ''}</span></> },
+    { header: 'Roles', cell: permissionText },
+    { header: 'Status', cell: (u) => <UserStatus u={u} /> },
+    { header: 'Last login', cell: (u) => (u.lastLogin ? <Time ms={u.lastLogin} /> : <span className="muted">Never</span>) },
+  ];
+  const busy = action.busy !== null;
+  const rowActions = (u: User) => (
+    <>
+      {can('user.edit') && (
+        <>
+          <button
+            type="button"
+            className="btn btn-secondary btn-small"
+            disabled={busy}
+            onClick={() => void action.run(`${u.id}:disable`, () => put(`/api/security/user/${u.id}`, { accountDisabled: !u.accountDisabled }), `${u.accountDisabled ? 'Enabled' : 'Disabled'} ${u.name}.`, users.refresh)}
+            aria-label={`${u.accountDisabled ? 'Enable' : 'Disable'} ${u.name}`}
+          >
+            {u.accountDisabled ? 'Enable' : 'Disable'}
+          </button>
+          {mayPick && u.type !== 'LDAP_USER' && (
+            <button type="button" className="btn btn-secondary btn-small" disabled={busy} onClick={() => show({ kind: 'roles', user: u })} aria-label={`Edit the permission sets of ${u.name}`}>
+              Edit roles
+            </button>
+          )}
+          {u.type !== 'LDAP_USER' && (
+            <button type="button" className="btn btn-secondary btn-small" disabled={busy} onClick={() => show({ kind: 'password', user: u })} aria-label={`Reset the password of ${u.name}`}>
+              Reset password
+            </button>
+          )}
+        </>
+      )}
+      {can('user.delete') && (
+        <button type="button" className="btn btn-danger-outline btn-small" disabled={busy} onClick={() => remove.ask(u)} aria-label={`Delete ${u.name}`}>
+          Delete
+        </button>
+      )}
+    </>
+  );
 
-  const mayAdd = can('user.create') && can('role.view') && can('resourcepool.view');
   return (
     <>
       <PageHeader title="Users" kicker="System Configuration">
@@ -93,121 +96,25 @@ export function UsersPage() {
         title="Users"
         id="users"
         actions={
-          mayAdd && !adding && (
-            <button type="button" className="btn btn-secondary" onClick={() => { setAdding(true); setDone(null); }}>
+          can('user.create') && mayPick && open?.kind !== 'add' && (
+            <button type="button" className="btn btn-secondary" onClick={() => show({ kind: 'add' })}>
               Add user
             </button>
           )
         }
       >
-        {done && <Notice tone="success">{done}</Notice>}
-        {error ? <ErrorNotice error={error} /> : null}
-        {adding && (
-          <AddUserForm
-            onCancel={() => setAdding(false)}
-            onAdded={(u) => {
-              setAdding(false);
-              setDone(`Added ${u.name}. They set their own password when they first log in.`);
-              users.refresh();
-            }}
-          />
+        {action.notices}
+        {open?.kind === 'add' && <AddUserForm onCancel={() => setOpen(null)} onAdded={(u) => saved(`Added ${u.name}. They set their own password when they first log in.`)} />}
+        {open?.kind === 'password' && (
+          <ResetPasswordForm key={open.user.id} user={open.user} onCancel={() => setOpen(null)} onReset={() => saved(`Set a new password for ${open.user.name}; they choose their own at the next login.`)} />
         )}
-        {resetting && (
-          <ResetPasswordForm
-            user={resetting}
-            busy={busy === `${resetting.id}:password`}
-            onCancel={() => setResetting(null)}
-            onReset={async (password) => {
-              if (await change(resetting, 'password', { password }, `Set a new password for ${resetting.name}; they choose their own at the next login.`)) setResetting(null);
-            }}
-          />
-        )}
+        {open?.kind === 'roles' && <PermissionsForm key={open.user.id} user={open.user} onCancel={() => setOpen(null)} onSaved={(u) => saved(`Saved the roles of ${u.name}: ${permissionText(u)}.`)} />}
         <Loaded state={users} what="users">
-          {(list) =>
-            list.length === 0 ? (
-              <Empty title="There are no users." />
-            ) : (
-              <div className="table-wrap">
-                <table className="table table-stack" aria-label="Users">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Roles</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Last login</th>
-                      <th scope="col" className="col-actions">
-                        <span className="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((u) => (
-                      <tr key={u.id} data-user={u.name}>
-                        <th scope="row">
-                          {u.name}
-                          <span className="sub">{u.typeDisplayName}{me?.id === u.id ? ' · you' : ''}</span>
-                        </th>
-                        <td data-label="Roles">{permissionText(u)}</td>
-                        <td data-label="Status">
-                          <UserStatus u={u} />
-                        </td>
-                        <td data-label="Last login">{u.lastLogin ? <Time ms={u.lastLogin} /> : <span className="muted">Never</span>}</td>
-                        <td className="col-actions">
-                          <div className="row-actions">
-                            {can('user.edit') && (
-                              <>
-                                <button
-                                  type="button"
-                                  className="btn btn-secondary btn-small"
-                                  disabled={busy !== null}
-                                  onClick={() => void change(u, 'disable', { accountDisabled: !u.accountDisabled }, `${u.accountDisabled ? 'Enabled' : 'Disabled'} ${u.name}.`)}
-                                  aria-label={`${u.accountDisabled ? 'Enable' : 'Disable'} ${u.name}`}
-                                >
-                                  {u.accountDisabled ? 'Enable' : 'Disable'}
-                                </button>
-                                {u.type !== 'LDAP_USER' && (
-                                  <button type="button" className="btn btn-secondary btn-small" disabled={busy !== null} onClick={() => { setResetting(u); setDone(null); }} aria-label={`Reset the password of ${u.name}`}>
-                                    Reset password
-                                  </button>
-                                )}
-                              </>
-                            )}
-                            {can('user.delete') && (
-                              <button type="button" className="btn btn-danger-outline btn-small" disabled={busy !== null} onClick={() => setRemoving(u)} aria-label={`Delete ${u.name}`}>
-                                Delete
-                              </button>
-                            )}
-                          </div>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )
-          }
+          {(list) => <ResourceTable label="Users" rows={list} columns={columns} rowKey={(u) => u.id} rowData={(u) => ({ 'data-user': u.name })} actions={rowActions} empty="There are no users." />}
         </Loaded>
       </Section>
-      {removing && (
-        <ConfirmDialog title={`Delete ${removing.name}?`} confirmLabel="Delete" danger busy={busy !== null} onCancel={() => setRemoving(null)} onConfirm={() => void remove()}>
-          <p>Their sessions end and their API keys stop working. This cannot be undone.</p>
-        </ConfirmDialog>
-      )}
+      {remove.dialog}
     </>
-  );
-}
-
-/** Roles and resource groups for the pickers of a user's permission set. */
-export function useRolesAndGroups() {
-  return usePolled(
-    async (signal) => {
-      const [roles, pools] = await Promise.all([
-        get<Envelope & { roles: Role[] }>('/api/security/role', signal),
-        get<Envelope & { resourcePools: ResourcePool[] }>('/api/security/resourcepool', signal),
-      ]);
-      return { roles: roles.roles, pools: pools.resourcePools };
-    },
-    'roles-and-groups',
   );
 }
 
@@ -215,118 +122,93 @@ function AddUserForm({ onAdded, onCancel }: { onAdded: (u: User) => void; onCanc
   const choices = useRolesAndGroups();
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
-  const [roleId, setRoleId] = useState('');
-  const [poolId, setPoolId] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const roles = choices.data?.roles ?? [];
-  const pools = choices.data?.pools ?? [];
-  // Defaults once the lists are in: the read-only role (the least a new user can hold) on All Resources.
-  const role = roleId || (roles.find((r) => r.name === 'Monitor') ?? roles[0])?.id || '';
-  const pool = poolId || pools[0]?.id || '';
+  const [pair, setPair] = useState<PermissionPair>({ roleId: '', poolId: '' });
+  const form = useSubmit();
+  const picked = pickedPair(pair, choices.data);
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!name.trim()) return setError('Enter a user name.');
-    if (password.length < 8) return setError('The temporary password needs at least 8 characters.');
-    if (!role || !pool) return setError('Choose a role and a resource group.');
-    setBusy(true);
-    setError(null);
-    try {
-      onAdded(await post<User>('/api/security/user', { name: name.trim(), password, permissions: [{ resourcePoolId: pool, roleIds: [role] }] }));
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const problem = !name.trim()
+    ? 'Enter a user name.'
+    : password.length < 8
+      ? 'The temporary password needs at least 8 characters.'
+      : !picked.roleId || !picked.poolId
+        ? 'Choose a role and a resource group.'
+        : null;
+  const submit = () => form.submit(async () => onAdded(await post<User>('/api/security/user', { name: name.trim(), password, permissions: permissionsBody([picked]) })), problem);
 
   return (
-    <form className="register-form" onSubmit={(e) => void submit(e)} noValidate aria-labelledby="add-user-title">
-      <h3 id="add-user-title">Add a user</h3>
-      {choices.error ? <ErrorNotice error={choices.error} title="Could not read the roles and resource groups." /> : null}
-      {error && (
-        <div className="notice notice-danger form-error" role="alert">
-          <span className="notice-icon" aria-hidden="true">✕</span>
-          <div>{error}</div>
-        </div>
-      )}
+    <FormCard id="add-user" title="Add a user" error={form.error ?? (choices.error ? 'Could not read the roles and resource groups.' : null)} busy={form.busy} busyLabel="Adding…" submitLabel="Add user" notReady={!choices.data} onSubmit={() => void submit()} onCancel={onCancel}>
       <div className="form-grid">
-        <div className="field">
-          <label htmlFor="user-name">User name</label>
-          <input id="user-name" value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" spellCheck={false} required />
-        </div>
-        <div className="field">
-          <label htmlFor="user-password">Temporary password</label>
-          <input id="user-password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" required aria-describedby="user-password-hint" />
-          <p className="field-hint" id="user-password-hint">At least 8 characters; they set their own at the first login.</p>
-        </div>
-        <div className="field">
-          <label htmlFor="user-role">Role</label>
-          <select id="user-role" value={role} onChange={(e) => setRoleId(e.target.value)}>
-            {roles.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="user-pool">Resource group</label>
-          <select id="user-pool" value={pool} onChange={(e) => setPoolId(e.target.value)}>
-            {pools.map((p) => (
-              <option key={p.id} value={p.id}>
-                {p.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <TextField id="user-name" label="User name" value={name} onChange={setName} required />
+        <TextField id="user-password" label="Temporary password" type="password" value={password} onChange={setPassword} autoComplete="new-password" required hint="At least 8 characters; they set their own at the first login." />
+        <PermissionPicker id="user" choices={choices.data} value={pair} onChange={setPair} />
       </div>
-      <div className="form-actions">
-        <button type="submit" className="btn btn-primary" disabled={busy || !choices.data}>
-          {busy ? 'Adding…' : 'Add user'}
-        </button>
-        <button type="button" className="btn btn-secondary" onClick={onCancel} disabled={busy}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    </FormCard>
   );
 }
 
-function ResetPasswordForm({ user, busy, onReset, onCancel }: { user: User; busy: boolean; onReset: (password: string) => Promise<void>; onCancel: () => void }) {
+function ResetPasswordForm({ user, onReset, onCancel }: { user: User; onReset: () => void; onCancel: () => void }) {
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (password.length < 8) return setError('The temporary password needs at least 8 characters.');
-    setError(null);
-    void onReset(password);
-  };
+  const form = useSubmit();
+  const submit = () =>
+    form.submit(async () => {
+      await put(`/api/security/user/${user.id}`, { password });
+      onReset();
+    }, password.length < 8 ? 'The temporary password needs at least 8 characters.' : null);
   return (
-    <form className="register-form" onSubmit={submit} noValidate aria-labelledby="reset-title">
-      <h3 id="reset-title">Reset the password of {user.name}</h3>
-      {error && (
-        <div className="notice notice-danger form-error" role="alert">
-          <span className="notice-icon" aria-hidden="true">✕</span>
-          <div>{error}</div>
-        </div>
-      )}
+    <FormCard id="reset" title={`Reset the password of ${user.name}`} error={form.error} busy={form.busy} submitLabel="Set password" onSubmit={() => void submit()} onCancel={onCancel}>
       <div className="form-grid">
-        <div className="field">
-          <label htmlFor="reset-password">Temporary password</label>
-          <input id="reset-password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" required autoFocus />
-          <p className="field-hint">Their sessions end; they set their own password at the next login.</p>
+        <TextField id="reset-password" label="Temporary password" type="password" value={password} onChange={setPassword} autoComplete="new-password" required autoFocus hint="Their sessions end; they set their own password at the next login." />
+      </div>
+    </FormCard>
+  );
+}
+
+/**
+ * A user's permission sets: remove pairs, add pairs, then save them all in one PUT (the server
+ * refuses, in its own words, a change that leaves nobody able to manage users).
+ */
+function PermissionsForm({ user, onSaved, onCancel }: { user: User; onSaved: (u: User) => void; onCancel: () => void }) {
+  const choices = useRolesAndGroups();
+  const [pairs, setPairs] = useState<PermissionPair[]>(() => pairsOf(user));
+  const [adding, setAdding] = useState<PermissionPair>({ roleId: '', poolId: '' });
+  const form = useSubmit();
+  const same = (a: PermissionPair, b: PermissionPair) => a.roleId === b.roleId && a.poolId === b.poolId;
+
+  const add = () => {
+    const p = pickedPair(adding, choices.data);
+    if (!p.roleId || !p.poolId) return form.setError('Choose a role and a resource group.');
+    form.setError(null);
+    setPairs((list) => (list.some((q) => same(q, p)) ? list : [...list, p]));
+  };
+  const submit = () => form.submit(async () => onSaved(await put<User>(`/api/security/user/${user.id}`, { permissions: permissionsBody(pairs) })));
+
+  return (
+    <FormCard id="user-roles" title={`Roles of ${user.name}`} error={form.error} busy={form.busy} submitLabel="Save roles" notReady={!choices.data} onSubmit={() => void submit()} onCancel={onCancel}>
+      {pairs.length === 0 ? (
+        <p className="muted">No roles: {user.name} can log in but do nothing.</p>
+      ) : (
+        <ul className="pair-list" aria-label={`Permission sets of ${user.name}`}>
+          {pairs.map((p) => {
+            const text = pairText(p, choices.data);
+            return (
+              <li key={`${p.roleId}/${p.poolId}`} data-pair={text}>
+                {text}
+                <button type="button" className="btn btn-link" onClick={() => setPairs((list) => list.filter((q) => !same(q, p)))} aria-label={`Remove ${text}`}>
+                  Remove
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      <div className="form-grid pair-add" role="group" aria-label="Add a permission set">
+        <PermissionPicker id="pair" choices={choices.data} value={adding} onChange={setAdding} />
+        <div className="field field-button">
+          <button type="button" className="btn btn-secondary" onClick={add} disabled={!choices.data}>
+            Add to the list
+          </button>
         </div>
       </div>
-      <div className="form-actions">
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? 'Saving…' : 'Set password'}
-        </button>
-        <button type="button" className="btn btn-secondary" onClick={onCancel} disabled={busy}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    </FormCard>
   );
 }
