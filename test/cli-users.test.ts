@@ -2,7 +2,8 @@
  * `census user …` and `census role …` as an operator runs them: real child processes against a
  * real Census over HTTPS (its self-signed certificate pinned with --insecure), HOME in a temp dir.
  * The admin adds a Monitor, who must set a password before anything else and then may read jobs
- * but not users; disable, enable, a password reset, removal, and custom roles.
+ * but not users; disable, enable, a password reset, removal, custom roles, and granting and revoking
+ * permission sets (the server's last-administrator refusal shown as an error).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -149,4 +150,26 @@ describe('census user and census role', () => {
     expect(builtIn.code).toBe(1);
     expect((await run(home, ['role', 'add', 'NoPerms'], { env: asAdmin })).code).toBe(2);
   });
+
+  it('grants and revokes permission sets; the last one who can manage users keeps theirs', async () => {
+    await ok(['user', 'add', 'ops', '--role', 'Monitor', '--initial-password', 'Ops-First-Pass-1']);
+    const granted = await ok(['user', 'grant', 'ops', '--role', 'Inventory Operator', '--group', 'All Resources']);
+    expect(granted.stdout).toContain('Gave Inventory Operator on All Resources to ops; they hold: Monitor, Inventory Operator on All Resources.');
+    const sets = (await json(['user', 'list'])).find((u: { name: string }) => u.name === 'ops').permissions;
+    expect(sets).toEqual([expect.objectContaining({ resourcePool: expect.objectContaining({ id: '1000' }), roles: [expect.objectContaining({ name: 'Monitor' }), expect.objectContaining({ name: 'Inventory Operator' })] })]);
+    expect((await ok(['user', 'grant', 'ops', '--role', 'monitor'])).stdout).toContain('ops holds Monitor on All Resources already.');
+
+    const revoked = await json(['user', 'revoke', 'ops', '--role', 'Monitor']);
+    expect(revoked.permissions.flatMap((p: { roles: { name: string }[] }) => p.roles.map((r) => r.name))).toEqual(['Inventory Operator']);
+    const notHeld = await run(home, ['user', 'revoke', 'ops', '--role', 'Monitor'], { env: asAdmin });
+    expect(notHeld.code).toBe(1);
+    expect(notHeld.stderr).toContain('ops does not hold Monitor on All Resources');
+
+    // The server's refusal comes through as an error and exit 1; nothing changed.
+    const last = await run(home, ['user', 'revoke', 'admin', '--role', 'SUPERUSER'], { env: asAdmin });
+    expect(last.code).toBe(1);
+    expect(last.stderr).toMatch(/no enabled user who can manage users.*HTTP 400/);
+    expect((await json(['user', 'list'])).find((u: { name: string }) => u.name === 'admin').permissions[0].roles[0].name).toBe('SUPERUSER');
+    expect((await run(home, ['user', 'grant', 'ops'], { env: asAdmin })).code).toBe(2);
+  }, 120_000); // ten child processes: slow on a busy machine
 });

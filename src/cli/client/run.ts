@@ -12,7 +12,9 @@ import { jobCancel, jobList, jobRun, jobStatus } from './commands/jobs.ts';
 import { login, logout } from './commands/login.ts';
 import { sessionList, sessionLog, sessionShow } from './commands/sessions.ts';
 import { roleAdd, roleEdit, roleList, roleShow } from './commands/roles.ts';
-import { userAdd, userDisable, userEnable, userList, userPasswd, userRemove } from './commands/users.ts';
+import { userAdd, userDisable, userEnable, userGrant, userList, userPasswd, userRemove, userRevoke } from './commands/users.ts';
+import { keyCreate, keyList, keyRevoke, keyShow } from './commands/keys.ts';
+import { audit } from './commands/audit.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { Api, Transport } from './http.ts';
 import { processIo, type Io } from './io.ts';
@@ -24,8 +26,10 @@ export const COMMANDS: Command[] = [
   appserverList, appserverAdd, appserverRemove, appserverTest, appserverTypes,
   identityList, identityAdd, identityRemove,
   inventoryShow,
-  userList, userAdd, userDisable, userEnable, userRemove, userPasswd,
+  userList, userAdd, userDisable, userEnable, userRemove, userPasswd, userGrant, userRevoke,
   roleList, roleShow, roleAdd, roleEdit,
+  keyList, keyCreate, keyShow, keyRevoke,
+  audit,
 ];
 
 const GROUPS = [...new Set(COMMANDS.map((c) => c.words[0]!))];

@@ -1,7 +1,8 @@
 /**
- * `census user list|add|disable|enable|remove|passwd`: users on /api/security/user. A user is
- * named by name or id; a role or resource group likewise. A new user, and one whose password is
- * reset here, sets their own password at the next login.
+ * `census user list|add|disable|enable|remove|passwd|grant|revoke`: users on /api/security/user.
+ * A user is named by name or id; a role or resource group likewise. A new user, and one whose
+ * password is reset here, sets their own password at the next login. grant and revoke edit the
+ * permission sets (role on resource group) a user holds.
  */
 import { readStdin } from '../io.ts';
 import { str, type Command, type Ctx, type OptionSpec } from '../command.ts';
@@ -118,6 +119,58 @@ export const userRemove: Command = {
     ctx.print(`Removed user ${u.name} (id ${u.id}).`);
   },
 };
+
+/** A user's permission sets as the API shows them (one entry per group, with its roles), flattened. */
+function setsOf(u: Json): { roleId: string; poolId: string }[] {
+  const entries: Json[] = Array.isArray(u.permissions) ? u.permissions : [];
+  return entries.flatMap((p) => (p.roles ?? []).map((r: Json) => ({ roleId: String(r.id), poolId: String(p.resourcePool?.id) })));
+}
+
+/** The sets in the shape PUT /api/security/user/{id} takes: one entry per group. */
+function setsBody(sets: { roleId: string; poolId: string }[]): Json[] {
+  const byPool = new Map<string, number[]>();
+  for (const s of sets) byPool.set(s.poolId, [...(byPool.get(s.poolId) ?? []), Number(s.roleId)]);
+  return [...byPool].map(([poolId, roleIds]) => ({ resourcePoolId: Number(poolId), roleIds }));
+}
+
+function permissionCommand(grant: boolean): Command {
+  return {
+    words: ['user', grant ? 'grant' : 'revoke'],
+    synopsis: 'USER --role ROLE [--group GROUP]',
+    summary: grant ? 'give a user a role on a resource group (a permission set)' : 'take a role on a resource group from a user',
+    help: `  USER          a name or id
+  --role ROLE   a role's name or id (census role list)
+  --group GROUP a resource group's name or id (default: All Resources)
+  --json        the user as the API gives it after the change
+The server refuses a change that would leave no enabled user who can manage users. A directory
+(LDAP) user's sets are replaced by what their groups give at their next login.`,
+    options: { role: { type: 'string' }, group: { type: 'string' } },
+    args: ['USER'],
+    async run(ctx) {
+      const roleName = str(ctx, 'role');
+      if (!roleName) throw new UsageError('--role is required', ctx.usage);
+      const api = ctx.api();
+      const u = await findByNameOrId(api, USERS, 'users', 'user', ctx.args[0]!);
+      const role = await findByNameOrId(api, ROLES, 'roles', 'role', roleName);
+      const pool = await findByNameOrId(api, POOLS, 'resourcePools', 'resource group', str(ctx, 'group') ?? '1000');
+      const sets = setsOf(u);
+      const same = (s: { roleId: string; poolId: string }) => s.roleId === String(role.id) && s.poolId === String(pool.id);
+      const held = sets.some(same);
+      if (grant && held) {
+        if (ctx.json) return ctx.printJson(u);
+        return ctx.print(`${u.name} holds ${role.name} on ${pool.name} already.`);
+      }
+      if (!grant && !held) throw new CliError(`${u.name} does not hold ${role.name} on ${pool.name} (they hold: ${rolesText(u)})`);
+      const next = grant ? [...sets, { roleId: String(role.id), poolId: String(pool.id) }] : sets.filter((s) => !same(s));
+      const changed = (await api.request('PUT', `${USERS}/${u.id}`, { body: { permissions: setsBody(next) } })).json;
+      if (ctx.json) return ctx.printJson(changed);
+      ctx.print(`${grant ? 'Gave' : 'Took'} ${role.name} on ${pool.name} ${grant ? 'to' : 'from'} ${changed.name}; they hold: ${rolesText(changed)}.`);
+      if (changed.type === 'LDAP_USER') ctx.print('They log in through a directory: their next login sets what their groups give.');
+    },
+  };
+}
+export const userGrant = permissionCommand(true);
+export const userRevoke = permissionCommand(false);
 
 export const userPasswd: Command = {
   words: ['user', 'passwd'],
