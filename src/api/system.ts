@@ -40,8 +40,15 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
         await auth.logout(sessionid);
         throw invalid('"newPassword" must be a string of 8 to 1024 characters.');
       }
-      // Ends the user's other sessions: only the one this login opened survives the change.
-      await auth.changePassword({ userId: user.id, sessionId: sessionid, address: req.ip }, newPassword);
+      // Ends the user's other sessions: only the one this login opened survives the change. A
+      // refused change (a directory user's password lives in the directory) ends that one too:
+      // the caller gets an error, not a session, and must not be left holding one.
+      try {
+        await auth.changePassword({ userId: user.id, sessionId: sessionid, address: req.ip }, newPassword);
+      } catch (err) {
+        await auth.logout(sessionid);
+        throw err;
+      }
       // The login route has no session yet (Basic credentials): the actor is the user who just logged in.
       user = await ctx.services.system.me(userActor(user.id, user.name, await ctx.services.auth.accessOf(user.id), req.ip));
     }

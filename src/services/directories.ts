@@ -177,12 +177,19 @@ export function directoryService(ctx: ServiceContext, auth: AuthService) {
       return store.directories.addMapping({ directoryId: id, groupDn: input.groupDn.trim(), roleId: input.roleId, poolId: input.poolId });
     },
 
-    /** Removes a mapping; the users it gave sets to keep them until their next login. */
+    /**
+     * Removes a mapping; the users it gave sets to keep them until their next login. Refused when
+     * it backs the last user who can manage users (users.ts someoneManagesUsers): their next
+     * login would take that away.
+     */
     async deleteMapping(_actor: Actor, id: number, mappingId: number): Promise<void> {
       await stored(id);
-      const m = await store.directories.mapping(mappingId);
-      if (!m || m.directoryId !== id) throw notFound('Directory group mapping', mappingId);
-      await store.directories.deleteMapping(mappingId);
+      await store.transaction(async (r) => {
+        const m = await r.directories.mapping(mappingId);
+        if (!m || m.directoryId !== id) throw notFound('Directory group mapping', mappingId);
+        await r.directories.deleteMapping(mappingId);
+        await keepAnAdmin(r);
+      });
     },
   };
 }

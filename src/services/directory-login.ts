@@ -15,7 +15,9 @@ import type { PermissionSet } from '../core/permissions.ts';
 import type { User } from '../core/types.ts';
 import { authenticate, DirectoryError, type DirectoryConfig, type DirectoryUser } from '../directory/ldap.ts';
 import type { StoredDirectory } from '../store/directories.ts';
+import type { Repositories } from '../store/index.ts';
 import type { ServiceContext } from './context.ts';
+import { managesUsers, someoneManagesUsers } from './users.ts';
 
 /** Serializes first logins of one name across processes (Repositories.lock). */
 const FIRST_LOGIN_LOCK = 4242011;
@@ -63,6 +65,23 @@ export function directoryLogin(ctx: Pick<ServiceContext, 'store' | 'clock' | 'se
     return sets;
   }
 
+  /**
+   * Replaces a directory user's sets with what their groups give now, unless that would leave no
+   * enabled user who can manage users (the rule users.ts keeps for every change): then they keep
+   * what they held as well, and the server log says so. Their directory took them out of the
+   * group; Census cannot stop that, but it does not lock itself out of user management because of it.
+   */
+  async function replaceSets(r: Repositories, user: User, sets: PermissionSet[]): Promise<void> {
+    const before = await r.permissionSets.of(user.id);
+    await r.permissionSets.set(user.id, sets);
+    // Only a login that takes user management away from them can leave nobody with it.
+    if (!(await managesUsers(r, before)) || (await managesUsers(r, sets)) || (await someoneManagesUsers(r))) return;
+    const kept = [...sets, ...before.filter((b) => !sets.some((s) => s.roleId === b.roleId && s.poolId === b.poolId))];
+    await r.permissionSets.set(user.id, kept);
+    log(`census: directory login of "${user.name}": their groups no longer let them manage users, but no other enabled user can; ` +
+      'they keep the permission sets they held until another user can manage users.');
+  }
+
   /** The directory accepted the password: make or update the user, with the sets their groups give. */
   async function admit(d: StoredDirectory, found: DirectoryUser): Promise<DirectoryLoginResult> {
     const sets = await setsFor(d.id, found.groups);
@@ -75,7 +94,7 @@ export function directoryLogin(ctx: Pick<ServiceContext, 'store' | 'clock' | 'se
       }
       if (!sets.length) {
         // Their groups no longer give them anything: take away what an earlier login gave.
-        if (user) await r.permissionSets.set(user.id, []);
+        if (user) await replaceSets(r, user, []);
         log(`census: directory login refused: "${found.username}" (${found.dn}) of directory "${d.name}" is in no mapped group ` +
           `(groups: ${found.groups.length ? found.groups.join('; ') : 'none'}).`);
         return { user, ok: false };
@@ -83,7 +102,8 @@ export function directoryLogin(ctx: Pick<ServiceContext, 'store' | 'clock' | 'se
       // No password of Census's own: the hash is not one verifyPassword could ever accept.
       const made = user ?? (await r.users.create(found.username, `directory$${randomBytes(16).toString('hex')}`, clock.now(), { directory: { id: d.id, dn: found.dn } }));
       if (user) await r.users.update(user.id, { dn: found.dn, passwordExpired: false });
-      await r.permissionSets.set(made.id, sets);
+      if (user) await replaceSets(r, user, sets);
+      else await r.permissionSets.set(made.id, sets);
       return { user: (await r.users.byId(made.id))!, ok: true };
     });
   }

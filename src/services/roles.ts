@@ -1,6 +1,7 @@
 /**
  * Roles and resource groups (spec §11.1). Built-in ones are read-only; a custom one in use by a
- * user cannot be deleted; no change may leave Census without an enabled user who can manage users.
+ * user or named by a directory group mapping cannot be deleted; no change may leave Census without
+ * an enabled user who can manage users.
  */
 import type { Actor } from '../core/actor.ts';
 import { conflict, invalid, notAllowed, notFound } from '../core/errors.ts';
@@ -25,6 +26,18 @@ export interface PoolInput {
 const checkName = (name: string, what: string) => {
   if (!name.trim() || name.length > 128) throw invalid(`A ${what} needs a "name" of 1 to 128 characters.`, `${what.replace(' ', '')}.name`);
 };
+
+/**
+ * Refuses to delete a role or resource group a directory group mapping names: the mapping would
+ * silently stop giving anything, and its users lose their access at their next login.
+ */
+async function notMapped(r: Repositories, what: { roleId: number } | { poolId: number }, label: string, code: string): Promise<void> {
+  const used = await r.directories.mappingsWith(what);
+  if (!used.length) return;
+  const [first] = used;
+  const more = used.length > 1 ? ` and ${used.length - 1} other mapping(s)` : '';
+  throw conflict(`${label} is mapped to group "${first!.groupDn}" of directory "${first!.directoryName}"${more}; remove those mappings first (/api/ldap/{id}/mapping).`, code);
+}
 
 function permissionsOf(ids: string[]): Permission[] {
   const unknown = ids.filter((p) => !isPermission(p));
@@ -82,6 +95,8 @@ export function roleService(ctx: ServiceContext, auth: AuthService) {
       const role = await get(actor, id);
       if (role.builtIn) throw notAllowed(`${role.name} is a built-in role and cannot be deleted.`, 'role.built-in');
       await store.transaction(async (r) => {
+        // A mapping first: taking it from directory users is no use while a mapping gives it back.
+        await notMapped(r, { roleId: id }, `Role "${role.name}"`, 'role.in-use');
         const users = await r.permissionSets.usersWith({ roleId: id });
         if (users) throw conflict(`Role "${role.name}" is held by ${users} user(s); take it from them first.`, 'role.in-use');
         await r.roles.delete(id);
@@ -137,6 +152,8 @@ export function resourcePoolService(ctx: ServiceContext, auth: AuthService) {
       const pool = await get(actor, id);
       if (pool.builtIn) throw notAllowed(`${pool.name} is built in and cannot be deleted.`, 'resourcepool.built-in');
       await store.transaction(async (r) => {
+        // A mapping first: taking it from directory users is no use while a mapping gives it back.
+        await notMapped(r, { poolId: id }, `Resource group "${pool.name}"`, 'resourcepool.in-use');
         const users = await r.permissionSets.usersWith({ poolId: id });
         if (users) throw conflict(`Resource group "${pool.name}" is used by ${users} user(s); take it from them first.`, 'resourcepool.in-use');
         await r.resourcePools.delete(id);

@@ -46,14 +46,30 @@ export async function managesUsers(r: Repositories, sets: readonly PermissionSet
 }
 
 /**
+ * Whether some enabled user can manage users. A directory user counts only with the sets a
+ * mapping of their directory still gives (the same role on the same resource group): their next
+ * login replaces what they hold with what the mappings give, so a set no mapping backs is about
+ * to go. Census does not know a directory user's groups between logins, so a set another
+ * mapping (of another group) also gives still counts.
+ */
+export async function someoneManagesUsers(r: Repositories): Promise<boolean> {
+  const sets = await r.permissionSets.all();
+  const mapped = new Set((await r.directories.allMappings()).map((m) => `${m.directoryId}:${m.roleId}:${m.poolId}`));
+  for (const u of await r.users.all()) {
+    if (u.disabled) continue;
+    const held = sets.get(u.id) ?? [];
+    const lasting = u.type === 'LDAP_USER' ? held.filter((s) => mapped.has(`${u.directoryId}:${s.roleId}:${s.poolId}`)) : held;
+    if (await managesUsers(r, lasting)) return true;
+  }
+  return false;
+}
+
+/**
  * Refuses a change after which no enabled user could manage users. Runs inside the transaction
  * that makes the change, after it, so it sees the result.
  */
 export async function keepAnAdmin(r: Repositories): Promise<void> {
-  const sets = await r.permissionSets.all();
-  for (const u of await r.users.all()) {
-    if (!u.disabled && (await managesUsers(r, sets.get(u.id) ?? []))) return;
-  }
+  if (await someoneManagesUsers(r)) return;
   throw notAllowed('This would leave no enabled user who can manage users; give another user that role first.', 'user.last-admin');
 }
 
@@ -109,6 +125,8 @@ export function userService(ctx: ServiceContext, auth: AuthService) {
       const updated = await store.transaction(async (r) => {
         const u = await r.users.byId(id);
         if (!u) throw notFound('User', id);
+        // Its directory checks a directory user's password: a password of Census's own would be a second way in.
+        if (hash !== undefined && u.type === 'LDAP_USER') throw notAllowed(`${u.name} logs in with a directory password; change it in the directory.`, 'user.directory');
         renamed = changes.name !== undefined && changes.name !== u.name;
         if (changes.name !== undefined && changes.name !== u.name && (await r.users.byName(changes.name))) {
           throw conflict(`A user named "${changes.name}" exists already.`, 'user.duplicate');

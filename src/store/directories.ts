@@ -86,11 +86,17 @@ export class DirectoryRepository {
     return Number(r.numDeletedRows) === 1;
   }
 
-  /** How many mappings name this role (or this group). */
-  async mappingsWith(what: { roleId: number } | { poolId: number }): Promise<number> {
-    let q = this.db.selectFrom('directoryGroupMappings').select((eb) => eb.fn.countAll<number>().as('n'));
-    q = 'roleId' in what ? q.where('roleId', '=', what.roleId) : q.where('poolId', '=', what.poolId);
-    return Number((await q.executeTakeFirst())?.n ?? 0);
+  /** The mappings that name this role (or this resource group), with their directory's name: what deleting it would break. */
+  async mappingsWith(what: { roleId: number } | { poolId: number }): Promise<(GroupMapping & { directoryName: string })[]> {
+    let q = this.db.selectFrom('directoryGroupMappings as m').innerJoin('directories as d', 'd.id', 'm.directoryId')
+      .selectAll('m').select('d.name as directoryName');
+    q = 'roleId' in what ? q.where('m.roleId', '=', what.roleId) : q.where('m.poolId', '=', what.poolId);
+    return q.orderBy('m.id').execute();
+  }
+
+  /** Every directory's mappings, in id order (the last-administrator check reads them all). */
+  async allMappings(): Promise<GroupMapping[]> {
+    return (await this.db.selectFrom('directoryGroupMappings').selectAll().orderBy('id').execute()).map(toMapping);
   }
 
   /** Up to `limit` sealed bind passwords with ids above `afterId`, in id order (census rotate-key walks them). */
