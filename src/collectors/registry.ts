@@ -3,6 +3,7 @@
  * lookup, registration's check, the API's list that drives the CLI and the web UI) reads it here.
  */
 import { fileCollector } from './file/index.ts';
+import { kvmCollector } from './kvm/index.ts';
 import { mysqlCollector } from './mysql/index.ts';
 import { postgresqlCollector } from './postgresql/index.ts';
 import { redisCollector } from './redis/index.ts';
@@ -13,6 +14,7 @@ const COLLECTORS: readonly Collector[] = [
   mysqlCollector,
   fileCollector,
   redisCollector,
+  kvmCollector,
 ];
 
 /** The collectors by their type, in registration order; refuses two with one type. */

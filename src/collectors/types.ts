@@ -23,6 +23,8 @@ export interface CollectTarget {
    * name). Default "disable".
    */
   tls?: TlsMode;
+  /** A hypervisor's libvirt URI on the host (default qemu:///system); absent for application servers. */
+  uri?: string | null;
 }
 
 // Shared with the API, so it lives in core; re-exported for the collectors.

@@ -5,7 +5,6 @@
  * and df. Host keys are not verified yet; the key's fingerprint is recorded so a later run can.
  */
 
-import { raceDeadline } from '../deadline.ts';
 import { describeServer } from '../network-errors.ts';
 import {
   CollectorError,
@@ -18,9 +17,9 @@ import {
   withPort,
   type ConnectionCheck,
 } from '../types.ts';
-import { classifySshError, sanitizeRemoteText } from './errors.ts';
+import { classifySshError, sanitizeRemoteText } from '../ssh-errors.ts';
+import { cancelled, DEFAULT_PORT, emptyContext, hostKeyType, SshSession, withinDeadline } from '../ssh-session.ts';
 import { buildFileSystems, inventoryScript, parseScriptOutput } from './inventory.ts';
-import { DEFAULT_PORT, hostKeyType, SshSession } from './session.ts';
 
 /** The script arrives on stdin, so the login shell only has to start sh, whatever shell it is. */
 const REMOTE_COMMAND = 'sh -s';
@@ -173,21 +172,3 @@ async function collectWith(session: SshSession, target: CollectTarget, deadline:
 function lastLines(text: string): string {
   return text.trim().split('\n').slice(-3).join(' ');
 }
-
-function emptyContext() {
-  return { stage: 'connect' as const, nonSshGreeting: null, bytesReceived: 0, serverMethods: null, triedMethods: [] };
-}
-
-/**
- * Settle with `work`, or with TIMEOUT at `deadline` (ms since the epoch), or with CANCELLED on
- * abort, whichever is first. The steps of a connection test share one deadline.
- */
-function withinDeadline<T>(work: Promise<T>, options: CollectOptions, target: CollectTarget, session: SshSession, deadline: number): Promise<T> {
-  return raceDeadline(work, deadline, options.signal, {
-    timeout: () => session.timeoutError(options.timeoutMs),
-    cancelled: () => cancelled(target),
-  });
-}
-
-const cancelled = (target: CollectTarget) =>
-  new CollectorError('CANCELLED', `collection from SSH server ${describeServer(target)} was cancelled`);

@@ -2,7 +2,8 @@
  * One SSH connection of a collection or a connection test: connect, handshake, log in, run one
  * command, and be shut down by whoever ends the collection (success, error, deadline or abort).
  * Each step is a promise (`handshake`, `ready`, `exec`) that rejects with a CollectorError, so a
- * connection test can report the steps one by one.
+ * connection test can report the steps one by one. Shared by the collectors that work over SSH
+ * (file systems, KVM hosts).
  */
 
 import { createHash, createPrivateKey } from 'node:crypto';
@@ -19,9 +20,10 @@ import type {
   Prompt,
 } from 'ssh2';
 
-import { describeServer, errorMessage } from '../network-errors.ts';
-import { CollectorError, type CollectTarget } from '../types.ts';
-import { classifySshError, protocolMismatch, sanitizeRemoteText, type FailureContext } from './errors.ts';
+import { raceDeadline } from './deadline.ts';
+import { describeServer, errorMessage } from './network-errors.ts';
+import { CollectorError, type CollectOptions, type CollectTarget } from './types.ts';
+import { classifySshError, protocolMismatch, sanitizeRemoteText, type FailureContext } from './ssh-errors.ts';
 
 const { Client, utils } = ssh2;
 
@@ -427,3 +429,22 @@ export class SshSession {
     if (this.sniffed.length >= SNIFF_BYTES) this.sniffing = false;
   };
 }
+
+/** The failure context of a session that was never created (a cancel before the start). */
+export function emptyContext(): FailureContext {
+  return { stage: 'connect', nonSshGreeting: null, bytesReceived: 0, serverMethods: null, triedMethods: [] };
+}
+
+/**
+ * Settle with `work`, or with TIMEOUT at `deadline` (ms since the epoch), or with CANCELLED on
+ * abort, whichever is first. The steps of a connection test share one deadline.
+ */
+export function withinDeadline<T>(work: Promise<T>, options: CollectOptions, target: CollectTarget, session: SshSession, deadline: number): Promise<T> {
+  return raceDeadline(work, deadline, options.signal, {
+    timeout: () => session.timeoutError(options.timeoutMs),
+    cancelled: () => cancelled(target),
+  });
+}
+
+export const cancelled = (target: CollectTarget): CollectorError =>
+  new CollectorError('CANCELLED', `collection from SSH server ${describeServer(target)} was cancelled`);

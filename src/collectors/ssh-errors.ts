@@ -4,8 +4,8 @@
  * the server and the reason, and never carries the password, the passphrase or any key text.
  */
 
-import { classifyNetworkError, describeServer, errorMessage, scrubSecret } from '../network-errors.ts';
-import { CollectorError, type CollectTarget } from '../types.ts';
+import { classifyNetworkError, describeServer, errorMessage, scrubSecret } from './network-errors.ts';
+import { CollectorError, type CollectTarget } from './types.ts';
 
 const WHAT = 'SSH server';
 
