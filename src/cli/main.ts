@@ -8,8 +8,23 @@
  * nothing of the server.
  */
 
+/**
+ * Exits once stdout has taken everything written to it: a large answer (`vm list --json`) into a
+ * pipe is written in part at once and the rest later, and process.exit would cut it short.
+ */
+async function exitAfterOutput(code: number): Promise<never> {
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // `census worker list …` asks a server which workers there are (a client command); any other
+  // `census worker …` starts one.
+  if (command === 'worker' && rest[0] === 'list') {
+    const { runClient } = await import('./client/run.ts');
+    return exitAfterOutput(await runClient(argv));
+  }
   switch (command) {
     case 'server':
     case 'worker': {
@@ -38,8 +53,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     default: {
       const { runClient } = await import('./client/run.ts');
-      const code = await runClient(argv);
-      process.exit(code);
+      return exitAfterOutput(await runClient(argv));
     }
   }
 }

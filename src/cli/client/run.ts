@@ -15,6 +15,9 @@ import { roleAdd, roleEdit, roleList, roleShow } from './commands/roles.ts';
 import { userAdd, userDisable, userEnable, userGrant, userList, userPasswd, userRemove, userRevoke } from './commands/users.ts';
 import { keyCreate, keyList, keyRevoke, keyShow } from './commands/keys.ts';
 import { audit } from './commands/audit.ts';
+import { hypervisorInventory, hypervisorList, hypervisorRegister, hypervisorRemove, hypervisorShow, hypervisorTest, hypervisorUpdate } from './commands/hypervisors.ts';
+import { vmList } from './commands/vms.ts';
+import { siteCreate, siteDelete, siteList, siteUpdate, workerList } from './commands/sites.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { Api, Transport } from './http.ts';
 import { processIo, type Io } from './io.ts';
@@ -26,6 +29,9 @@ export const COMMANDS: Command[] = [
   appserverList, appserverAdd, appserverRemove, appserverTest, appserverTypes,
   identityList, identityAdd, identityRemove,
   inventoryShow,
+  hypervisorList, hypervisorRegister, hypervisorShow, hypervisorUpdate, hypervisorRemove, hypervisorTest, hypervisorInventory,
+  vmList,
+  siteList, siteCreate, siteUpdate, siteDelete, workerList,
   userList, userAdd, userDisable, userEnable, userRemove, userPasswd, userGrant, userRevoke,
   roleList, roleShow, roleAdd, roleEdit,
   keyList, keyCreate, keyShow, keyRevoke,

@@ -117,7 +117,7 @@ export async function sessionProgress(api: Api, sessionId: string): Promise<{ se
 
 /** "Session 1712… (Application Server Inventory) ended PARTIAL in 3.2 s: 1 of 2 tasks completed, 1 failed, 0 skipped." */
 export function sessionSummary(s: Json, total: number, done: number): string {
-  const stats = Array.isArray(s?.properties?.statistics) ? s.properties.statistics.find((x: Json) => x?.resourceType === 'appserver') : undefined;
+  const stats = Array.isArray(s?.properties?.statistics) ? s.properties.statistics.find((x: Json) => x?.resourceType === 'appserver' || x?.resourceType === 'hypervisor') : undefined;
   const counts = stats
     ? `${stats.success} of ${stats.total} task(s) completed, ${stats.failed} failed, ${stats.skipped} skipped`
     : `${done} of ${total} task(s) ended`;
