@@ -116,17 +116,24 @@ describe('web UI in Chromium', () => {
     await page.getByText('Census cannot inventory containers yet.').waitFor();
     await page.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).waitFor();
     await screenshot(page, 'containers');
+    // The menu comes from GET /api/census/collector: Cloud Management has no collector, and the
+    // page names the types that do have one, linking to their pages.
     await nav.getByRole('link', { name: 'Cloud Management' }).click();
+    await page.waitForURL(/\/manage-protection\/cloud-management$/);
     await page.getByText('Census cannot inventory cloud resources yet.').waitFor();
     await page.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).waitFor();
-    // The menu comes from GET /api/census/collector: Hypervisors has no collector yet, and the
-    // page names the types that do have one, linking to their pages.
-    await nav.getByRole('link', { name: 'Hypervisors' }).click();
-    await page.waitForURL(/\/manage-protection\/hypervisors$/);
-    await page.getByText('Census cannot inventory hypervisors and their virtual machines yet.').waitFor();
-    const collectors = (await api('/api/census/collector')).collectors as { displayName: string }[];
+    const collectors = (await api('/api/census/collector')).collectors as { displayName: string; group: string }[];
     for (const c of collectors) await page.locator('.unsupported').getByRole('link', { name: c.displayName, exact: true }).waitFor();
+    // Hypervisors has a collector (kvm): its one type's page, driven by the Hypervisor Inventory.
+    expect(collectors.filter((c) => c.group === 'hypervisors').map((c) => c.displayName)).toEqual(['KVM (libvirt)']);
+    await nav.getByRole('link', { name: 'Hypervisors' }).click();
+    await page.waitForURL(/\/manage-protection\/hypervisors\/kvm$/);
+    await page.getByRole('heading', { level: 1, name: 'Hypervisors' }).waitFor();
+    await page.locator('#backup').getByText('The Hypervisor Inventory job connects to every registered hypervisor').waitFor();
+    await page.getByText('No KVM hosts are registered.').waitFor();
     // A group's own address leads to its first type's page.
+    await page.goto(s.url + '/manage-protection/hypervisors');
+    await page.waitForURL(/\/manage-protection\/hypervisors\/kvm$/);
     await page.goto(s.url + '/manage-protection/file-systems');
     await page.waitForURL(/\/manage-protection\/file-systems\/file$/);
     // MySQL/MariaDB and File Systems are pages of their own, with forms for their logins.

@@ -10,6 +10,7 @@ import { navigate, useLocation } from './lib/router';
 import { ApiKeysPage } from './pages/ApiKeysPage';
 import { ApplicationPage } from './pages/ApplicationPage';
 import { AuditPage } from './pages/AuditPage';
+import { HypervisorPage } from './pages/HypervisorPage';
 import { JobsPage } from './pages/JobsPage';
 import { LdapPage } from './pages/LdapPage';
 import { LoginPage } from './pages/LoginPage';
@@ -21,10 +22,10 @@ import { RolesPage } from './pages/RolesPage';
 import { UsersPage } from './pages/UsersPage';
 import { SessionPage } from './pages/SessionPage';
 
-/** Manage Protection pages: one per application type, and one per group Census cannot inventory. */
+/** Manage Protection pages: one per application (or hypervisor) type, and one per group Census cannot inventory. */
 function ManageProtectionPage({ path, groups }: { path: string; groups: MenuGroup[] }) {
   const app = allApps(groups).find((a) => a.path === path);
-  if (app) return <ApplicationPage key={app.type} app={app} />;
+  if (app) return app.group === 'hypervisors' ? <HypervisorPage key={app.type} app={app} /> : <ApplicationPage key={app.type} app={app} />;
   const empty = groups.find((g) => g.apps.length === 0 && groupPath(g.id) === path);
   if (empty) return <NotInventoriedPage key={empty.id} title={empty.title} what={empty.what} />;
   return <NotFoundPage />;

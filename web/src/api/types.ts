@@ -6,6 +6,9 @@
 import type { ApiKeyCreatedWire, ApiKeyWire } from '../../../src/api/schemas/apikeys.ts';
 import type { AppServerWire, ConnectionCheckWire, ConnectionTestWire } from '../../../src/api/schemas/appservers.ts';
 import type { CollectorWire } from '../../../src/api/schemas/collectors.ts';
+import type { HypervisorWire, VmWire } from '../../../src/api/schemas/hypervisors.ts';
+import type { IdentityWire } from '../../../src/api/schemas/identities.ts';
+import type { SiteWire } from '../../../src/api/schemas/sites.ts';
 import type { LinksWire, LinkWire } from '../../../src/api/schemas/common.ts';
 import type { AuditEntryWire } from '../../../src/api/schemas/audit.ts';
 import type { ChangeWire, DatabaseWire, FindingWire, InstanceWire } from '../../../src/api/schemas/inventory.ts';
@@ -34,6 +37,11 @@ export type ConnectionTest = ConnectionTestWire;
 /** What Census can inventory (GET /api/census/collector, a Census addition). */
 export type Collector = CollectorWire;
 export type ProtectionGroup = Collector['group'];
+/** Hypervisors (/api/hypervisor), their VMs (the VM catalog), the sites they belong to and stored logins (identities, never their secrets). */
+export type Hypervisor = HypervisorWire;
+export type Vm = VmWire;
+export type Site = SiteWire;
+export type Identity = IdentityWire;
 /** Users, roles, resource groups (/api/security/*) and the session's own user with what they may do. */
 export type User = LoginUserWire;
 export type Role = RoleWire;
@@ -60,3 +68,4 @@ export interface Envelope {
 }
 
 export const INVENTORY_SERVICE_ID = 'serviceprovider.catalog.application';
+export const HYPERVISOR_INVENTORY_SERVICE_ID = 'serviceprovider.catalog.hypervisor';

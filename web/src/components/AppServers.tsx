@@ -1,8 +1,9 @@
 /** The registered application servers of one type: register, test the connection, unregister. */
 import { useState } from 'react';
-import { del, get, post } from '../api/client';
+import { del } from '../api/client';
 import type { AppServer, ConnectionTest } from '../api/types';
 import type { AppType } from '../lib/appTypes';
+import { runConnectionTest } from '../lib/connectionTest';
 import { useMe } from '../lib/me';
 import type { Polled } from '../lib/usePolled';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -29,12 +30,7 @@ export function AppServers({ app, servers, onChanged }: { app: AppType; servers:
   const test = async (s: AppServer) => {
     setTests((t) => ({ ...t, [s.id]: { busy: true } }));
     try {
-      let r = await post<ConnectionTest>(s.links.test?.href ?? `/api/appserver/${s.id}?action=test`, { type: 'application' });
-      // SPP answers with a status link to poll while tests run; Census usually has them all at once.
-      for (let i = 0; !r.testsComplete && r.statusHref && i < 30; i++) {
-        await new Promise((ok) => window.setTimeout(ok, 1000));
-        r = await get<ConnectionTest>(r.statusHref);
-      }
+      const r = await runConnectionTest(s.links.test?.href ?? `/api/appserver/${s.id}?action=test`, { type: 'application' });
       setTests((t) => ({ ...t, [s.id]: { busy: false, result: r } }));
     } catch (err) {
       setTests((t) => ({ ...t, [s.id]: { busy: false, error: err } }));

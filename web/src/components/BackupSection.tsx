@@ -15,7 +15,7 @@ import { ProgressBar, StatusBadge } from './Status';
 import { Time } from './Time';
 
 export function BackupSection({ what }: { what: string }) {
-  const { job, inProgress, starting, startError, run } = useInventoryJob();
+  const { kind, job, inProgress, starting, startError, run } = useInventoryJob();
   const j = job.data;
   const last = j?.lastrun;
   const disabled = !j || inProgress || starting;
@@ -40,7 +40,7 @@ export function BackupSection({ what }: { what: string }) {
     <Section
       title="Backup"
       id="backup"
-      description={`The Application Server Inventory job connects to every registered server and records its ${what}.`}
+      description={`The ${kind.name} job connects to every registered ${kind.target} and records its ${what}.`}
       actions={button}
     >
       {job.error && !(job.error instanceof ApiError && job.error.isUnauthorized) ? (
@@ -49,7 +49,7 @@ export function BackupSection({ what }: { what: string }) {
       {startError ? <ErrorNotice error={startError} title="The inventory did not start." /> : null}
       <div id="inventory-state" className="facts" aria-live="polite">
         {!j ? (
-          <span className="muted">{job.loading ? 'Reading the inventory job…' : 'There is no application server inventory job on this server.'}</span>
+          <span className="muted">{job.loading ? 'Reading the inventory job…' : `There is no ${kind.name} job on this server.`}</span>
         ) : inProgress && last ? (
           <>
             <span className="fact">

@@ -14,6 +14,9 @@ function value(field: string | null, v: string | null): string {
   return v;
 }
 
+/** "Database", "Filesystem", "VM": how an object's kind reads (acronyms stay upper case). */
+const objectWord = (type: string): string => (type.toLowerCase() === 'vm' ? 'VM' : titleCase(type));
+
 /**
  * The changes of one session; with `appserverIds`, only those servers' (the page's application
  * type). `live` re-reads them every few seconds while the session runs.
@@ -55,7 +58,7 @@ export function ChangesTable({ sessionId, appserverIds, kind, live, refreshKey }
                 {changes.map((c) => (
                   <tr key={c.id}>
                     <th scope="row">
-                      <span className="muted">{titleCase(c.objectType)}</span> <span className="mono">{c.objectName}</span>
+                      <span className="muted">{objectWord(c.objectType)}</span> <span className="mono">{c.objectName}</span>
                     </th>
                     <td data-label="Change">
                       <StatusBadge status={c.change} />

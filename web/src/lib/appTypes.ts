@@ -17,6 +17,8 @@ export const GROUPS: readonly { id: ProtectionGroup; title: string; what: string
 export interface AppType {
   /** Census's applicationType. */
   type: string;
+  /** Its Manage Protection group: hypervisor types get the hypervisor page. */
+  group: ProtectionGroup;
   /** The page's title: the type's name, or its group's when it is the group's only type. */
   title: string;
   displayName: string;
@@ -55,6 +57,7 @@ export function appTypeOf(c: Collector, aloneInGroup: boolean): AppType {
   const port = c.defaultPort === null ? '' : ` (${c.defaultPort} by default)`;
   return {
     type: c.type,
+    group: c.group,
     title: aloneInGroup && group ? group.title : c.displayName,
     displayName: c.displayName,
     groupTitle: aloneInGroup ? null : (group?.title ?? null),

@@ -10,7 +10,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { get, messageOf, post, query } from '../api/client';
 import type { Envelope, JobSession, LogEntry, Task } from '../api/types';
-import { INVENTORY_SERVICE_ID } from '../api/types';
+import { HYPERVISOR_INVENTORY_SERVICE_ID, INVENTORY_SERVICE_ID } from '../api/types';
 import { ChangesTable } from '../components/Changes';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Empty, ErrorNotice, Loaded } from '../components/Feedback';
@@ -29,6 +29,8 @@ const LIVE_POLL_MS = 1_000;
 /** The pace while the event stream is up: only a safety net. */
 const SAFETY_POLL_MS = 15_000;
 const isLive = (status: string | undefined) => status === 'RUNNING' || status === 'CANCELLING';
+/** Sessions of the two inventory jobs record changes (application servers' objects, hypervisors' VMs). */
+const isInventory = (serviceId: string) => serviceId === INVENTORY_SERVICE_ID || serviceId === HYPERVISOR_INVENTORY_SERVICE_ID;
 export const LOG_TYPES = ['INFO', 'WARN', 'ERROR', 'SUMMARY', 'DEBUG', 'DETAIL'] as const;
 const LOG_PAGE = 500;
 
@@ -66,8 +68,8 @@ export function SessionPage({ id }: { id: string }) {
             <PageHeader title={data.jobName} kicker={`Job session ${data.id}`} />
             <Summary session={data} onChanged={session.refresh} />
             <TasksSection id={id} live={live} tick={tick} pace={pace} />
-            {data.serviceId === INVENTORY_SERVICE_ID && mayReadInventory && (
-              <Section title="Changes" id="changes" description="Instances, databases and file systems this run found new, gone or changed.">
+            {isInventory(data.serviceId) && mayReadInventory && (
+              <Section title="Changes" id="changes" description={data.serviceId === HYPERVISOR_INVENTORY_SERVICE_ID ? 'Virtual machines this run found new, gone or changed.' : 'Instances, databases and file systems this run found new, gone or changed.'}>
                 <ChangesTable sessionId={id} live={live} refreshKey={tick} />
               </Section>
             )}
@@ -139,7 +141,7 @@ function Summary({ session: s, onChanged }: { session: JobSession; onChanged: ()
             <dd>{serversOutcome(stats)}</dd>
           </div>
         )}
-        {s.serviceId === INVENTORY_SERVICE_ID && !live && (
+        {isInventory(s.serviceId) && !live && (
           <div>
             <dt>Changes</dt>
             <dd>{changesOutcome(stats) ?? 'Nothing changed'}</dd>
