@@ -4,9 +4,8 @@
 # per-user libvirt ("qemu:///session", started by virsh itself) for their SSH login user and
 # libvirt's in-process "test:///" driver. Neither needs the system's libvirtd.
 #
-# Idempotent: does nothing when everything is there. Otherwise installs Debian's packages without
-# recommended extras, quietly, with a policy-rc.d that answers 101 ("action forbidden") in place
-# during the install (our own only if the machine has none), so no system service is started.
+# Idempotent: does nothing when everything is there. Otherwise installs Debian's packages through
+# apt-install.sh, which starts no system service.
 set -eu
 
 PACKAGES="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-utils qemu-system-x86"
@@ -28,36 +27,7 @@ if have_all; then
   exit 0
 fi
 
-command -v apt-get >/dev/null 2>&1 || fail "libvirt or QEMU is missing and apt-get is not available; install $PACKAGES by hand"
-[ "$(id -u)" -eq 0 ] || fail "libvirt or QEMU is missing and installing them needs root"
-
-LOG=$(mktemp)
-POLICY=/usr/sbin/policy-rc.d
-OWN_POLICY=0
-cleanup() {
-  rm -f "$LOG"
-  if [ "$OWN_POLICY" -eq 1 ]; then rm -f "$POLICY"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ ! -e "$POLICY" ]; then
-  printf '#!/bin/sh\n# temporary, from ensure-libvirt.sh: start no services while installing\nexit 101\n' >"$POLICY"
-  chmod 0755 "$POLICY"
-  OWN_POLICY=1
-fi
-
-# Wait for a concurrent apt/dpkg run instead of failing on its lock.
-APT_OPTS="-q -o DPkg::Lock::Timeout=120"
-
-if ! apt-get $APT_OPTS update >"$LOG" 2>&1; then
-  tail -n 20 "$LOG" >&2
-  fail "apt-get update failed; cannot install $PACKAGES"
-fi
 # shellcheck disable=SC2086 # the package list is meant to split
-if ! DEBIAN_FRONTEND=noninteractive apt-get $APT_OPTS install -y --no-install-recommends $PACKAGES >"$LOG" 2>&1; then
-  tail -n 20 "$LOG" >&2
-  fail "apt-get install $PACKAGES failed"
-fi
+"$(dirname "$0")/apt-install.sh" ensure-libvirt $PACKAGES
 have_all || fail "$PACKAGES were installed but virsh, qemu-img, libvirtd or the QEMU driver is still missing"
 echo "ensure-libvirt: installed $(virsh --version 2>/dev/null | sed 's/^/libvirt /') and $(qemu-img --version | head -n 1)"

@@ -1,6 +1,6 @@
 /**
  * A throwaway OpenLDAP server for the directory-login tests: Debian's /usr/sbin/slapd, installed
- * with apt-get when missing (as root, like scripts/ensure-sshd.sh does for sshd), run in the
+ * with scripts/apt-install.sh when missing (as root, as scripts/ensure-sshd.sh does for sshd), run in the
  * foreground with its own slapd.conf, mdb database and certificates under a temp directory, on
  * two free loopback ports: ldap:// (StartTLS offered) and ldaps://. The machine's /etc/ldap and
  * slapd service stay untouched: no service is started by the install (a policy-rc.d that forbids
@@ -18,9 +18,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client } from 'ldapts';
 
 const SLAPD = '/usr/sbin/slapd';
+const APT_INSTALL = fileURLToPath(new URL('../../scripts/apt-install.sh', import.meta.url));
 const SLAPADD = '/usr/sbin/slapadd';
 const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 15_000;
@@ -88,19 +90,8 @@ export async function ensureSlapd(): Promise<void> {
 }
 
 async function installSlapd(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error(`${SLAPD} is missing and installing it needs root: apt-get install -y slapd ldap-utils`);
-  // Start no service while installing: Debian's postinst would start the system's slapd.
-  const policy = '/usr/sbin/policy-rc.d';
-  const ownPolicy = !existsSync(policy);
-  if (ownPolicy) await writeFile(policy, '#!/bin/sh\n# temporary, from test/support/slapd.ts: start no services while installing\nexit 101\n', { mode: 0o755 });
-  try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const apt = ['-q', '-o', 'DPkg::Lock::Timeout=120'];
-    await run('apt-get', [...apt, 'update'], { env, timeoutMs: 300_000 });
-    await run('apt-get', [...apt, 'install', '-y', '--no-install-recommends', 'slapd', 'ldap-utils'], { env, timeoutMs: 300_000 });
-  } finally {
-    if (ownPolicy) await rm(policy, { force: true });
-  }
+  // The one installer of the tests' Debian packages: root only, starts no service.
+  await run(APT_INSTALL, ['slapd-harness', 'slapd', 'ldap-utils'], { timeoutMs: 600_000 });
   if (!existsSync(SLAPD)) throw new Error(`slapd was installed but ${SLAPD} is still missing`);
 }
 
