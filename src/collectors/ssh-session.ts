@@ -448,3 +448,25 @@ export function withinDeadline<T>(work: Promise<T>, options: CollectOptions, tar
 
 export const cancelled = (target: CollectTarget): CollectorError =>
   new CollectorError('CANCELLED', `collection from SSH server ${describeServer(target)} was cancelled`);
+
+/**
+ * One collection over SSH: a session with the whole collection's deadline, `work` raced against
+ * that deadline and the abort signal, SSH failures turned into CollectorErrors that name the
+ * server (a CollectorError `work` throws passes through as it is), and the session closed
+ * however it ends.
+ */
+export async function collectOverSsh<T>(where: CollectTarget, options: CollectOptions, work: (session: SshSession, deadline: number) => Promise<T>): Promise<T> {
+  if (options.signal.aborted) throw cancelled(where);
+  const deadline = Date.now() + options.timeoutMs;
+  const session = new SshSession(where, deadline);
+  let succeeded = false;
+  try {
+    const result = await withinDeadline(work(session, deadline), options, where, session, deadline);
+    succeeded = true;
+    return result;
+  } catch (err) {
+    throw classifySshError(err, where, session.context());
+  } finally {
+    await session.close(succeeded);
+  }
+}

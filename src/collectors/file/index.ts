@@ -18,7 +18,7 @@ import {
   type ConnectionCheck,
 } from '../types.ts';
 import { classifySshError, sanitizeRemoteText } from '../ssh-errors.ts';
-import { cancelled, DEFAULT_PORT, emptyContext, hostKeyType, SshSession, withinDeadline } from '../ssh-session.ts';
+import { cancelled, collectOverSsh, DEFAULT_PORT, emptyContext, hostKeyType, SshSession, withinDeadline } from '../ssh-session.ts';
 import { buildFileSystems, inventoryScript, parseScriptOutput } from './inventory.ts';
 
 /** The script arrives on stdin, so the login shell only has to start sh, whatever shell it is. */
@@ -53,20 +53,7 @@ export const fileCollector: Collector = {
   async collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult> {
     // Messages and the instance name use the effective port, so fill in the default once.
     const where = withPort(target, DEFAULT_PORT);
-    if (options.signal.aborted) throw cancelled(where);
-
-    const deadline = Date.now() + options.timeoutMs;
-    const session = new SshSession(where, deadline);
-    let succeeded = false;
-    try {
-      const result = await withinDeadline(collectWith(session, where, deadline), options, where, session, deadline);
-      succeeded = true;
-      return result;
-    } catch (err) {
-      throw classifySshError(err, where, session.context());
-    } finally {
-      await session.close(succeeded);
-    }
+    return collectOverSsh(where, options, (session, deadline) => collectWith(session, where, deadline));
   },
 
   async test(target: CollectTarget, options: CollectOptions): Promise<ConnectionCheck[]> {

@@ -8,7 +8,7 @@
 
 import { describeServer } from '../network-errors.ts';
 import { classifySshError, sanitizeRemoteText } from '../ssh-errors.ts';
-import { cancelled, DEFAULT_PORT, emptyContext, SshSession, withinDeadline, type ExecResult } from '../ssh-session.ts';
+import { cancelled, collectOverSsh, DEFAULT_PORT, emptyContext, SshSession, withinDeadline, type ExecResult } from '../ssh-session.ts';
 import {
   CollectorError,
   type CollectedInstance,
@@ -66,26 +66,16 @@ export const kvmCollector: Collector = {
   async collect(target: CollectTarget, options: CollectOptions): Promise<CollectResult> {
     const where = withPort(target, DEFAULT_PORT);
     const uri = checkedUri(where);
-    if (options.signal.aborted) throw cancelled(where);
-
-    const deadline = Date.now() + options.timeoutMs;
-    const session = new SshSession(where, deadline);
-    let succeeded = false;
-    try {
-      const work = (async () => {
-        await session.ready;
-        return session.exec(REMOTE_COMMAND, kvmScript(uri));
-      })();
-      const run = await withinDeadline(work, options, where, session, deadline);
-      const result = toResult(analyse(run, where, uri), session, where, uri);
-      succeeded = true;
-      return result;
-    } catch (err) {
-      if (err instanceof StepError) throw err.error;
-      throw classifySshError(err, where, session.context());
-    } finally {
-      await session.close(succeeded);
-    }
+    return collectOverSsh(where, options, async (session) => {
+      await session.ready;
+      const run = await session.exec(REMOTE_COMMAND, kvmScript(uri));
+      try {
+        return toResult(analyse(run, where, uri), session, where, uri);
+      } catch (err) {
+        // A failed step of the script names its check (for test()); collect() needs only the error.
+        throw err instanceof StepError ? err.error : err;
+      }
+    });
   },
 
   async test(target: CollectTarget, options: CollectOptions): Promise<ConnectionCheck[]> {
