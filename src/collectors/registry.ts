@@ -8,6 +8,7 @@ import { mysqlCollector } from './mysql/index.ts';
 import { postgresqlCollector } from './postgresql/index.ts';
 import { redisCollector } from './redis/index.ts';
 import type { Collector, CollectorInfo } from './types.ts';
+import { vmwareCollector } from './vmware/index.ts';
 
 const COLLECTORS: readonly Collector[] = [
   postgresqlCollector,
@@ -15,6 +16,7 @@ const COLLECTORS: readonly Collector[] = [
   fileCollector,
   redisCollector,
   kvmCollector,
+  vmwareCollector,
 ];
 
 /** The collectors by their type, in registration order; refuses two with one type. */

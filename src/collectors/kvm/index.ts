@@ -22,7 +22,7 @@ import {
 } from '../types.ts';
 import { buildInventory, ParseError, type Inventory } from './inventory.ts';
 import { kvmScript, splitOutput, type ScriptOutput } from './script.ts';
-import { effectiveUri, libvirtUriProblem } from './uri.ts';
+import { DEFAULT_LIBVIRT_URI, effectiveUri, libvirtUriProblem } from './uri.ts';
 
 /** The script arrives on stdin, so the login shell only has to start sh, whatever shell it is. */
 const REMOTE_COMMAND = 'sh -s';
@@ -46,6 +46,7 @@ const kvmInfo: CollectorInfo = {
   childTypes: ['vm'],
   identityKinds: ['password', 'key'],
   tls: false,
+  defaultUri: DEFAULT_LIBVIRT_URI,
   checks: CHECKS,
 };
 

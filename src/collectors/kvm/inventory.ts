@@ -1,6 +1,6 @@
 /**
  * Turns the script's sections (script.ts) into the host instance and one "database" per domain.
- * XML is parsed strictly (xml.ts); what libvirt does not say is null, never guessed. A section
+ * XML is parsed strictly (../xml.ts); what libvirt does not say is null, never guessed. A section
  * that is not what virsh prints is a ParseError (the collector makes it a PROTOCOL error naming
  * the host); a single object libvirt could not read (it vanished, a disk without a size) is a
  * warning.
@@ -8,7 +8,7 @@
 
 import type { CollectedDatabase } from '../types.ts';
 import { errorLines, type ScriptOutput, type Section } from './script.ts';
-import { at, attr, child, childrenNamed, parseXml, textAt, XmlError, type XmlElement } from './xml.ts';
+import { at, attr, child, childrenNamed, parseXml, textAt, XmlError, type XmlElement } from '../xml.ts';
 
 export class ParseError extends Error {
   constructor(message: string) {

@@ -21,7 +21,7 @@ import { kvmCollector } from './index.ts';
 import { buildInventory } from './inventory.ts';
 import { splitOutput } from './script.ts';
 import { libvirtUriProblem, shellQuote } from './uri.ts';
-import { parseXml, XmlError } from './xml.ts';
+import { parseXml, XmlError } from '../xml.ts';
 
 const MiB = 1024 * 1024;
 

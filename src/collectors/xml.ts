@@ -1,8 +1,10 @@
 /**
- * A small, strict XML parser for what virsh prints (dumpxml, pool-dumpxml, net-dumpxml): elements,
- * attributes, text, the five predefined entities and character references, comments, CDATA and an
- * XML declaration. No DTDs, no external entities, no namespaces processing: a document that
- * leaves any of that, or is not well formed, is refused with an XmlError (never a half-read tree).
+ * A small, strict XML parser for what the collectors read: virsh's documents (dumpxml,
+ * pool-dumpxml, net-dumpxml) for kvm, vSphere's SOAP answers for vmware. Elements, attributes,
+ * text, the five predefined entities and character references, comments, CDATA and an XML
+ * declaration. No DTDs, no external entities, no namespaces processing (a prefixed name such as
+ * `soapenv:Body` is kept whole; `localName` drops the prefix): a document that leaves any of
+ * that, or is not well formed, is refused with an XmlError (never a half-read tree).
  */
 
 export interface XmlElement {
@@ -191,3 +193,6 @@ export function textAt(el: XmlElement | undefined, path: string): string | null 
   const found = at(el, path);
   return found ? found.text.trim() : null;
 }
+
+/** An element's or attribute's name without its namespace prefix ("soapenv:Body" -> "Body"). */
+export const localName = (name: string): string => name.slice(name.indexOf(':') + 1);
