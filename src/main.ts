@@ -4,7 +4,7 @@
  */
 import { createServices, Scheduler } from './services/index.ts';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -20,6 +20,7 @@ import { collectorInfos, collectorRegistry } from './collectors/registry.ts';
 import { systemActor } from './core/actor.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { ALL_RESOURCES_POOL, SUPERUSER_ROLE_ID } from './core/permissions.ts';
+import { DEFAULT_SITE_NAME } from './core/sites.ts';
 import { generatePassword, hashPassword } from './core/password.ts';
 import { SecretBox } from './core/secret-box.ts';
 import { Engine } from './engine/engine.ts';
@@ -27,7 +28,7 @@ import { PgBossQueue } from './engine/pgboss-queue.ts';
 import { PgProcessLiveness } from './engine/process-lock.ts';
 import { InProcessQueue } from './engine/queue.ts';
 import { nextFireTime, validateSchedule } from './engine/schedule.ts';
-import { INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from './engine/system-jobs.ts';
+import { HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from './engine/system-jobs.ts';
 import { Store } from './store/index.ts';
 import { createPrivateFile, makeDataDirPrivate } from './store/data-dir.ts';
 import { loadOrCreateKeys } from './store/keyfile.ts';
@@ -57,6 +58,8 @@ export interface CensusConfig {
   adminPassword?: string;
   secretKey?: string;
   clock?: Clock;
+  /** The collectors by type (default: COLLECTORS, src/collectors/registry.ts); tests pass their own through collectorRegistry(list). */
+  collectors?: ReadonlyMap<string, Collector>;
   loginPolicy?: LoginPolicy;
   /** Run the scheduler loop (tests drive tick() themselves). */
   scheduler: boolean;
@@ -73,6 +76,8 @@ export interface CensusConfig {
   limits?: Partial<HttpLimits>;
   /** Lets Prometheus read /metrics with `Authorization: Bearer <token>` instead of a login session. */
   metricsToken?: string;
+  /** The site (by name) whose servers' tasks this process takes when it runs tasks (default "Primary"; docs/sites.md). */
+  site?: string;
 }
 
 export const DEFAULT_CONFIG: Omit<CensusConfig, 'dataDir'> = {
@@ -115,6 +120,13 @@ function packageVersion(): string {
   } catch {
     return '0.0.0';
   }
+}
+
+/** This machine's first address other than loopback (what /api/vadp shows as a worker's ipAddr). */
+function ownAddress(): string | null {
+  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
+  const pick = all.find((a) => !a.internal && a.family === 'IPv4') ?? all.find((a) => !a.internal) ?? all.find((a) => a.family === 'IPv4');
+  return pick?.address ?? null;
 }
 
 /** Creates the admin user on first start; its password is shown once and kept in a file only the owner can read. */
@@ -160,21 +172,31 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
   // Once more, now that SQLite made its -wal and -shm: they take census.db's mode, and this pass
   // checks that rather than trusting it.
   makeDataDirPrivate(config.dataDir);
+  // A process that runs tasks is a worker of one site (docs/sites.md); an unknown site stops the start.
+  const runsTasks = role === 'worker' || store.dialect === 'sqlite' || Boolean(config.withWorker);
+  const site = await store.sites.byName(config.site ?? DEFAULT_SITE_NAME);
+  if (!site) {
+    const known = (await store.sites.all()).map((s) => `"${s.name}"`).join(', ');
+    await store.close();
+    throw new Error(`--site: there is no site named "${config.site}" (sites: ${known}); create it first (POST /api/site) or leave --site out for "${DEFAULT_SITE_NAME}".`);
+  }
   const queue = store.dialect === 'postgres'
     ? new PgBossQueue({
         connectionString: config.database!,
         schema: config.queueSchema ?? (config.schema ? `${config.schema}_queue` : 'census_queue'),
         concurrency: config.concurrency,
+        siteId: site.id,
       })
     : new InProcessQueue(config.concurrency);
   const engine = new Engine({
-    store, clock, queue, secrets, collectors: COLLECTORS,
+    store, clock, queue, secrets, collectors: config.collectors ?? COLLECTORS,
     taskTimeoutMs: config.taskTimeoutMs, retries: config.retries, retryDelayMs: config.retryDelayMs,
     ...(config.leaseMs ? { leaseMs: config.leaseMs, heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 6)), sweepMs: Math.max(100, Math.floor(config.leaseMs / 6)) } : {}),
     ...(config.estateConcurrency ? { estateConcurrency: config.estateConcurrency } : {}),
     processName: `${role}@${hostname()}:${process.pid}`,
     // On PostgreSQL other processes see this one die from the database (an advisory lock it holds).
     ...(store.dialect === 'postgres' ? { liveness: new PgProcessLiveness(config.database!) } : {}),
+    ...(runsTasks ? { worker: { siteId: site.id, version: packageVersion(), address: role === 'server' && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : ownAddress() } } : {}),
   });
   return { config, clock, store, secrets, engine };
 }
@@ -198,12 +220,12 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
     await store.jobs.setSchedule(INVENTORY_JOB_ID, s, nextFireTime(s, clock.now()));
   }
   engine.start({ runTasks });
-  const collectors = collectorInfos(COLLECTORS);
-  const services = createServices({ store, engine, clock, secrets, collectors }, { auth: { policy: config.loginPolicy ?? DEFAULT_LOGIN_POLICY } });
+  const collectors = collectorInfos(partial.collectors ?? COLLECTORS);
+  const services = createServices({ store, engine, clock, secrets, collectors }, { auth: { policy: config.loginPolicy ?? DEFAULT_LOGIN_POLICY }, host: { dataDir: config.dataDir } });
   if (firstStart) {
-    // Run both system jobs once, for real, so every job has a `lastrun` from the start: SPP's
+    // Run the system jobs once, for real, so every job has a `lastrun` from the start: SPP's
     // clients read job.lastrun without checking that it exists (docs/compat.md).
-    for (const id of [MAINTENANCE_JOB_ID, INVENTORY_JOB_ID]) {
+    for (const id of [MAINTENANCE_JOB_ID, INVENTORY_JOB_ID, HYPERVISOR_INVENTORY_JOB_ID]) {
       const { session } = await services.jobs.start(systemActor('census'), id, 'first-start');
       if (runTasks) await engine.waitForSession(session.id, 60_000);
     }
@@ -241,6 +263,7 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   const stop = () =>
     (stopping ??= (async () => {
       scheduler.stop();
+      services.hostMetrics.stop();
       await app.close();
       await engine.stop();
       await store.close();

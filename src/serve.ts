@@ -31,6 +31,8 @@ Options:
   --data-dir DIR       database (SQLite), TLS certificate and key file (default ./.census or $CENSUS_DATA_DIR)
   --database URL       postgres://user@host/db to keep everything in PostgreSQL instead of SQLite
   --concurrency N      tasks this process runs at once (default ${DEFAULT_CONFIG.concurrency})
+  --site NAME          the site whose servers' tasks this process takes when it runs tasks
+                       (default Primary; the site must exist: POST /api/site; docs/sites.md)
   --estate-concurrency N   tasks running at once across all processes (default: no limit)
   --task-timeout S     seconds one server's inventory may take (default ${DEFAULT_CONFIG.taskTimeoutMs / 1000})
   --lease S            seconds a running task's claim holds without a heartbeat; a task of a
@@ -68,7 +70,7 @@ function int(name: string, v: string | undefined, min: number, max: number): num
 const OPTIONS = {
   port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, database: { type: 'string' },
   http: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'public-url': { type: 'string' }, 'with-worker': { type: 'boolean' }, concurrency: { type: 'string' }, 'estate-concurrency': { type: 'string' },
-  'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'metrics-token': { type: 'string' },
+  'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'metrics-token': { type: 'string' }, site: { type: 'string' },
   'header-timeout': { type: 'string' }, 'body-timeout': { type: 'string' }, 'request-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' }, 'max-connections-per-address': { type: 'string' }, 'inventory-time': { type: 'string' }, timezone: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -116,12 +118,18 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(metricsToken ? { metricsToken } : {}),
     ...(values.database ? { database: values.database } : {}),
+    ...(values.site !== undefined ? { site: siteName(values.site) } : {}),
     ...(values['tls-cert'] !== undefined && values['tls-key'] !== undefined ? { tlsCert: resolve(values['tls-cert']), tlsKey: resolve(values['tls-key']) } : {}),
     ...(values['public-url'] !== undefined ? { publicUrl: publicUrl(values['public-url']) } : {}),
     ...(values['inventory-time'] ? { inventorySchedule: { time: values['inventory-time'], ...(values.timezone ? { timezone: values.timezone } : {}) } } : {}),
     ...(process.env.CENSUS_ADMIN_PASSWORD ? { adminPassword: process.env.CENSUS_ADMIN_PASSWORD } : {}),
     ...(process.env.CENSUS_SECRET_KEY !== undefined ? { secretKey: process.env.CENSUS_SECRET_KEY } : {}),
   };
+}
+
+function siteName(text: string): string {
+  if (!text.trim()) fail('--site needs the name of a site (GET /api/site lists them)');
+  return text.trim();
 }
 
 function publicUrl(text: string): string {
@@ -213,7 +221,7 @@ export async function worker(args: string[]): Promise<void> {
   if (!config) return;
   privateUmask();
   const w = await startWorker(config);
-  console.log(`Census worker ${w.engine.processName} is taking tasks (concurrency ${config.concurrency})`);
+  console.log(`Census worker ${w.engine.processName} is taking tasks (concurrency ${config.concurrency}, site ${config.site ?? 'Primary'})`);
   stopOnSignals('worker', w.stop);
   reloadOnSighup('worker', w);
 }

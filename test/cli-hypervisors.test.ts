@@ -58,7 +58,7 @@ const standIn: Collector = {
   applicationType: 'kvm',
   info: {
     type: 'kvm', displayName: 'KVM (test stand-in)', group: 'hypervisors', defaultPort: 22, childTypes: ['vm'],
-    identityKinds: ['password', 'key'], tls: false, checks: [{ name: 'connect', description: 'SSH to the host' }],
+    identityKinds: ['password', 'key'], tls: false, defaultUri: 'qemu:///system', checks: [{ name: 'connect', description: 'SSH to the host' }],
   },
   async collect(target) {
     const vms = hosts.get(target.host);
@@ -175,8 +175,8 @@ describe('census hypervisor, vm, site and worker', () => {
     expect((await fails(['hypervisor', 'register', '--host', 'h', '--port', '70000', '--user', 'root', '--password', 'x'], 2)).stderr).toContain('--port must be a whole number');
     expect((await fails(['hypervisor', 'register', '--host', 'h', '--identity', 'nobody'], 1)).stderr).toContain('there is no identity "nobody"');
     expect((await fails(['hypervisor', 'register', '--host', 'h', '--site', 'Atlantis', '--user', 'root', '--password', 'x'], 1)).stderr).toContain('there is no site "Atlantis"');
-    const vmware = await fails(['hypervisor', 'register', '--host', 'h', '--type', 'vmware', '--user', 'root', '--password', 'x'], 1);
-    expect(vmware.stderr).toMatch(/"vmware" is not supported yet.*kvm.*HTTP 400/);
+    const hyperv = await fails(['hypervisor', 'register', '--host', 'h', '--type', 'hyperv', '--user', 'root', '--password', 'x'], 1);
+    expect(hyperv.stderr).toMatch(/"hyperv" is not supported yet.*kvm.*HTTP 400/);
     const dup = await fails(['hypervisor', 'register', '--name', 'again', '--host', '10.0.0.1', '--user', 'root', '--password', 'x', '--no-inventory'], 1);
     expect(dup.stderr).toMatch(/HTTP 409/);
   });

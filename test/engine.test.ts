@@ -11,7 +11,7 @@ import { SecretBox } from '../src/core/secret-box.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { InProcessQueue } from '../src/engine/queue.ts';
 import { nextFireTime } from '../src/engine/schedule.ts';
-import { INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from '../src/engine/system-jobs.ts';
+import { HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from '../src/engine/system-jobs.ts';
 import { jobService } from '../src/services/jobs.ts';
 import { Scheduler } from '../src/services/scheduler.ts';
 import type { Store } from '../src/store/index.ts';
@@ -266,6 +266,7 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     expect(new Date(first).toISOString()).toBe('2026-03-28T01:30:00.000Z'); // CET, UTC+1
     await t.store.jobs.setSchedule(INVENTORY_JOB_ID, schedule, first);
     await t.store.jobs.setSchedule(MAINTENANCE_JOB_ID, null, null);
+    await t.store.jobs.setSchedule(HYPERVISOR_INVENTORY_JOB_ID, null, null);
 
     expect(await scheduler.tick()).toEqual([]);
     clock.set(first);

@@ -46,6 +46,7 @@ export function settings(body: Body) {
     ...(body.comment !== undefined ? { comment: str(body, 'comment', { max: 2000 }) ?? null } : {}),
     ...(str(body, 'tls') !== undefined ? { tlsMode: str(body, 'tls')! } : {}),
     ...(maxConcurrency !== undefined ? { maxConcurrency: asNumber(maxConcurrency) } : {}),
+    ...(body.siteId !== undefined && body.siteId !== null && body.siteId !== '' ? { siteId: asNumber(body.siteId) } : {}),
   };
 }
 

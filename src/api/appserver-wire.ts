@@ -1,5 +1,6 @@
 /** An application server in SPP's wire shape (spec §7.1), the way /api/appserver and /ngp/appserver answer it. */
 import type { AppServer } from '../core/types.ts';
+import { DEFAULT_SITE_ID, DEFAULT_SITE_NAME } from '../core/sites.ts';
 import { link } from './links.ts';
 import type { AppServerWire } from './schemas/index.ts';
 
@@ -37,8 +38,8 @@ export function appserverWire(base: string, a: AppServer): AppServerWire {
     application: true,
     script: false,
     metadataPath: null,
-    siteName: 'Primary',
-    siteId: '1000',
+    siteName: a.siteName ?? DEFAULT_SITE_NAME,
+    siteId: String(a.siteId ?? DEFAULT_SITE_ID),
     nodeId: null,
     type: 'appserver',
     resourceType: 'appserver',

@@ -45,6 +45,8 @@ export function collectorWire(base: string, c: CollectorInfo): CollectorWire {
     childTypes: [...c.childTypes],
     identityKinds: [...c.identityKinds],
     tls: c.tls,
+    defaultTls: c.tls ? c.defaultTls ?? 'disable' : null,
+    defaultUri: c.defaultUri ?? null,
     checks: c.checks.map(({ name, description }) => ({ name, description })),
     resourceType: 'collector',
   };

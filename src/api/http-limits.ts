@@ -106,10 +106,13 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: import('no
       : err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'Request Header Fields Too Large', 'XSBInvalidArgumentException', 'The request headers are too large.']
         : [400, 'Bad Request', 'XSBInvalidArgumentException', 'The request is not valid HTTP (request line or headers).'];
-  // The request line, where the parser got that far: errors under /ngp are wrapped its way.
-  const raw = (err as { rawPacket?: Buffer }).rawPacket;
-  const target = raw?.toString('latin1').split('\r\n', 1)[0]?.split(' ')[1] ?? '';
-  const body = JSON.stringify(errorPayload(spellsNgp(target), status, { id, description }));
+  // The request line, where the parser got that far: errors under /ngp are wrapped its way. A
+  // long request line arrives in several reads (TLS records are 16 KiB at most) and the failing
+  // packet holds only its end: then the path is unknown, and the answer has both shapes (the
+  // NodeJS layer's wrapped one carries `id` and `description` on top as well).
+  const line = (err as { rawPacket?: Buffer }).rawPacket?.toString('latin1').split('\r\n', 1)[0] ?? '';
+  const target = /^[A-Z]+ \S+ HTTP\/1\.[01]$/.test(line) ? line.split(' ')[1]! : null;
+  const body = JSON.stringify(errorPayload(target === null || spellsNgp(target), status, { id, description }));
   if (socket.writable) {
     socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }

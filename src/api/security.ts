@@ -47,9 +47,11 @@ function permissionSets(raw: unknown): PermissionSet[] | undefined {
 /** A resource on the wire → the group's: one server by its href, or every server. */
 function poolResource(v: unknown, i: number): PoolResource {
   const href = typeof v === 'string' ? v : String((v as Body).href ?? '');
-  const m = /\/api\/appserver(?:\/(\d+))?\/?$/.exec(href);
-  if (!m) throw invalid(`resources[${i}] must be an application server's href (".../api/appserver/ID") or ".../api/appserver" for all of them.`);
-  return m[1] ? { kind: 'appserver', id: Number(m[1]) } : { kind: 'appserver.all' };
+  // A hypervisor is a registered server like an application server (one id space): a group holds either by id.
+  const m = /\/api\/(?:appserver(?:\/(\d+))?|hypervisor\/(\d+))\/?$/.exec(href);
+  if (!m) throw invalid(`resources[${i}] must be an application server's or hypervisor's href (".../api/appserver/ID", ".../api/hypervisor/ID") or ".../api/appserver" for all of them.`);
+  const id = m[1] ?? m[2];
+  return id ? { kind: 'appserver', id: Number(id) } : { kind: 'appserver.all' };
 }
 
 export function roleWire(base: string, r: Role): RoleWire {
@@ -64,7 +66,7 @@ export function roleWire(base: string, r: Role): RoleWire {
   };
 }
 
-export function poolWire(base: string, p: ResourcePool, names: ReadonlyMap<number, string>): ResourcePoolWire {
+export function poolWire(base: string, p: ResourcePool, names: ReadonlyMap<number, string>, hypervisors: ReadonlySet<number> = new Set()): ResourcePoolWire {
   const self = `/api/security/resourcepool/${p.id}`;
   return {
     links: {
@@ -74,7 +76,7 @@ export function poolWire(base: string, p: ResourcePool, names: ReadonlyMap<numbe
     id: String(p.id), name: p.name, description: p.description, type: p.builtIn ? 'BUILTIN' : 'CUSTOM', rbacPath: `resourcepool:0/resourcepool:${p.id}`,
     resources: p.resources.map((r) => (r.kind === 'appserver.all'
       ? { href: `${base}/api/appserver`, type: 'appserver.all' }
-      : { href: `${base}/api/appserver/${r.id}`, type: 'appserver', id: String(r.id), ...(names.has(r.id) ? { name: names.get(r.id)! } : {}) })),
+      : { href: `${base}/api/${hypervisors.has(r.id) ? 'hypervisor' : 'appserver'}/${r.id}`, type: hypervisors.has(r.id) ? 'hypervisor' : 'appserver', id: String(r.id), ...(names.has(r.id) ? { name: names.get(r.id)! } : {}) })),
   };
 }
 
@@ -134,8 +136,14 @@ export function securityRoutes(app: FastifyInstance, ctx: ApiContext): void {
     };
   }
   const userOut = async (req: FastifyRequest, v: UserView) => userAnswer(ctx, await actorOf(ctx, req), baseUrl(req), v);
-  const serverNames = async (req: FastifyRequest) =>
-    new Map((await ctx.services.appservers.list(await actorOf(ctx, req), { where: [], order: [], limit: 100_000, offset: 0 })).items.map((a) => [a.id, a.name]));
+  /** The names of the servers the caller sees, and which of them are hypervisors (their hrefs differ). */
+  const serverNames = async (req: FastifyRequest): Promise<[Map<number, string>, Set<number>]> => {
+    const actor = await actorOf(ctx, req);
+    const all = { where: [], order: [], limit: 100_000, offset: 0 };
+    const apps = (await ctx.services.appservers.list(actor, all)).items;
+    const hvs = (await ctx.services.hypervisors.list(actor, all)).items;
+    return [new Map([...apps, ...hvs].map((a) => [a.id, a.name])), new Set(hvs.map((h) => h.id))];
+  };
 
   const USER_ID = pathParams({ id: 'User id.' });
   const ROLE_ID = pathParams({ id: 'Role id.' });
@@ -304,7 +312,7 @@ export function securityRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const n = await serverNames(req);
     return {
       links: { self: link(base, '/api/security/resourcepool', 'self'), up: link(base, '/api/security', 'up'), create: link(base, '/api/security/resourcepool', 'create') },
-      total: all.length, page: 1, resourcePools: all.map((p) => poolWire(base, p, n)),
+      total: all.length, page: 1, resourcePools: all.map((p) => poolWire(base, p, ...n)),
     };
   });
 
@@ -322,12 +330,12 @@ export function securityRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req, reply) => {
     const input = poolInput(bodyObject(req));
     const p = await resourcePools.create(await actorOf(ctx, req), { name: input.name!, resources: input.resources!, ...(input.description !== undefined ? { description: input.description } : {}) });
-    return reply.code(201).header('location', `${baseUrl(req)}/api/security/resourcepool/${p.id}`).send(poolWire(baseUrl(req), p, await serverNames(req)));
+    return reply.code(201).header('location', `${baseUrl(req)}/api/security/resourcepool/${p.id}`).send(poolWire(baseUrl(req), p, ...(await serverNames(req))));
   });
 
   app.get('/api/security/resourcepool/:id', {
     schema: routeSchema({ tag: TAGS.security, summary: 'Get a resource group', permission: 'resourcepool.view', params: POOL_ID, ok: { 200: 'ResourcePool' }, errors: [400, 403, 404] }),
-  }, async (req) => poolWire(baseUrl(req), await resourcePools.get(await actorOf(ctx, req), idParam(req)), await serverNames(req)));
+  }, async (req) => poolWire(baseUrl(req), await resourcePools.get(await actorOf(ctx, req), idParam(req)), ...(await serverNames(req))));
 
   app.put('/api/security/resourcepool/:id', {
     schema: routeSchema({
@@ -337,7 +345,7 @@ export function securityRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }),
   }, async (req) => {
     const p = await resourcePools.update(await actorOf(ctx, req), idParam(req), poolInput(bodyObject(req)));
-    return poolWire(baseUrl(req), p, await serverNames(req));
+    return poolWire(baseUrl(req), p, ...(await serverNames(req)));
   });
 
   app.delete('/api/security/resourcepool/:id', {

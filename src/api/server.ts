@@ -10,6 +10,8 @@ import { access, checkPermission, markAccess, metricsTokenMatches } from './acce
 import { apiKeyRoutes, bearerApiKey } from './apikeys.ts';
 import { applicationRoutes } from './application.ts';
 import { appserverRoutes } from './appservers.ts';
+import { catalogVmRoutes } from './catalog-vm.ts';
+import { hypervisorRoutes } from './hypervisors.ts';
 import { auditRefusals, auditRoutes, downloadSessionId } from './audit.ts';
 import { ldapRoutes } from './ldap.ts';
 import { collectorRoutes } from './collectors.ts';
@@ -28,6 +30,9 @@ import { useSchemaValidation } from './schemas/index.ts';
 import { canonicalPath, errorPayload, spellsNgp } from './paths.ts';
 import { sessionRoutes } from './sessions.ts';
 import { systemRoutes } from './system.ts';
+import { sysinfoRoutes } from './sysinfo.ts';
+import { siteRoutes } from './sites.ts';
+import { vadpRoutes } from './vadp.ts';
 import { webRoutes } from './web.ts';
 
 export interface ApiOptions {
@@ -48,8 +53,11 @@ export interface ApiOptions {
 const BAD_PATH_ROUTE = '/.census/bad-path';
 const badPaths = new WeakMap<IncomingMessage, { reason: string; ngp: boolean }>();
 
-/** Answers under /ngp are wrapped the NodeJS layer's way; decided by the route that ran. */
-const isNgp = (req: FastifyRequest) => badPaths.get(req.raw)?.ngp ?? (req.routeOptions.url ?? req.url).startsWith('/ngp/');
+/**
+ * Answers under /ngp are wrapped the NodeJS layer's way; decided by the route that ran. So are
+ * /api/site's (with `id` and `description` on top as well): SPP's createsite.py prints `response`.
+ */
+const isNgp = (req: FastifyRequest) => badPaths.get(req.raw)?.ngp ?? /^\/(ngp\/|api\/site(\/|$))/.test(req.routeOptions.url ?? req.url);
 
 export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInstance {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
@@ -185,6 +193,8 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   sessionRoutes(app, ctx);
   identityRoutes(app, ctx);
   appserverRoutes(app, ctx);
+  hypervisorRoutes(app, ctx);
+  catalogVmRoutes(app, ctx);
   securityRoutes(app, ctx);
   apiKeyRoutes(app, ctx);
   auditRoutes(app, ctx);
@@ -192,6 +202,9 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   applicationRoutes(app, ctx);
   collectorRoutes(app, ctx);
   eventRoutes(app, ctx);
+  sysinfoRoutes(app, ctx);
+  siteRoutes(app, ctx);
+  vadpRoutes(app, ctx);
   const metrics = metricsRoutes(app, ctx); // GET /metrics: a session or the metrics token
   app.addHook('onResponse', async (req, reply) => metrics.observe(req, reply));
   webRoutes(app);

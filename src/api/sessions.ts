@@ -157,8 +157,8 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // What an inventory session found changed (a Census addition; spec'd by issue 3).
   app.get('/api/endeavour/jobsession/:id/change', {
     schema: routeSchema({
-      tag: TAGS.sessions, permission: 'application.view', summary: 'Inventory changes a session recorded', description: 'A Census addition. Filter properties: id, jobsessionId, appserverId, objectType, objectName, parentName, change, field, recordedAt.',
-      params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 404],
+      tag: TAGS.sessions, permission: 'policy.view', summary: 'Inventory changes a session recorded', description: 'A Census addition. Besides policy.view, a Hypervisor Inventory session\'s changes need hypervisor.view, any other session\'s application.view (403 otherwise). Filter properties: id, jobsessionId, appserverId, objectType, objectName, parentName, change, field, recordedAt.',
+      params: SESSION_ID, querystring: collectionQuery(), ok: { 200: 'ChangeList' }, errors: [400, 403, 404],
     }),
   }, async (req) => {
     const id = sessionId(req);

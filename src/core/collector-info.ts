@@ -3,6 +3,8 @@
  * collectors declare it, the API serves it, registration checks against it.
  */
 
+import type { TlsMode } from './tls-mode.ts';
+
 /** The Manage Protection groups of SPP's UI a collector's servers are listed under. */
 export type ProtectionGroup = 'databases' | 'file-systems' | 'containers' | 'cloud-management' | 'hypervisors';
 export const PROTECTION_GROUPS: readonly ProtectionGroup[] = ['databases', 'file-systems', 'containers', 'cloud-management', 'hypervisors'];
@@ -31,6 +33,13 @@ export interface CollectorInfo {
   identityKinds: readonly IdentityKind[];
   /** Whether the per-server `tls` mode (disable, require, verify) applies. */
   tls: boolean;
+  /** The `tls` mode of a registration that names none (absent: "disable"); one that speaks only TLS says "verify". */
+  defaultTls?: TlsMode;
+  /**
+   * The connection URI it opens on the host when a registration gives none (libvirt:
+   * "qemu:///system"). Absent: the collector takes no URI, and a registration that gives one is refused.
+   */
+  defaultUri?: string;
   /** Its connection checks (the `name`s test() answers), in order, with what each checks. */
   checks: readonly { name: string; description: string }[];
 }

@@ -34,7 +34,15 @@ const WATCHED_PROPERTIES = new Set([
   'archiveMode', 'walLevel', 'isReplica', 'dataDirectory', 'port', 'maxConnections', 'flavor', 'binaryLog', 'binlogFormat',
   'gtidMode', 'serverId', 'dataDir', 'os', 'kernel', 'hostKeyFingerprint', 'encoding', 'owner', 'type', 'device', 'readOnly',
   'collation',
+  // A VM's (hypervisor inventory): vCPUs, memory, power state. Its disks are compared by target
+  // and path (diskLayout below), not by their sizes, which move all the time (sizeBytes has a threshold).
+  'vcpus', 'maxVcpus', 'memoryBytes', 'maxMemoryBytes', 'state',
 ]);
+
+/** A VM's disks as "target=path" pairs: a disk added, removed or pointed elsewhere is a change. */
+const diskLayout = (disks: unknown): string | undefined => (Array.isArray(disks)
+  ? disks.map((d) => `${String((d as Record<string, unknown>)?.target ?? '?')}=${String((d as Record<string, unknown>)?.path ?? '')}`).join(', ')
+  : undefined);
 
 export interface Snapshot {
   name: string;
@@ -68,6 +76,7 @@ export function fieldChanges(before: Snapshot, after: Snapshot, t: SizeThreshold
   for (const k of [...keys].sort()) {
     if (WATCHED_PROPERTIES.has(k) && k in before.properties && k in after.properties) add(k, before.properties[k], after.properties[k]);
   }
+  if (Array.isArray(before.properties.disks) && Array.isArray(after.properties.disks)) add('disks', diskLayout(before.properties.disks), diskLayout(after.properties.disks));
   return out;
 }
 

@@ -13,6 +13,10 @@ export const PERMISSIONS = {
   'appserver.edit': 'Change application servers and test their connection',
   'appserver.deregister': 'Unregister application servers',
   'application.view': 'See what inventories found (instances, databases, change history)',
+  'hypervisor.view': 'See hypervisors and their virtual machines',
+  'hypervisor.register': 'Register hypervisors',
+  'hypervisor.edit': 'Change hypervisors and test their connection',
+  'hypervisor.deregister': 'Unregister hypervisors',
   'identity.view': 'See credentials (never their secrets)',
   'identity.create': 'Create credentials',
   'identity.edit': 'Change credentials',
@@ -36,11 +40,15 @@ export const PERMISSIONS = {
   'apikey.manage': "Create and revoke other users' API keys",
   'ldap.view': 'See directory (LDAP) servers',
   'ldap.edit': 'Register, change and remove directory servers and their group mappings',
-  'site.view': 'See sites',
+  'site.view': 'See sites and the workers that run tasks (/api/vadp)',
+  'site.create': 'Create sites',
   'site.edit': 'Change sites',
+  'site.delete': 'Delete sites',
   'smtp.view': 'See the mail server settings',
   'smtp.edit': 'Change the mail server settings',
-  'metrics.view': 'Read /metrics',
+  'metrics.view': "Read /metrics, and the Census host's CPU, memory and file systems (/ngp/metrics, /api/endeavour/sysdiag/filesystem)",
+  'storage.view': 'See backup storage (SPP: vSnap, cloud; Census keeps none)',
+  'storageprofile.view': 'See SLA policies and storage profiles (Census has none)',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -48,7 +56,7 @@ export const PERMISSION_IDS = Object.keys(PERMISSIONS) as Permission[];
 export const isPermission = (s: string): s is Permission => Object.hasOwn(PERMISSIONS, s);
 
 /** Permissions that only make sense for everything: they are about Census itself, not about servers. */
-const GLOBAL_PREFIXES = ['user.', 'role.', 'resourcepool.', 'apikey.', 'ldap.', 'site.', 'smtp.', 'log.', 'metrics.', 'identity.'];
+const GLOBAL_PREFIXES = ['user.', 'role.', 'resourcepool.', 'apikey.', 'ldap.', 'site.', 'smtp.', 'log.', 'metrics.', 'identity.', 'storage.', 'storageprofile.'];
 /** Whether a permission is limited by a resource group (servers and what they hold) or is about Census as a whole. */
 export const isScoped = (p: Permission) => !GLOBAL_PREFIXES.some((g) => p.startsWith(g));
 
@@ -74,19 +82,20 @@ export const BUILT_IN_ROLES: readonly Role[] = [
   { id: 1000, name: 'SUPERUSER', builtIn: true, description: 'Everything.', permissionIds: [...PERMISSION_IDS] },
   {
     id: 1001, name: 'Application Admin', builtIn: true,
-    description: 'Registers and manages application servers and their credentials, runs and schedules inventory.',
+    description: 'Registers and manages application servers and hypervisors and their credentials, runs and schedules inventory.',
     permissionIds: [...VIEW_SERVERS, 'appserver.register', 'appserver.edit', 'appserver.deregister',
+      'hypervisor.view', 'hypervisor.register', 'hypervisor.edit', 'hypervisor.deregister',
       'identity.view', 'identity.create', 'identity.edit', 'identity.delete', 'policy.view', 'policy.run', 'policy.edit', 'site.view'],
   },
   {
     id: 1002, name: 'Monitor', builtIn: true,
-    description: "Read-only: what sppmon and the seed's status check read (jobs, sessions, tasks, log entries), and the metrics.",
-    permissionIds: ['policy.view', 'site.view', 'metrics.view'],
+    description: "Read-only: what sppmon and the seed's status check read (jobs, sessions, tasks, log entries, hypervisors and their VMs), and the metrics.",
+    permissionIds: ['policy.view', 'site.view', 'metrics.view', 'hypervisor.view', 'storage.view', 'storageprofile.view'],
   },
   {
     id: 1003, name: 'Inventory Operator', builtIn: true,
-    description: 'Runs and cancels inventory of its servers and sees them and what inventory found; no credentials.',
-    permissionIds: [...VIEW_SERVERS, 'policy.view', 'policy.run'],
+    description: 'Runs and cancels inventory of its servers and hypervisors and sees them and what inventory found; no credentials.',
+    permissionIds: [...VIEW_SERVERS, 'hypervisor.view', 'policy.view', 'policy.run'],
   },
 ];
 export const SUPERUSER_ROLE_ID = 1000;

@@ -164,6 +164,12 @@ export interface AppServer {
   createdAt: number;
   /** "disable", "require" or "verify": how database logins use TLS. */
   tlsMode: string;
+  /** A hypervisor's libvirt URI on its host (null: the collector's default, qemu:///system); unused by application servers. */
+  uri?: string | null;
+  /** The site it belongs to (1000: "Primary"); workers of that site run its tasks (docs/sites.md). */
+  siteId?: number;
+  /** Its site's name, as read (never written). */
+  siteName?: string;
 }
 
 export interface Instance {

@@ -31,7 +31,7 @@ export async function testConnection(d: ConnectionTestDeps, appserverId: number,
   const timer = setTimeout(() => controller.abort(), timeoutMs + 2_000);
   try {
     return await collector.test(
-      { name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials },
+      { name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials, ...(server.uri ? { uri: server.uri } : {}) },
       { signal: controller.signal, timeoutMs },
     );
   } finally {

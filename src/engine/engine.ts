@@ -25,6 +25,7 @@ import type { TaskQueue } from './queue.ts';
 import { reapOrphans, resume, sweep } from './recovery.ts';
 import { nextFireTime } from './schedule.ts';
 import { cancelSession } from './session-cancel.ts';
+import { enqueue } from './session-progress.ts';
 import { startJob, type StartResult } from './session-start.ts';
 import { SYSTEM_JOBS } from './system-jobs.ts';
 import { runTask } from './task-runner.ts';
@@ -71,10 +72,17 @@ export interface EngineOptions {
   liveness?: ProcessLiveness;
   /** How often to look for tasks of processes that died, when `liveness` is given (default 1 s). */
   orphanCheckMs?: number;
+  /**
+   * This process as a worker (/api/vadp, docs/sites.md), given when it runs tasks: init()
+   * registers it in its site, the sweep loop renews its heartbeat, stop() marks it STOPPED.
+   */
+  worker?: { siteId: number; version: string; address?: string | null };
 }
 
 export class Engine extends EventEmitter {
-  private readonly o: Required<Omit<EngineOptions, 'liveness' | 'jobTypes'>> & Pick<EngineOptions, 'liveness'>;
+  private readonly o: Required<Omit<EngineOptions, 'liveness' | 'jobTypes' | 'worker'>> & Pick<EngineOptions, 'liveness' | 'worker'>;
+  /** This process's row in the workers table, once registered. */
+  private workerId: number | undefined;
   private readonly e: EngineContext;
   private loops: { timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }[] = [];
 
@@ -114,14 +122,32 @@ export class Engine extends EventEmitter {
     for (const job of SYSTEM_JOBS) {
       await this.o.store.jobs.ensure({ ...job, nextFireTime: job.schedule && nextFireTime(job.schedule, this.o.clock.now()) });
     }
+    if (this.o.worker && this.workerId === undefined) {
+      const now = Date.now();
+      const w = await this.o.store.workers.register({
+        name: hostname(), address: this.o.worker.address ?? null, siteId: this.o.worker.siteId, version: this.o.worker.version,
+        pid: process.pid, owner: state.owner, leaseMs: this.o.leaseMs, startedAt: now, lastSeenAt: now,
+      });
+      this.workerId = w.id;
+    }
     await resume(this.e, options.exclusive ?? this.o.store.dialect === 'sqlite');
+  }
+
+  /** This process's worker id (/api/vadp), when it registered as one. */
+  get worker(): number | undefined {
+    return this.workerId;
   }
 
   /** Starts taking tasks from the queue (`runTasks`) and sweeping for lost work. */
   start(options: { runTasks?: boolean } = {}): void {
     this.e.state.stopping = false;
     if (options.runTasks ?? true) this.o.queue.start((t, signal) => runTask(this.e, t, signal));
-    this.repeat('sweep', this.o.sweepMs, () => sweep(this.e));
+    // The worker's heartbeat rides on the sweep's cadence: one timer, and a process too busy to
+    // sweep for a whole lease is rightly shown as not answering.
+    this.repeat('sweep', this.o.sweepMs, async () => {
+      if (this.workerId !== undefined) await this.o.store.workers.beat(this.workerId, Date.now());
+      await sweep(this.e);
+    });
     if (this.o.liveness) this.repeat('dead-process check', this.o.orphanCheckMs, () => reapOrphans(this.e));
   }
 
@@ -154,8 +180,24 @@ export class Engine extends EventEmitter {
     await Promise.all(this.loops.map((l) => l.running)); // the store may close next: let a sweep in flight finish first
     this.loops = [];
     await this.o.queue.stop();
+    // A killed process says nothing: its row keeps its last heartbeat, and readers see it go dead.
+    if (this.workerId !== undefined && !this.e.state.abandoning) await this.o.store.workers.stopped(this.workerId, Date.now()).catch(() => {});
     // Only now: while tasks were being handed back, this process was still alive.
     await this.o.liveness?.release();
+  }
+
+  /**
+   * Queues again the pending tasks of one site's servers, so that they follow its routing as it
+   * is now (after its `allowAnyWorker` changed, or a server moved to it). A message still in the
+   * old queue is harmless: only the task's claim decides whether it runs.
+   */
+  async rerouteSite(siteId: number): Promise<number> {
+    if (!this.o.queue.bySite) return 0; // one engine takes every site's tasks: nothing to move
+    const pending = await this.o.store.tasks.pendingInSite(siteId);
+    const bySession = new Map<number, typeof pending>();
+    for (const t of pending) bySession.set(t.sessionId, [...(bySession.get(t.sessionId) ?? []), t]);
+    for (const [sessionId, tasks] of bySession) await enqueue(this.e, sessionId, tasks);
+    return pending.length;
   }
 
   startJob(jobId: number, req: StartRequest): Promise<StartResult> {

@@ -17,7 +17,7 @@ export interface Message {
  * groups does not get them: they would tell of servers outside the groups (the task-level entries
  * of the user's own servers say the same for those).
  */
-export const NAMES_SERVERS: readonly string[] = ['CNSJ0002', 'CNSJ0006', 'CNSJ0011'];
+export const NAMES_SERVERS: readonly string[] = ['CNSJ0002', 'CNSJ0006', 'CNSJ0011', 'CNSJ0014', 'CNSJ0016', 'CNSJ0020', 'CNSJ0021'];
 
 const TEMPLATES = {
   CNSJ0001: 'Job {0} (id {1}) started as session {2} by {3}.',
@@ -42,6 +42,20 @@ const TEMPLATES = {
   CNSI0107: 'Readiness of application server {0}: {1} ({2})',
   CNSI0108: 'Application server {0}: {1}.',
   CNSJ0011: 'Changes found by this inventory: {0}.',
+  CNSJ0020: 'No live worker in site {0}: the tasks of its server(s) {1} wait until a worker of that site runs (census worker --site {0}), or until an administrator lets any worker take them (PUT /api/site/{2} with "allowAnyWorker": true).',
+  CNSJ0021: 'No live worker in site {0}; the site lets any worker take its tasks, so any worker runs those of server(s) {1}.',
+  CNSJ0014: 'Hypervisor inventory will cover {0} hypervisor(s): {1}.',
+  CNSJ0015: 'No hypervisors are registered; nothing to inventory.',
+  CNSJ0016: 'Hypervisor {0} was added to this running inventory ({1}).',
+  CNSI0110: 'Inventory of hypervisor {0} ({1}, {2}) started, attempt {3}.',
+  CNSI0111: 'Inventory of hypervisor {0} complete: {1} host(s), {2} virtual machine(s); version {3}.',
+  CNSI0112: 'Inventory of hypervisor {0} failed: {1}',
+  CNSI0113: 'Inventory of hypervisor {0} failed but can be retried ({1}); trying again in {2} ms.',
+  CNSI0114: 'Inventory of hypervisor {0}: {1}',
+  CNSI0115: 'Inventory of hypervisor {0} was cancelled.',
+  CNSI0116: 'Hypervisor {0} no longer exists; its task is skipped.',
+  CNSI0117: 'Readiness of hypervisor {0}: {1} ({2})',
+  CNSI0118: 'Hypervisor {0}: {1}.',
   CNSM0200: 'Maintenance: removed {0} job session(s) and {1} log entries older than {2} days; removed {3} idle login session(s).',
   CNSM0201: 'Maintenance: removed {0} event(s) older than {1} day(s) from the event stream.',
   CNSM0202: 'Maintenance: removed {0} audit log entries older than {1} day(s).',

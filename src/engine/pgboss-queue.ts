@@ -19,6 +19,8 @@ import type { Repositories } from '../store/index.ts';
 import type { QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
 
 export const TASK_QUEUE = 'census-task';
+/** The queue of one site's tasks: only workers of that site take from it (docs/sites.md). */
+export const siteQueue = (siteId: number) => `census-task-site-${siteId}`;
 
 export interface PgBossQueueOptions {
   connectionString: string;
@@ -28,6 +30,8 @@ export interface PgBossQueueOptions {
   concurrency: number;
   /** How often an idle worker looks for messages (pg-boss polls; minimum 0.5 s). */
   pollingIntervalSeconds?: number;
+  /** The site whose tasks this process takes, besides tasks for any worker (docs/sites.md). */
+  siteId?: number;
 }
 
 export class PgBossQueue implements TaskQueue {
@@ -35,6 +39,12 @@ export class PgBossQueue implements TaskQueue {
   private running = new Map<string, { task: QueuedTask; controller: AbortController; done: Promise<void> }>();
   private started: Promise<void> | undefined;
   private consuming = false;
+  /** Queues known to exist (pg-boss 10 needs a queue made before a message goes in). */
+  private queues = new Map<string, Promise<void>>();
+  private slots: Promise<void>[] = [];
+  /** Wakes idle slots at once (stop). */
+  private wake = new Set<() => void>();
+  readonly bySite = true;
 
   constructor(private readonly o: PgBossQueueOptions) {
     this.boss = new PgBoss({
@@ -53,13 +63,45 @@ export class PgBossQueue implements TaskQueue {
   private ready(): Promise<void> {
     this.started ??= (async () => {
       await this.boss.start();
-      if (!(await this.boss.getQueue(TASK_QUEUE))) {
-        // Retries are set on each message (below), so queues made by older versions get them too.
-        // Expiry: far beyond any task; keep finished messages an hour.
-        await this.boss.createQueue(TASK_QUEUE, { name: TASK_QUEUE, retryLimit: 0, expireInSeconds: 6 * 3600, retentionMinutes: 60 });
-      }
+      await this.queue(TASK_QUEUE);
     })();
     return this.started;
+  }
+
+  /**
+   * Makes a queue unless it exists. On pg-boss's own connection, never in a Census transaction:
+   * making one attaches a partition to pg-boss's job table. Two processes making the same queue
+   * at once is harmless (the second finds it made).
+   */
+  private queue(name: string): Promise<void> {
+    let made = this.queues.get(name);
+    if (!made) {
+      made = (async () => {
+        if (await this.boss.getQueue(name)) return;
+        try {
+          // Retries are set on each message (below), so queues made by older versions get them too.
+          // Expiry: far beyond any task; keep finished messages an hour.
+          await this.boss.createQueue(name, { name, retryLimit: 0, expireInSeconds: 6 * 3600, retentionMinutes: 60 });
+        } catch (err) {
+          if (!(await this.boss.getQueue(name))) throw err;
+        }
+      })();
+      made.catch(() => this.queues.delete(name));
+      this.queues.set(name, made);
+    }
+    return made;
+  }
+
+  /** Messages by the queue they go to, each queue made first. */
+  private async byQueue(tasks: QueuedTask[]): Promise<Map<string, QueuedTask[]>> {
+    await this.ready();
+    const out = new Map<string, QueuedTask[]>();
+    for (const t of tasks) {
+      const name = t.siteId === undefined ? TASK_QUEUE : siteQueue(t.siteId);
+      out.set(name, [...(out.get(name) ?? []), t]);
+    }
+    for (const name of out.keys()) await this.queue(name);
+    return out;
   }
 
   /**
@@ -67,49 +109,81 @@ export class PgBossQueue implements TaskQueue {
    * pg-boss, 1 s, 2 s, 4 s … later, rather than left to the sweeper's minute; running a message
    * again is harmless, since only the task's claim decides whether it runs.
    */
-  private messages(tasks: QueuedTask[]): PgBoss.JobInsert<QueuedTask>[] {
-    return tasks.map((t) => ({ name: TASK_QUEUE, data: t, retryLimit: 5, retryDelay: 1, retryBackoff: true }));
+  private messages(name: string, tasks: QueuedTask[]): PgBoss.JobInsert<QueuedTask>[] {
+    return tasks.map((t) => ({ name, data: t, retryLimit: 5, retryDelay: 1, retryBackoff: true }));
   }
 
   async enqueue(tasks: QueuedTask[]): Promise<void> {
     if (!tasks.length) return;
-    await this.ready();
-    await this.boss.insert(this.messages(tasks));
+    for (const [name, some] of await this.byQueue(tasks)) await this.boss.insert(this.messages(name, some));
   }
 
   async enqueueWithin(tx: Repositories, tasks: QueuedTask[]): Promise<void> {
     if (!tasks.length) return;
-    // pg-boss's schema and queue must exist before its insert runs in our transaction (once per process).
-    await this.ready();
-    await this.boss.insert(this.messages(tasks), { db: { executeSql: (text, values) => tx.executeSql(text, values) } });
+    // pg-boss's schema and queues must exist before its insert runs in our transaction (made once per process).
+    for (const [name, some] of await this.byQueue(tasks)) {
+      await this.boss.insert(this.messages(name, some), { db: { executeSql: (text, values) => tx.executeSql(text, values) } });
+    }
   }
 
   start(handler: TaskHandler): void {
     this.consuming = true;
+    // This process's site first, then tasks for any worker.
+    const queues = this.o.siteId === undefined ? [TASK_QUEUE] : [siteQueue(this.o.siteId), TASK_QUEUE];
     void this.ready().then(async () => {
-      // One poller per slot, each taking one message at a time: a slow task never holds up the others.
-      for (let i = 0; i < this.o.concurrency && this.consuming; i++) {
-        let workerId: string | undefined;
-        workerId = await this.boss.work<QueuedTask>(TASK_QUEUE, { batchSize: 1, pollingIntervalSeconds: this.o.pollingIntervalSeconds ?? 0.5 }, async ([job]) => {
-          if (!job || !this.consuming) return;
-          // pg-boss waits out its polling interval even after a job; a slot that just finished
-          // one asks for the next at once instead.
-          if (workerId) this.boss.notifyWorker(workerId);
-          const controller = new AbortController();
-          const run = handler(job.data, controller.signal);
-          this.running.set(job.id, { task: job.data, controller, done: run.then(() => {}, () => {}) });
-          try {
-            await run;
-          } catch (err) {
-            // Thrown on to pg-boss, which fails the message and sends it again after its back-off.
-            console.error(`census: task ${job.data.taskId} handler failed: ${(err as Error).message}`);
-            throw err;
-          } finally {
-            this.running.delete(job.id);
-          }
-        });
-      }
+      for (const q of queues) await this.queue(q);
+      // One loop per slot, each taking one message at a time: a slow task never holds up the others.
+      for (let i = 0; i < this.o.concurrency && this.consuming; i++) this.slots.push(this.slot(queues, handler));
     }, (err: Error) => console.error(`census: cannot start the task queue: ${err.message}`));
+  }
+
+  /**
+   * One slot: takes the next message from the first of `queues` that has one, runs it, and asks
+   * again at once; waits the polling interval when all are empty. (pg-boss's work() polls one
+   * queue; a worker takes from two, its site's and the one for any worker.) A handler that
+   * throws fails the message: pg-boss sends it again after its back-off.
+   */
+  private async slot(queues: string[], handler: TaskHandler): Promise<void> {
+    const idleMs = Math.max(500, (this.o.pollingIntervalSeconds ?? 0.5) * 1000);
+    while (this.consuming) {
+      let found: { queue: string; job: PgBoss.Job<QueuedTask> } | undefined;
+      try {
+        for (const queue of queues) {
+          const [job] = await this.boss.fetch<QueuedTask>(queue, { batchSize: 1 });
+          if (job) {
+            found = { queue, job };
+            break;
+          }
+        }
+      } catch (err) {
+        console.error(`census: cannot take tasks from the queue: ${(err as Error).message}`);
+      }
+      if (!found) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            this.wake.delete(done);
+            resolve();
+          };
+          const timer = setTimeout(done, idleMs);
+          this.wake.add(done);
+        });
+        continue;
+      }
+      const { queue, job } = found;
+      const controller = new AbortController();
+      const run = handler(job.data, controller.signal);
+      this.running.set(job.id, { task: job.data, controller, done: run.then(() => {}, () => {}) });
+      try {
+        await run;
+        await this.boss.complete(queue, job.id).catch(() => {}); // left active, it is only kept until its expiry
+      } catch (err) {
+        console.error(`census: task ${job.data.taskId} handler failed: ${(err as Error).message}`);
+        await this.boss.fail(queue, job.id, { message: (err as Error).message }).catch(() => {});
+      } finally {
+        this.running.delete(job.id);
+      }
+    }
   }
 
   abortSession(sessionId: number): void {
@@ -120,9 +194,11 @@ export class PgBossQueue implements TaskQueue {
     this.consuming = false;
     if (!this.started) return;
     await this.started.catch(() => {});
-    await this.boss.offWork(TASK_QUEUE).catch(() => {});
+    for (const wake of [...this.wake]) wake();
     for (const r of this.running.values()) r.controller.abort();
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
+    await Promise.allSettled(this.slots);
+    this.slots = [];
     await this.boss.stop({ graceful: false, wait: true, close: true }).catch(() => {});
   }
 }

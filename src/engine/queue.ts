@@ -15,6 +15,8 @@ import type { Repositories } from '../store/index.ts';
 export interface QueuedTask {
   taskId: number;
   sessionId: number;
+  /** Only workers of this site take it (engine/site-routing.ts); absent: any worker. */
+  siteId?: number;
 }
 
 export type TaskHandler = (task: QueuedTask, signal: AbortSignal) => Promise<void>;
@@ -28,6 +30,11 @@ export interface TaskQueue {
    * calls enqueue() after the commit for any other.
    */
   enqueueWithin?(tx: Repositories, tasks: QueuedTask[]): Promise<void>;
+  /**
+   * True when the queue hands a task only to workers of its `siteId` (pg-boss, one queue per
+   * site). The in-process queue has one worker, its own process, which takes every site's tasks.
+   */
+  readonly bySite?: boolean;
   /** Begins handing queued tasks to `handler`. */
   start(handler: TaskHandler): void;
   /** Aborts tasks of one session that this process is running. */

@@ -9,6 +9,7 @@ import type { Repositories } from '../store/index.ts';
 import type { EngineContext } from './context.ts';
 import { message } from './messages.ts';
 import { writeLog } from './session-records.ts';
+import { routeTasks } from './site-routing.ts';
 
 /**
  * Queueing, part one, inside `r`, the transaction that made the tasks PENDING: they are marked
@@ -18,7 +19,9 @@ import { writeLog } from './session-records.ts';
 export async function queueWithin(e: EngineContext, r: Repositories, sessionId: number, tasks: Pick<Task, 'id'>[]): Promise<void> {
   if (!tasks.length) return;
   await r.tasks.markQueued(tasks.map((t) => t.id), Date.now());
-  await e.queue.enqueueWithin?.(r, tasks.map((t) => ({ taskId: t.id, sessionId })));
+  if (!e.queue.enqueueWithin) return;
+  // A queue that routes by site learns each task's site (and a site with no worker is logged).
+  await e.queue.enqueueWithin(r, e.queue.bySite ? await routeTasks(e, r, sessionId, tasks) : tasks.map((t) => ({ taskId: t.id, sessionId })));
 }
 
 /**

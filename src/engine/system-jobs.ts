@@ -3,8 +3,10 @@ import type { Job } from '../core/types.ts';
 
 export const MAINTENANCE_JOB_ID = 1001;
 export const INVENTORY_JOB_ID = 1004;
+export const HYPERVISOR_INVENTORY_JOB_ID = 1005;
 
 export const APPLICATION_INVENTORY_SERVICE = 'serviceprovider.catalog.application';
+export const HYPERVISOR_INVENTORY_SERVICE = 'serviceprovider.catalog.hypervisor';
 export const MAINTENANCE_SERVICE = 'serviceprovider.maintenance';
 
 export const DEFAULT_RETENTION_DAYS = 30;
@@ -36,6 +38,20 @@ export const SYSTEM_JOBS: Job[] = [
     serviceId: APPLICATION_INVENTORY_SERVICE,
     triggerId: INVENTORY_JOB_ID,
     schedule: { time: '00:00', timezone: 'UTC' },
+    options: {},
+  },
+  {
+    // SPP's other inventory job: the same engine and job type as 1004, over hypervisors only.
+    ...base,
+    id: HYPERVISOR_INVENTORY_JOB_ID,
+    name: 'Hypervisor Inventory',
+    policyId: HYPERVISOR_INVENTORY_JOB_ID,
+    policyName: 'Hypervisor Inventory',
+    type: 'catalog',
+    subType: 'hypervisor',
+    serviceId: HYPERVISOR_INVENTORY_SERVICE,
+    triggerId: HYPERVISOR_INVENTORY_JOB_ID,
+    schedule: { time: '00:30', timezone: 'UTC' },
     options: {},
   },
 ];

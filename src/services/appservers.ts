@@ -5,11 +5,15 @@
  * and the update share them.
  */
 import type { Actor } from '../core/actor.ts';
+import type { CollectorInfo } from '../core/collector-info.ts';
 import { conflict, DomainError, forbidden, invalid, notFound } from '../core/errors.ts';
 import type { Permission } from '../core/permissions.ts';
 import { INT32_MAX, type ListQuery, type ListResult } from '../core/query.ts';
 import { TLS_MODES } from '../core/tls-mode.ts';
 import type { AppServer, Identity } from '../core/types.ts';
+import { DEFAULT_SITE_ID } from '../core/sites.ts';
+import { hypervisorTypes, isHypervisorType, KNOWN_HYPERVISOR_TYPES } from '../core/hypervisors.ts';
+import { libvirtUriProblem } from '../core/libvirt-uri.ts';
 import { INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
 import type { ConnectionTest } from '../store/appservers.ts';
 import type { Repositories } from '../store/index.ts';
@@ -28,6 +32,10 @@ export interface AppServerInput {
   tlsMode?: string;
   useKeyAuthentication: boolean;
   maxConcurrency?: number;
+  /** A hypervisor's libvirt URI on its host (null: the collector's default); refused for application servers. */
+  uri?: string | null;
+  /** The site it belongs to (default 1000, "Primary"); its workers run its tasks (docs/sites.md). */
+  siteId?: number;
   /** An identity that exists, or credentials to make one from. */
   credentials: { identityId: number } | { inline: IdentityInput };
 }
@@ -47,16 +55,65 @@ interface Draft {
   identity: { id: number } | { draft: Omit<Identity, 'id'> };
 }
 
+/**
+ * Which registered servers one instance of this service manages. Application servers and
+ * hypervisors are the same rows with the same rules; a hypervisor is a server whose type is a
+ * hypervisor type (core/hypervisors.ts). Each side sees only its own: the other's ids are 404.
+ */
+export interface ServerKind {
+  group: 'applications' | 'hypervisors';
+  /** For messages: "Application server", "Hypervisor". */
+  noun: string;
+  permissions: { view: Permission; register: Permission; edit: Permission; deregister: Permission };
+  /** The inventory job registration and ?action=inventory start. */
+  jobId: number;
+}
+
+export const APPLICATION_SERVERS: ServerKind = {
+  group: 'applications', noun: 'Application server', jobId: INVENTORY_JOB_ID,
+  permissions: { view: 'appserver.view', register: 'appserver.register', edit: 'appserver.edit', deregister: 'appserver.deregister' },
+};
+
+
 /** `jobs` starts the inventories registration asks for, as any other start goes. */
-export function appServerService(ctx: ServiceContext, jobs: JobService) {
+export function appServerService(ctx: ServiceContext, jobs: JobService, kind: ServerKind = APPLICATION_SERVERS) {
   const { store, engine, clock } = ctx;
+  const hypervisors = kind.group === 'hypervisors';
+  const noun = kind.noun.toLowerCase();
+  /** Whether a server of this type is one of this kind's. */
+  const covers = (applicationType: string) => isHypervisorType(applicationType, ctx.collectors) === hypervisors;
+  /** The store's filter for this kind's rows. */
+  const rows = () => (hypervisors ? { only: hypervisorTypes(ctx.collectors) } : { except: hypervisorTypes(ctx.collectors) });
 
   function collectorOf(applicationType: string) {
-    const collector = ctx.collectors.find((c) => c.type === applicationType);
+    const mine = ctx.collectors.filter((c) => covers(c.type));
+    const collector = mine.find((c) => c.type === applicationType);
     if (!collector) {
-      throw invalid(`Census cannot inventory application type "${applicationType}" yet; it can: ${ctx.collectors.map((c) => c.type).join(', ')}.`, 'appserver.unknown-type');
+      const can = mine.map((c) => c.type).join(', ') || 'none yet';
+      if (hypervisors && KNOWN_HYPERVISOR_TYPES.includes(applicationType)) {
+        throw invalid(`Hypervisor type "${applicationType}" is not supported yet; Census can inventory: ${can}.`, 'appserver.unknown-type');
+      }
+      if (!hypervisors && covers(applicationType) === false && isHypervisorType(applicationType, ctx.collectors)) {
+        throw invalid(`"${applicationType}" is a hypervisor type: register it at /api/hypervisor.`, 'appserver.unknown-type');
+      }
+      if (hypervisors) throw invalid(`Unknown hypervisor type "${applicationType}"; Census can inventory: ${can}.`, 'appserver.unknown-type');
+      throw invalid(`Census cannot inventory application type "${applicationType}" yet; it can: ${can}.`, 'appserver.unknown-type');
     }
     return collector;
+  }
+
+  /**
+   * The connection URI, for a collector that takes one (kvm: libvirt's). Checked with the
+   * collector's own rule (core/libvirt-uri.ts, libvirt being the only such collector so far), so
+   * a remote or shell-breaking URI is a 400 here rather than a failed task at the first inventory.
+   */
+  function uriOf(uri: string | null | undefined, collector: CollectorInfo): string | null {
+    if (uri === undefined || uri === null || uri.trim() === '') return null;
+    if (collector.defaultUri === undefined) throw invalid(`A ${collector.displayName} registration takes no "uri".`, 'appserver.uri');
+    const u = uri.trim();
+    const problem = libvirtUriProblem(u);
+    if (problem !== null) throw invalid(`Invalid "uri": ${problem}.`, 'hypervisor.uri');
+    return u;
   }
 
   /** The rules that need no store: address, type, port, TLS mode, and that the type accepts this kind of login. */
@@ -69,7 +126,7 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
     if (portNumber !== null && (!Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535)) {
       throw invalid('"portNumber" must be a whole number from 1 to 65535.', 'appserver.port');
     }
-    const tlsMode = (input.tlsMode ?? 'disable').toLowerCase();
+    const tlsMode = (input.tlsMode ?? collector.defaultTls ?? 'disable').toLowerCase();
     if (!(TLS_MODES as readonly string[]).includes(tlsMode)) throw invalid(`"tls" must be one of ${TLS_MODES.join(', ')}.`, 'appserver.tls');
     const useKey = input.useKeyAuthentication;
     if (!collector.identityKinds.includes(useKey ? 'key' : 'password')) {
@@ -89,6 +146,8 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
         maxConcurrency: mc !== undefined && Number.isInteger(mc) && mc > 0 && mc <= INT32_MAX ? mc : 10,
         createdAt: clock.now(),
         tlsMode,
+        uri: uriOf(input.uri, collector),
+        siteId: input.siteId ?? DEFAULT_SITE_ID,
       },
       identity: 'identityId' in input.credentials
         ? { id: input.credentials.identityId }
@@ -107,6 +166,11 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
     }
   }
 
+  /** The site a server is put in exists (docs/sites.md). */
+  async function checkSite(r: Repositories, siteId: number | undefined): Promise<void> {
+    if (siteId !== undefined && !(await r.sites.get(siteId))) throw invalid(`Site ${siteId} does not exist; GET /api/site lists the sites.`, 'appserver.site');
+  }
+
   /** Another server registered at the same address, port and type, if any. */
   async function sameAddress(r: Repositories, s: Pick<AppServer, 'hostAddress' | 'portNumber' | 'applicationType'>, except?: number) {
     return (await r.appservers.all()).find((a) => a.id !== except &&
@@ -121,6 +185,7 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
    * already saved when this is a retry of the same registration.
    */
   async function checkDraft(r: Repositories, d: Draft): Promise<AppServer | undefined> {
+    await checkSite(r, d.server.siteId);
     if ('id' in d.identity) await checkIdentity(r, d.identity.id, d.server.useKeyAuthentication);
     const same = await sameAddress(r, d.server);
     if (same && (await isRetry(r, same, d))) return same;
@@ -150,27 +215,27 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
     return r.appservers.create({ ...d.server, identityId });
   }
 
-  /** SPP starts the application inventory on registration; Census inventories these servers (or adds them to the inventory running). */
-  const inventoryNow = (actor: Actor, trigger: string, appserverIds: number[]) => jobs.start(actor, INVENTORY_JOB_ID, trigger, appserverIds);
+  /** SPP starts the inventory on registration; Census inventories these servers (or adds them to the inventory running). */
+  const inventoryNow = (actor: Actor, trigger: string, appserverIds: number[]) => jobs.start(actor, kind.jobId, trigger, appserverIds);
 
-  /** A server the caller can see: one outside their resource groups does not exist for them. */
+  /** A server the caller can see: one outside their resource groups, or of the other kind, does not exist for them. */
   async function get(actor: Actor, id: number): Promise<AppServer> {
     const a = await store.appservers.get(id);
-    if (!a || !actor.access.reaches('appserver.view', id)) throw notFound('Application server', id);
+    if (!a || !covers(a.applicationType) || !actor.access.reaches(kind.permissions.view, id)) throw notFound(kind.noun, id);
     return a;
   }
 
   /** A server the caller can see and may act on with `permission`. */
   async function getFor(actor: Actor, id: number, permission: Permission): Promise<AppServer> {
     const a = await get(actor, id);
-    if (!actor.access.reaches(permission, id)) throw forbidden(`${actor.name} may not do that to application server ${a.name} (${permission}).`, 'appserver.permission');
+    if (!actor.access.reaches(permission, id)) throw forbidden(`${actor.name} may not do that to ${noun} ${a.name} (${permission}).`, 'appserver.permission');
     return a;
   }
 
   /** Registering: a server outside every group but All Resources would be one its registrant cannot see. */
   const mayRegister = (actor: Actor) => {
-    if (actor.access.scope('appserver.register') !== 'all') {
-      throw forbidden('Registering application servers needs appserver.register on All Resources.', 'appserver.register-scope');
+    if (actor.access.scope(kind.permissions.register) !== 'all') {
+      throw forbidden(`Registering ${noun}s needs ${kind.permissions.register} on All Resources.`, 'appserver.register-scope');
     }
   };
 
@@ -178,7 +243,7 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
     get,
 
     list(actor: Actor, q: ListQuery): Promise<ListResult<AppServer>> {
-      return store.appservers.list(q, actor.access.scope('appserver.view'));
+      return store.appservers.list(q, actor.access.scope(kind.permissions.view), rows());
     },
 
     /** Registers one server; `inventory` inventories it at once. */
@@ -244,7 +309,7 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
      * Fields left out stay; the application type cannot change (register a new server for that).
      */
     async update(actor: Actor, id: number, changes: AppServerChanges): Promise<AppServer> {
-      const current = await getFor(actor, id, 'appserver.edit');
+      const current = await getFor(actor, id, kind.permissions.edit);
       if (changes.applicationType !== undefined && changes.applicationType.toLowerCase() !== current.applicationType) {
         throw invalid(`The application type of a server cannot change (it is ${current.applicationType}); register a new server instead.`, 'appserver.type-fixed');
       }
@@ -261,24 +326,27 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
         tlsMode: changes.tlsMode ?? current.tlsMode,
         useKeyAuthentication: useKey,
         maxConcurrency: changes.maxConcurrency ?? current.maxConcurrency,
+        uri: changes.uri !== undefined ? changes.uri : current.uri ?? null,
+        siteId: changes.siteId ?? current.siteId ?? DEFAULT_SITE_ID,
         credentials,
       });
       return store.transaction(async (r) => {
+        await checkSite(r, d.server.siteId);
         if ('id' in d.identity) await checkIdentity(r, d.identity.id, useKey);
         const same = await sameAddress(r, d.server, id);
         if (same) throw taken(d.server, same);
         const identityId = 'id' in d.identity ? d.identity.id : (await r.identities.create(d.identity.draft)).id;
         const { createdAt: _keep, applicationType: _fixed, ...server } = d.server;
         const updated = await r.appservers.update(id, { ...server, identityId });
-        if (!updated) throw notFound('Application server', id);
+        if (!updated) throw notFound(kind.noun, id);
         return updated;
       });
     },
 
     /** What its inventories found is kept; the identity it used is not deleted. */
     async unregister(actor: Actor, id: number): Promise<void> {
-      const a = await getFor(actor, id, 'appserver.deregister');
-      if (!(await store.appservers.delete(a.id))) throw notFound('Application server', id);
+      const a = await getFor(actor, id, kind.permissions.deregister);
+      if (!(await store.appservers.delete(a.id))) throw notFound(kind.noun, id);
     },
 
     /** Inventories this server alone (or adds it to the inventory running). */
@@ -290,7 +358,7 @@ export function appServerService(ctx: ServiceContext, jobs: JobService) {
 
     /** Runs the connection and privilege checks and keeps the result for a day. */
     async test(actor: Actor, id: number): Promise<ConnectionTest> {
-      const a = await getFor(actor, id, 'appserver.edit');
+      const a = await getFor(actor, id, kind.permissions.edit);
       const checks = await engine.testConnection(a.id);
       const saved = await store.connectionTests.save(a.id, clock.now(), checks);
       await store.connectionTests.deleteBefore(clock.now() - TEST_KEPT_MS);

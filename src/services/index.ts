@@ -12,16 +12,23 @@ import { directoryService } from './directories.ts';
 import type { ServiceContext } from './context.ts';
 import { eventService } from './events.ts';
 import { identityService } from './identities.ts';
+import { hypervisorAuditSpecs, hypervisorService } from './hypervisors.ts';
 import { inventoryService } from './inventory.ts';
 import { jobService } from './jobs.ts';
 import { metricsService } from './metrics.ts';
 import { sessionService } from './sessions.ts';
 import { resourcePoolService, roleService } from './roles.ts';
 import { systemService } from './system.ts';
+import { hostMetricsService, type HostOptions } from './host-metrics.ts';
 import { userService } from './users.ts';
+import { siteAuditSpecs, siteService } from './sites.ts';
+import { workerService } from './workers.ts';
 
-/** `auth`: the login policy (and, for tests, the password check and the session cache). */
-export function createServices(ctx: ServiceContext, options: { auth?: AuthOptions } = {}) {
+/**
+ * `auth`: the login policy (and, for tests, the password check and the session cache); `host`: the
+ * data directory, whose file system /ngp/metrics reports.
+ */
+export function createServices(ctx: ServiceContext, options: { auth?: AuthOptions; host?: HostOptions } = {}) {
   // Every mutating use case is recorded in the audit log (src/services/audit.ts says how).
   const audit = auditService(ctx);
   const audited = auditSpecs(ctx);
@@ -36,6 +43,7 @@ export function createServices(ctx: ServiceContext, options: { auth?: AuthOption
     resourcePools: withAudit(audit, resourcePoolService(ctx, auth), audited.resourcePools),
     apiKeys: withAudit(audit, apiKeyService(ctx, auth), audited.apiKeys),
     appservers: withAudit(audit, appServerService(ctx, jobs), audited.appservers),
+    hypervisors: withAudit(audit, hypervisorService(ctx, jobs), hypervisorAuditSpecs(ctx)),
     identities: withAudit(audit, identityService(ctx), audited.identities),
     inventory: inventoryService(ctx),
     jobs,
@@ -43,6 +51,9 @@ export function createServices(ctx: ServiceContext, options: { auth?: AuthOption
     events: eventService(ctx),
     metrics: metricsService(ctx),
     system: systemService(ctx),
+    sites: withAudit(audit, siteService(ctx), siteAuditSpecs(ctx)),
+    workers: workerService(ctx),
+    hostMetrics: hostMetricsService(ctx, options.host ?? { dataDir: null }),
   };
 }
 
@@ -50,13 +61,18 @@ export type Services = ReturnType<typeof createServices>;
 export type { ServiceContext } from './context.ts';
 export type { AuthOptions, AuthService, Credentials, EndedSessions, LoginPolicy, Principal } from './auth.ts';
 export type { AppServerInput, AppServerChanges } from './appservers.ts';
+export type { HypervisorService } from './hypervisors.ts';
+export type { VmRecord } from '../store/vms.ts';
 export type { IdentityInput, IdentityKind } from './identities.ts';
 export type { UserInput, UserChanges, UserView } from './users.ts';
 export type { DirectoryInput, DirectoryChanges, DirectoryView, MappingInput } from './directories.ts';
 export type { RoleInput, PoolInput } from './roles.ts';
+export type { SiteInput, SiteChanges } from './sites.ts';
+export type { WorkerView } from './workers.ts';
 export { API_KEY_PREFIX, DEFAULT_KEY_DAYS, type ApiKey, type ApiKeyInput } from './apikeys.ts';
 export type { JobView, TriggerInput, JobService } from './jobs.ts';
 export type { SessionService } from './sessions.ts';
+export type { HostFileSystem, HostMetrics, HostOptions } from './host-metrics.ts';
 export { alreadyAudited, errorCode, type AuditService } from './audit.ts';
 export type { AuditEntry } from '../store/audit.ts';
 export { Scheduler } from './scheduler.ts';

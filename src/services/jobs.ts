@@ -5,7 +5,7 @@
  */
 import type { Actor } from '../core/actor.ts';
 import { forbidden, invalid, notAllowed, notFound } from '../core/errors.ts';
-import { INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
+import { HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
 import type { Job, JobSession } from '../core/types.ts';
 import type { StartResult } from '../engine/engine.ts';
 import { nextFireTime, validateSchedule } from '../engine/schedule.ts';
@@ -66,9 +66,9 @@ export function jobService(ctx: ServiceContext) {
       const scope = actor.access.scope('policy.run');
       if (scope === 'all') return engine.startJob(id, { by: actor.name, trigger, ...(appserverIds ? { appserverIds } : {}) });
       // A user whose policy.run is limited to resource groups runs the inventory of their servers
-      // only: SPP's system job, narrowed the way ?action=inventory narrows it to one server.
+      // (or hypervisors) only: SPP's system job, narrowed the way ?action=inventory narrows it to one server.
       const job = await get(actor, id);
-      if (job.id !== INVENTORY_JOB_ID) throw forbidden(`${actor.name} may run ${job.name} only with policy.run on All Resources.`, 'job.run-scope');
+      if (job.id !== INVENTORY_JOB_ID && job.id !== HYPERVISOR_INVENTORY_JOB_ID) throw forbidden(`${actor.name} may run ${job.name} only with policy.run on All Resources.`, 'job.run-scope');
       const mine = (appserverIds ?? (await store.appservers.all()).map((a) => a.id)).filter((a) => scope.has(a));
       return engine.startJob(id, { by: actor.name, trigger, appserverIds: mine });
     },

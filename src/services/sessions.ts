@@ -3,10 +3,11 @@
  * and cancelling one. The wire's filters arrive already turned into a ListQuery.
  */
 import type { Actor } from '../core/actor.ts';
-import { notFound } from '../core/errors.ts';
+import { forbidden, notFound } from '../core/errors.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { InventoryChange, JobSession, LogEntry, Task } from '../core/types.ts';
 import { NAMES_SERVERS } from '../engine/messages.ts';
+import { HYPERVISOR_INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
 import type { ServiceContext } from './context.ts';
 
 const LOG_ID = /^[0-9a-f]{24}$/;
@@ -56,7 +57,11 @@ export function sessionService(ctx: ServiceContext) {
     /** What an inventory session found changed. */
     async changes(actor: Actor, sessionId: number, q: ListQuery): Promise<ListResult<InventoryChange>> {
       const s = await get(actor, sessionId);
-      return store.inventory.listChanges(q, { sessionId: s.id }, actor.access.scope('application.view'));
+      // A Hypervisor Inventory's changes are its VMs, seen with hypervisor.view (a Monitor has it);
+      // every other session's are application servers' inventory, seen with application.view.
+      const need = s.jobId === HYPERVISOR_INVENTORY_JOB_ID ? 'hypervisor.view' : 'application.view';
+      if (!actor.access.can(need)) throw forbidden(`This session's changes need the permission ${need}, which the user's roles do not give.`, 'permission.missing');
+      return store.inventory.listChanges(q, { sessionId: s.id }, actor.access.scope(need));
     },
 
     /** Pending tasks are dropped and running ones aborted; answers the session (CANCELLING, or already ended). */

@@ -1,11 +1,17 @@
 /** Identities (stored credentials) and registered application servers. */
-import type { Selectable } from 'kysely';
+import { sql, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { AppServer, Identity } from '../core/types.ts';
 import { bit, bool, inScope, listPage, type Db, type ServerScope } from './rows.ts';
-import type { AppServersTable } from './schema.ts';
+import type { AppServersTable, DB } from './schema.ts';
 
-const toAppServer = (r: Selectable<AppServersTable>): AppServer => ({ ...r, useKeyAuthentication: bool(r.useKeyAuthentication) });
+const toAppServer = (r: Selectable<AppServersTable> & { siteName?: string | null }): AppServer => ({ ...r, siteName: r.siteName ?? undefined, useKeyAuthentication: bool(r.useKeyAuthentication) });
+
+/** A server record's own fields: what a write may set (its site's name is read, not stored). */
+const own = <T extends { siteName?: unknown }>(a: T): Omit<T, 'siteName'> => {
+  const { siteName: _read, ...rest } = a;
+  return rest;
+};
 
 export class IdentityRepository {
   constructor(private db: Db) {}
@@ -45,37 +51,53 @@ export class IdentityRepository {
   }
 }
 
+/** Servers of these application types only, or of every type but these. */
+export type TypeFilter = { only: readonly string[] } | { except: readonly string[] };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function ofTypes<Q extends SelectQueryBuilder<DB, 'appservers', any>>(q: Q, types: TypeFilter | undefined): Q {
+  if (!types) return q;
+  if ('only' in types) return (types.only.length ? q.where('appservers.applicationType', 'in', [...types.only]) : q.where(sql<boolean>`1 = 0`)) as Q;
+  return (types.except.length ? q.where('appservers.applicationType', 'not in', [...types.except]) : q) as Q;
+}
+
 export class AppServerRepository {
   constructor(private db: Db) {}
+
+  /** The servers with the name of their site (SPP's siteName), read with every record. */
+  private rows() {
+    return this.db.selectFrom('appservers').select((eb) => eb.selectFrom('sites').select('sites.name').whereRef('sites.id', '=', 'appservers.siteId').as('siteName'));
+  }
 
   async create(a: Omit<AppServer, 'id' | 'tlsMode'> & { tlsMode?: string }): Promise<AppServer> {
     const r = await this.db
       .insertInto('appservers')
-      .values({ ...a, useKeyAuthentication: bit(a.useKeyAuthentication) })
-      .returningAll()
+      .values({ ...own(a), useKeyAuthentication: bit(a.useKeyAuthentication) })
+      .returning('id')
       .executeTakeFirstOrThrow();
-    return toAppServer(r);
+    return (await this.get(r.id))!;
   }
 
   async get(id: number): Promise<AppServer | undefined> {
-    const r = await this.db.selectFrom('appservers').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await this.rows().selectAll().where('id', '=', id).executeTakeFirst();
     return r && toAppServer(r);
   }
 
-  async all(): Promise<AppServer[]> {
-    return (await this.db.selectFrom('appservers').selectAll().orderBy('id').execute()).map(toAppServer);
+  async all(types?: TypeFilter): Promise<AppServer[]> {
+    return (await ofTypes(this.rows(), types).selectAll().orderBy('id').execute()).map(toAppServer);
   }
 
-  list(q: ListQuery, scope: ServerScope = 'all'): Promise<ListResult<AppServer>> {
-    return listPage(inScope(this.db.selectFrom('appservers'), 'appservers.id', scope), q, 'id', toAppServer);
+  /** `types`: only servers of these application types, or all but these (application servers vs hypervisors). */
+  list(q: ListQuery, scope: ServerScope = 'all', types?: TypeFilter): Promise<ListResult<AppServer>> {
+    return listPage(ofTypes(inScope(this.rows(), 'appservers.id', scope), types), q, 'id', toAppServer);
   }
 
   /** Changes what a server is registered as; the inventory it has and its id stay. */
   async update(id: number, changes: Partial<Omit<AppServer, 'id' | 'createdAt' | 'applicationType'>>): Promise<AppServer | undefined> {
-    const { useKeyAuthentication, ...rest } = changes;
+    const { useKeyAuthentication, ...rest } = own(changes);
     const values = useKeyAuthentication === undefined ? rest : { ...rest, useKeyAuthentication: bit(useKeyAuthentication) };
-    const r = await this.db.updateTable('appservers').set(values).where('id', '=', id).returningAll().executeTakeFirst();
-    return r && toAppServer(r);
+    const r = await this.db.updateTable('appservers').set(values).where('id', '=', id).returning('id').executeTakeFirst();
+    return r && this.get(r.id);
   }
 
   async delete(id: number): Promise<boolean> {

@@ -14,6 +14,9 @@ import type { DB } from './schema.ts';
 import { LogRepository, SessionRepository, TaskRepository } from './sessions.ts';
 import { PermissionSetRepository, ResourcePoolRepository, RoleRepository } from './security.ts';
 import { LoginFailureRepository, LoginSessionRepository, UserRepository } from './users.ts';
+import { SiteRepository } from './sites.ts';
+import { WorkerRepository } from './workers.ts';
+import { VmRepository } from './vms.ts';
 
 export class Repositories {
   readonly users: UserRepository;
@@ -35,6 +38,9 @@ export class Repositories {
   readonly audit: AuditRepository;
   readonly directories: DirectoryRepository;
   readonly apiKeys: ApiKeyRepository;
+  readonly sites: SiteRepository;
+  readonly workers: WorkerRepository;
+  readonly vms: VmRepository;
 
   constructor(
     private readonly kdb: Kysely<DB>,
@@ -60,6 +66,9 @@ export class Repositories {
     this.audit = new AuditRepository(db);
     this.directories = new DirectoryRepository(db);
     this.apiKeys = new ApiKeyRepository(db);
+    this.sites = new SiteRepository(db);
+    this.workers = new WorkerRepository(db);
+    this.vms = new VmRepository(db);
   }
 
   /**

@@ -216,6 +216,40 @@ export interface AppServersTable {
   maxConcurrency: number;
   createdAt: number;
   tlsMode: Generated<string>;
+  /** A hypervisor's libvirt URI (migration 10). */
+  uri: string | null;
+  /** The site the server belongs to (migration 9; 1000 is "Primary"). */
+  siteId: Generated<number>;
+}
+
+/** Sites (migration 9): places servers and workers belong to; 1000 "Primary" always exists. */
+export interface SitesTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  defaultSite: Generated<number>;
+  /** 1: when no live worker is in this site, any worker may take its tasks. */
+  allowAnyWorker: Generated<number>;
+  createdAt: number;
+}
+
+/** Processes that run tasks (store/workers.ts): `census worker`, or a server that runs tasks itself. */
+export interface WorkersTable {
+  id: Generated<number>;
+  /** Host name. */
+  name: string;
+  address: string | null;
+  siteId: number;
+  version: string;
+  pid: number;
+  /** Its name as task owner (engine). */
+  owner: string;
+  /** Its lease: without a heartbeat for this long it counts as dead. */
+  leaseMs: number;
+  startedAt: number;
+  lastSeenAt: number;
+  /** 'RUNNING' or 'STOPPED' (a clean stop); a dead one stays 'RUNNING' with an old lastSeenAt. */
+  state: string;
 }
 
 export interface InstancesTable {
@@ -312,4 +346,6 @@ export interface DB {
   auditLog: AuditLogTable;
   directories: DirectoriesTable;
   directoryGroupMappings: DirectoryGroupMappingsTable;
+  sites: SitesTable;
+  workers: WorkersTable;
 }

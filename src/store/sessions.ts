@@ -281,6 +281,40 @@ export class TaskRepository {
     return rows.map(toTask);
   }
 
+  /**
+   * The site of each task's server (application server or hypervisor, by its target), with the
+   * server's name; tasks on no server are left out: any worker takes those (docs/sites.md).
+   */
+  async sitesOf(ids: number[]): Promise<Map<number, { siteId: number; server: string }>> {
+    const out = new Map<number, { siteId: number; server: string }>();
+    if (!ids.length) return out;
+    // Hypervisor tasks carry their server in appserverId too (the same rows).
+    const rows = await this.db.selectFrom('tasks').select(['id', 'appserverId']).where('id', 'in', ids).execute();
+    const serverOf = new Map<number, number>();
+    for (const r of rows) if (r.appserverId !== null) serverOf.set(r.id, r.appserverId);
+    if (!serverOf.size) return out;
+    const servers = await this.db.selectFrom('appservers').select(['id', 'name', 'siteId']).where('id', 'in', [...new Set(serverOf.values())]).execute();
+    const byId = new Map(servers.map((a) => [a.id, a]));
+    for (const [task, server] of serverOf) {
+      const a = byId.get(server);
+      if (a) out.set(task, { siteId: a.siteId, server: a.name });
+    }
+    return out;
+  }
+
+  /** PENDING tasks of live sessions on servers of one site. */
+  async pendingInSite(siteId: number): Promise<Task[]> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('status', '=', 'PENDING')
+      // Tasks of both inventory jobs (hypervisors too) target a server row through appserverId.
+      .where('appserverId', 'in', (eb) => eb.selectFrom('appservers').select('appservers.id').where('appservers.siteId', '=', siteId))
+      .where('sessionId', 'in', (eb) => eb.selectFrom('jobSessions').select('id').where('status', 'in', [...LIVE_SESSION_STATUSES]))
+      .execute();
+    return rows.map(toTask);
+  }
+
   async markQueued(ids: number[], now: number): Promise<void> {
     if (ids.length) await this.db.updateTable('tasks').set({ queuedAt: now }).where('id', 'in', ids).execute();
   }
@@ -324,5 +358,11 @@ export class LogRepository {
   async get(id: string): Promise<LogEntry | undefined> {
     const r = await this.db.selectFrom('logs').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toLog(r);
+  }
+
+  /** Whether a session has an entry with this message id whose first parameter is `first`. */
+  async has(sessionId: number, messageId: string, first: string): Promise<boolean> {
+    const rows = await this.db.selectFrom('logs').select('messageParams').where('sessionId', '=', sessionId).where('messageId', '=', messageId).execute();
+    return rows.some((r) => json<string[]>(r.messageParams, [])[0] === first);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, request, startTestServer, waitFor, type Reply, type TestServer } from '../support/server.ts';
+import { followPages } from '../support/sppmon.ts';
 
 const ALL_LOG_TYPES = ['INFO', 'DEBUG', 'ERROR', 'SUMMARY', 'WARN', 'DETAIL'];
 /**
@@ -30,7 +31,7 @@ beforeAll(async () => {
   srv = await startTestServer();
   // A few more runs than the first-start ones, so that per-job session history spans several pages.
   const sid = await srv.login();
-  for (const id of ['1001', '1004', '1001', '1004']) await runToIdle(sid, id);
+  for (const id of ['1001', '1004', '1005', '1001', '1004', '1005']) await runToIdle(sid, id);
   const made = await srv.req('POST', '/api/security/user', { sid, body: { name: 'sppmon', password: 'First-Pass-1234', permissions: [{ resourcePoolId: 1000, roleIds: [1002] }] } });
   expect(made.status).toBe(201);
   const first = await srv.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: 'sppmon', password: 'First-Pass-1234' }, body: { newPassword: MONITOR_PASSWORD } });
@@ -42,29 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await srv?.stop();
 });
-
-/** sppmon's get_objects: follow links.nextPage.href (absolute) until it is absent. */
-async function followPages(sid: string, first: string, key: string, overridePageSize?: number) {
-  const items: Record<string, unknown>[] = [];
-  const pages: Reply[] = [];
-  let path: string | undefined = first;
-  while (path) {
-    const r = await srv.req('GET', path, { sid });
-    expect(r.status, `${path}: ${r.text}`).toBe(200);
-    expect(Array.isArray(r.json[key]), `${key} array in ${path}`).toBe(true);
-    pages.push(r);
-    items.push(...r.json[key]);
-    const next: string | undefined = r.json.links?.nextPage?.href;
-    if (next === undefined) break;
-    const url = new URL(next);
-    // The href is absolute and points back at the address the client used.
-    expect(`${url.protocol}//${url.host}`).toBe(srv.url);
-    if (overridePageSize !== undefined) url.searchParams.set('pageSize', String(overridePageSize));
-    path = url.pathname + url.search;
-    expect(pages.length, 'paging does not end').toBeLessThan(50);
-  }
-  return { items, pages };
-}
 
 describe.each(ACCOUNTS)('sppmon call sequence (spec §8.1) as $user', (account) => {
   const basic = `Basic ${Buffer.from(`${account.user}:${account.password}`).toString('base64')}`;
@@ -106,18 +84,18 @@ describe.each(ACCOUNTS)('sppmon call sequence (spec §8.1) as $user', (account) 
   let jobs: { id: string; name: string }[] = [];
 
   it('lists jobs one per page by following links.nextPage.href until it is absent', async () => {
-    const { items, pages } = await followPages(sid, '/api/endeavour/job?pageSize=1', 'jobs');
+    const { items, pages } = await followPages(srv, sid, '/api/endeavour/job?pageSize=1', 'jobs');
     jobs = items.map((j) => ({ id: j.id as string, name: j.name as string }));
-    expect(jobs.map((j) => j.id).sort()).toEqual(['1001', '1004']);
+    expect(jobs.map((j) => j.id).sort()).toEqual(['1001', '1004', '1005']);
     expect(jobs.every((j) => typeof j.name === 'string' && j.name !== '')).toBe(true);
-    expect(pages).toHaveLength(2);
+    expect(pages).toHaveLength(3);
     for (const p of pages) {
-      expect(p.json.total).toBe(2);
+      expect(p.json.total).toBe(3);
       expect(p.json.jobs).toHaveLength(1);
     }
     expect(pages[0]!.json.page).toBe(1);
     expect(pages[1]!.json.page).toBe(2);
-    expect(pages[0]!.json.links.lastPage.href).toContain('pageStartIndex=1');
+    expect(pages[0]!.json.links.lastPage.href).toContain('pageStartIndex=2');
     const last = pages[pages.length - 1]!.json.links;
     expect(last.nextPage).toBeUndefined();
     expect(last.lastPage).toBeUndefined();
@@ -125,7 +103,7 @@ describe.each(ACCOUNTS)('sppmon call sequence (spec §8.1) as $user', (account) 
 
   it('reads every job’s session history page by page, with the types sppmon stores', async () => {
     for (const job of jobs) {
-      const { items, pages } = await followPages(sid, `/api/endeavour/jobsession/history/jobid/${job.id}?pageSize=1`, 'sessions');
+      const { items, pages } = await followPages(srv, sid, `/api/endeavour/jobsession/history/jobid/${job.id}?pageSize=1`, 'sessions');
       expect(items.length).toBeGreaterThanOrEqual(3); // first start + two runs in beforeAll
       expect(pages).toHaveLength(items.length);
       expect(pages[pages.length - 1]!.json.links.nextPage).toBeUndefined();
@@ -149,7 +127,7 @@ describe.each(ACCOUNTS)('sppmon call sequence (spec §8.1) as $user', (account) 
       sessionIds.push(...ids);
 
       // sppmon shrinks or grows pageSize between pages; the same records still come back, once each.
-      const again = await followPages(sid, `/api/endeavour/jobsession/history/jobid/${job.id}?pageSize=1`, 'sessions', 2);
+      const again = await followPages(srv, sid, `/api/endeavour/jobsession/history/jobid/${job.id}?pageSize=1`, 'sessions', 2);
       expect(again.items.map((s) => s.id).sort()).toEqual([...ids].sort());
     }
   });
@@ -164,7 +142,7 @@ describe.each(ACCOUNTS)('sppmon call sequence (spec §8.1) as $user', (account) 
   it('reads SUMMARY job logs per session with the fields sppmon parses', async () => {
     expect(sessionIds.length).toBeGreaterThan(0);
     for (const id of sessionIds) {
-      const { items } = await followPages(sid, `/api/endeavour/log/job?filter=${logFilter(id, ['SUMMARY'])}&pageSize=50`, 'logs');
+      const { items } = await followPages(srv, sid, `/api/endeavour/log/job?filter=${logFilter(id, ['SUMMARY'])}&pageSize=50`, 'logs');
       expect(items.length, `SUMMARY log of session ${id}`).toBeGreaterThanOrEqual(1);
       for (const l of items) {
         expect(l.type).toBe('SUMMARY');
@@ -193,7 +171,7 @@ describe.each(ACCOUNTS)('sppmon call sequence (spec §8.1) as $user', (account) 
 
   it('reads all six log types with --fullLogs', async () => {
     for (const id of sessionIds) {
-      const full = await followPages(sid, `/api/endeavour/log/job?filter=${logFilter(id, ALL_LOG_TYPES)}&pageSize=2`, 'logs');
+      const full = await followPages(srv, sid, `/api/endeavour/log/job?filter=${logFilter(id, ALL_LOG_TYPES)}&pageSize=2`, 'logs');
       const summary = await srv.req('GET', `/api/endeavour/log/job?filter=${logFilter(id, ['SUMMARY'])}&pageSize=50`, { sid });
       expect(full.items.length).toBeGreaterThan(summary.json.total);
       const types = new Set(full.items.map((l) => l.type as string));

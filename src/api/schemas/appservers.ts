@@ -125,6 +125,10 @@ const registrationFields = {
   oskey: Type.Optional(IdentityRef(`The SSH key identity, with useKeyAuthentication. ${IDENTITY_REF_TEXT}`)),
   appCredentials: Type.Optional(Type.Array(Type.Object({ appuser: Type.Optional(IdentityRef()) }, { additionalProperties: true }), { description: '`[{"appuser": {"href": …}}]`: taken before `osuser`.' })),
   identity: Type.Optional(Type.Union([Type.String(), Type.Integer(), Type.Null()], { description: 'An identity id or href (alternative to `osuser`).', 'x-error': 'must be an identity id or href' })),
+  siteId: Type.Optional(IntegerLike({
+    minimum: 1, maximum: 2147483647, errorMessage: 'must be the id of a site (GET /api/site)',
+    description: 'The site the server belongs to (default 1000, "Primary"); workers of that site run its tasks (docs/sites.md).',
+  })),
   addToCatJob: Type.Optional(BooleanLike('Inventory the server at once (or add it to the inventory running).')),
   opProperties: Type.Optional(Type.Object({
     // Not typed: SPP clients' odd values have always fallen back to the default, not been refused.

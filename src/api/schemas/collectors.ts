@@ -1,6 +1,7 @@
 /** What Census can inventory: each collector's metadata (a Census addition). */
 import { Type, type Static } from '@sinclair/typebox';
 import { IDENTITY_KINDS, PROTECTION_GROUPS } from '../../core/collector-info.ts';
+import { TLS_MODES } from '../../core/tls-mode.ts';
 import { arrayOf, boolean, collection, integer, linksOf, object, oneOf, orNull, str } from './common.ts';
 
 export const Collector = object({
@@ -14,6 +15,8 @@ export const Collector = object({
   childTypes: arrayOf(str(), 'What an instance holds: `database`, `filesystem`, `keyspace`, …'),
   identityKinds: arrayOf(Type.Unsafe<(typeof IDENTITY_KINDS)[number]>(oneOf(IDENTITY_KINDS)), 'How it may log in, in order of preference: `password` (an identity/user) or `key` (an identity/key, `useKeyAuthentication`).'),
   tls: boolean('Whether a server\'s `tls` mode (disable, require, verify) applies.'),
+  defaultTls: orNull(Type.Unsafe<(typeof TLS_MODES)[number]>(oneOf(TLS_MODES, 'The `tls` mode of a registration that names none; null where `tls` does not apply.'))),
+  defaultUri: orNull(str('The connection URI used on the host when a registration gives none (libvirt: `qemu:///system`); null: it takes no `uri`.')),
   checks: arrayOf(object({ name: str(), description: str() }), 'Its connection test\'s checks, in order: the `name`s `?action=test` answers.'),
   resourceType: str('Always `collector`.'),
 }, 'An application type Census can inventory: its collector\'s metadata (a Census addition).');

@@ -21,6 +21,7 @@ import type { Permission } from '../../core/permissions.ts';
 import { ErrorBody, Link, Links, NgpError, ref } from './common.ts';
 import { AppServer, AppServerBulkResult, AppServerInventoryStarted, AppServerList, ConnectionCheck, ConnectionTest, NgpAppServerCreated, NgpAppServerUpdated } from './appservers.ts';
 import { Collector, CollectorList } from './collectors.ts';
+import { Hypervisor, HypervisorInventoryStarted, HypervisorList, NgpHypervisor, Vm, VmList, VmSearchResult } from './hypervisors.ts';
 import { Identity, KeyIdentityList, UserIdentityList } from './identities.ts';
 import { Change, ChangeList, Database, DatabaseList, FileSystemList, Finding, Instance, InstanceList } from './inventory.ts';
 import { Job, JobList, JobStatus, Lastrun, Trigger, TriggerList } from './jobs.ts';
@@ -30,6 +31,8 @@ import { Permission as PermissionRecord, PermissionList, ResourcePool, ResourceP
 import { ApiKey, ApiKeyCreated, ApiKeyList } from './apikeys.ts';
 import { AuditEntry, AuditList } from './audit.ts';
 import { LdapMapping, LdapMappingList, LdapServer, LdapServerList, LdapTestResult } from './ldap.ts';
+import { Site, SiteList, Vadp, VadpList } from './sites.ts';
+import { HostFileSystem, HostFileSystemList, HostMetrics, SlaPolicyList, StorageList, StorageProfileList } from './sysinfo.ts';
 
 type Schema = Record<string, unknown>;
 
@@ -42,12 +45,15 @@ const COMPONENTS = {
   Identity, UserIdentityList, KeyIdentityList,
   AppServer, AppServerList, AppServerBulkResult, NgpAppServerCreated, NgpAppServerUpdated, AppServerInventoryStarted, ConnectionCheck, ConnectionTest,
   Finding, Instance, InstanceList, Database, DatabaseList, FileSystemList,
+  Hypervisor, HypervisorList, NgpHypervisor, HypervisorInventoryStarted, Vm, VmList, VmSearchResult,
   Collector, CollectorList,
   LoginUser, LoginResponse, Ping, NgpVersion,
   UserList, Role, RoleList, ResourcePool, ResourcePoolList, Permission: PermissionRecord, PermissionList, SessionUser,
   ApiKey, ApiKeyCreated, ApiKeyList,
   AuditEntry, AuditList,
   LdapServer, LdapServerList, LdapMapping, LdapMappingList, LdapTestResult,
+  Site, SiteList, Vadp, VadpList,
+  HostMetrics, HostFileSystem, HostFileSystemList, StorageList, SlaPolicyList, StorageProfileList,
 } satisfies Record<string, TSchema>;
 
 export type ComponentId = keyof typeof COMPONENTS;
@@ -194,26 +200,30 @@ export const TAGS = {
   logs: 'Logs',
   identities: 'Identities',
   appservers: 'Application servers',
+  hypervisors: 'Hypervisors',
   inventory: 'Inventory',
   system: 'System',
   events: 'Events',
   metrics: 'Metrics',
   collectors: 'Collectors',
   security: 'Security',
+  sites: 'Sites',
 } as const;
 export type Tag = (typeof TAGS)[keyof typeof TAGS];
 
 export const TAG_DESCRIPTIONS: { name: Tag; description: string }[] = [
   { name: 'Login', description: 'Login sessions: Basic-auth login, `X-Endeavour-Sessionid` on every other call, a sliding 45-minute idle timeout.' },
-  { name: 'Jobs', description: 'Jobs 1001 Maintenance and 1004 Application Server Inventory: status, start, cancel, schedule.' },
+  { name: 'Jobs', description: 'Jobs 1001 Maintenance, 1004 Application Server Inventory and 1005 Hypervisor Inventory: status, start, cancel, schedule.' },
   { name: 'Job sessions', description: 'Runs of jobs, their tasks, counts and the inventory changes they recorded.' },
   { name: 'Logs', description: 'Job log entries.' },
   { name: 'Identities', description: 'Stored credentials: user name and password, or SSH key. Secrets go in and never come out.' },
   { name: 'Application servers', description: 'Registration (one, bulk JSON or CSV, /ngp), per-server inventory and connection tests.' },
+  { name: 'Hypervisors', description: 'Hypervisors (kvm over SSH): registration, connection tests, the Hypervisor Inventory (job 1005) and the catalog of their virtual machines.' },
   { name: 'Inventory', description: 'What inventories found: instances, databases and file systems, and their change history.' },
-  { name: 'System', description: 'Version probes that need no session.' },
+  { name: 'System', description: "Version probes that need no session; the Census host's CPU, memory and file systems; SPP's storage and SLA collections (empty in Census)." },
   { name: 'Events', description: 'Live Server-Sent Events of job, session, task and log changes, resumable with Last-Event-ID.' },
   { name: 'Metrics', description: 'Prometheus metrics, with a login session or the metrics token.' },
+  { name: 'Sites', description: 'Sites (places servers and workers belong to) and the workers that run tasks, as SPP lists its VADP proxies (/api/vadp).' },
   { name: 'Security', description: 'Users, roles, resource groups and the permissions roles hold (SPP\'s /api/security).' },
   { name: 'Collectors', description: 'What Census can inventory: each application type with its group, default port, logins and connection checks (a Census addition).' },
 ];

@@ -24,8 +24,8 @@ export const RoleList = collection('roles', Role, 'Roles, the built-in ones firs
 RoleList.$id = 'RoleList';
 
 export const ResourcePoolEntry = object({
-  href: str('`.../api/appserver/{id}` for one application server, `.../api/appserver` for all of them, now and later.'),
-  type: str('`appserver` or `appserver.all`.'),
+  href: str('`.../api/appserver/{id}` for one application server, `.../api/hypervisor/{id}` for one hypervisor, `.../api/appserver` for all of them, now and later.'),
+  type: str('`appserver`, `hypervisor` or `appserver.all`.'),
   id: Type.Optional(str('The application server id (type `appserver`).')),
   name: Type.Optional(str("The application server's name, when it is still registered.")),
 }, 'One resource in a resource group.');

@@ -3,7 +3,7 @@
  */
 import type { Collector } from '../../collectors/types.ts';
 import type { SecretBox } from '../../core/secret-box.ts';
-import { applicationInventory } from './application-inventory.ts';
+import { APPLICATION_INVENTORY, HYPERVISOR_INVENTORY, serverInventory } from './server-inventory.ts';
 import { maintenance } from './maintenance.ts';
 import type { JobType } from './types.ts';
 
@@ -36,10 +36,12 @@ export interface BuiltInOptions {
   loginIdleMs: number;
 }
 
-/** Application server inventory and maintenance: the system jobs' types (system-jobs.ts). */
+/** Application server and hypervisor inventory and maintenance: the system jobs' types (system-jobs.ts). */
 export function builtInJobTypes(o: BuiltInOptions): JobType[] {
+  const inventory = { collectors: o.collectors, secrets: o.secrets, timeoutMs: o.taskTimeoutMs, retries: o.retries, retryDelayMs: o.retryDelayMs };
   return [
-    applicationInventory({ collectors: o.collectors, secrets: o.secrets, timeoutMs: o.taskTimeoutMs, retries: o.retries, retryDelayMs: o.retryDelayMs }),
+    serverInventory(inventory, APPLICATION_INVENTORY),
+    serverInventory(inventory, HYPERVISOR_INVENTORY),
     maintenance({ loginIdleMs: o.loginIdleMs }),
   ];
 }

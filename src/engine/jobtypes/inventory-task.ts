@@ -9,8 +9,22 @@ import type { TlsMode } from '../../core/tls-mode.ts';
 import { describeChanges } from '../../core/inventory-diff.ts';
 import type { SecretBox } from '../../core/secret-box.ts';
 import { openCredentials } from '../credentials.ts';
-import { message } from '../messages.ts';
+import { message, type MessageId } from '../messages.ts';
 import type { TaskOutcome, TaskRun } from './types.ts';
+
+/** The log messages of one server's task: application servers' and hypervisors' say what the server is. */
+export interface TaskMessages {
+  start: MessageId; complete: MessageId; failed: MessageId; retry: MessageId; warning: MessageId;
+  cancelled: MessageId; gone: MessageId; readiness: MessageId; changes: MessageId;
+}
+export const APPSERVER_MESSAGES: TaskMessages = {
+  start: 'CNSI0100', complete: 'CNSI0101', failed: 'CNSI0102', retry: 'CNSI0103', warning: 'CNSI0104',
+  cancelled: 'CNSI0105', gone: 'CNSI0106', readiness: 'CNSI0107', changes: 'CNSI0108',
+};
+export const HYPERVISOR_MESSAGES: TaskMessages = {
+  start: 'CNSI0110', complete: 'CNSI0111', failed: 'CNSI0112', retry: 'CNSI0113', warning: 'CNSI0114',
+  cancelled: 'CNSI0115', gone: 'CNSI0116', readiness: 'CNSI0117', changes: 'CNSI0118',
+};
 
 export interface InventorySettings {
   secrets: SecretBox;
@@ -20,20 +34,20 @@ export interface InventorySettings {
   retryDelayMs: number;
 }
 
-export async function runInventoryTask(d: InventorySettings, t: TaskRun): Promise<TaskOutcome> {
+export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: TaskMessages = APPSERVER_MESSAGES): Promise<TaskOutcome> {
   const { task, signal } = t;
   const sessionId = t.session.id;
   const server = task.targetKind !== 'appserver' || task.targetId === null ? undefined : await t.store.appservers.get(Number(task.targetId));
   if (!server) {
     return {
-      status: 'FAILED', errorCode: 'NOT_FOUND', message: 'application server no longer exists',
-      commit: (r) => t.log(r, message('WARN', 'CNSI0106', task.name)),
+      status: 'FAILED', errorCode: 'NOT_FOUND', message: m === HYPERVISOR_MESSAGES ? 'hypervisor no longer exists' : 'application server no longer exists',
+      commit: (r) => t.log(r, message('WARN', m.gone, task.name)),
     };
   }
   const collector = d.collectors.get(server.applicationType);
   const fail = (code: string, reason: string): TaskOutcome => ({
     status: 'FAILED', errorCode: code, message: reason,
-    commit: (r) => t.log(r, message('ERROR', 'CNSI0102', server.name, reason)),
+    commit: (r) => t.log(r, message('ERROR', m.failed, server.name, reason)),
   });
   if (!collector) return fail('UNSUPPORTED', `Census cannot inventory application type "${server.applicationType}" yet.`);
   const identity = server.identityId === null ? undefined : await t.store.identities.get(server.identityId);
@@ -50,18 +64,19 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun): Promis
   const deadline = Date.now() + d.timeoutMs;
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) break;
-    await t.log(t.store, message('INFO', 'CNSI0100', server.name, server.applicationType, where, attempt));
+    await t.log(t.store, message('INFO', m.start, server.name, server.applicationType, where, attempt));
     let result: CollectResult;
     try {
       result = await collectWithDeadline(collector, {
         name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials,
+        ...(server.uri ? { uri: server.uri } : {}),
       }, signal, Math.max(1, deadline - Date.now()));
     } catch (err) {
       if (signal.aborted) break;
       const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
       const delay = d.retryDelayMs * 2 ** (attempt - 1);
       if (e.retryable && attempt <= d.retries && Date.now() + delay < deadline) {
-        await t.log(t.store, message('WARN', 'CNSI0103', server.name, e.message, delay));
+        await t.log(t.store, message('WARN', m.retry, server.name, e.message, delay));
         if (!(await pause(delay, signal))) break;
         continue;
       }
@@ -74,18 +89,18 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun): Promis
           { appserverId: server.id, applicationType: server.applicationType, childType: collector.info.childTypes[0] ?? 'database', sessionId, now: t.clock.now() },
           result.instances,
         );
-        for (const w of result.warnings) await t.log(r, message('WARN', 'CNSI0104', server.name, w));
+        for (const w of result.warnings) await t.log(r, message('WARN', m.warning, server.name, w));
         for (const f of result.instances.flatMap((i) => i.findings ?? [])) {
-          await t.log(r, message('WARN', 'CNSI0107', server.name, f.database ? `${f.database}: ${f.message}` : f.message, f.code));
+          await t.log(r, message('WARN', m.readiness, server.name, f.database ? `${f.database}: ${f.message}` : f.message, f.code));
         }
         const dbs = result.instances.reduce((n, i) => n + i.databases.length, 0);
         const versions = [...new Set(result.instances.map((i) => i.version ?? 'unknown'))].join(', ');
-        await t.log(r, message('INFO', 'CNSI0101', server.name, result.instances.length, dbs, versions || 'unknown'));
-        await t.log(r, message('INFO', 'CNSI0108', server.name, describeChanges(changes)));
+        await t.log(r, message('INFO', m.complete, server.name, result.instances.length, dbs, versions || 'unknown'));
+        await t.log(r, message('INFO', m.changes, server.name, describeChanges(changes)));
       },
     };
   }
-  return { status: 'CANCELLED', errorCode: 'CANCELLED', commit: (r) => t.log(r, message('WARN', 'CNSI0105', server.name)) };
+  return { status: 'CANCELLED', errorCode: 'CANCELLED', commit: (r) => t.log(r, message('WARN', m.cancelled, server.name)) };
 }
 
 /**
