@@ -1,9 +1,13 @@
 /**
  * Manage Protection › Hypervisors in real headless Chromium against a real Census over HTTPS:
+ * one page per hypervisor type (KVM, VMware vSphere) under the menu's Hypervisors heading;
  * register a KVM host in the UI, watch the Run Inventory button (job 1005) turn into "Inventory
  * In Progress" and back, see its VMs (paged, filtered) and the changes of the next run, test the
  * connection, edit and unregister; a Monitor sees the hypervisors and the running inventory but
- * no Register, Run Inventory, Test, Edit or Unregister.
+ * no Register, Run Inventory, Test, Edit or Unregister. Last, the VMware vSphere page: its form
+ * is made from the vmware collector's info (a TLS mode defaulting to verify, no URI, no SSH key),
+ * and a vCenter registered there — govmomi's simulator (test/support/vcsim.ts), read by the real
+ * vmware collector — shows its VMs on that page only.
  *
  * The `kvm` collector here is a STAND-IN for libvirt (as in test/hypervisors.test.ts), passed in
  * through the injectable registry: it answers from a table in this file, so VMs can change
@@ -16,9 +20,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectorRegistry } from '../../src/collectors/registry.ts';
 import { CollectorError, type CollectedDatabase, type Collector, type CollectTarget } from '../../src/collectors/types.ts';
 import { ADMIN_PASSWORD, startTestServer, waitFor, type TestServer } from '../support/server.ts';
+import { startVcsim, type Vcsim } from '../support/vcsim.ts';
 import { ensureChromium, ensureUiBuilt, launchBrowser, logIn, openTab, pageErrors, screenshot, type Tab } from './browser.ts';
 
 const PAGE = '/manage-protection/hypervisors/kvm';
+const VMWARE_PAGE = '/manage-protection/hypervisors/vmware';
 const SSH_PASSWORD = 'kvm-ssh-Secret-7';
 const MONITOR = 'hv.monitor';
 const MONITOR_PASSWORD = 'Hv-Monitor-Pass-1';
@@ -59,7 +65,7 @@ const standIn: Collector = {
   applicationType: 'kvm',
   info: {
     type: 'kvm', displayName: 'KVM (libvirt)', serverNoun: 'KVM host', group: 'hypervisors', defaultPort: 22, childTypes: ['vm'],
-    identityKinds: ['password', 'key'], tls: false, checks: [{ name: 'connect', description: 'SSH to the host' }, { name: 'libvirt', description: 'Read libvirt' }],
+    identityKinds: ['password', 'key'], tls: false, defaultUri: 'qemu:///system', checks: [{ name: 'connect', description: 'SSH to the host' }, { name: 'libvirt', description: 'Read libvirt' }],
   },
   async collect(target, options) {
     calls.push(target);
@@ -83,8 +89,8 @@ const standIn: Collector = {
   },
 };
 
-/** The real collectors but kvm, which is the stand-in. */
-const registry = collectorRegistry([...[...collectorRegistry().values()].filter((c) => c.info.type !== 'kvm'), standIn]);
+/** The real collectors (vmware among them) but kvm, which is the stand-in, in kvm's place (the menu's order). */
+const registry = collectorRegistry([...collectorRegistry().values()].map((c) => (c.info.type === 'kvm' ? standIn : c)));
 
 describe('web UI: hypervisors', () => {
   let s: TestServer;
@@ -93,6 +99,7 @@ describe('web UI: hypervisors', () => {
   let page: Page;
   let sid: string;
   let identityHref: string;
+  let vc: Vcsim | undefined;
 
   const job = async () => (await s.req('GET', '/api/endeavour/job/1005', { sid })).json as { status: string; lastrun?: { sessionId: string; status: string } };
   const backup = (p: Page) => p.locator('#backup');
@@ -129,27 +136,42 @@ describe('web UI: hypervisors', () => {
   afterAll(async () => {
     release();
     await browser?.close();
-    await s?.stop();
-  });
+    await Promise.all([s?.stop(), vc?.stop()]);
+  }, 60_000);
 
   it('leads from the menu to the KVM page, with the Hypervisor Inventory button and nothing registered', async () => {
     await page.goto(s.url + '/jobs');
     await logIn(page, 'admin', ADMIN_PASSWORD);
     await page.waitForURL(s.url + '/jobs');
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Hypervisors', exact: true }).click();
+    // Two hypervisor types: Hypervisors is a heading over a link per type, as Databases is.
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    const types = nav.getByRole('list', { name: 'Hypervisors' });
+    await types.getByRole('link', { name: 'VMware vSphere' }).waitFor();
+    expect(await types.getByRole('link').allTextContents()).toEqual(['KVM (libvirt)', 'VMware vSphere']);
+    expect(await nav.getByRole('link', { name: 'Hypervisors', exact: true }).count()).toBe(0);
+    await types.getByRole('link', { name: 'KVM (libvirt)' }).click();
     await page.waitForURL(s.url + PAGE);
-    await page.getByRole('heading', { level: 1, name: 'Hypervisors' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'KVM (libvirt)' }).waitFor();
+    await page.getByText('Manage Protection › Hypervisors').waitFor();
+    expect(await types.getByRole('link', { name: 'KVM (libvirt)' }).getAttribute('aria-current')).toBe('page');
     await backup(page).getByText('The Hypervisor Inventory job connects to every registered hypervisor').waitFor();
     await buttonReads(page, 'Run Inventory');
     await page.getByText('No KVM hosts are registered.').waitFor();
     await page.getByText('No virtual machines have been inventoried yet.').waitFor();
+    // The group's own address leads to its first type's page.
+    await page.goto(s.url + '/manage-protection/hypervisors');
+    await page.waitForURL(s.url + PAGE);
+    await page.getByRole('heading', { level: 1, name: 'KVM (libvirt)' }).waitFor();
   });
 
   it('registers a KVM host with a new password; its inventory holds the button at Inventory In Progress, then shows its VMs', async () => {
-    await page.getByRole('button', { name: 'Register hypervisor' }).click();
+    await page.getByRole('button', { name: 'Register KVM host' }).click();
     const form = page.locator('form[data-form="hypervisor-form"]');
     expect(await form.getByLabel('SSH port').inputValue()).toBe('22');
-    expect(await form.getByLabel('libvirt URI').inputValue()).toBe('qemu:///system');
+    expect(await form.getByLabel('Connection URI').inputValue()).toBe('qemu:///system');
+    // kvm takes no TLS mode; it takes SSH keys.
+    expect(await form.getByLabel('TLS').count()).toBe(0);
+    await form.getByRole('radio', { name: 'A new SSH key' }).waitFor();
     // The form checks before posting: no host, no password.
     await form.getByRole('button', { name: 'Register' }).click();
     await form.getByRole('alert').filter({ hasText: 'Enter the host name or IP address.' }).waitFor();
@@ -213,7 +235,7 @@ describe('web UI: hypervisors', () => {
   });
 
   it('registers a second host with a stored login, then pages and filters the VMs on the server', async () => {
-    await page.getByRole('button', { name: 'Register hypervisor' }).click();
+    await page.getByRole('button', { name: 'Register KVM host' }).click();
     const form = page.locator('form[data-form="hypervisor-form"]');
     await form.getByLabel('Name (optional)').fill('kvm2');
     await form.getByLabel('Host name or IP address').fill('10.0.0.2');
@@ -286,7 +308,7 @@ describe('web UI: hypervisors', () => {
     expect(await form.getByLabel('Host name or IP address').inputValue()).toBe('10.0.0.2');
     expect(await form.getByRole('radio', { name: 'Keep the current login' }).isChecked()).toBe(true);
     await form.getByLabel('Name (optional)').fill('kvm-two');
-    await form.getByLabel('libvirt URI').fill('test:///default');
+    await form.getByLabel('Connection URI').fill('test:///default');
     await form.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('status').filter({ hasText: 'Saved kvm-two.' }).waitFor();
     await hypervisorTable(page).getByRole('rowheader', { name: 'kvm-two' }).waitFor();
@@ -309,6 +331,8 @@ describe('web UI: hypervisors', () => {
   }, 60_000);
 
   it('shows a Monitor the hypervisors and the running inventory, without Register, Run Inventory, Test, Edit or Unregister', async () => {
+    // This run finds a new VM, so it has a change to show.
+    hosts.set('10.0.0.1', [...hosts.get('10.0.0.1')!, vm('mon1')]);
     hold();
     expect((await s.req('POST', '/api/endeavour/job/1005?action=start', { sid })).status).toBe(200);
     await waitFor(async () => ((await job()).status === 'RUNNING' ? true : undefined), 'the inventory to run');
@@ -324,22 +348,77 @@ describe('web UI: hypervisors', () => {
     await p.getByRole('button', { name: 'Set password and log in' }).click();
     await p.waitForURL(s.url + PAGE);
 
-    await p.getByRole('heading', { level: 1, name: 'Hypervisors' }).waitFor();
+    await p.getByRole('heading', { level: 1, name: 'KVM (libvirt)' }).waitFor();
     await backup(p).getByRole('status').filter({ hasText: 'Inventory In Progress' }).waitFor();
     expect(await backup(p).getByRole('button').count()).toBe(0);
     await hypervisorTable(p).getByRole('rowheader', { name: 'kvm1' }).waitFor();
     await waitFor(async () => ((await vmNames(p)).length === 3 ? true : undefined), "kvm1's VMs");
-    expect(await p.getByRole('button', { name: 'Register hypervisor' }).count()).toBe(0);
+    expect(await p.getByRole('button', { name: /^Register / }).count()).toBe(0);
     expect(await hypervisorTable(p).getByRole('button', { name: /^(Test connection to|Edit|Unregister) / }).count()).toBe(0);
-    // The change history needs application.view, which a Monitor does not have.
-    await p.getByText("Your roles do not let you see the inventory's change history.").waitFor();
+    // VM changes need hypervisor.view, which a Monitor has (application servers' need application.view).
+    await p.getByRole('heading', { name: 'Changes in the running inventory' }).waitFor();
+    expect(await p.getByText("Your roles do not let you see the inventory's change history.").count()).toBe(0);
     await screenshot(p, 'hypervisors-monitor');
 
     release();
     await waitFor(async () => ((await job()).status === 'IDLE' ? true : undefined), 'the inventory to end');
     await backup(p).getByText('Inventory In Progress').waitFor({ state: 'detached' });
+    await p.getByRole('heading', { name: 'Changes in the last inventory' }).waitFor();
+    await p.getByRole('table', { name: 'Changes' }).locator('tbody tr').filter({ has: p.locator('.badge[data-status="APPEARED"]') }).filter({ hasText: 'mon1' }).waitFor();
     await monitor.context.close();
   }, 60_000);
+
+  it('VMware vSphere has a page of its own: a form from its collector (TLS verify, no URI, no SSH key); a vCenter registered there shows its VMs', async () => {
+    vc = await startVcsim({ clusterHosts: 1, vmsPerPool: 2 });
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('list', { name: 'Hypervisors' }).getByRole('link', { name: 'VMware vSphere' }).click();
+    await page.waitForURL(s.url + VMWARE_PAGE);
+    await page.getByRole('heading', { level: 1, name: 'VMware vSphere' }).waitFor();
+    await page.getByText('No vCenters are registered.').waitFor();
+    // The KVM page's VMs are not this page's.
+    await page.getByText('No virtual machines have been inventoried yet.').waitFor();
+
+    await page.getByRole('button', { name: 'Register vCenter' }).click();
+    const form = page.locator('form[data-form="hypervisor-form"]');
+    expect(await form.getByLabel('Port', { exact: true }).inputValue()).toBe('443');
+    expect(await form.getByLabel('TLS').inputValue()).toBe('verify');
+    await form.getByText('verify checks the certificate; require accepts a self-signed one.').waitFor();
+    expect(await form.getByLabel('Connection URI').count()).toBe(0);
+    expect(await form.getByRole('radio', { name: 'A new SSH key' }).count()).toBe(0);
+    expect(await form.getByRole('radio', { name: 'A new password' }).isChecked()).toBe(true);
+    await form.getByLabel('Name (optional)').fill('vc1');
+    await form.getByLabel('Host name or IP address').fill(vc.host);
+    await form.getByLabel('Port', { exact: true }).fill(String(vc.port));
+    // vcsim's certificate is self-signed: require, not the default verify.
+    await form.getByLabel('TLS').selectOption('require');
+    await form.getByLabel('User name').fill(vc.username);
+    await form.getByLabel('Password', { exact: true }).fill(vc.password);
+    const posted = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/api/hypervisor');
+    await form.getByRole('button', { name: 'Register' }).click();
+    const body = (await posted).postDataJSON() as Record<string, unknown>;
+    expect(body).toMatchObject({ type: 'vmware', hostAddress: vc.host, portNumber: vc.port, tls: 'require', username: vc.username, useKeyAuthentication: false });
+    expect(body).not.toHaveProperty('uri');
+    await page.getByRole('status').filter({ hasText: `Registered vc1 (${vc.host}:${vc.port}). Its inventory has started.` }).waitFor();
+
+    // The real vmware collector reads the simulator: its VMs, on this page only.
+    const vcRow = page.getByRole('table', { name: 'vCenters' }).locator('tr[data-hypervisor="vc1"]');
+    await vcRow.getByText('TLS: require').waitFor();
+    await vcRow.getByRole('button', { name: `Show the ${vc.expected.vms} VMs of vc1` }).waitFor({ timeout: 60_000 });
+    await page.getByRole('navigation', { name: 'Virtual machine pages' }).getByText(`1–${vc.expected.vms} of ${vc.expected.vms}`).waitFor();
+    const names = await vmNames(page);
+    expect(names).toHaveLength(vc.expected.vms);
+    expect(names).not.toContain('web1');
+    expect(await vmTable(page).locator('td[data-label="Hypervisor"]').allTextContents()).toEqual(Array(vc.expected.vms).fill('vc1'));
+    expect(await page.getByLabel('Hypervisor', { exact: true }).locator('option').allTextContents()).toEqual(['All vCenters', 'vc1']);
+    expect(await page.content()).not.toContain(vc.password);
+    await screenshot(page, 'hypervisors-vmware');
+
+    // And the KVM page still lists only kvm1 and its four VMs.
+    await nav.getByRole('link', { name: 'KVM (libvirt)' }).click();
+    await page.waitForURL(s.url + PAGE);
+    await page.getByRole('navigation', { name: 'Virtual machine pages' }).getByText('1–4 of 4').waitFor();
+    expect(await hypervisorTable(page).locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-hypervisor')))).toEqual(['kvm1']);
+  }, 120_000);
 
   it('left no errors in the browser console', () => {
     expect(pageErrors).toEqual([]);

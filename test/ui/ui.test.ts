@@ -124,11 +124,11 @@ describe('web UI in Chromium', () => {
     await page.locator('#backup').getByRole('button', { name: 'Run Inventory', exact: true }).waitFor();
     const collectors = (await api('/api/census/collector')).collectors as { displayName: string; group: string }[];
     for (const c of collectors) await page.locator('.unsupported').getByRole('link', { name: c.displayName, exact: true }).waitFor();
-    // Hypervisors has a collector (kvm): its one type's page, driven by the Hypervisor Inventory.
-    expect(collectors.filter((c) => c.group === 'hypervisors').map((c) => c.displayName)).toEqual(['KVM (libvirt)']);
-    await nav.getByRole('link', { name: 'Hypervisors' }).click();
+    // Hypervisors has two collectors (kvm, vmware): a page per type, driven by the Hypervisor Inventory.
+    expect(collectors.filter((c) => c.group === 'hypervisors').map((c) => c.displayName)).toEqual(['KVM (libvirt)', 'VMware vSphere']);
+    await nav.getByRole('list', { name: 'Hypervisors' }).getByRole('link', { name: 'KVM (libvirt)' }).click();
     await page.waitForURL(/\/manage-protection\/hypervisors\/kvm$/);
-    await page.getByRole('heading', { level: 1, name: 'Hypervisors' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'KVM (libvirt)' }).waitFor();
     await page.locator('#backup').getByText('The Hypervisor Inventory job connects to every registered hypervisor').waitFor();
     await page.getByText('No KVM hosts are registered.').waitFor();
     // A group's own address leads to its first type's page.

@@ -119,7 +119,7 @@ const registrationFields = {
   })),
   osType: Type.Optional(text({ description: 'Default `linux`.' })),
   comment: Type.Optional(text({ maxLength: 2000 })),
-  tls: Type.Optional(text({ description: 'How database logins use TLS: `disable` (default), `require` or `verify`. A Census addition.' })),
+  tls: Type.Optional(text({ description: 'How database logins use TLS: `disable`, `require` or `verify`; the default is the collector\'s `defaultTls` (`disable` for the database collectors). A Census addition.' })),
   useKeyAuthentication: Type.Optional(BooleanLike('Log in with an SSH key identity (`oskey`).')),
   osuser: Type.Optional(IdentityRef(`The password identity to log in with. ${IDENTITY_REF_TEXT}`)),
   oskey: Type.Optional(IdentityRef(`The SSH key identity, with useKeyAuthentication. ${IDENTITY_REF_TEXT}`)),

@@ -107,7 +107,7 @@ const hypervisorFields = {
   name: Type.Optional(text({ maxLength: 255, description: 'Default: the host address.' })),
   portNumber: Type.Optional(IntegerLike({ minimum: 1, maximum: 65535, errorMessage: 'must be a whole number from 1 to 65535', description: 'SSH port for kvm (default 22); HTTPS port for vmware (default 443).' })),
   uri: Type.Optional(text({ maxLength: 1000, description: 'kvm: libvirt URI on the host. Default qemu:///system.' })),
-  tls: Type.Optional(text({ description: 'vmware: how the vCenter\'s HTTPS is checked: `require` (any certificate) or `verify` (the system\'s CAs and the host name); `disable` (default) is plain HTTP, which a vCenter does not serve. A Census addition.' })),
+  tls: Type.Optional(text({ description: 'vmware: how the vCenter\'s HTTPS is checked: `verify` (the default: the system\'s CAs and the host name) or `require` (any certificate, e.g. a self-signed vCenter); `disable` is plain HTTP, which a vCenter does not serve. The default is the collector\'s `defaultTls`. A Census addition.' })),
   comment: Type.Optional(text({ maxLength: 2000 })),
   user: Type.Optional(IdentityRef('The identity to log in with (password or SSH key): `{"href": ".../api/identity/user/ID"}` or `.../identity/key/ID`.')),
   useKeyAuthentication: Type.Optional(BooleanLike('The identity is an SSH key (implied by a `.../identity/key/ID` href or an inline `privatekey`).')),

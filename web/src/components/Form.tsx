@@ -82,18 +82,19 @@ export interface Option {
   label: string;
 }
 
-/** A labelled select. */
-export function SelectField({ id, label, value, onChange, options, inline }: { id: string; label: string; value: string; onChange: (v: string) => void; options: readonly Option[]; inline?: boolean }) {
+/** A labelled select, with an optional hint under it. */
+export function SelectField({ id, label, value, onChange, options, inline, hint }: { id: string; label: string; value: string; onChange: (v: string) => void; options: readonly Option[]; inline?: boolean; hint?: ReactNode }) {
   return (
     <div className={`field${inline ? ' field-inline' : ''}`}>
       <label htmlFor={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} aria-describedby={hint ? `${id}-hint` : undefined}>
         {options.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}
           </option>
         ))}
       </select>
+      {hint && <p className="field-hint" id={`${id}-hint`}>{hint}</p>}
     </div>
   );
 }

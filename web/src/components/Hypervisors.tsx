@@ -93,7 +93,18 @@ export function Hypervisors({
 
   const columns: Column<Hypervisor>[] = [
     { header: 'Name', cell: (h) => h.name },
-    { header: 'Host', cell: (h) => <span className="mono">{h.hostAddress}{h.portNumber !== null && h.portNumber !== 22 ? `:${h.portNumber}` : ''}<span className="sub">{h.uri ?? 'qemu:///system'}</span></span> },
+    {
+      header: 'Host',
+      cell: (h) => (
+        <span className="mono">
+          {h.hostAddress}
+          {h.portNumber !== null && h.portNumber !== app.defaultPort ? `:${h.portNumber}` : ''}
+          {/* What else its collector connects with: the URI on the host (libvirt), or the TLS mode (vSphere). */}
+          {app.defaultUri !== null && <span className="sub">{h.uri ?? app.defaultUri}</span>}
+          {app.tls && <span className="sub">TLS: {h.tls}</span>}
+        </span>
+      ),
+    },
     { header: 'Version', cell: (h) => h.version ?? <span className="muted">Not inventoried yet</span> },
     { header: 'Site', cell: (h) => h.siteName },
     {
@@ -120,11 +131,11 @@ export function Hypervisors({
     <Section
       title="Hypervisors"
       id="servers"
-      description={`The ${app.servers} Census inventories over SSH.`}
+      description={`The ${app.servers} Census inventories${app.ssh ? ' over SSH' : app.tls ? ' over HTTPS' : ''}.`}
       actions={
         mayRegister && editing === null && (
           <button type="button" className="btn btn-secondary" onClick={() => edit('new')}>
-            Register hypervisor
+            Register {app.server}
           </button>
         )
       }
@@ -159,7 +170,7 @@ export function Hypervisors({
               <Empty title={`No ${app.servers} are registered.`}>
                 {mayRegister && (
                   <p>
-                    Register one with <strong>Register hypervisor</strong>: Census needs its address and an SSH login that may read libvirt.
+                    Register one with <strong>Register {app.server}</strong>: Census needs its address and {app.ssh ? 'an SSH login' : 'a user name and password'} that may read its virtual machines.
                   </p>
                 )}
               </Empty>

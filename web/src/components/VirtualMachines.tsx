@@ -1,12 +1,13 @@
 /**
- * The VM catalog (GET /api/endeavour/catalog/hypervisor/vm): every VM the hypervisors' last
- * inventories found, or one hypervisor's, 25 a page, paged and filtered on the server (a name
- * filter sent as SPP's `*` pattern). What libvirt does not know (the guest OS, mostly) says so
- * rather than showing a guess.
+ * The VM catalog (GET /api/endeavour/catalog/hypervisor/vm) of one hypervisor type: every VM the
+ * last inventories of its hypervisors found, or one hypervisor's, 25 a page, paged and filtered
+ * on the server (a name filter sent as SPP's `*` pattern). What the hypervisor does not report
+ * (libvirt: the guest OS) says so rather than showing a guess.
  */
 import { useState } from 'react';
 import { get, query } from '../api/client';
 import type { Envelope, Hypervisor, Vm } from '../api/types';
+import type { AppType } from '../lib/appTypes';
 import { formatBytes } from '../lib/format';
 import { usePolled } from '../lib/usePolled';
 import { Empty, Loaded } from './Feedback';
@@ -31,7 +32,7 @@ function Power({ vm }: { vm: Vm }) {
   return (
     <>
       <StatusBadge status={state} label={p?.label} tone={p?.tone} />
-      {raw && <span className="sub">libvirt: {raw}</span>}
+      {raw && <span className="sub" title="The state as the hypervisor reports it">{raw}</span>}
     </>
   );
 }
@@ -50,7 +51,7 @@ const COLUMNS: Column<Vm>[] = [
     header: 'OS',
     cell: (v) => (
       <>
-        {v.properties.configInfo.osName ?? <span className="muted" title="libvirt does not know the guest operating system">Not known</span>}
+        {v.properties.configInfo.osName ?? <span className="muted" title="The hypervisor does not report the guest operating system">Not known</span>}
         {(v.properties.osType || v.properties.arch) && <span className="sub">{[v.properties.osType, v.properties.arch].filter(Boolean).join(', ')}</span>}
       </>
     ),
@@ -64,16 +65,24 @@ export interface VmFilter {
   name: string;
 }
 
-/** SPP's filter for what the person asked: the name as a `*…*` pattern, the hypervisor by id. */
-function criteria(f: VmFilter) {
-  const out: { property: string; value: unknown; op: string }[] = [];
+/** SPP's filter for what the person asked: the name as a `*…*` pattern, the hypervisor by id; always the page's type. */
+function criteria(type: string, f: VmFilter) {
+  const out: { property: string; value: unknown; op: string }[] = [{ property: 'hypervisorType', value: type, op: '=' }];
   const name = f.name.trim();
   if (name) out.push({ property: 'name', value: name.includes('*') ? name : `*${name}*`, op: '=' });
   if (f.hypervisorId) out.push({ property: 'hypervisorId', value: f.hypervisorId, op: '=' });
   return out;
 }
 
-export function VirtualMachines({ hypervisors, filter, onFilter, refreshKey }: { hypervisors: Hypervisor[] | undefined; filter: VmFilter; onFilter: (f: VmFilter) => void; refreshKey: string }) {
+export function VirtualMachines({
+  app, hypervisors, filter, onFilter, refreshKey,
+}: {
+  app: AppType;
+  hypervisors: Hypervisor[] | undefined;
+  filter: VmFilter;
+  onFilter: (f: VmFilter) => void;
+  refreshKey: string;
+}) {
   const [page, setPage] = useState(1);
   const [typed, setTyped] = useState(filter.name);
   const [shownFor, setShownFor] = useState(filter);
@@ -83,7 +92,7 @@ export function VirtualMachines({ hypervisors, filter, onFilter, refreshKey }: {
     setTyped(filter.name);
     setPage(1);
   }
-  const q = query({ filter: criteria(filter), sort: [{ property: 'name', direction: 'ASC' }], pageSize: VM_PAGE_SIZE, pageStartIndex: (page - 1) * VM_PAGE_SIZE });
+  const q = query({ filter: criteria(app.type, filter), sort: [{ property: 'name', direction: 'ASC' }], pageSize: VM_PAGE_SIZE, pageStartIndex: (page - 1) * VM_PAGE_SIZE });
   const vms = usePolled(
     (signal) => get<Envelope & { children: Vm[] }>(`/api/endeavour/catalog/hypervisor/vm${q}&embed=${encodeURIComponent('(children(properties))')}`, signal),
     `vms:${q}`,
@@ -94,7 +103,7 @@ export function VirtualMachines({ hypervisors, filter, onFilter, refreshKey }: {
   const filtered = filter.name.trim() !== '' || filter.hypervisorId !== '';
 
   return (
-    <Section title="Virtual machines" id="vms" description={chosen ? `The VMs the last inventory of ${chosen.name} found.` : 'The VMs the last inventory of each hypervisor found.'}>
+    <Section title="Virtual machines" id="vms" description={chosen ? `The VMs the last inventory of ${chosen.name} found.` : `The VMs the last inventory of each ${app.server} found.`}>
       <form
         className="toolbar filter-form"
         role="search"
@@ -110,7 +119,7 @@ export function VirtualMachines({ hypervisors, filter, onFilter, refreshKey }: {
           label="Hypervisor"
           value={filter.hypervisorId}
           onChange={(hypervisorId) => onFilter({ name: typed, hypervisorId })}
-          options={[{ value: '', label: 'All hypervisors' }, ...(hypervisors ?? []).map((h) => ({ value: h.id, label: h.name }))]}
+          options={[{ value: '', label: `All ${app.servers}` }, ...(hypervisors ?? []).map((h) => ({ value: h.id, label: h.name }))]}
         />
         <div className="field field-button">
           <button type="submit" className="btn btn-primary">
@@ -136,7 +145,7 @@ export function VirtualMachines({ hypervisors, filter, onFilter, refreshKey }: {
               rowData={(v) => ({ 'data-vm': v.name })}
               empty={
                 <Empty title={filtered ? 'No virtual machine matches the filter.' : 'No virtual machines have been inventoried yet.'}>
-                  {!filtered && <p>Register a hypervisor, then run the inventory: the VMs it finds are listed here.</p>}
+                  {!filtered && <p>Register a {app.server}, then run the inventory: the VMs it finds are listed here.</p>}
                 </Empty>
               }
             />

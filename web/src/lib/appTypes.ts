@@ -39,6 +39,13 @@ export interface AppType {
   ssh: boolean;
   /** The login the registration form starts with. */
   defaultAuth: 'password' | 'key';
+  /** The logins it accepts (a password, an SSH key), in order of preference. */
+  identityKinds: readonly ('password' | 'key')[];
+  /** Whether a server's TLS mode applies, and the mode a registration gets when it names none (null where it does not apply). */
+  tls: boolean;
+  defaultTls: 'disable' | 'require' | 'verify' | null;
+  /** The connection URI opened on the host when a registration gives none (libvirt's); null: it takes no URI. */
+  defaultUri: string | null;
   path: string;
 }
 
@@ -71,6 +78,10 @@ export function appTypeOf(c: Collector, aloneInGroup: boolean): AppType {
     portHint: ssh ? `The SSH port of the host${port}.` : `The port ${c.displayName} listens on${port}.`,
     ssh,
     defaultAuth: c.identityKinds[0] ?? 'password',
+    identityKinds: c.identityKinds,
+    tls: c.tls,
+    defaultTls: c.tls ? c.defaultTls ?? 'disable' : null,
+    defaultUri: c.defaultUri,
     path: collectorPath(c.group, c.type),
   };
 }

@@ -1,7 +1,8 @@
 /**
- * Manage Protection › Hypervisors: one hypervisor type Census inventories (KVM). The Backup
- * section's Run Inventory button drives the Hypervisor Inventory (job 1005); below it the
- * registered hypervisors, their VMs (the VM catalog) and what the last run changed.
+ * Manage Protection › Hypervisors: the page of one hypervisor type Census inventories (KVM,
+ * VMware vSphere, …: one page per collector in the group, as Databases has). The Backup
+ * section's Run Inventory button drives the Hypervisor Inventory (job 1005, every type); below
+ * it the type's registered hypervisors, their VMs (the VM catalog) and what the last run changed.
  */
 import { useState } from 'react';
 import { get, query } from '../api/client';
@@ -110,7 +111,7 @@ function HypervisorContent({ app }: { app: AppType }) {
           document.getElementById('vms')?.scrollIntoView({ block: 'start' });
         }}
       />
-      <VirtualMachines hypervisors={hypervisors.data} filter={vmFilter} onFilter={setVmFilter} refreshKey={refreshKey} />
+      <VirtualMachines app={app} hypervisors={hypervisors.data} filter={vmFilter} onFilter={setVmFilter} refreshKey={refreshKey} />
       <Section
         title={inProgress ? 'Changes in the running inventory' : 'Changes in the last inventory'}
         id="changes"
@@ -122,7 +123,7 @@ function HypervisorContent({ app }: { app: AppType }) {
           ) : undefined
         }
       >
-        {!can('application.view') ? (
+        {!can('hypervisor.view') ? (
           <Notice tone="info">Your roles do not let you see the inventory's change history.</Notice>
         ) : !last ? (
           <p className="muted">The inventory has not run yet.</p>

@@ -55,8 +55,10 @@ export function SessionPage({ id }: { id: string }) {
     document.title = `${s ? s.jobName : 'Job session'} ${id} · Census`;
   }, [s, id]);
 
-  // The changes are inventory results: they need application.view besides policy.view.
-  const mayReadInventory = useMe().can('application.view');
+  // The changes are inventory results: besides policy.view, a Hypervisor Inventory's need
+  // hypervisor.view, the Application Server Inventory's application.view (as the server decides).
+  const { can } = useMe();
+  const mayReadChanges = (serviceId: string) => can(serviceId === HYPERVISOR_INVENTORY_SERVICE_ID ? 'hypervisor.view' : 'application.view');
   return (
     <>
       <nav className="breadcrumbs" aria-label="Breadcrumb">
@@ -68,7 +70,7 @@ export function SessionPage({ id }: { id: string }) {
             <PageHeader title={data.jobName} kicker={`Job session ${data.id}`} />
             <Summary session={data} onChanged={session.refresh} />
             <TasksSection id={id} live={live} tick={tick} pace={pace} />
-            {isInventory(data.serviceId) && mayReadInventory && (
+            {isInventory(data.serviceId) && mayReadChanges(data.serviceId) && (
               <Section title="Changes" id="changes" description={data.serviceId === HYPERVISOR_INVENTORY_SERVICE_ID ? 'Virtual machines this run found new, gone or changed.' : 'Instances, databases and file systems this run found new, gone or changed.'}>
                 <ChangesTable sessionId={id} live={live} refreshKey={tick} />
               </Section>
