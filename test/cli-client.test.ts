@@ -4,7 +4,6 @@
  * certificate, with HOME and XDG_CONFIG_HOME in a temp dir. Every command runs at least once, with
  * `--json` parsed, and every documented exit code is produced by a real job session.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,47 +20,9 @@ import { Api, Transport } from '../src/cli/client/http.ts';
 import type { Io } from '../src/cli/client/io.ts';
 import { waitForSession } from '../src/cli/client/wait.ts';
 import { AUTH_HOSTS, AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
+import { runCli as run, startCli as start } from './support/cli.ts';
 import { ADMIN_PASSWORD, startTestServer, waitFor, type TestServer } from './support/server.ts';
 import { silentListener, type SilentListener } from './support/silent-listener.ts';
-
-const root = new URL('..', import.meta.url).pathname;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  done: Promise<Result>;
-}
-
-/** A clean environment: no CENSUS_* from the caller, HOME and XDG_CONFIG_HOME in `home`. */
-function environment(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CENSUS_')) env[k] = v;
-  return { ...env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...extra };
-}
-
-function start(home: string, args: string[], o: { env?: Record<string, string>; input?: string } = {}): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    env: environment(home, o.env),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin!.end(o.input ?? '');
-  const done = new Promise<Result>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, stdout: () => stdout, stderr: () => stderr, done };
-}
-
-const run = (home: string, args: string[], o: { env?: Record<string, string>; input?: string } = {}) => start(home, args, o).done;
 
 /** Runs and parses stdout as JSON, failing with the output if it is not. */
 async function runJson(home: string, args: string[], o: { env?: Record<string, string>; input?: string } = {}) {

@@ -4,38 +4,17 @@
  * key is printed once and works as a Bearer token with what it was made with (read-only, allowed
  * addresses) until revoked; the audit log shows what was done, filtered, and saves its CSV.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, request, startTestServer, type TestServer } from './support/server.ts';
+import { runCli } from './support/cli.ts';
 
-const root = new URL('..', import.meta.url).pathname;
 /** Child processes are slow on a busy machine: each test runs a handful. */
 const SLOW = 120_000;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(home: string, args: string[], env: Record<string, string>): Promise<Result> {
-  const clean: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CENSUS_')) clean[k] = v;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    env: { ...clean, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end();
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
+const run = (home: string, args: string[], env: Record<string, string>) => runCli(home, args, { env });
 
 describe('census key and census audit', () => {
   let s: TestServer;
