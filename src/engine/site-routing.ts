@@ -25,7 +25,10 @@ export async function routeTasks(e: EngineContext, r: Repositories, sessionId: n
     decided.set(s, (await r.workers.live(s, now)).length > 0);
   }
   for (const v of sites.values()) {
-    if (!decided.get(v.siteId)) servers.set(v.siteId, [...(servers.get(v.siteId) ?? []), v.server]);
+    if (decided.get(v.siteId)) continue;
+    const names = servers.get(v.siteId) ?? [];
+    names.push(v.server);
+    servers.set(v.siteId, names);
   }
   const anyWorker = new Set<number>();
   for (const [siteId, names] of servers) {
