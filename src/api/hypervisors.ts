@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../core/actor.ts';
 import { invalid } from '../core/errors.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
+import { DEFAULT_SITE_ID, DEFAULT_SITE_NAME } from '../core/sites.ts';
 import type { AppServer } from '../core/types.ts';
 import type { AppServerChanges, AppServerInput } from '../services/index.ts';
 import { credentials as appserverCredentials, keyLogin, settings } from './appserver-input.ts';
@@ -27,16 +28,14 @@ const HYPERVISOR_FIELDS: FieldMap = {
 
 const HYPERVISOR_ID = pathParams({ id: 'Hypervisor id.' });
 
-/** What the wire adds to a stored server: its last inventory's version and its site's name. */
+/** What the wire adds to a stored server (which carries its site's name): its last inventory's version. */
 interface Extras {
   versions: ReadonlyMap<number, string | null>;
-  sites: ReadonlyMap<number, string>;
 }
 
 export function hypervisorWire(base: string, h: AppServer, x: Extras): HypervisorWire {
   const self = `/api/hypervisor/${h.id}`;
   const identity = h.identityId === null ? null : { href: `${base}/api/identity/${h.useKeyAuthentication ? 'key' : 'user'}/${h.identityId}` };
-  const siteId = h.siteId ?? 1000;
   return {
     links: {
       self: link(base, self, 'self'),
@@ -58,8 +57,8 @@ export function hypervisorWire(base: string, h: AppServer, x: Extras): Hyperviso
     uri: h.uri ?? null,
     tls: h.tlsMode,
     comment: h.comment,
-    siteId: String(siteId),
-    siteName: x.sites.get(siteId) ?? 'Primary',
+    siteId: String(h.siteId ?? DEFAULT_SITE_ID),
+    siteName: h.siteName ?? DEFAULT_SITE_NAME,
     resourceType: 'hypervisor',
     rbacPath: `root:0/hypervisor.all:0/hypervisor:${h.id}`,
   };
@@ -89,7 +88,7 @@ export function hypervisorRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { hypervisors } = ctx.services;
 
   async function extras(actor: Actor, list: AppServer[]): Promise<Extras> {
-    return { versions: await hypervisors.versions(actor, list.map((h) => h.id)), sites: await hypervisors.siteNames(actor) };
+    return { versions: await hypervisors.versions(actor, list.map((h) => h.id)) };
   }
   const wireOne = async (req: FastifyRequest, actor: Actor, h: AppServer) => hypervisorWire(baseUrl(req), h, await extras(actor, [h]));
 

@@ -37,11 +37,6 @@ export function hypervisorService(ctx: ServiceContext, jobs: JobService) {
       return store.vms.versions(ids);
     },
 
-    /** Site names by id, for the wire's siteName. */
-    async siteNames(_actor: Actor): Promise<Map<number, string>> {
-      return new Map((await store.sites.all()).map((s) => [s.id, s.name]));
-    },
-
     /** The VMs the last inventories found, on the hypervisors the caller may see. */
     vms(actor: Actor, q: ListQuery): Promise<ListResult<VmRecord>> {
       return store.vms.list(q, hypervisorTypes(ctx.collectors), actor.access.scope('hypervisor.view'));
