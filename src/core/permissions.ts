@@ -45,7 +45,12 @@ export const PERMISSIONS = {
   'site.edit': 'Change sites',
   'site.delete': 'Delete sites',
   'smtp.view': 'See the mail server settings',
-  'smtp.edit': 'Change the mail server settings',
+  'smtp.edit': 'Change the mail server settings and the mail recipients, send a test message',
+  'alert.view': 'See alerts (/api/endeavour/alert/message) and the alert settings',
+  'alert.acknowledge': 'Acknowledge alerts',
+  'alert.edit': 'Change the alert settings (stall time, failing runs, watched inventory changes)',
+  'webhook.view': 'See webhook endpoints and the deliveries of notifications (never a signing secret)',
+  'webhook.edit': 'Register, change, test and remove webhook endpoints; send a delivery again',
   'metrics.view': "Read /metrics, and the Census host's CPU, memory and file systems (/ngp/metrics, /api/endeavour/sysdiag/filesystem)",
   'storage.view': 'See backup storage (SPP: vSnap, cloud; Census keeps none)',
   'storageprofile.view': 'See SLA policies and storage profiles (Census has none)',
@@ -56,7 +61,7 @@ export const PERMISSION_IDS = Object.keys(PERMISSIONS) as Permission[];
 export const isPermission = (s: string): s is Permission => Object.hasOwn(PERMISSIONS, s);
 
 /** Permissions that only make sense for everything: they are about Census itself, not about servers. */
-const GLOBAL_PREFIXES = ['user.', 'role.', 'resourcepool.', 'apikey.', 'ldap.', 'site.', 'smtp.', 'log.', 'metrics.', 'identity.', 'storage.', 'storageprofile.'];
+const GLOBAL_PREFIXES = ['user.', 'role.', 'resourcepool.', 'apikey.', 'ldap.', 'site.', 'smtp.', 'log.', 'metrics.', 'identity.', 'storage.', 'storageprofile.', 'alert.', 'webhook.'];
 /** Whether a permission is limited by a resource group (servers and what they hold) or is about Census as a whole. */
 export const isScoped = (p: Permission) => !GLOBAL_PREFIXES.some((g) => p.startsWith(g));
 
@@ -85,17 +90,18 @@ export const BUILT_IN_ROLES: readonly Role[] = [
     description: 'Registers and manages application servers and hypervisors and their credentials, runs and schedules inventory.',
     permissionIds: [...VIEW_SERVERS, 'appserver.register', 'appserver.edit', 'appserver.deregister',
       'hypervisor.view', 'hypervisor.register', 'hypervisor.edit', 'hypervisor.deregister',
-      'identity.view', 'identity.create', 'identity.edit', 'identity.delete', 'policy.view', 'policy.run', 'policy.edit', 'site.view'],
+      'identity.view', 'identity.create', 'identity.edit', 'identity.delete', 'policy.view', 'policy.run', 'policy.edit', 'site.view',
+      'alert.view', 'alert.acknowledge'],
   },
   {
     id: 1002, name: 'Monitor', builtIn: true,
     description: "Read-only: what sppmon and the seed's status check read (jobs, sessions, tasks, log entries, hypervisors and their VMs), and the metrics.",
-    permissionIds: ['policy.view', 'site.view', 'metrics.view', 'hypervisor.view', 'storage.view', 'storageprofile.view'],
+    permissionIds: ['policy.view', 'site.view', 'metrics.view', 'hypervisor.view', 'storage.view', 'storageprofile.view', 'alert.view'],
   },
   {
     id: 1003, name: 'Inventory Operator', builtIn: true,
     description: 'Runs and cancels inventory of its servers and hypervisors and sees them and what inventory found; no credentials.',
-    permissionIds: [...VIEW_SERVERS, 'hypervisor.view', 'policy.view', 'policy.run'],
+    permissionIds: [...VIEW_SERVERS, 'hypervisor.view', 'policy.view', 'policy.run', 'alert.view', 'alert.acknowledge'],
   },
 ];
 export const SUPERUSER_ROLE_ID = 1000;

@@ -4,10 +4,13 @@ import type { Job } from '../core/types.ts';
 export const MAINTENANCE_JOB_ID = 1001;
 export const INVENTORY_JOB_ID = 1004;
 export const HYPERVISOR_INVENTORY_JOB_ID = 1005;
+/** Census's own: delivers notifications (e-mail, webhooks), one task per delivery (docs/notifications.md). */
+export const DELIVERY_JOB_ID = 1006;
 
 export const APPLICATION_INVENTORY_SERVICE = 'serviceprovider.catalog.application';
 export const HYPERVISOR_INVENTORY_SERVICE = 'serviceprovider.catalog.hypervisor';
 export const MAINTENANCE_SERVICE = 'serviceprovider.maintenance';
+export const DELIVERY_SERVICE = 'census.notification.delivery';
 
 export const DEFAULT_RETENTION_DAYS = 30;
 

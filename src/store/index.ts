@@ -1,5 +1,6 @@
 /** The store: every repository over one Kysely, with transactions. */
 import { CompiledQuery, sql, type Kysely } from 'kysely';
+import { AlertRepository } from './alerts.ts';
 import { ApiKeyRepository } from './apikeys.ts';
 import { AppServerRepository, ConnectionTestRepository, IdentityRepository } from './appservers.ts';
 import { AuditRepository } from './audit.ts';
@@ -9,6 +10,8 @@ import { EventRepository } from './events.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
 import { MetricsRepository } from './metrics.ts';
+import { NotificationRepository } from './notifications.ts';
+import { RecipientRepository, SettingsRepository, SmtpRepository, WebhookRepository } from './receivers.ts';
 import { migrate, type Dialect } from './migrations.ts';
 import type { DB } from './schema.ts';
 import { LogRepository, SessionRepository, TaskRepository } from './sessions.ts';
@@ -41,6 +44,12 @@ export class Repositories {
   readonly sites: SiteRepository;
   readonly workers: WorkerRepository;
   readonly vms: VmRepository;
+  readonly notifications: NotificationRepository;
+  readonly alerts: AlertRepository;
+  readonly webhooks: WebhookRepository;
+  readonly smtp: SmtpRepository;
+  readonly recipients: RecipientRepository;
+  readonly settings: SettingsRepository;
 
   constructor(
     private readonly kdb: Kysely<DB>,
@@ -69,6 +78,12 @@ export class Repositories {
     this.sites = new SiteRepository(db);
     this.workers = new WorkerRepository(db);
     this.vms = new VmRepository(db);
+    this.notifications = new NotificationRepository(db, dialect);
+    this.alerts = new AlertRepository(db, this.notifications);
+    this.webhooks = new WebhookRepository(db);
+    this.smtp = new SmtpRepository(db);
+    this.recipients = new RecipientRepository(db);
+    this.settings = new SettingsRepository(db);
   }
 
   /**
@@ -121,12 +136,18 @@ export class Store extends Repositories {
    */
   async transaction<T>(fn: (r: Repositories) => Promise<T>): Promise<T> {
     let wrote = 0;
+    let notified = 0;
     const out = await this.db.transaction().execute(async (tx) => {
       const r = new Repositories(tx, this.dialect);
       const v = await fn(r);
       wrote = await r.events.flush();
+      notified = r.notifications.written;
       return v;
     });
+    if (notified || this.notifications.written) {
+      this.notifications.written = 0;
+      for (const listener of this.notificationListeners) listener();
+    }
     if (wrote) {
       for (const listener of this.eventListeners) {
         try {
@@ -144,6 +165,16 @@ export class Store extends Repositories {
   }
 
   private eventListeners = new Set<() => void>();
+  private notificationListeners = new Set<() => void>();
+
+  /**
+   * Calls `listener` after each commit of this process that wrote notifications (the engine's
+   * dispatcher fans them out at once rather than at its next poll). Returns the unsubscriber.
+   */
+  onNotificationsCommitted(listener: () => void): () => void {
+    this.notificationListeners.add(listener);
+    return () => this.notificationListeners.delete(listener);
+  }
 
   /**
    * Calls `listener` after each commit of this process that wrote events (a hint to look at the

@@ -37,6 +37,7 @@ const ID_TABLES: Record<number, string[]> = {
   2: ['inventory_changes', 'connection_tests'],
   8: ['api_keys', 'directories', 'directory_group_mappings'],
   9: ['workers'],
+  11: ['alerts', 'webhooks', 'smtp_servers', 'mail_recipients', 'deliveries', 'delivery_attempts'],
 };
 
 /** Tables whose ids start at 2000: below are the built-in roles and resource groups (src/core/permissions.ts). */
@@ -273,6 +274,59 @@ CREATE INDEX workers_site ON workers (site_id, state);
     name: 'libvirt URI of hypervisors',
     sql: `
 ALTER TABLE appservers ADD COLUMN uri TEXT;
+`,
+  },
+  {
+    version: 11,
+    // Alerts and notifications (docs/alerts.md, docs/notifications.md). An alert is open while
+    // `open_key` holds its key (NULL once cleared): the unique index keeps one open alert per key.
+    // notifications is the outbox, written with the change that caused each; deliveries are its
+    // fan-out, one per receiver, each run by a task of the delivery job; every try is an attempt.
+    // Sealed: webhooks.secret, smtp_servers.password (as identities' secrets).
+    name: 'alerts, notifications, deliveries, webhooks, SMTP',
+    sql: `
+CREATE TABLE alerts (
+  id {ID}, kind TEXT NOT NULL, alert_key TEXT NOT NULL, open_key TEXT, status TEXT NOT NULL, severity TEXT NOT NULL,
+  message TEXT NOT NULL, objects TEXT NOT NULL DEFAULT '[]', job_id INTEGER, session_id {BIGINT},
+  first_at {BIGINT} NOT NULL, last_at {BIGINT} NOT NULL, count INTEGER NOT NULL DEFAULT 1,
+  acknowledged_by TEXT, acknowledged_at {BIGINT}, cleared_at {BIGINT}
+);
+CREATE UNIQUE INDEX alerts_open_key ON alerts (open_key);
+CREATE INDEX alerts_status ON alerts (status, last_at);
+CREATE TABLE notifications (
+  id {SEQ}, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, data TEXT NOT NULL, created_at {BIGINT} NOT NULL,
+  dispatched_at {BIGINT}
+);
+CREATE INDEX notifications_undispatched ON notifications (dispatched_at, id);
+CREATE TABLE webhooks (
+  id {ID}, name TEXT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL DEFAULT '[]', format TEXT NOT NULL DEFAULT 'json',
+  secret TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, retry_for_ms {BIGINT} NOT NULL, created_at {BIGINT} NOT NULL
+);
+CREATE TABLE smtp_servers (
+  id {ID}, host TEXT NOT NULL, port INTEGER NOT NULL, security TEXT NOT NULL, username TEXT, password TEXT,
+  sender TEXT NOT NULL, ui_url TEXT, created_at {BIGINT} NOT NULL, updated_at {BIGINT} NOT NULL,
+  tls_verify INTEGER NOT NULL DEFAULT 1, ca_cert TEXT, timeout_ms INTEGER NOT NULL DEFAULT 30000,
+  subject_prefix TEXT, retry_for_ms {BIGINT} NOT NULL DEFAULT 86400000
+);
+CREATE TABLE mail_recipients (
+  id {ID}, address TEXT NOT NULL, alert_kinds TEXT NOT NULL DEFAULT '[]', job_ids TEXT NOT NULL DEFAULT '[]',
+  results TEXT NOT NULL DEFAULT '[]', created_at {BIGINT} NOT NULL
+);
+CREATE TABLE deliveries (
+  id {ID}, notification_id {BIGINT} NOT NULL REFERENCES notifications(id) ON DELETE CASCADE, channel TEXT NOT NULL,
+  target_id INTEGER, target TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at {BIGINT} NOT NULL, give_up_at {BIGINT} NOT NULL, created_at {BIGINT} NOT NULL, delivered_at {BIGINT},
+  last_error TEXT
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+CREATE INDEX deliveries_notification ON deliveries (notification_id);
+CREATE INDEX deliveries_target ON deliveries (channel, target_id, id);
+CREATE TABLE delivery_attempts (
+  id {ID}, delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE, at {BIGINT} NOT NULL,
+  duration_ms INTEGER NOT NULL, ok INTEGER NOT NULL, status_code INTEGER, response TEXT, error TEXT
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 `,
   },
 ];

@@ -348,4 +348,124 @@ export interface DB {
   directoryGroupMappings: DirectoryGroupMappingsTable;
   sites: SitesTable;
   workers: WorkersTable;
+  alerts: AlertsTable;
+  notifications: NotificationsTable;
+  webhooks: WebhooksTable;
+  smtpServers: SmtpServersTable;
+  mailRecipients: MailRecipientsTable;
+  deliveries: DeliveriesTable;
+  deliveryAttempts: DeliveryAttemptsTable;
+  settings: SettingsTable;
+}
+
+/** Alerts (store/alerts.ts); `openKey` is the key while the alert is open, NULL once cleared. */
+export interface AlertsTable {
+  id: Generated<number>;
+  kind: string;
+  alertKey: string;
+  openKey: string | null;
+  status: string;
+  severity: string;
+  message: string;
+  objects: string;
+  jobId: number | null;
+  sessionId: number | null;
+  firstAt: number;
+  lastAt: number;
+  count: Generated<number>;
+  acknowledgedBy: string | null;
+  acknowledgedAt: number | null;
+  clearedAt: number | null;
+}
+
+/** The notification outbox (store/notifications.ts). */
+export interface NotificationsTable {
+  id: Generated<number>;
+  eventId: string;
+  type: string;
+  data: string;
+  createdAt: number;
+  dispatchedAt: number | null;
+}
+
+export interface WebhooksTable {
+  id: Generated<number>;
+  name: string;
+  url: string;
+  /** JSON array of event names (core/notifications.ts WEBHOOK_EVENTS). */
+  events: string;
+  /** json | slack | teams */
+  format: string;
+  /** Sealed with the secret box. */
+  secret: string;
+  enabled: Generated<number>;
+  retryForMs: number;
+  createdAt: number;
+}
+
+export interface SmtpServersTable {
+  id: Generated<number>;
+  host: string;
+  port: number;
+  /** none | starttls | tls */
+  security: string;
+  username: string | null;
+  /** Sealed with the secret box. */
+  password: string | null;
+  sender: string;
+  /** The web UI's address, for links in messages (null: the server's own). */
+  uiUrl: string | null;
+  createdAt: number;
+  updatedAt: number;
+  /** Check the server's certificate (against `caCert` when given, else the system's CAs). */
+  tlsVerify: Generated<number>;
+  caCert: string | null;
+  /** Deadline of connecting, the greeting and each reply (ms). */
+  timeoutMs: Generated<number>;
+  /** Put before every subject (SPP's "Subject Prefix"). */
+  subjectPrefix: string | null;
+  /** How long a message is retried before it is given up (ms). */
+  retryForMs: Generated<number>;
+}
+
+export interface MailRecipientsTable {
+  id: Generated<number>;
+  address: string;
+  /** JSON arrays: alert kinds; job ids whose ended sessions are mailed; session results (empty: FAILED and PARTIAL). */
+  alertKinds: string;
+  jobIds: string;
+  results: string;
+  createdAt: number;
+}
+
+export interface DeliveriesTable {
+  id: Generated<number>;
+  notificationId: number;
+  channel: string;
+  targetId: number | null;
+  target: string;
+  status: string;
+  attempts: Generated<number>;
+  nextAttemptAt: number;
+  giveUpAt: number;
+  createdAt: number;
+  deliveredAt: number | null;
+  lastError: string | null;
+}
+
+export interface DeliveryAttemptsTable {
+  id: Generated<number>;
+  deliveryId: number;
+  at: number;
+  durationMs: number;
+  ok: number;
+  statusCode: number | null;
+  response: string | null;
+  error: string | null;
+}
+
+/** Census-wide settings by name, each a JSON value (the alert settings are "alerts"). */
+export interface SettingsTable {
+  name: string;
+  value: string;
 }

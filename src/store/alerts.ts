@@ -1,0 +1,117 @@
+/**
+ * Alerts (core/alerts.ts): one open alert per key, enforced by the unique index on `open_key`,
+ * so two processes raising the same condition at once count one alert instead of failing. Opening
+ * and clearing write their notification (alert.raised, alert.cleared) in the same transaction.
+ */
+import { sql, type Selectable } from 'kysely';
+import type { Alert, AlertKind, AlertObject, AlertSeverity, AlertStatus, RaiseAlert } from '../core/alerts.ts';
+import type { ListQuery, ListResult } from '../core/query.ts';
+import type { NotificationRepository } from './notifications.ts';
+import { json, listPage, type Db } from './rows.ts';
+import type { AlertsTable } from './schema.ts';
+
+export const toAlert = (r: Selectable<AlertsTable>): Alert => ({
+  id: r.id,
+  kind: r.kind as AlertKind,
+  key: r.alertKey,
+  status: r.status as AlertStatus,
+  severity: r.severity as AlertSeverity,
+  message: r.message,
+  objects: json<AlertObject[]>(r.objects, []),
+  jobId: r.jobId,
+  sessionId: r.sessionId === null ? null : Number(r.sessionId),
+  firstAt: Number(r.firstAt),
+  lastAt: Number(r.lastAt),
+  count: r.count,
+  acknowledgedBy: r.acknowledgedBy,
+  acknowledgedAt: r.acknowledgedAt === null ? null : Number(r.acknowledgedAt),
+  clearedAt: r.clearedAt === null ? null : Number(r.clearedAt),
+});
+
+export class AlertRepository {
+  constructor(
+    private db: Db,
+    private notifications: NotificationRepository,
+  ) {}
+
+  /**
+   * Opens the alert under `a.key`, or counts the open one (its message, objects and session are
+   * the newest). `opened` says which; only an opening is notified.
+   */
+  async raise(a: RaiseAlert, now: number): Promise<{ alert: Alert; opened: boolean }> {
+    const values = {
+      kind: a.kind, alertKey: a.key, openKey: a.key, status: 'ACTIVE', severity: a.severity, message: a.message,
+      objects: JSON.stringify(a.objects), jobId: a.jobId ?? null, sessionId: a.sessionId ?? null, firstAt: now, lastAt: now,
+    };
+    const r = await this.db
+      .insertInto('alerts')
+      .values(values)
+      .onConflict((oc) => oc.column('openKey').doUpdateSet((eb) => ({
+        lastAt: now, message: a.message, objects: values.objects, severity: a.severity,
+        sessionId: a.sessionId ?? eb.ref('alerts.sessionId'), count: eb('alerts.count', '+', 1),
+      })))
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const alert = toAlert(r);
+    const opened = alert.count === 1 && alert.firstAt === now;
+    if (opened) await this.notifications.add({ type: 'alert.raised', data: { alert } }, now);
+    return { alert, opened };
+  }
+
+  /** Clears the open alert under `key`, if there is one. */
+  async clear(key: string, now: number): Promise<Alert | undefined> {
+    const r = await this.db
+      .updateTable('alerts')
+      .set({ status: 'CLEARED', openKey: null, clearedAt: now })
+      .where('openKey', '=', key)
+      .returningAll()
+      .executeTakeFirst();
+    if (!r) return undefined;
+    const alert = toAlert(r);
+    await this.notifications.add({ type: 'alert.cleared', data: { alert } }, now);
+    return alert;
+  }
+
+  /** The open alert under `key`. */
+  async open(key: string): Promise<Alert | undefined> {
+    const r = await this.db.selectFrom('alerts').selectAll().where('openKey', '=', key).executeTakeFirst();
+    return r && toAlert(r);
+  }
+
+  /** Open alerts of one kind (the watchdog's candidates for clearing). */
+  async openOfKind(kind: AlertKind): Promise<Alert[]> {
+    const rows = await this.db.selectFrom('alerts').selectAll().where('kind', '=', kind).where('openKey', 'is not', null).execute();
+    return rows.map(toAlert);
+  }
+
+  async get(id: number): Promise<Alert | undefined> {
+    const r = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toAlert(r);
+  }
+
+  list(q: ListQuery): Promise<ListResult<Alert>> {
+    return listPage(this.db.selectFrom('alerts'), q, 'id', toAlert);
+  }
+
+  /** ACTIVE → ACKNOWLEDGED; undefined when the alert is not ACTIVE (or does not exist). */
+  async acknowledge(id: number, by: string, now: number): Promise<Alert | undefined> {
+    const r = await this.db
+      .updateTable('alerts')
+      .set({ status: 'ACKNOWLEDGED', acknowledgedBy: by, acknowledgedAt: now })
+      .where('id', '=', id)
+      .where('status', '=', 'ACTIVE')
+      .returningAll()
+      .executeTakeFirst();
+    return r && toAlert(r);
+  }
+
+  /** How many alerts there are of each kind and status (for /metrics). */
+  async tally(): Promise<{ kind: string; status: string; n: number }[]> {
+    const rows = await this.db
+      .selectFrom('alerts')
+      .select(['kind', 'status', sql<number>`count(*)`.as('n')])
+      .groupBy(['kind', 'status'])
+      .execute();
+    return rows.map((r) => ({ kind: r.kind, status: r.status, n: Number(r.n) }));
+  }
+}

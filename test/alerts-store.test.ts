@@ -1,0 +1,91 @@
+/**
+ * The alert and notification repositories on both dialects: one open alert per key however many
+ * raise it at once, an opening and a clearing each write one notification in the same transaction
+ * (and none if it rolls back), and a due delivery is queued by exactly one of two planners.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RaiseAlert } from '../src/core/alerts.ts';
+import { DIALECTS, type TestStore } from './support/stores.ts';
+
+const FAILED: RaiseAlert = {
+  kind: 'session.failed', key: 'job:1004', severity: 'ERROR', message: 'Application Server Inventory ended FAILED',
+  objects: [{ type: 'job', id: 1004, name: 'Application Server Inventory' }], jobId: 1004, sessionId: 1,
+};
+
+describe.each(DIALECTS)('alerts and notifications on %s', (_name, open) => {
+  let t: TestStore;
+  beforeEach(async () => {
+    t = await open();
+  });
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  it('keeps one open alert per key, counts raises, and notifies only the opening and the clearing', async () => {
+    const { store } = t;
+    const first = await store.transaction((r) => r.alerts.raise(FAILED, 1000));
+    const again = await store.transaction((r) => r.alerts.raise({ ...FAILED, sessionId: 2, message: 'again' }, 2000));
+    expect(first.opened).toBe(true);
+    expect(again.opened).toBe(false);
+    expect(again.alert).toMatchObject({ id: first.alert.id, count: 2, lastAt: 2000, firstAt: 1000, sessionId: 2, message: 'again', status: 'ACTIVE' });
+    const cleared = await store.transaction((r) => r.alerts.clear('job:1004', 3000));
+    expect(cleared).toMatchObject({ status: 'CLEARED', clearedAt: 3000 });
+    expect(await store.transaction((r) => r.alerts.clear('job:1004', 3001))).toBeUndefined();
+    const reopened = await store.transaction((r) => r.alerts.raise(FAILED, 4000));
+    expect(reopened.opened).toBe(true);
+    expect(reopened.alert.id).not.toBe(first.alert.id);
+    const outbox = await store.notifications.undispatched(100);
+    expect(outbox.map((n) => n.type)).toEqual(['alert.raised', 'alert.cleared', 'alert.raised']);
+    expect(new Set(outbox.map((n) => n.eventId)).size).toBe(3);
+  });
+
+  it('writes nothing when the transaction that raised rolls back', async () => {
+    const { store } = t;
+    await expect(store.transaction(async (r) => {
+      await r.alerts.raise(FAILED, 1000);
+      throw new Error('rolled back');
+    })).rejects.toThrow('rolled back');
+    expect(await store.alerts.open('job:1004')).toBeUndefined();
+    expect(await store.notifications.undispatched(10)).toEqual([]);
+  });
+
+  it('counts concurrent raises of one key into one alert', async () => {
+    const { store } = t;
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.transaction((r) => r.alerts.raise(FAILED, 1000 + i))));
+    expect(results.filter((x) => x.opened)).toHaveLength(1);
+    const open = await store.alerts.open('job:1004');
+    expect(open?.count).toBe(8);
+  });
+
+  it('acknowledges only an active alert', async () => {
+    const { store } = t;
+    const { alert } = await store.transaction((r) => r.alerts.raise(FAILED, 1000));
+    expect(await store.alerts.acknowledge(alert.id, 'admin', 1500)).toMatchObject({ status: 'ACKNOWLEDGED', acknowledgedBy: 'admin' });
+    expect(await store.alerts.acknowledge(alert.id, 'admin', 1600)).toBeUndefined();
+    // Raising it again while acknowledged counts it and leaves it acknowledged.
+    const again = await store.transaction((r) => r.alerts.raise(FAILED, 2000));
+    expect(again).toMatchObject({ opened: false, alert: { status: 'ACKNOWLEDGED', count: 2 } });
+  });
+
+  it('queues a due delivery once however many planners take it, and records one attempt per queueing', async () => {
+    const { store } = t;
+    const n = await store.transaction((r) => r.notifications.add({ type: 'server.registered', data: { appserver: { id: 1, name: 'a', type: 'postgresql', host: 'h' } } }, 100));
+    await store.transaction((r) => r.notifications.addDeliveries([
+      { notificationId: n.id, channel: 'webhook', targetId: 1, target: 'http://127.0.0.1:1/', nextAttemptAt: 100, giveUpAt: 10_000 },
+      { notificationId: n.id, channel: 'webhook', targetId: 2, target: 'http://127.0.0.1:2/', nextAttemptAt: 5_000, giveUpAt: 10_000 },
+    ], 100));
+    const taken = await Promise.all([1, 2, 3].map(() => store.transaction((r) => r.notifications.queueDue(200, 10))));
+    const all = taken.flat();
+    expect(all).toHaveLength(1);
+    expect(all[0]).toMatchObject({ eventId: n.eventId, eventType: 'server.registered', status: 'QUEUED', targetId: 1 });
+    const attempt = { at: 300, durationMs: 5, ok: false, statusCode: 503, response: 'busy', error: 'HTTP 503' };
+    expect(await store.notifications.recordAttempt(all[0]!.id, { attempt, status: 'PENDING', nextAttemptAt: 400 })).toBe(true);
+    expect(await store.notifications.recordAttempt(all[0]!.id, { attempt, status: 'PENDING', nextAttemptAt: 400 })).toBe(false);
+    expect(await store.notifications.nextDue()).toBe(400);
+    expect(await store.notifications.anyDue(399)).toBe(false);
+    expect(await store.notifications.anyDue(400)).toBe(true);
+    const d = await store.notifications.delivery(all[0]!.id);
+    expect(d).toMatchObject({ status: 'PENDING', attempts: 1, lastError: 'HTTP 503' });
+    expect(await store.notifications.attempts(d!.id)).toMatchObject([{ ok: false, statusCode: 503, response: 'busy' }]);
+  });
+});
