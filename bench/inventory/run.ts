@@ -12,6 +12,7 @@
  *   BENCH_N                      application servers (logins) to inventory, half PostgreSQL,
  *                                half MariaDB/MySQL (default 200)
  *   BENCH_CONCURRENCY            Census's parallel tasks and Ansible's forks (default 16)
+ *   BENCH_ROUNDS                 rounds of Census cold + warm session and one Ansible run (default 3)
  *   BENCH_ANSIBLE_PIPELINING     1: run Ansible with pipelining on (default: Ansible's default, off)
  *   BENCH_PG_HOST/PORT/USER/DB   the PostgreSQL admin login (default 127.0.0.1:5432, postgres,
  *                                database postgres; trust auth, so no password)
@@ -52,6 +53,8 @@ const envStr = (name: string, fallback: string): string => process.env[name] ?? 
 const N = envInt('BENCH_N', 200, 1);
 const C = envInt('BENCH_CONCURRENCY', 16, 1);
 const PIPELINING = process.env.BENCH_ANSIBLE_PIPELINING === '1';
+/** Rounds of (cold Census session, warm Census session, Ansible run); the ratios printed are their medians. */
+const ROUNDS = envInt('BENCH_ROUNDS', 3, 1);
 const INVENTORY_JOB_ID = 1004;
 
 const PG_ADMIN = {
@@ -336,7 +339,8 @@ interface CensusOutcome {
   machineCpu: number | null;
 }
 
-async function runCensus(census: Census, dataDir: string, meter: ServerCpuMeter): Promise<CensusOutcome> {
+/** Registers the N servers (see runCensus); returns each server's kind by id. */
+async function registerServers(census: Census, dataDir: string): Promise<Map<number, Kind>> {
   // Benchmark shortcut: the API refuses a second registration of the same host:port:type (409,
   // src/api/appservers.ts checkDraft), and both servers listen on 127.0.0.1 only, so the N
   // registrations are written straight into the store, bypassing that duplicate check. Each
@@ -361,7 +365,14 @@ async function runCensus(census: Census, dataDir: string, meter: ServerCpuMeter)
       kindOf.set(server.id, l.kind);
     }
   });
+  return kindOf;
+}
 
+/**
+ * One inventory session over the registered servers. The first one of a Census is cold (nothing
+ * recorded); a second one over the unchanged estate is warm: incremental (docs/inventory.md).
+ */
+async function runCensus(census: Census, kindOf: Map<number, Kind>, meter: ServerCpuMeter): Promise<CensusOutcome> {
   const server0 = meter.read();
   const busy0 = machineBusySeconds();
   const cpu0 = process.cpuUsage();
@@ -636,25 +647,35 @@ async function main(): Promise<number> {
     for (const line of await describeServers()) say(`  ${line}`);
     const floor = await bareLoginMs(20);
 
-    // ---- Census
-    const dataDir = join(dir, 'census');
-    census = await startCensus({ dataDir, port: 0, http: true, scheduler: false, concurrency: C });
-    const c = await runCensus(census, dataDir, meter);
-    await census.stop();
-    census = undefined;
-    say(`  census: ${secs(c.wallMs)} s`);
-
-    // ---- Ansible
+    // ---- rounds: each a fresh Census (cold session, then warm session over the unchanged
+    // estate) and one Ansible run; the ratios printed are the medians over the rounds.
     const files = writeAnsibleFiles(join(dir, 'ansible'));
     // Untimed warm-up: the first ansible-playbook of a boot reads ~100 MB of Python from disk.
-    const warm = await ansiblePlaybook(join(dir, 'ansible'), files.cfg, files.pingInventory, files.pingPlaybook, 1, meter);
-    checkAnsible('ping warm-up', warm, ['localhost']);
+    const warmUp = await ansiblePlaybook(join(dir, 'ansible'), files.cfg, files.pingInventory, files.pingPlaybook, 1, meter);
+    checkAnsible('ping warm-up', warmUp, ['localhost']);
     const ping = await ansiblePlaybook(join(dir, 'ansible'), files.cfg, files.pingInventory, files.pingPlaybook, 1, meter);
     say(`  ansible ping: ${secs(ping.wallMs)} s`);
     checkAnsible('ping', ping, ['localhost']);
-    const ans = await ansiblePlaybook(join(dir, 'ansible'), files.cfg, files.inventory, files.playbook, C, meter);
-    say(`  ansible: ${secs(ans.wallMs)} s`);
-    checkAnsible('inventory', ans, LOGINS.map((l) => l.alias));
+    const rounds: { cold: CensusOutcome; warm: CensusOutcome; ans: AnsibleRun }[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const dataDir = join(dir, `census-${round}`);
+      census = await startCensus({ dataDir, port: 0, http: true, scheduler: false, concurrency: C });
+      const kindOf = await registerServers(census, dataDir);
+      const cold = await runCensus(census, kindOf, meter);
+      const warm = await runCensus(census, kindOf, meter);
+      await census.stop();
+      census = undefined;
+      const ans = await ansiblePlaybook(join(dir, 'ansible'), files.cfg, files.inventory, files.playbook, C, meter);
+      checkAnsible('inventory', ans, LOGINS.map((l) => l.alias));
+      say(`  round ${round}: census cold ${secs(cold.wallMs)} s, warm ${secs(warm.wallMs)} s; ansible ${secs(ans.wallMs)} s` +
+        ` -> cold ${(ans.wallMs / cold.wallMs).toFixed(1)}x, warm ${(ans.wallMs / warm.wallMs).toFixed(1)}x`);
+      rounds.push({ cold, warm, ans });
+    }
+    const middle = <T,>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor((xs.length - 1) / 2)]!;
+    const coldRatio = middle(rounds.map((r) => r.ans.wallMs / r.cold.wallMs), (x) => x);
+    const warmRatio = middle(rounds.map((r) => r.ans.wallMs / r.warm.wallMs), (x) => x);
+    // The detailed report below is of the round with the median cold ratio.
+    const { cold: c, warm: w, ans } = middle(rounds, (r) => r.ans.wallMs / r.cold.wallMs);
 
     // ---- report
     const censusS = c.wallMs / 1000;
@@ -670,9 +691,11 @@ async function main(): Promise<number> {
 
     say('');
     say(table([
-      ['N', 'concurrency', 'census s', 'ansible s', 'ansible/census'],
-      [N, C, censusS.toFixed(2), ansibleS.toFixed(2), ratio.toFixed(1)],
+      ['N', 'concurrency', 'census cold s', 'census warm s', 'ansible s', 'cold ansible/census', 'warm ansible/census'],
+      [N, C, censusS.toFixed(2), (w.wallMs / 1000).toFixed(2), ansibleS.toFixed(2), ratio.toFixed(1), (ansibleS / (w.wallMs / 1000)).toFixed(1)],
     ]));
+    say(`  warm session CPU: Census process ${(w.cpuMs / 1000).toFixed(2)} s, PostgreSQL server ${fmtCpu(w.serverCpu.pg)}, MariaDB server ${fmtCpu(w.serverCpu.my)}` +
+      ` (cold: ${(c.cpuMs / 1000).toFixed(2)} s, ${fmtCpu(c.serverCpu.pg)}, ${fmtCpu(c.serverCpu.my)})`);
     say('');
     say('Census per-task time (task end - start, ms; one task = one server: log in, read, log out, record)');
     const row = (name: string, s: ReturnType<typeof summary>) => [name, s.n, s.p50, s.p95, s.max, s.mean.toFixed(1)];
@@ -719,7 +742,7 @@ async function main(): Promise<number> {
     }
     say('');
     say(`bench wall time ${secs(performance.now() - benchStart)} s (set-up, Census, Ansible warm-up + ping + inventory)`);
-    finalLine = `inventory: ansible/census = ${ratio.toFixed(1)} (census ${censusS.toFixed(2)} s, ansible ${ansibleS.toFixed(2)} s, ${N} servers, concurrency ${C})`;
+    finalLine = `inventory: ansible/census cold = ${coldRatio.toFixed(1)}, warm = ${warmRatio.toFixed(1)} (median of ${ROUNDS} round(s); median round: census cold ${censusS.toFixed(2)} s, warm ${(w.wallMs / 1000).toFixed(2)} s, ansible ${ansibleS.toFixed(2)} s; ${N} servers, concurrency ${C})`;
     return 0;
   } catch (err) {
     if (err instanceof BenchFailure) {

@@ -41,6 +41,21 @@ export interface CollectOptions {
   signal: AbortSignal;
   /** Milliseconds the whole collection may take. */
   timeoutMs: number;
+  /**
+   * What the last inventory of this server recorded (absent on the first run). A collector may
+   * carry over a part it did not read again only when an exact change signal it stored with the
+   * object last time is unchanged now (docs/inventory.md); on any doubt it reads everything.
+   */
+  previous?: PreviousInventory;
+}
+
+/** The last recorded state of one server's objects, as the store has it (objects then found, not missing ones). */
+export interface PreviousInventory {
+  instances: {
+    name: string;
+    properties: Record<string, unknown>;
+    databases: { name: string; properties: Record<string, unknown> }[];
+  }[];
 }
 
 /**

@@ -37,7 +37,15 @@ const WATCHED_PROPERTIES = new Set([
   // A VM's (hypervisor inventory): vCPUs, memory, power state. Its disks are compared by target
   // and path (diskLayout below), not by their sizes, which move all the time (sizeBytes has a threshold).
   'vcpus', 'maxVcpus', 'memoryBytes', 'maxMemoryBytes', 'state',
+  // A PostgreSQL database's own settings (ALTER DATABASE … SET), and a Redis keyspace's key count:
+  // the incremental inventory promises that a change to either is found (docs/inventory.md).
+  'settings', 'keys',
 ]);
+
+/** A PostgreSQL database's extensions as "name version" pairs: one created, dropped or updated is a change. */
+const extensionList = (extensions: unknown): string | undefined => (Array.isArray(extensions)
+  ? extensions.map((e) => `${String((e as Record<string, unknown>)?.name ?? '?')} ${String((e as Record<string, unknown>)?.version ?? '')}`).join(', ')
+  : undefined);
 
 /** A VM's disks as "target=path" pairs: a disk added, removed or pointed elsewhere is a change. */
 const diskLayout = (disks: unknown): string | undefined => (Array.isArray(disks)
@@ -77,6 +85,9 @@ export function fieldChanges(before: Snapshot, after: Snapshot, t: SizeThreshold
     if (WATCHED_PROPERTIES.has(k) && k in before.properties && k in after.properties) add(k, before.properties[k], after.properties[k]);
   }
   if (Array.isArray(before.properties.disks) && Array.isArray(after.properties.disks)) add('disks', diskLayout(before.properties.disks), diskLayout(after.properties.disks));
+  if (Array.isArray(before.properties.extensions) && Array.isArray(after.properties.extensions)) {
+    add('extensions', extensionList(before.properties.extensions), extensionList(after.properties.extensions));
+  }
   return out;
 }
 

@@ -131,6 +131,24 @@ export class InventoryRepository {
     return out;
   }
 
+  /**
+   * What the last inventory of one server found and still holds (missing objects left out), for
+   * the collector to compare its change signals with: two queries, names and properties only.
+   */
+  async previous(appserverId: number): Promise<{ instances: { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] }[] }> {
+    const instances = await this.db.selectFrom('instances').select(['id', 'name', 'properties']).where('appserverId', '=', appserverId).where('missing', '=', 0).execute();
+    if (!instances.length) return { instances: [] };
+    const databases = await this.db.selectFrom('databases').select(['instanceId', 'name', 'properties'])
+      .where('instanceId', 'in', instances.map((i) => i.id)).where('missing', '=', 0).execute();
+    return {
+      instances: instances.map((i) => ({
+        name: i.name,
+        properties: json<Record<string, unknown>>(i.properties, {}),
+        databases: databases.filter((d) => d.instanceId === i.id).map((d) => ({ name: d.name, properties: json<Record<string, unknown>>(d.properties, {}) })),
+      })),
+    };
+  }
+
   listInstances(q: ListQuery, applicationType: string, scope: ServerScope = 'all'): Promise<ListResult<Instance>> {
     return listPage(inScope(this.db.selectFrom('instances').where('applicationType', '=', applicationType), 'instances.appserverId', scope), q, 'id', toInstance);
   }

@@ -193,6 +193,56 @@ function sizesById(pairs: [number, string | null][]): Map<number, number> {
   return sizes;
 }
 
+/**
+ * Per-database settings (ALTER DATABASE … SET), as "name=value", by database OID.
+ * pg_db_role_setting is a shared catalog: one query from any database sees every database's.
+ */
+export async function readDatabaseSettings(client: pg.Client): Promise<Map<number, string[]>> {
+  const { rows } = await client.query<{ setdatabase: number; setconfig: string[] | null }>(
+    'SELECT setdatabase, setconfig FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase <> 0',
+  );
+  return new Map(rows.map((r) => [r.setdatabase, [...(r.setconfig ?? [])].sort()]));
+}
+
+/**
+ * What tells whether a database's own catalog can have changed since the last run (see
+ * docs/inventory.md): the rows inserted, updated and deleted in it (catalog rows included, so
+ * CREATE/ALTER/DROP EXTENSION moves them; reading never does) and when its statistics were last
+ * reset. `epoch` is the cluster's: its start time and the shared statistics' reset time, which
+ * crash recovery also sets. Everyone may read these views.
+ *
+ * A backend adds its counts to these totals only when it goes idle (and at the latest
+ * PGSTAT_IDLE_INTERVAL, 10 s, after that), or when it exits: `unsettled` says some other backend
+ * connected to the database is not idle, or went idle too recently, so what it committed may not
+ * be counted yet. An unsettled database is read again. (A role without pg_read_all_stats sees no
+ * state for other roles' backends: they count as unsettled.)
+ */
+export interface ChangeSignals {
+  epoch: string;
+  databases: Map<number, { writes: string; statsReset: string | null; unsettled: boolean }>;
+}
+
+/** PGSTAT_IDLE_INTERVAL (10 s) and a margin. */
+const SETTLE_SECONDS = 15;
+
+export async function readChangeSignals(client: pg.Client): Promise<ChangeSignals> {
+  const { rows } = await client.query<{ datid: number; writes: string; stats_reset: string | null; epoch: string; unsettled: boolean }>(
+    `SELECT s.datid, (s.tup_inserted + s.tup_updated + s.tup_deleted)::text AS writes, s.stats_reset::text AS stats_reset,
+            pg_postmaster_start_time()::text || ' ' || coalesce((SELECT stats_reset::text FROM pg_stat_bgwriter), '') AS epoch,
+            EXISTS (SELECT 1 FROM pg_stat_activity a
+                     WHERE a.datid = s.datid AND a.pid <> pg_backend_pid() AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
+                       AND (a.state IS DISTINCT FROM 'idle' OR a.state_change IS NULL
+                            OR a.state_change > clock_timestamp() - make_interval(secs => $1))) AS unsettled
+       FROM pg_stat_database s
+      WHERE s.datid <> 0`,
+    [SETTLE_SECONDS],
+  );
+  return {
+    epoch: rows[0]?.epoch ?? '',
+    databases: new Map(rows.map((r) => [r.datid, { writes: r.writes, statsReset: r.stats_reset, unsettled: r.unsettled }])),
+  };
+}
+
 export interface Extension {
   name: string;
   version: string;

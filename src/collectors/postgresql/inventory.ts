@@ -7,8 +7,10 @@
 import type pg from 'pg';
 
 import { describeServer, errorCode } from '../network-errors.ts';
-import type { CollectedDatabase, CollectedInstance, CollectResult, CollectTarget, ReadinessFinding } from '../types.ts';
+import type { CollectedDatabase, CollectedInstance, CollectResult, CollectTarget, PreviousInventory, ReadinessFinding } from '../types.ts';
 import {
+  readChangeSignals,
+  readDatabaseSettings,
   readDatabases,
   readDatabaseSizes,
   readExtensions,
@@ -19,6 +21,7 @@ import {
   readTablespaces,
   readTablespaceSizes,
   withStatementTimeout,
+  type ChangeSignals,
   type DatabaseRow,
   type Extension,
   type LoginRole,
@@ -67,7 +70,15 @@ interface TablespaceEntry {
   out: { name: string; location: string | null; sizeBytes: number | null };
 }
 
-export async function collectInventory(session: Session, budget: Budget, target: CollectTarget): Promise<CollectResult> {
+/**
+ * Bumped whenever what is carried over, or how the signal is read, changes: a signal written by
+ * another version of this collector never matches, so the first run after an upgrade reads all.
+ */
+const SIGNAL_VERSION = 'pg1';
+/** Shared-memory statistics (PostgreSQL 15+) lose no counts; the older statistics collector's UDP messages could. */
+const SIGNALS_FROM = 150000;
+
+export async function collectInventory(session: Session, budget: Budget, target: CollectTarget, previous?: PreviousInventory): Promise<CollectResult> {
   const notes = new Notes(target, budget);
   const client = await session.connectHome();
 
@@ -79,16 +90,24 @@ export async function collectInventory(session: Session, budget: Budget, target:
   );
   properties.tablespaces = tablespaces.map((t) => t.out);
   const databases = (await readDatabases(client)).map((row): DatabaseEntry => ({ row, out: databaseOut(row) }));
+  const dbSettings = await readDatabaseSettings(client).catch((err: unknown) => {
+    if (errorCode(err) !== '42501') throw err;
+    return null;
+  });
+  for (const { row, out } of databases) if (dbSettings) out.properties.settings = dbSettings.get(row.oid) ?? [];
+  // Read before any database is visited: a change after this moves the counter for next time.
+  const signals = Number(settings.get('server_version_num')?.setting ?? 0) >= SIGNALS_FROM ? await readChangeSignals(client) : null;
   for (const finding of settingsFindings(settings, role, target)) notes.find(finding);
   noteUnconnectable(databases, notes);
 
   // From here on everything is optional: it fills in what the time allows.
   await addDatabaseSizes(session, budget, databases, notes);
   await addTablespaceSizes(session, budget, tablespaces, notes);
-  await addExtensions(session, budget, databases, notes);
+  const name = `${target.host}:${target.port ?? DEFAULT_PORT}`;
+  await addExtensions(session, budget, databases, notes, carryOver(signals, previous?.instances.find((i) => i.name === name)));
 
   const instance: CollectedInstance = {
-    name: `${target.host}:${target.port ?? DEFAULT_PORT}`,
+    name,
     host: target.host,
     port: target.port ?? DEFAULT_PORT,
     version: settings.get('server_version')?.setting ?? null,
@@ -270,16 +289,59 @@ async function optionalRead<T>(
  * its own: one at a time, the home database first (its connection is already open), each with
  * one query, and each within what the budget still allows.
  */
-async function addExtensions(session: Session, budget: Budget, databases: DatabaseEntry[], notes: Notes): Promise<void> {
+async function addExtensions(session: Session, budget: Budget, databases: DatabaseEntry[], notes: Notes, carry: CarryOver): Promise<void> {
   const home = session.homeDatabase;
-  const pending = databases
-    .filter((d) => d.row.allowConnections && d.row.mayConnect)
-    .sort((a, b) => Number(b.row.name === home) - Number(a.row.name === home));
+  const pending: DatabaseEntry[] = [];
+  for (const d of databases.filter((e) => e.row.allowConnections && e.row.mayConnect)) {
+    const signal = carry.signalOf(d.row);
+    const kept = signal === null || carry.unsettled(d.row) ? null : carry.unchanged(d.row.name, signal);
+    if (kept) {
+      d.out.properties.extensions = kept;
+      d.out.properties.changeSignal = signal;
+    } else pending.push(d);
+  }
+  pending.sort((a, b) => Number(b.row.name === home) - Number(a.row.name === home));
   for (const [index, { row, out }] of pending.entries()) {
     const extensions = await extensionsOf(row.name, session, budget, notes);
     if (extensions === OUT_OF_TIME) return notes.outOfTime(`extensions of ${pending.length - index} database(s)`);
-    if (extensions !== null) out.properties.extensions = extensions;
+    if (extensions === null) continue;
+    out.properties.extensions = extensions;
+    // Only a full reading earns a signal: what it read is what the next run may carry over.
+    const signal = carry.signalOf(row);
+    if (signal !== null) out.properties.changeSignal = signal;
   }
+}
+
+interface CarryOver {
+  /** The database's change signal now, or null when there is none to trust (PostgreSQL < 15, no statistics row). */
+  signalOf(row: DatabaseRow): string | null;
+  /** Another backend on the database may hold changes not yet counted (ChangeSignals). */
+  unsettled(row: DatabaseRow): boolean;
+  /** The extensions the last run recorded under exactly this signal, or null: read them again. */
+  unchanged(database: string, signal: string): Extension[] | null;
+}
+
+/**
+ * A database's extensions live in its own catalog, which only a transaction connected to that
+ * database can change, and every such change inserts, updates or deletes catalog rows: while its
+ * row counter, the OID (a database dropped and created again gets a new one), its statistics reset
+ * time and the cluster's epoch are all the same, the extensions are the same. Reading them logs
+ * in but writes nothing, so the collector's own visit does not move the counter.
+ */
+function carryOver(signals: ChangeSignals | null, previous: PreviousInventory['instances'][number] | undefined): CarryOver {
+  const before = new Map((previous?.databases ?? []).map((d) => [d.name, d.properties]));
+  return {
+    signalOf(row) {
+      const s = signals?.databases.get(row.oid);
+      return s ? [SIGNAL_VERSION, signals!.epoch, row.oid, s.writes, s.statsReset ?? ''].join('|') : null;
+    },
+    unsettled: (row) => signals?.databases.get(row.oid)?.unsettled ?? true,
+    unchanged(database, signal) {
+      const props = before.get(database);
+      if (!props || props.changeSignal !== signal || !Array.isArray(props.extensions)) return null;
+      return props.extensions as Extension[];
+    },
+  };
 }
 
 /** null when the database could not be read (already noted); the run ending is not such a case. */
