@@ -7,6 +7,7 @@
  *   npm run bench                       # 10 s per measured run
  *   BENCH_SECONDS=5 npm run bench       # shorter
  *   BENCH_WORKERS=0 npm run bench       # load generator on the servers' own thread
+ *   BENCH_DATABASE=postgres://postgres@127.0.0.1:5432/test npm run bench   # Census on PostgreSQL
  *
  * Environment:
  *   BENCH_SECONDS      measured duration of each run, seconds (default 10)
@@ -15,55 +16,23 @@
  *   BENCH_WORKERS      autocannon worker threads (default 1: the load generator runs on its own
  *                      thread, like a separate process would; 0 runs it on the main thread,
  *                      where it competes with both servers for the one event loop)
+ *   BENCH_DATABASE     postgres://… : Census on PostgreSQL (in a fresh schema of that database,
+ *                      dropped at the end; the server runs the first-start tasks itself) instead
+ *                      of the embedded SQLite default
+ *   BENCH_PATH         the measured path (default /api/endeavour/job/1004; e.g.
+ *                      /api/endeavour/job/1004/status)
  *
  * Both servers live in this process (only one is under load at a time). Exit status 1 if any
  * response was not 2xx, a request errored or timed out, or the two targets' bodies differ.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify from 'fastify';
+import pg from 'pg';
 import { startCensus } from '../../src/main.ts';
-
-// ---- autocannon (CommonJS, no bundled types): the few fields this script uses -------------------
-
-interface Percentiles {
-  average: number;
-  mean: number;
-  stddev: number;
-  min: number;
-  max: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  total: number;
-}
-interface AutocannonResult {
-  url: string;
-  duration: number;
-  errors: number;
-  timeouts: number;
-  mismatches: number;
-  non2xx: number;
-  resets: number;
-  '2xx': number;
-  statusCodeStats: Record<string, { count: number }>;
-  latency: Percentiles & { totalCount: number };
-  requests: Percentiles & { sent: number };
-  throughput: Percentiles;
-}
-interface AutocannonOptions {
-  url: string;
-  connections: number;
-  duration: number;
-  workers?: number;
-  method?: string;
-  headers?: Record<string, string>;
-}
-type Autocannon = (opts: AutocannonOptions, cb: (err: Error | null, result: AutocannonResult) => void) => unknown;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+// The bare-route method (fetch, baseline route, autocannon load) is shared with bench/reads.
+import { fetchOnce, load as loadRoute, loginHeaders, problems, startBareRoute, type AutocannonResult } from '../support/bare-route.ts';
 
 // ---- settings ------------------------------------------------------------------------------------
 
@@ -80,55 +49,15 @@ const WARMUP_SECONDS = envNumber('BENCH_WARMUP', 2);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 10);
 const WORKERS = envNumber('BENCH_WORKERS', 1);
 const ROUNDS = 2;
-const PATH = '/api/endeavour/job/1004';
+const PATH = process.env.BENCH_PATH || '/api/endeavour/job/1004';
+const DATABASE = process.env.BENCH_DATABASE || undefined;
+if (DATABASE && !/^postgres(ql)?:\/\//.test(DATABASE)) throw new Error('BENCH_DATABASE must be a postgres:// URL');
 const ADMIN_PASSWORD = 'bench-admin-password';
 
 // ---- helpers -------------------------------------------------------------------------------------
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-/** One HTTPS request, trusting exactly the given self-signed certificate. */
-function fetchOnce(url: string, ca: string, method: string, headers: Record<string, string>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, headers, ca, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function load(url: string, headers: Record<string, string>, duration: number): Promise<AutocannonResult> {
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections: CONNECTIONS,
-        duration,
-        method: 'GET',
-        headers,
-        ...(WORKERS > 0 ? { workers: WORKERS } : {}),
-      },
-      (err, result) => (err ? reject(err) : resolve(result)),
-    );
-  });
-}
-
-/** Everything but 2xx, plus transport errors, fails the benchmark. */
-function problems(label: string, r: AutocannonResult): string[] {
-  const out: string[] = [];
-  if (r.non2xx !== 0) out.push(`${label}: ${r.non2xx} non-2xx responses (status codes ${JSON.stringify(r.statusCodeStats)})`);
-  if (r.errors !== 0) out.push(`${label}: ${r.errors} request errors (${r.timeouts} timeouts)`);
-  if (r['2xx'] === 0) out.push(`${label}: no 2xx responses at all`);
-  return out;
-}
+const load = (url: string, headers: Record<string, string>, duration: number): Promise<AutocannonResult> =>
+  loadRoute(url, headers, { connections: CONNECTIONS, duration, workers: WORKERS });
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const median = (xs: number[]) => {
@@ -145,43 +74,44 @@ async function main(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'census-bench-'));
   let census: Awaited<ReturnType<typeof startCensus>> | undefined;
   let bare: { close(): PromiseLike<unknown> } | undefined;
+  // On PostgreSQL: a schema of its own (and pg-boss's beside it), dropped at the end.
+  const schema = DATABASE ? `census_bench_${randomBytes(4).toString('hex')}` : undefined;
+  const onPg = async (statement: string) => {
+    const c = new pg.Client({ connectionString: DATABASE });
+    await c.connect();
+    try {
+      await c.query(statement);
+    } finally {
+      await c.end();
+    }
+  };
   try {
-    census = await startCensus({ dataDir, port: 0, http: false, scheduler: false, adminPassword: ADMIN_PASSWORD, quiet: true });
+    if (schema) await onPg(`CREATE SCHEMA ${schema}`);
+    census = await startCensus({
+      dataDir, port: 0, http: false, scheduler: false, adminPassword: ADMIN_PASSWORD, quiet: true,
+      ...(DATABASE && schema ? { database: DATABASE, schema, withWorker: true } : {}),
+    });
     const key = readFileSync(join(dataDir, 'tls', 'key.pem'), 'utf8');
     const cert = readFileSync(join(dataDir, 'tls', 'cert.pem'), 'utf8');
 
     // Log in and capture the exact response bytes of the job.
-    const basic = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
-    const login = await fetchOnce(`${census.url}/api/endeavour/session`, cert, 'POST', { authorization: basic });
-    if (login.status !== 200) throw new Error(`login failed: HTTP ${login.status} ${login.body.toString('utf8')}`);
-    const sessionid = (JSON.parse(login.body.toString('utf8')) as { sessionid?: string }).sessionid;
-    if (!sessionid) throw new Error('login answered without a sessionid');
-    const censusHeaders = { 'X-Endeavour-Sessionid': sessionid };
+    const censusHeaders = await loginHeaders(census.url, cert, 'admin', ADMIN_PASSWORD);
 
     const job = await fetchOnce(`${census.url}${PATH}`, cert, 'GET', censusHeaders);
     if (job.status !== 200) throw new Error(`GET ${PATH} failed: HTTP ${job.status} ${job.body.toString('utf8')}`);
     const bytes = job.body;
 
-    // The baseline: same TLS material, same bytes, nothing else.
-    const server = Fastify({ https: { key, cert } });
-    bare = server;
-    server.get(PATH, (_req, reply) => {
-      reply.header('content-type', 'application/json').send(bytes);
-    });
-    await server.listen({ port: 0, host: '127.0.0.1' });
-    const addr = server.server.address();
-    if (!addr || typeof addr !== 'object') throw new Error('bare server has no address');
-    const bareUrl = `https://127.0.0.1:${addr.port}`;
-
-    const check = await fetchOnce(`${bareUrl}${PATH}`, cert, 'GET', {});
-    if (check.status !== 200 || !check.body.equals(bytes)) throw new Error('the bare route does not answer the captured bytes');
+    // The baseline: same TLS material, same bytes, nothing else (checked to answer those bytes).
+    const route = await startBareRoute({ key, cert, path: PATH, bytes });
+    bare = route;
+    const bareUrl = route.url.slice(0, -PATH.length);
 
     const targets = [
       { name: 'bare', url: `${bareUrl}${PATH}`, headers: {} as Record<string, string> },
       { name: 'census', url: `${census.url}${PATH}`, headers: censusHeaders },
     ] as const;
 
-    console.log(`job-status benchmark: GET ${PATH}, ${bytes.length} bytes, HTTPS, ${CONNECTIONS} connections, ` +
+    console.log(`job-status benchmark: GET ${PATH} on ${DATABASE ? `PostgreSQL (schema ${schema})` : 'SQLite'}, ${bytes.length} bytes, HTTPS, ${CONNECTIONS} connections, ` +
       `${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${ROUNDS} rounds, ` +
       `load generator ${WORKERS > 0 ? `in ${WORKERS} worker thread(s)` : 'on the main thread'}, node ${process.version}`);
 
@@ -236,11 +166,15 @@ async function main(): Promise<number> {
       for (const f of failures) console.error(`FAIL ${f}`);
       return 1;
     }
-    console.log(`job-status: census/bare = ${(c.rps / b.rps).toFixed(2)} (census ${Math.round(c.rps)} req/s, bare ${Math.round(b.rps)} req/s)`);
+    console.log(`job-status${DATABASE ? ' (PostgreSQL)' : ''}: census/bare = ${(c.rps / b.rps).toFixed(2)} (census ${Math.round(c.rps)} req/s, bare ${Math.round(b.rps)} req/s)`);
     return 0;
   } finally {
     await Promise.resolve(bare?.close()).catch(() => {});
     await census?.stop().catch(() => {});
+    if (schema) {
+      await onPg(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+      await onPg(`DROP SCHEMA IF EXISTS ${schema}_queue CASCADE`).catch(() => {});
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -8,6 +8,7 @@
  * - otherwise the address the connection reached. A `Host` a proxy forwarded, or none at all,
  *   never sends a client (and its session id) elsewhere.
  */
+import type { AddressInfo, Server } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
@@ -60,22 +61,45 @@ function parseHost(header: string | undefined): { name: string; port: number | u
   return { name: m[1]!.replace(/^\[|\]$/g, '').toLowerCase(), port: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
+/**
+ * baseUrl runs on every request (the job status GET's hot path too): each listening server's
+ * bound address is asked once (server.address() is a getsockname system call), and the answer
+ * for a scheme, reached address and Host header is kept, a few dozen at most (the header is the
+ * client's to choose).
+ */
+const bounds = new WeakMap<Server, AddressInfo>();
+const answers = new WeakMap<Server, Map<string, string>>();
+const MAX_ANSWERS = 64;
+
 export function baseUrl(req: FastifyRequest): string {
   if (req.server.publicUrl) return req.server.publicUrl;
   const scheme = req.protocol;
-  const bound = req.server.server.address();
-  const reached = plain(req.socket?.localAddress ?? '');
+  const server = req.server.server;
+  const bound = bounds.get(server) ?? server.address();
   const host = parseHost(req.headers.host);
   if (!bound || typeof bound !== 'object') {
     // Not listening on a socket (requests injected in tests): nothing to compare with.
     return `${scheme}://${host ? req.headers.host!.trim() : 'localhost'}`;
   }
+  bounds.set(server, bound);
+  const reachedRaw = req.socket?.localAddress ?? '';
+  const key = `${scheme} ${reachedRaw} ${req.headers.host ?? ''}`;
+  let known = answers.get(server);
+  const hit = known?.get(key);
+  if (hit !== undefined) return hit;
+  if (!known || known.size >= MAX_ANSWERS) answers.set(server, (known = new Map()));
+  const answer = linkBase(scheme, bound, plain(reachedRaw), host, req.headers.host);
+  known.set(key, answer);
+  return answer;
+}
+
+function linkBase(scheme: string, bound: AddressInfo, reached: string, host: ReturnType<typeof parseHost>, hostHeader: string | undefined): string {
   const address = plain(bound.address);
   const names = new Set([address, reached]);
   if (isLoopback(address)) LOOPBACK_NAMES.forEach((n) => names.add(n));
   if (isWildcard(address)) [hostname().toLowerCase(), ...LOOPBACK_NAMES].forEach((n) => names.add(n));
   if (host && names.has(host.name) && (host.port ?? (scheme === 'https' ? 443 : 80)) === bound.port) {
-    return `${scheme}://${req.headers.host!.trim()}`;
+    return `${scheme}://${hostHeader!.trim()}`;
   }
   const fallback = isWildcard(address) && reached ? reached : address;
   return `${scheme}://${hostPart(fallback)}:${bound.port}`;

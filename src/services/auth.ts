@@ -2,8 +2,10 @@
  * Login sessions (spec §2): log in with a user name and password, check a session (a sliding
  * 45-minute idle timeout), log out, change a password; and a brake on repeated failed logins (per
  * address and per user name; see LoginPolicy). Sessions live in the store, under the hash of
- * their id (store/users.ts); on the embedded default (one process owns the database) a small
- * in-memory map, keyed by the clear id, spares the store a read and a write on every request.
+ * their id (store/users.ts); a small in-memory map, keyed by the clear id, spares the store a read
+ * and a write on every request: on the embedded default (one process owns the database) always,
+ * on PostgreSQL while the store's change feed hears other processes end sessions and change
+ * users (store/change-feed.ts; everything cached is forgotten at each such change).
  * Whoever holds a session open (the event streams) hears here when it ends: onSessionsEnded.
  *
  * Reading the Basic and session headers is the API's part (src/api/auth.ts). Failures are
@@ -105,16 +107,35 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'> & Parti
   const cache = options.cache ?? new Map<string, CachedSession>();
   const endedListeners = new Set<(ended: EndedSessions) => void>();
   let lastSweep = clock.now();
-  /** Each user's Access, where sessions are cached too (one process owns the database); cleared by forgetAccess. */
+  /** Each user's Access, where sessions are cached too; cleared by forgetAccess. */
   const accessCache = new Map<number, Access>();
   const apiKeys = apiKeyCheck(ctx);
+  /** The store's auth generation the caches hold reads of (see authGeneration). */
+  let seenGeneration = store.cacheGeneration('auth');
+
+  /**
+   * The generation to cache reads under, undefined when nothing may be cached now. When it moved
+   * (on PostgreSQL: another process ended a session or changed a user or access, or the change
+   * feed stopped hearing), everything cached is forgotten first. A read is kept only if the
+   * generation is the same after it as before: a change committed meanwhile is never hidden.
+   */
+  function authGeneration(): number | undefined {
+    const gen = store.cacheGeneration('auth');
+    if (gen !== seenGeneration) {
+      cache.clear();
+      accessCache.clear();
+      seenGeneration = gen;
+    }
+    return gen;
+  }
 
   /** What a user may do, from their permission sets and the roles and groups they name. */
   async function accessOf(userId: number): Promise<Access> {
-    const cached = store.writeGeneration() === undefined ? undefined : accessCache.get(userId);
+    const gen = authGeneration();
+    const cached = gen === undefined ? undefined : accessCache.get(userId);
     if (cached) return cached;
     const access = await accessFromSets(store, await store.permissionSets.of(userId));
-    if (store.writeGeneration() !== undefined) accessCache.set(userId, access);
+    if (gen !== undefined && authGeneration() === gen) accessCache.set(userId, access);
     return access;
   }
   /**
@@ -132,7 +153,7 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'> & Parti
    * access is never newer than the cached one).
    */
   function sessionCache(now: number): Map<string, CachedSession> | undefined {
-    if (store.writeGeneration() === undefined) return undefined;
+    if (authGeneration() === undefined) return undefined;
     if (now - lastSweep >= SWEEP_EVERY_MS) {
       lastSweep = now;
       for (const [id, s] of cache) if (idle(s.lastAccess, now)) cache.delete(id);
@@ -210,8 +231,11 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'> & Parti
       if (byAddress) await store.loginFailures.clear('address', address);
       await store.users.recordLogin(user.id, true, now);
       const sessionid = newLoginSessionId();
+      const gen = authGeneration();
       await store.loginSessions.create({ id: sessionid, userId: user.id, createdAt: now, lastAccess: now });
-      sessionCache(now)?.set(sessionid, { userId: user.id, userName: user.name, lastAccess: now, persistedAccess: now });
+      if (gen !== undefined && authGeneration() === gen) {
+        sessionCache(now)?.set(sessionid, { userId: user.id, userName: user.name, lastAccess: now, persistedAccess: now });
+      }
       return { sessionid, user: (await store.users.byId(user.id))! };
     },
 
@@ -231,11 +255,17 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'> & Parti
       }
       const now = clock.now();
       const sessions = sessionCache(now);
+      const gen = seenGeneration;
       let s = sessions?.get(sessionId);
+      // Idle here may still be alive in the store: another process may have served it since.
+      if (s && idle(s.lastAccess, now)) {
+        sessions!.delete(sessionId);
+        s = undefined;
+      }
       if (!s) {
         const stored = await store.loginSessions.get(sessionId);
         if (stored) s = { userId: stored.userId, userName: stored.userName, lastAccess: stored.lastAccess, persistedAccess: stored.lastAccess };
-        if (s && sessions) sessions.set(sessionId, s);
+        if (s && sessions && authGeneration() === gen) sessions.set(sessionId, s);
       }
       if (!s || idle(s.lastAccess, now)) {
         if (s) await logout(sessionId);
@@ -275,10 +305,11 @@ export function authService(ctx: Pick<ServiceContext, 'store' | 'clock'> & Parti
       if (key) return apiKeys.isUsable(Number(key[1]));
       const now = clock.now();
       const sessions = sessionCache(now);
-      const cached = sessions?.get(sessionId);
+      let cached = sessions?.get(sessionId);
+      // As in authenticate: idle here may still be alive in the store (another process).
       if (cached && idle(cached.lastAccess, now)) {
         sessions!.delete(sessionId);
-        return false;
+        cached = undefined;
       }
       const lastAccess = cached ? cached.lastAccess : (await store.loginSessions.get(sessionId))?.lastAccess;
       return lastAccess !== undefined && !idle(lastAccess, clock.now());
