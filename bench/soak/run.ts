@@ -33,8 +33,8 @@ import https from 'node:https';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { mariadbAccount } from '../support/mariadb.ts';
 import { fitLine, growing, median, percentile } from './stats.ts';
 
 // ---- settings ------------------------------------------------------------------------------------
@@ -85,8 +85,9 @@ const LIMITS = {
 const PG = { host: '127.0.0.1', port: 5432 };
 const MY = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
 const ADMIN_PASSWORD = `Soak-${randomBytes(6).toString('hex')}`;
-const MY_USER = `census_soak_${randomBytes(4).toString('hex')}`;
-const MY_PASSWORD = randomBytes(12).toString('hex');
+const MY_ACCOUNT = mariadbAccount('census_soak', MY);
+const MY_USER = MY_ACCOUNT.user;
+const MY_PASSWORD = MY_ACCOUNT.password;
 const INVENTORY_JOB = 1004;
 const STATUS_PATHS = ['/api/endeavour/job', `/api/endeavour/job/${INVENTORY_JOB}`];
 /** Beyond this many status GETs waiting, the server is not keeping up: counted as an error. */
@@ -397,31 +398,6 @@ async function loginLoad(until: number): Promise<void> {
 
 // ---- set-up: the MariaDB login, the proxy, the server, the registrations ------------------------
 
-async function withMy<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const c = await mysql.createConnection(MY);
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-async function createMyUser(): Promise<void> {
-  await withMy(async (c) => {
-    // Also at localhost/127.0.0.1: an anonymous account there would win over '%'.
-    for (const h of ['%', 'localhost', '127.0.0.1']) {
-      await c.query('CREATE USER ?@? IDENTIFIED BY ?', [MY_USER, h, MY_PASSWORD]);
-      await c.query('GRANT SELECT, SHOW VIEW, PROCESS ON *.* TO ?@?', [MY_USER, h]);
-    }
-  });
-}
-
-async function dropMyUser(): Promise<void> {
-  await withMy(async (c) => {
-    for (const h of ['%', 'localhost', '127.0.0.1']) await c.query('DROP USER IF EXISTS ?@?', [MY_USER, h]);
-  }).catch((err: Error) => console.error(`could not drop MariaDB user ${MY_USER}: ${err.message}`));
-}
-
 async function register(sid: string, ports: Record<string, number[]>): Promise<void> {
   const pgId = (await expectOk('setup', 'POST', '/api/identity/user', 201, sidHeader(sid), { name: 'soak postgres', username: 'postgres', password: 'unused-trust-auth' }))?.id;
   const myId = (await expectOk('setup', 'POST', '/api/identity/user', 201, sidHeader(sid), { name: 'soak mariadb', username: MY_USER, password: MY_PASSWORD }))?.id;
@@ -518,7 +494,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await createMyUser();
+    await MY_ACCOUNT.create();
     myUserMade = true;
 
     const half = Math.floor(SETTINGS.servers / 2);
@@ -614,7 +590,7 @@ async function main(): Promise<number> {
   } finally {
     for (const c of children) await stop(c);
     agent.destroy();
-    if (myUserMade) await dropMyUser();
+    if (myUserMade) await MY_ACCOUNT.drop();
     if (pgAdmin) {
       await pgAdmin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err: Error) => console.error(`could not drop ${dbName}: ${err.message}`));
       await pgAdmin.end();

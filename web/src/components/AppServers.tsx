@@ -9,6 +9,7 @@ import type { Polled } from '../lib/usePolled';
 import { ConfirmDialog } from './ConfirmDialog';
 import { Empty, ErrorNotice, Loaded, Notice } from './Feedback';
 import { RegisterForm } from './RegisterForm';
+import { Pager } from './ResourceTable';
 import { Section } from './Section';
 import { TestResult } from './TestResult';
 
@@ -18,7 +19,10 @@ interface TestState {
   error?: unknown;
 }
 
-export function AppServers({ app, servers, onChanged }: { app: AppType; servers: Polled<AppServer[]>; onChanged: (inventoryStarted: boolean) => void }) {
+/** `servers`: one page of them (`page` counts from 1) and how many there are in all. */
+export function AppServers({ app, servers, page, pageSize, onPage, onChanged }: {
+  app: AppType; servers: Polled<{ items: AppServer[]; total: number }>; page: number; pageSize: number; onPage: (page: number) => void; onChanged: (inventoryStarted: boolean) => void;
+}) {
   const [registering, setRegistering] = useState(false);
   const [done, setDone] = useState<string | null>(null);
   const [tests, setTests] = useState<Record<string, TestState>>({});
@@ -79,8 +83,8 @@ export function AppServers({ app, servers, onChanged }: { app: AppType; servers:
         />
       )}
       <Loaded state={servers} what="application servers">
-        {(list) =>
-          list.length === 0 ? (
+        {({ items: list, total }) =>
+          list.length === 0 && total === 0 ? (
             <Empty title={`No ${app.servers} are registered.`}>
               {!registering && can('appserver.register') && (
                 <p>
@@ -111,6 +115,7 @@ export function AppServers({ app, servers, onChanged }: { app: AppType; servers:
                   })}
                 </tbody>
               </table>
+              <Pager label="Application server pages" page={page} pageSize={pageSize} total={total} onPage={onPage} />
             </div>
           )
         }

@@ -10,32 +10,32 @@ import { formatBytes, plural } from '../lib/format';
 import type { Polled } from '../lib/usePolled';
 import { usePolled } from '../lib/usePolled';
 import { Empty, Loaded } from './Feedback';
+import { Pager } from './ResourceTable';
 import { Section } from './Section';
 import { StatusBadge } from './Status';
 import { Time } from './Time';
 
-export function InventorySection({ app, instances, servers, refreshKey }: { app: AppType; instances: Polled<Envelope & { instances: Instance[] }>; servers: AppServer[] | undefined; refreshKey: string }) {
+/** `instances`: one page of them (`page` counts from 1); `servers`: the servers of those instances. */
+export function InventorySection({ app, instances, servers, refreshKey, page, pageSize, onPage }: {
+  app: AppType; instances: Polled<Envelope & { instances: Instance[] }>; servers: AppServer[] | undefined; refreshKey: string; page: number; pageSize: number; onPage: (page: number) => void;
+}) {
   const byId = new Map((servers ?? []).map((s) => [s.id, s]));
   return (
     <Section title="Inventory" id="inventory" description={`Instances and ${app.items} the last inventory found.`}>
       <Loaded state={instances} what="the inventory">
         {(env) =>
-          env.instances.length === 0 ? (
+          env.instances.length === 0 && env.total === 0 ? (
             <Empty title={`No ${app.instances} have been inventoried yet.`}>
               <p>Register a server, then run the inventory: what it finds is listed here.</p>
             </Empty>
           ) : (
             <>
-              {env.total > env.instances.length && (
-                <p className="muted">
-                  Showing {env.instances.length} of {env.total} instances.
-                </p>
-              )}
               <div className="instances">
                 {env.instances.map((i) => (
                   <InstanceCard key={i.id} app={app} instance={i} server={byId.get(i.appserverId)} serversKnown={servers !== undefined} refreshKey={refreshKey} open={env.instances.length <= 3} />
                 ))}
               </div>
+              {env.total > pageSize && <Pager label="Instance pages" page={page} pageSize={pageSize} total={env.total} onPage={onPage} />}
             </>
           )
         }

@@ -15,6 +15,7 @@ import { ChangesTable } from '../components/Changes';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Empty, ErrorNotice, Loaded } from '../components/Feedback';
 import { PageHeader, Section } from '../components/Section';
+import { Pager } from '../components/ResourceTable';
 import { ProgressBar, StatusBadge } from '../components/Status';
 import { Time } from '../components/Time';
 import { formatClock, formatDuration, formatTime, titleCase } from '../lib/format';
@@ -159,10 +160,14 @@ function Summary({ session: s, onChanged }: { session: JobSession; onChanged: ()
   );
 }
 
+/** Tasks per page: a session over 10,000 servers is read a page at a time. */
+const TASK_PAGE_SIZE = 100;
+
 function TasksSection({ id, live, tick, pace }: { id: string; live: boolean; tick: string; pace: number }) {
+  const [page, setPage] = useState(1);
   const tasks = usePolled(
-    (signal) => get<Envelope & { tasks: Task[] }>(`/api/endeavour/jobsession/${encodeURIComponent(id)}/task${query({ pageSize: 1000 })}`, signal),
-    `tasks:${id}`,
+    (signal) => get<Envelope & { tasks: Task[] }>(`/api/endeavour/jobsession/${encodeURIComponent(id)}/task${query({ pageSize: TASK_PAGE_SIZE, pageStartIndex: (page - 1) * TASK_PAGE_SIZE })}`, signal),
+    `tasks:${id}:${page}`,
     () => (live ? pace : null),
     tick,
   );
@@ -173,7 +178,7 @@ function TasksSection({ id, live, tick, pace }: { id: string; live: boolean; tic
     <Section title="Tasks" id="tasks" description="One task per application server.">
       <Loaded state={tasks} what="tasks">
         {(env) =>
-          env.tasks.length === 0 ? (
+          env.tasks.length === 0 && env.total === 0 ? (
             <Empty title="This session has no tasks." />
           ) : (
             <div className="table-wrap">
@@ -207,7 +212,7 @@ function TasksSection({ id, live, tick, pace }: { id: string; live: boolean; tic
                   ))}
                 </tbody>
               </table>
-              {env.total > env.tasks.length && <p className="muted">Showing {env.tasks.length} of {env.total} tasks.</p>}
+              {env.total > TASK_PAGE_SIZE && <Pager label="Task pages" page={page} pageSize={TASK_PAGE_SIZE} total={env.total} onPage={setPage} />}
             </div>
           )
         }

@@ -1,0 +1,230 @@
+/**
+ * Benchmark: one inventory session over an estate of N application servers (default 1,000),
+ * end to end, as an operator would run it: a real `census server` process (and, on PostgreSQL,
+ * `census worker` processes), the servers registered through the API, the session started with
+ * SPP's start call and timed until the job's status GET says IDLE. Run twice: cold (the first
+ * inventory) and warm (the same estate again, unchanged).
+ *
+ *   node --import tsx bench/estate/run.ts                                   # 1,000 servers, SQLite
+ *   ESTATE_DATABASE=postgres://postgres@127.0.0.1:5432/postgres ESTATE_WORKERS=2 node --import tsx bench/estate/run.ts
+ *   ESTATE_N=10000 node --import tsx bench/estate/run.ts                     # 10,000 (cold only: ESTATE_WARM=0)
+ *
+ * The N servers are distinct host:port pairs on loopback, a third each in front of the machine's
+ * PostgreSQL, MariaDB and Redis (bench/soak/fanout-proxy.ts, in a process of its own). The floor
+ * it is compared with is the least any inventory must do: one login per server and one question
+ * (PostgreSQL: version and the database list; MariaDB: the same; Redis: INFO), from this process
+ * with the same parallelism. Prints seconds, tasks per second, the ratio to the floor, Census's
+ * peak RSS (server and workers) and the database servers' CPU share of the run.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { startRedis, type RedisProcess } from '../../test/support/redis-server.ts';
+import { cpuSeconds, listenerPid, machineBusySeconds } from '../inventory/server-cpu.ts';
+import { mariadbAccount } from '../support/mariadb.ts';
+import { Api, censusProgram, Children, PeakRss } from '../support/processes.ts';
+
+const num = (name: string, fallback: number) => {
+  const v = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`${name} must be a number`);
+  return v;
+};
+
+const N = Math.round(num('ESTATE_N', 1000));
+const CONCURRENCY = Math.round(num('ESTATE_CONCURRENCY', 16));
+const WORKERS = Math.round(num('ESTATE_WORKERS', 1));
+const DATABASE = process.env.ESTATE_DATABASE?.trim() || undefined;
+const WARM = process.env.ESTATE_WARM !== '0';
+/** Peak RSS limits of the issue (MB), on SQLite: 300 for 1,000 servers, 500 for 10,000. */
+const RSS_LIMIT = N > 1000 ? 500 : 300;
+const PG = { host: '127.0.0.1', port: 5432 };
+const MY = { host: '127.0.0.1', port: 3306 };
+/** A redis-server of the run's own (the machine's has no password, and Census logs in with one). */
+const REDIS = { host: '127.0.0.1', port: 0 };
+const REDIS_PASSWORD = randomBytes(12).toString('hex');
+let redis: RedisProcess | undefined;
+const ADMIN_PASSWORD = `Estate-${randomBytes(6).toString('hex')}`;
+const MY_ACCOUNT = mariadbAccount('census_estate');
+const MY_USER = MY_ACCOUNT.user;
+const MY_PASSWORD = MY_ACCOUNT.password;
+const JOB = 1004;
+
+const children = new Children();
+
+interface Target { type: 'postgresql' | 'mysql' | 'redis'; port: number }
+
+/** What a script that only logs in and asks once would take: the floor under any inventory. */
+async function floor(targets: Target[]): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const one = async (t: Target) => {
+    if (t.type === 'postgresql') {
+      const c = new pg.Client({ host: '127.0.0.1', port: t.port, user: 'postgres', database: 'postgres' });
+      await c.connect();
+      await c.query('SELECT version(), (SELECT array_agg(datname) FROM pg_database)');
+      await c.end();
+    } else if (t.type === 'mysql') {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: t.port, user: MY_USER, password: MY_PASSWORD });
+      await c.query('SELECT VERSION(), (SELECT GROUP_CONCAT(schema_name) FROM information_schema.schemata)');
+      await c.end();
+    } else {
+      await redisInfo(t.port);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < targets.length) await one(targets[next++]!);
+  }));
+  return (performance.now() - t0) / 1000;
+}
+
+/** INFO over a plain socket (RESP): resolves when the whole bulk answer arrived. */
+function redisInfo(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const auth = `*2\r\n$4\r\nAUTH\r\n$${REDIS_PASSWORD.length}\r\n${REDIS_PASSWORD}\r\n`;
+    const s = net.connect(port, '127.0.0.1', () => s.write(`${auth}*1\r\n$4\r\nINFO\r\n`));
+    let buf = Buffer.alloc(0);
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.subarray(0, 5).toString() === '+OK\r\n') buf = buf.subarray(5);
+      const head = buf.indexOf('\r\n');
+      if (head > 0 && buf.length >= head + 2 + Number(buf.subarray(1, head).toString()) + 2) {
+        s.end();
+        resolve();
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+interface Run { seconds: number; status: string; tasks: number; peakMb: number; dbCpu: number | null; machine: number | null }
+
+async function inventory(api: Api, pids: () => number[], dbPids: (number | null)[]): Promise<Run> {
+  const cpu0 = dbPids.map(cpuSeconds);
+  const busy0 = machineBusySeconds();
+  const rss = new PeakRss(pids);
+  const t0 = performance.now();
+  const started = await api.expect(200, 'POST', `/api/endeavour/job/${JOB}?action=start`, {});
+  const sessionId = started.lastrun?.sessionId ?? null;
+  let job: any;
+  for (;;) {
+    job = await api.expect(200, 'GET', `/api/endeavour/job/${JOB}`);
+    if (job.status === 'IDLE' && (sessionId === null || job.lastrun?.sessionId === sessionId)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const peakMb = rss.stop();
+  const cpu1 = dbPids.map(cpuSeconds);
+  const dbCpu = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null) ? cpu1.reduce((a, c, i) => a! + c! - cpu0[i]!, 0)! : null;
+  const busy1 = machineBusySeconds();
+  return { seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null };
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'census-estate-'));
+  const dbName = `census_estate_${randomBytes(3).toString('hex')}`;
+  let admin: pg.Client | undefined;
+  await MY_ACCOUNT.create();
+  try {
+    redis = await startRedis(['--requirepass', REDIS_PASSWORD]);
+    REDIS.port = redis.port;
+    const third = Math.floor(N / 3);
+    const counts = { postgresql: N - 2 * third, mysql: third, redis: third };
+    const proxy = await children.start(['bench/soak/fanout-proxy.ts', `${PG.host}:${PG.port}x${counts.postgresql}`, `${MY.host}:${MY.port}x${counts.mysql}`,
+      `${REDIS.host}:${REDIS.port}x${counts.redis}`], /^ports (.+)$/m);
+    const ports = JSON.parse(proxy.match) as Record<string, number[]>;
+    const targets: Target[] = [
+      ...ports[`${PG.host}:${PG.port}`]!.map((port) => ({ type: 'postgresql' as const, port })),
+      ...ports[`${MY.host}:${MY.port}`]!.map((port) => ({ type: 'mysql' as const, port })),
+      ...ports[`${REDIS.host}:${REDIS.port}`]!.map((port) => ({ type: 'redis' as const, port })),
+    ];
+
+    const env = { ...process.env, CENSUS_ADMIN_PASSWORD: ADMIN_PASSWORD };
+    const db: string[] = [];
+    if (DATABASE) {
+      admin = new pg.Client({ connectionString: DATABASE });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${dbName}`);
+      db.push('--database', DATABASE.replace(/\/[^/?]*(\?.*)?$/, `/${dbName}$1`));
+    }
+    const tasksHere = !DATABASE || WORKERS === 0;
+    const server = await children.start([censusProgram(), 'server', ...db, '--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1',
+      '--concurrency', String(CONCURRENCY), ...(DATABASE && WORKERS === 0 ? ['--with-worker'] : [])], /listening on (\S+)/, env);
+    const workerPids: number[] = [];
+    if (!tasksHere) {
+      for (let w = 0; w < WORKERS; w++) {
+        const worker = await children.start([censusProgram(), 'worker', ...db, '--data-dir', dataDir, '--concurrency', String(Math.ceil(CONCURRENCY / WORKERS))],
+          /(is taking tasks)/, env);
+        workerPids.push(worker.child.pid!);
+      }
+    }
+    const api = new Api(server.match);
+    await api.login('admin', ADMIN_PASSWORD);
+    // The first start runs every system job once: let those end before the measured runs.
+    for (;;) {
+      const jobs = await api.expect(200, 'GET', '/api/endeavour/job');
+      if (jobs.jobs.every((j: any) => j.status === 'IDLE')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const r0 = performance.now();
+    const pgId = (await api.expect(201, 'POST', '/api/identity/user', { name: 'estate postgres', username: 'postgres', password: 'unused-trust-auth' })).id;
+    const myId = (await api.expect(201, 'POST', '/api/identity/user', { name: 'estate mariadb', username: MY_USER, password: MY_PASSWORD })).id;
+    const redisId = (await api.expect(201, 'POST', '/api/identity/user', { name: 'estate redis', username: 'default', password: REDIS_PASSWORD })).id;
+    const identity = { postgresql: pgId, mysql: myId, redis: redisId } as Record<string, string>;
+    for (let i = 0; i < targets.length; i += 500) {
+      const slice = targets.slice(i, i + 500).map((t, j) => ({
+        name: `estate-${t.type}-${i + j}`, hostAddress: '127.0.0.1', portNumber: t.port, applicationType: t.type, addToCatJob: false,
+        ...(identity[t.type] ? { osuser: { href: `${api.base}/api/identity/user/${identity[t.type]}` } } : {}),
+      }));
+      const r = await api.request('POST', '/api/appserver?action=bulk', slice);
+      if (r.status >= 300) throw new Error(`bulk registration answered ${r.status}: ${JSON.stringify(r.body).slice(0, 400)}`);
+    }
+    const registerS = (performance.now() - r0) / 1000;
+
+    const pids = () => [server.child.pid!, ...workerPids];
+    const dbPids = [listenerPid(PG.port), listenerPid(MY.port), listenerPid(REDIS.port)];
+    const floorS = await floor(targets);
+    const cold = await inventory(api, pids, dbPids);
+    const warm = WARM ? await inventory(api, pids, dbPids) : undefined;
+    api.close();
+
+    const where = DATABASE ? `PostgreSQL, ${tasksHere ? 'tasks in the server' : `${WORKERS} worker(s)`}` : 'SQLite (embedded default)';
+    console.log(`\nEstate: ${N} servers, census ${censusProgram()} (${counts.postgresql} PostgreSQL, ${counts.mysql} MariaDB, ${counts.redis} Redis via fan-out ports), ${where}, concurrency ${CONCURRENCY}, ${availableParallelism()} cores`);
+    console.log(`registered through the API in ${registerS.toFixed(1)} s; floor (one login and one question per server): ${floorS.toFixed(2)} s`);
+    console.log('| run | seconds | tasks/s | census/floor | status | tasks | peak RSS MB | db servers CPU share |');
+    console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |');
+    for (const [name, r] of [['cold', cold], ['warm', warm]] as const) {
+      if (!r) continue;
+      const share = r.dbCpu !== null && r.machine ? `${((100 * r.dbCpu) / r.machine).toFixed(0)} % of busy CPU` : '?';
+      console.log(`| ${name} | ${r.seconds.toFixed(2)} | ${(r.tasks / r.seconds).toFixed(0)} | ${(r.seconds / floorS).toFixed(2)} | ${r.status} | ${r.tasks} | ${r.peakMb.toFixed(0)} | ${share} |`);
+    }
+    const bad = [cold, warm].filter((r) => r && (r.status !== 'COMPLETED' || r.tasks !== N));
+    const rssNote = DATABASE ? '' : `; peak RSS ${Math.max(cold.peakMb, warm?.peakMb ?? 0).toFixed(0)} MB (limit ${RSS_LIMIT})`;
+    console.log(`estate: ${N} servers cold ${cold.seconds.toFixed(2)} s${warm ? `, warm ${warm.seconds.toFixed(2)} s` : ''}; cold/floor = ${(cold.seconds / floorS).toFixed(2)}${rssNote}`);
+    if (bad.length) {
+      console.error(`a run did not end COMPLETED with ${N} tasks: ${bad.map((r) => `${r!.status} ${r!.tasks}`).join(', ')}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await children.stopAll();
+    await redis?.stop();
+    await MY_ACCOUNT.drop();
+    if (admin) {
+      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+      await admin.end();
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (err) => {
+  console.error(err);
+  await children.stopAll();
+  await MY_ACCOUNT.drop();
+  process.exit(1);
+});
