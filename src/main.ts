@@ -27,8 +27,10 @@ import { Engine } from './engine/engine.ts';
 import { PgBossQueue } from './engine/pgboss-queue.ts';
 import { PgProcessLiveness } from './engine/process-lock.ts';
 import { InProcessQueue } from './engine/queue.ts';
+import { webhookChannel } from './engine/delivery/webhook.ts';
+import { EmailChannel } from './engine/delivery/email.ts';
 import { nextFireTime, validateSchedule } from './engine/schedule.ts';
-import { HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from './engine/system-jobs.ts';
+import { DELIVERY_JOB_ID, HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from './engine/system-jobs.ts';
 import { Store } from './store/index.ts';
 import { createPrivateFile, makeDataDirPrivate } from './store/data-dir.ts';
 import { loadOrCreateKeys } from './store/keyfile.ts';
@@ -78,6 +80,9 @@ export interface CensusConfig {
   metricsToken?: string;
   /** The site (by name) whose servers' tasks this process takes when it runs tasks (default "Primary"; docs/sites.md). */
   site?: string;
+  /** Back-off after a notification delivery's first failed attempt, and its longest (ms; default 10 s and 1 h; docs/notifications.md). */
+  deliveryRetryMs?: number;
+  deliveryRetryMaxMs?: number;
 }
 
 export const DEFAULT_CONFIG: Omit<CensusConfig, 'dataDir'> = {
@@ -151,6 +156,8 @@ interface Runtime {
   store: Store;
   secrets: SecretBox;
   engine: Engine;
+  /** The web UI's address for links in e-mail when the SMTP server sets none: --public-url, else (a server) its own address once it listens. */
+  ui: { base: string | undefined };
 }
 
 /**
@@ -188,17 +195,22 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
         siteId: site.id,
       })
     : new InProcessQueue(config.concurrency);
+  const ui = { base: config.publicUrl };
   const engine = new Engine({
     store, clock, queue, secrets, collectors: config.collectors ?? COLLECTORS,
     taskTimeoutMs: config.taskTimeoutMs, retries: config.retries, retryDelayMs: config.retryDelayMs,
     ...(config.leaseMs ? { leaseMs: config.leaseMs, heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 6)), sweepMs: Math.max(100, Math.floor(config.leaseMs / 6)) } : {}),
     ...(config.estateConcurrency ? { estateConcurrency: config.estateConcurrency } : {}),
+    // Where notifications go (docs/notifications.md).
+    channels: [webhookChannel({ store, secrets, clock }), new EmailChannel({ store, secrets, uiBase: () => ui.base })],
+    ...(config.deliveryRetryMs ? { deliveryRetryMs: config.deliveryRetryMs } : {}),
+    ...(config.deliveryRetryMaxMs ? { deliveryRetryMaxMs: config.deliveryRetryMaxMs } : {}),
     processName: `${role}@${hostname()}:${process.pid}`,
     // On PostgreSQL other processes see this one die from the database (an advisory lock it holds).
     ...(store.dialect === 'postgres' ? { liveness: new PgProcessLiveness(config.database!) } : {}),
     ...(runsTasks ? { worker: { siteId: site.id, version: packageVersion(), address: role === 'server' && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : ownAddress() } } : {}),
   });
-  return { config, clock, store, secrets, engine };
+  return { config, clock, store, secrets, engine, ui };
 }
 
 export async function startCensus(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Census> {
@@ -208,7 +220,7 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   if ((partial.tlsCert === undefined) !== (partial.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both or neither');
   const ownPaths = partial.tlsCert !== undefined && partial.tlsKey !== undefined && !partial.http ? { cert: partial.tlsCert, key: partial.tlsKey } : undefined;
   const ownTls = ownPaths && (await import('./store/certificate.ts')).readCertificatePair(ownPaths.cert, ownPaths.key);
-  const { config, clock, store, secrets, engine } = await openRuntime(partial, 'server');
+  const { config, clock, store, secrets, engine, ui } = await openRuntime(partial, 'server');
   const initialAdminPassword = await ensureAdmin(store, config, clock);
   // On SQLite this process is the only one: it runs the tasks. On PostgreSQL `census worker`
   // processes do, unless this server is asked to work too.
@@ -217,9 +229,17 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   await engine.init({ exclusive: store.dialect === 'sqlite' });
   if (config.inventorySchedule) {
     const s = validateSchedule(config.inventorySchedule);
-    await store.jobs.setSchedule(INVENTORY_JOB_ID, s, nextFireTime(s, clock.now()));
+    // Only a changed time moves the trigger: restarting with the same flags keeps the next fire
+    // time, so a run missed while Census was down is still found (docs/scheduling.md).
+    const current = (await store.jobs.get(INVENTORY_JOB_ID))?.schedule;
+    if (current?.time !== s.time || current?.timezone !== s.timezone) await store.jobs.setSchedule(INVENTORY_JOB_ID, s, nextFireTime(s, clock.now()));
   }
   engine.start({ runTasks });
+  // On PostgreSQL the API's caches (job status, login sessions) follow every process's writes;
+  // without the listener this server caches nothing there, and is only slower.
+  await store.listenForChanges().catch((err: unknown) => {
+    console.warn(`census: not caching reads: cannot listen for changes on PostgreSQL: ${err instanceof Error ? err.message : String(err)}`);
+  });
   const collectors = collectorInfos(partial.collectors ?? COLLECTORS);
   const services = createServices({ store, engine, clock, secrets, collectors }, { auth: { policy: config.loginPolicy ?? DEFAULT_LOGIN_POLICY }, host: { dataDir: config.dataDir } });
   if (firstStart) {
@@ -229,6 +249,12 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
       const { session } = await services.jobs.start(systemActor('census'), id, 'first-start');
       if (runTasks) await engine.waitForSession(session.id, 60_000);
     }
+  }
+  // Notification Delivery (1006) came later than the others: its first run, with nothing to
+  // deliver, gives it a `lastrun` too, on a new database and on one from before it alike.
+  if ((await store.jobs.get(DELIVERY_JOB_ID))?.lastSessionId == null) {
+    const { session } = await services.jobs.start(systemActor('census'), DELIVERY_JOB_ID, 'first-start');
+    await engine.waitForSession(session.id, 60_000);
   }
   const scheduler = new Scheduler({ store, clock }, services.jobs);
   if (config.scheduler) scheduler.start();
@@ -258,6 +284,7 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `${config.http ? 'http' : 'https'}://${host}:${port}`;
+  ui.base ??= url;
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -291,12 +318,17 @@ export async function startWorker(partial: Partial<CensusConfig> & { dataDir: st
   if (!partial.database || !/^postgres(ql)?:\/\//.test(partial.database)) {
     throw new Error('census worker needs --database postgres://…: on the embedded SQLite default the server runs the tasks itself.');
   }
-  const { store, engine, secrets } = await openRuntime(partial, 'worker');
+  const { store, engine, secrets, clock } = await openRuntime(partial, 'worker');
   await engine.init({ exclusive: false });
   engine.start({ runTasks: true });
+  // A worker fires no triggers, but its schedule watchdog still says so when no server does
+  // (docs/scheduling.md).
+  const watchdog = new Scheduler({ store, clock }, { start: () => Promise.reject(new Error('a worker starts no scheduled jobs')) });
+  if (partial.scheduler !== false) watchdog.startWatchdog();
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      watchdog.stop();
       await engine.stop();
       await store.close();
     })());

@@ -38,6 +38,8 @@ Options:
   --lease S            seconds a running task's claim holds without a heartbeat; a task of a
                        process that hangs runs again elsewhere after this (default 60); on
                        PostgreSQL a process that died is seen within seconds, lease or not
+  --delivery-retry S   seconds before a failed notification delivery is tried again; doubles
+                       each time up to an hour (default 10; docs/notifications.md)
   --metrics-token T    lets Prometheus read /metrics with "Authorization: Bearer T" (or set
                        CENSUS_METRICS_TOKEN); without it /metrics needs a login session  [server]
 
@@ -70,7 +72,7 @@ function int(name: string, v: string | undefined, min: number, max: number): num
 const OPTIONS = {
   port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, database: { type: 'string' },
   http: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'public-url': { type: 'string' }, 'with-worker': { type: 'boolean' }, concurrency: { type: 'string' }, 'estate-concurrency': { type: 'string' },
-  'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'metrics-token': { type: 'string' }, site: { type: 'string' },
+  'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'metrics-token': { type: 'string' }, site: { type: 'string' }, 'delivery-retry': { type: 'string' },
   'header-timeout': { type: 'string' }, 'body-timeout': { type: 'string' }, 'request-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' }, 'max-connections-per-address': { type: 'string' }, 'inventory-time': { type: 'string' }, timezone: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -94,6 +96,7 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
   };
   const timeout = seconds('task-timeout', values['task-timeout']);
   const lease = seconds('lease', values.lease);
+  const deliveryRetry = seconds('delivery-retry', values['delivery-retry']);
   const estate = int('estate-concurrency', values['estate-concurrency'], 1, 100_000);
   const limits = Object.fromEntries(Object.entries({
     headersTimeoutMs: seconds('header-timeout', values['header-timeout']),
@@ -114,6 +117,7 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
     concurrency: int('concurrency', values.concurrency, 1, 1000) ?? DEFAULT_CONFIG.concurrency,
     taskTimeoutMs: timeout ?? DEFAULT_CONFIG.taskTimeoutMs,
     ...(lease ? { leaseMs: lease } : {}),
+    ...(deliveryRetry ? { deliveryRetryMs: deliveryRetry } : {}),
     ...(estate ? { estateConcurrency: estate } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(metricsToken ? { metricsToken } : {}),

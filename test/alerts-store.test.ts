@@ -57,6 +57,20 @@ describe.each(DIALECTS)('alerts and notifications on %s', (_name, open) => {
     expect(open?.count).toBe(8);
   });
 
+  it("clears a removed server's alerts and no one else's", async () => {
+    const { store } = t;
+    const raise = (key: string, kind: RaiseAlert['kind']) => store.transaction((r) => r.alerts.raise({ ...FAILED, kind, key }, 1000));
+    await raise('appserver:1003', 'server.failing');
+    await raise('database:1003:main/sales', 'inventory.database-removed');
+    await raise('finding:1003:NO_ARCHIVE:main', 'inventory.finding');
+    await raise('appserver:10030', 'server.failing');
+    await raise('database:10031:main/x', 'inventory.database-removed');
+    const cleared = await store.transaction((r) => r.alerts.clearServer(1003, 2000));
+    expect(cleared.map((a) => a.key).sort()).toEqual(['appserver:1003', 'database:1003:main/sales', 'finding:1003:NO_ARCHIVE:main']);
+    expect(await store.alerts.open('appserver:10030')).toBeDefined();
+    expect(await store.alerts.open('database:10031:main/x')).toBeDefined();
+  });
+
   it('acknowledges only an active alert', async () => {
     const { store } = t;
     const { alert } = await store.transaction((r) => r.alerts.raise(FAILED, 1000));

@@ -176,7 +176,7 @@ describe('census client commands', () => {
     expect(list.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+STATUS\s+LAST RESULT\s+LAST RUN\s+DURATION\s+NEXT RUN$/);
     expect(list.stdout).toMatch(/^1004\s+Application Server Inventory\s+IDLE\s+COMPLETED/m);
     const jobs = await runJson(home, ['job', 'list']);
-    expect(jobs.map((j: { id: string }) => j.id)).toEqual(['1001', '1004', '1005']);
+    expect(jobs.map((j: { id: string }) => j.id)).toEqual(['1001', '1004', '1005', '1006']);
 
     const status = await run(home, ['job', 'status', '1004']);
     expect(status.code).toBe(0);

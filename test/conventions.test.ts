@@ -82,7 +82,7 @@ describe('collection envelope (spec §1.5)', () => {
   it('a page past the end is empty but keeps the real total', async () => {
     const r = await getOk('/api/endeavour/job?pageSize=10&pageStartIndex=50');
     expect(r.json.jobs).toEqual([]);
-    expect(r.json.total).toBe(3);
+    expect(r.json.total).toBe(4); // 1001, 1004, 1005 and 1006
     expect(r.json.page).toBe(6);
     expect(r.json.links.nextPage).toBeUndefined();
   });
@@ -153,11 +153,11 @@ describe('paging (spec §1.6)', () => {
   });
 
   it('an exact multiple of pageSize has no empty trailing page', async () => {
-    const r = await getOk('/api/endeavour/job?pageSize=3');
-    expect(r.json.jobs).toHaveLength(3);
+    const r = await getOk('/api/endeavour/job?pageSize=4');
+    expect(r.json.jobs).toHaveLength(4);
     expect(r.json.links.nextPage).toBeUndefined();
-    const p = await getOk('/api/endeavour/job?pageSize=1&pageStartIndex=2');
-    expect(p.json.page).toBe(3);
+    const p = await getOk('/api/endeavour/job?pageSize=1&pageStartIndex=3');
+    expect(p.json.page).toBe(4);
     expect(p.json.links.nextPage).toBeUndefined();
   });
 
@@ -247,7 +247,7 @@ describe('filter (spec §1.7)', () => {
 
   it('supports <> with a wildcard', async () => {
     const j = await getOk(`/api/endeavour/job?filter=${q([{ property: 'name', value: 'maint*', op: '<>' }])}`);
-    expect(ids(j, 'jobs')).toEqual(['1004', '1005']);
+    expect(ids(j, 'jobs')).toEqual(['1004', '1005', '1006']);
     const u = await getOk(`/api/identity/user?filter=${q([{ property: 'name', value: '*-[ab]', op: '<>' }])}`);
     expect(u.json.total).toBe(7); // [ab] is not a pattern
     const u2 = await getOk(`/api/identity/user?filter=${q([{ property: 'username', value: 'USER-A*', op: '<>' }])}`);
@@ -278,7 +278,7 @@ describe('filter (spec §1.7)', () => {
 
   it('ignores properties it does not know', async () => {
     const j = await getOk(`/api/endeavour/job?filter=${q([{ property: 'frobnicate', value: 'x' }])}`);
-    expect(j.json.total).toBe(3);
+    expect(j.json.total).toBe(4);
     const j2 = await getOk(`/api/endeavour/job?filter=${q([{ property: 'frobnicate', value: 'x' }, { property: 'id', value: '1001' }])}`);
     expect(ids(j2, 'jobs')).toEqual(['1001']);
     const u = await getOk(`/api/identity/user?filter=${q([{ property: 'password', value: 'pw-1' }])}`);
@@ -289,7 +289,7 @@ describe('filter (spec §1.7)', () => {
     const raw = encodeURIComponent('[ { "property" : "id" , "value" : "1001" , "op" : " = " } ]');
     expect(ids(await getOk(`/api/endeavour/job?filter=${raw}`), 'jobs')).toEqual(['1001']);
     const notIn = q([{ property: 'id', value: ['1001'], op: 'not  in' }]);
-    expect(ids(await getOk(`/api/endeavour/job?filter=${notIn}`), 'jobs')).toEqual(['1004', '1005']);
+    expect(ids(await getOk(`/api/endeavour/job?filter=${notIn}`), 'jobs')).toEqual(['1004', '1005', '1006']);
   });
 
   it('takes booleans as "true"/"false" strings (inventory instance `missing`)', async () => {
@@ -372,11 +372,11 @@ describe('filter (spec §1.7)', () => {
 describe('sort (spec §1.8)', () => {
   it('sorts ASC and DESC, in memory (jobs) and in SQL (sessions, identities)', async () => {
     const asc = await getOk(`/api/endeavour/job?sort=${q([{ property: 'name', direction: 'ASC' }])}`);
-    expect(names(asc, 'jobs')).toEqual(['Application Server Inventory', 'Hypervisor Inventory', 'Maintenance']);
+    expect(names(asc, 'jobs')).toEqual(['Application Server Inventory', 'Hypervisor Inventory', 'Maintenance', 'Notification Delivery']);
     const desc = await getOk(`/api/endeavour/job?sort=${q([{ property: 'name', direction: 'DESC' }])}`);
-    expect(names(desc, 'jobs')).toEqual(['Maintenance', 'Hypervisor Inventory', 'Application Server Inventory']);
+    expect(names(desc, 'jobs')).toEqual(['Notification Delivery', 'Maintenance', 'Hypervisor Inventory', 'Application Server Inventory']);
     const lower = await getOk(`/api/endeavour/job?sort=${q([{ property: 'id', direction: 'desc' }])}`);
-    expect(ids(lower, 'jobs')).toEqual(['1005', '1004', '1001']);
+    expect(ids(lower, 'jobs')).toEqual(['1006', '1005', '1004', '1001']);
 
     const sAsc = (await getOk(`/api/endeavour/jobsession?sort=${q([{ property: 'start', direction: 'ASC' }])}`)).json.sessions as { start: number }[];
     const sDesc = (await getOk(`/api/endeavour/jobsession?sort=${q([{ property: 'start', direction: 'DESC' }])}`)).json.sessions as { start: number }[];
@@ -395,8 +395,8 @@ describe('sort (spec §1.8)', () => {
 describe('paths, parameters and bodies (spec §1.3, §1.8)', () => {
   it('collapses doubled slashes and drops a trailing slash', async () => {
     const r = await getOk('//api//endeavour/job/');
-    expect(r.json.total).toBe(3);
-    expect(r.json.jobs).toHaveLength(3);
+    expect(r.json.total).toBe(4);
+    expect(r.json.jobs).toHaveLength(4);
     expect((await getOk('/api/endeavour/job/1001/')).json.id).toBe('1001');
     expect((await getOk('/api//endeavour///job/1004')).json.id).toBe('1004');
     const f = await getOk(`//api/endeavour/job/?filter=${q([{ property: 'id', value: '1004' }])}`);
@@ -405,7 +405,7 @@ describe('paths, parameters and bodies (spec §1.3, §1.8)', () => {
 
   it('ignores query parameters it does not use', async () => {
     const r = await getOk('/api/endeavour/job?excludeMarkDeleted=true&view=summary&resourceType=job&from=hlo&foo=bar');
-    expect(r.json.total).toBe(3);
+    expect(r.json.total).toBe(4);
     const one = await getOk('/api/endeavour/job/1001?embed=(children(properties))&pageSize=50');
     expect(one.json.id).toBe('1001');
     const login = await srv.req('POST', '/api/endeavour/session?screenInfo=1&pageSize=50', { auth: { user: 'admin', password: ADMIN_PASSWORD } });

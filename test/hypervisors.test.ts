@@ -113,7 +113,7 @@ describe('hypervisors', () => {
     expect(j.status).toBe('IDLE');
     expect(j.lastrun.status).toBe('COMPLETED');
     const list = (await s.req('GET', '/api/endeavour/job', { sid: admin })).json.jobs.map((x: { id: string }) => x.id);
-    expect(list).toEqual(['1001', '1004', '1005']);
+    expect(list).toEqual(['1001', '1004', '1005', '1006']);
     const trigger = (await s.req('GET', '/api/endeavour/job/1005/trigger', { sid: admin })).json;
     expect(JSON.stringify(trigger)).toContain('00:30');
   });

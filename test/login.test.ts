@@ -76,8 +76,8 @@ describe('login sessions', () => {
     const sid = await s.login();
     const all = await s.req('GET', '/api/endeavour/jobsession/stats', { sid });
     expect(all.status).toBe(200);
-    expect(all.json.totalRuns).toBe(3); // the three first-start runs
-    expect(all.json.COMPLETED).toBe(3);
+    expect(all.json.totalRuns).toBe(4); // the first-start runs of the four system jobs (1001, 1004, 1005, 1006)
+    expect(all.json.COMPLETED).toBe(4);
     expect(all.json.successPercent).toBe(100);
     const f = encodeURIComponent(JSON.stringify([{ property: 'rangeunit', value: 'hour' }, { property: 'range', value: 1 }]));
     expect((await s.req('GET', `/api/endeavour/jobsession/stats?filter=${f}`, { sid })).json.totalRuns).toBe(0); // the fake clock moved on

@@ -217,13 +217,18 @@ describe('census rotate-key on SQLite', () => {
     let sid = await s.login();
     const created = await s.req('POST', '/api/identity/user', { sid, body: { name: 'one', username: 'u', password: 'One-Pass-1' } });
     expect(created.status).toBe(201);
+    // The SMTP password and a webhook's signing secret are sealed too, and re-sealed with the rest.
+    const smtp = await s.req('POST', '/api/smtp', { sid, body: { host: 'smtp.example.com', username: 'mailer', password: 'Smtp-Pass-1', sender: 'census@example.com' } });
+    expect(smtp.status).toBe(201);
+    const hook = await s.req('POST', '/api/census/webhook', { sid, body: { url: 'https://hooks.example.com/census', events: ['session.ended'], secret: 'Hook-Secret-0123456789' } });
+    expect(hook.status).toBe(201);
     const lines: string[] = [];
     await expect(rotateKey({ dataDir, log: (l) => lines.push(l) })).rejects.toThrow(/census\.db is open in another process \(a running Census server\?\): stop it/);
     expect(readFileSync(join(dataDir, 'secret.key'), 'utf8').trim().startsWith('{')).toBe(false); // untouched
     await s.stop();
 
     const r = await rotateKey({ dataDir, log: (l) => lines.push(l) });
-    expect(r).toMatchObject({ current: 1, resealed: 1 });
+    expect(r).toMatchObject({ current: 1, resealed: 3 });
     const again = await startTestServer({ dataDir });
     try {
       sid = await again.login();
@@ -233,7 +238,13 @@ describe('census rotate-key on SQLite', () => {
       // The key file the restarted server read opens it.
       const box = SecretBox.fromRing(readKeyFile(join(dataDir, 'secret.key')));
       expect(box.open(identity!.secret)).toBe('One-Pass-1');
-      expect(lines.join('\n')).not.toContain('One-Pass-1');
+      const mail = await again.census.store.smtp.get();
+      expect(SecretBox.keyIdOf(mail!.password!)).toBe(1);
+      expect(box.open(mail!.password!)).toBe('Smtp-Pass-1');
+      const webhook = await again.census.store.webhooks.get(Number(hook.json.id));
+      expect(SecretBox.keyIdOf(webhook!.secret)).toBe(1);
+      expect(box.open(webhook!.secret)).toBe('Hook-Secret-0123456789');
+      for (const secret of ['One-Pass-1', 'Smtp-Pass-1', 'Hook-Secret-0123456789']) expect(lines.join('\n')).not.toContain(secret);
     } finally {
       await again.stop();
     }

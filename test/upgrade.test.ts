@@ -59,9 +59,18 @@ describe('a database written by Census 0.1.0', () => {
     expect(expected.identities.users.length).toBe(3);
     expect(expected.identities.keys.length).toBe(1);
     expect(expected.instances.flatMap((i) => i.databases).length).toBeGreaterThan(0);
-    // What came since 0.1.0 is there besides: the Hypervisor Inventory system job (1005).
+    // What came since 0.1.0 is there besides: the Hypervisor Inventory system job (1005), and
+    // Notification Delivery (1006) with the one empty run a start gives a job that never ran.
     expect(now.jobs.find((j) => j.id === '1005')).toMatchObject({ name: 'Hypervisor Inventory', type: 'catalog', subType: 'hypervisor' });
-    expect({ ...now, jobs: now.jobs.filter((j) => j.id !== '1005') }).toEqual(expected);
+    expect(now.jobs.find((j) => j.id === '1006')).toMatchObject({ name: 'Notification Delivery', type: 'notification', subType: 'delivery' });
+    const delivery = new Set(now.sessions.filter((x) => String(x.jobId) === '1006').map((x) => String(x.id)));
+    expect(delivery.size).toBe(1);
+    expect({
+      ...now,
+      jobs: now.jobs.filter((j) => j.id !== '1005' && j.id !== '1006'),
+      sessions: now.sessions.filter((x) => !delivery.has(String(x.id))),
+      logs: now.logs.filter((l) => !delivery.has(String(l.jobsessionId))),
+    }).toEqual(expected);
   });
 
   it('opens the sealed credentials: a new inventory logs in to both servers again', async () => {

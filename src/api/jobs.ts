@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../core/errors.ts';
 import { listInMemory } from '../core/match.ts';
+import { missedRunOf } from '../core/missed-run.ts';
 import type { FieldMap } from '../core/query.ts';
 import type { Job } from '../core/types.ts';
 import type { JobView } from '../services/index.ts';
@@ -20,6 +21,7 @@ const JOB_FIELDS: FieldMap = Object.fromEntries(
     ['id', 'number'], ['name', 'string'], ['displayName', 'string'], ['description', 'string'], ['policyId', 'number'],
     ['policyName', 'string'], ['type', 'string'], ['subType', 'string'], ['serviceId', 'string'], ['status', 'string'],
     ['lastSessionStatus', 'string'], ['lastRunTime', 'number'], ['nextFireTime', 'number'], ['tenantId', 'number'],
+    ['missedRun', 'string'],
   ].map(([p, t]) => [p!, { column: p!, type: t as 'string' | 'number' }]),
 );
 
@@ -35,7 +37,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: routeSchema({
       tag: TAGS.jobs,
       permission: 'policy.view', summary: 'List jobs',
-      description: 'Filter properties: id, name, displayName, description, policyId, policyName, type, subType, serviceId, status, lastSessionStatus, lastRunTime, nextFireTime, tenantId.',
+      description: 'Filter properties: id, name, displayName, description, policyId, policyName, type, subType, serviceId, status, lastSessionStatus, lastRunTime, nextFireTime, tenantId, missedRun.',
       querystring: collectionQuery(),
       ok: { 200: 'JobList' },
       errors: [400],
@@ -50,9 +52,10 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   });
 
-  // The hot path of every monitoring client. On the embedded default the serialized body of an
-  // idle job is kept until this process writes anything; a running job is always read fresh
-  // (its duration moves).
+  // The hot path of every monitoring client. The serialized body of an idle job is kept while
+  // jobs.generation() stays the same: on the embedded default until this process writes
+  // anything, on PostgreSQL until any process changes a job or a session (the store's change
+  // feed). A running job is always read fresh (its duration moves).
   const cache = new Map<string, { gen: number; body: string }>();
   app.get('/api/endeavour/job/:id', {
     // The handler sends a serialized string (cached while nothing changes): the 200 schema
@@ -74,11 +77,26 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.type('application/json; charset=utf-8').send(body);
   });
 
+  // Polled as often: the answer of an idle job is kept the same way (as the object, which the
+  // route's schema serializes).
+  const statusCache = new Map<string, { gen: number; status: object }>();
   app.get('/api/endeavour/job/:id/status', {
     schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: "Get a job's status", params: JOB_ID, ok: { 200: 'JobStatus' }, errors: [400, 404] }),
   }, async (req) => {
-    const w = wire(baseUrl(req), await jobs.view(await actorOf(ctx, req), idParam(req)));
-    return { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
+    const id = idParam(req);
+    const base = baseUrl(req);
+    const key = `${base} ${id}`;
+    const gen = jobs.generation();
+    const hit = gen === undefined ? undefined : statusCache.get(key);
+    if (hit && hit.gen === gen) return hit.status;
+    const v = await jobs.view(await actorOf(ctx, req), id);
+    const w = wire(base, v);
+    const status = { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
+    if (gen !== undefined && v.job.runningSessionId === null) {
+      if (statusCache.size >= MAX_CACHED) statusCache.clear();
+      statusCache.set(key, { gen, status });
+    }
+    return status;
   });
 
   app.post('/api/endeavour/job/:id', {
@@ -129,7 +147,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }),
   }, async (req) => triggerView(req, await jobs.get(await actorOf(ctx, req), idParam(req))));
 
-  // Sets the daily trigger: {"time": "HH:MM", "timezone": "Europe/Berlin"}; {"time": null} removes it.
+  // Sets the daily trigger: {"time": "HH:MM", "timezone": "Europe/Berlin"}; {"time": null} removes it;
+  // {"missedRun": "skip"} sets the missed-run policy (with or without a time).
   app.put('/api/endeavour/job/:id/trigger', {
     schema: routeSchema({
       tag: TAGS.jobs, permission: 'policy.edit', summary: "Set or remove a job's daily trigger", description: 'A Census extension (docs/scheduling.md).',
@@ -138,7 +157,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req) => {
     const id = idParam(req);
     const body = bodyObject(req);
-    return triggerView(req, await jobs.setTrigger(await actorOf(ctx, req), id, { time: body.time, timezone: body.timezone }));
+    return triggerView(req, await jobs.setTrigger(await actorOf(ctx, req), id, { time: body.time, timezone: body.timezone, missedRun: body.missedRun }));
   });
 
   function triggerView(req: FastifyRequest, job: Job) {
@@ -147,7 +166,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
       ? [{
           links: { self: link(base, `/api/endeavour/job/${job.id}/trigger`, 'self') },
           id: String(job.triggerId), type: 'DAILY', time: job.schedule.time, timezone: job.schedule.timezone,
-          held: job.held, nextFireTime: job.nextFireTime,
+          held: job.held, nextFireTime: job.nextFireTime, missedRun: missedRunOf(job.options),
         }]
       : [];
     return { links: { self: link(base, `/api/endeavour/job/${job.id}/trigger`, 'self'), up: link(base, `/api/endeavour/job/${job.id}`, 'up') }, total: triggers.length, page: 1, triggers };

@@ -13,7 +13,9 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { systemActor } from '../core/actor.ts';
-import { SESSION_BUCKETS, TASK_BUCKETS, type HistogramRow } from '../services/index.ts';
+import { ALERT_KINDS, ALERT_STATUSES } from '../core/alerts.ts';
+import { DELIVERY_BUCKETS, SESSION_BUCKETS, TASK_BUCKETS, type HistogramRow } from '../services/index.ts';
+import { DELIVERY_CHANNELS, DELIVERY_STATUSES } from '../core/notifications.ts';
 import { actorOf, type ApiContext } from './context.ts';
 
 export const METRICS_ROUTE = '/metrics';
@@ -90,7 +92,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
   async function storeMetrics(req: FastifyRequest): Promise<string> {
     // A scrape with the metrics token has no user behind it: Prometheus asks as a system actor.
     const actor = req.principal ? await actorOf(ctx, req) : systemActor('metrics');
-    const { sessions, sessionDurations, taskDurations, live, objects } = await metrics.figures(actor);
+    const { sessions, sessionDurations, taskDurations, live, objects, alerts, deliveries, deliveryAttempts, deliveryLatency } = await metrics.figures(actor);
     const e = new Exposition();
     e.family('census_job_sessions_total', 'counter', 'Job sessions that ended, by job name and result (including those maintenance removed since).');
     for (const s of sessions) e.sample('census_job_sessions_total', { job: s.job, status: s.status }, s.n);
@@ -104,6 +106,27 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
     for (const o of objects) {
       e.sample('census_inventory_objects', { type: o.type, application_type: o.applicationType, missing: String(o.missing) }, o.n);
     }
+    // Every kind and status, 0 where there is none, so a series does not vanish when its last alert clears.
+    e.family('census_alerts', 'gauge', 'Alerts by kind and status (ACTIVE, ACKNOWLEDGED, CLEARED; cleared ones stay in the store).');
+    const alertCount = new Map(alerts.map((a) => [`${a.kind} ${a.status}`, a.n]));
+    for (const kind of ALERT_KINDS) {
+      for (const status of ALERT_STATUSES) e.sample('census_alerts', { kind, status }, alertCount.get(`${kind} ${status}`) ?? 0);
+    }
+    // Every channel and status, 0 where there is none (as the alerts above).
+    e.family('census_deliveries', 'gauge', 'Notification deliveries by channel (webhook, email) and status (PENDING, QUEUED, DELIVERED, FAILED) now.');
+    const deliveryCount = new Map(deliveries.map((d) => [`${d.channel} ${d.status}`, d.n]));
+    for (const channel of DELIVERY_CHANNELS) {
+      for (const status of DELIVERY_STATUSES) e.sample('census_deliveries', { channel, status }, deliveryCount.get(`${channel} ${status}`) ?? 0);
+    }
+    e.family('census_delivery_attempts_total', 'counter', 'Attempts to deliver notifications, by channel and result (delivered, failed).');
+    for (const channel of DELIVERY_CHANNELS) {
+      for (const ok of [true, false]) {
+        const n = deliveryAttempts.find((a) => a.channel === channel && a.ok === ok)?.n ?? 0;
+        e.sample('census_delivery_attempts_total', { channel, result: ok ? 'delivered' : 'failed' }, n);
+      }
+    }
+    e.family('census_delivery_latency_seconds', 'histogram', 'Time from a notification being written to its delivery, of the deliveries still in the store, by channel.');
+    e.histogram('census_delivery_latency_seconds', DELIVERY_BUCKETS, deliveryLatency);
     return e.text();
   }
 
@@ -124,13 +147,23 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
     return reply.code(200).header('content-type', CONTENT_TYPE).header('cache-control', 'no-store').send(text);
   });
 
+  // Each series' child, found once: labelling on every request (prom-client hashes the labels
+  // each time) is a measurable share of the job status GET. Bounded: methods × route patterns × statuses.
+  const series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
+
   return {
     observe(req, reply) {
       // The route pattern, never the raw URL: one series per route, whatever ids the paths carry.
       const route = req.routeOptions.url ?? 'unmatched';
       const status = reply.statusCode;
-      requests.inc({ method: req.method, route, status: String(status) });
-      durations.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+      const key = `${req.method} ${status} ${route}`;
+      let s = series.get(key);
+      if (!s) {
+        s = { count: requests.labels({ method: req.method, route, status: String(status) }), time: durations.labels({ method: req.method, route }) };
+        series.set(key, s);
+      }
+      s.count.inc();
+      s.time.observe(reply.elapsedTime / 1000);
       if (req.method === 'POST' && route === LOGIN_ROUTE && (status === 401 || status === 429)) loginFailures.inc();
     },
   };

@@ -7,6 +7,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { invalid } from '../core/errors.ts';
 import { wireError } from './errors.ts';
 import { access, checkPermission, markAccess, metricsTokenMatches } from './access.ts';
+import { alertRoutes } from './alerts.ts';
 import { apiKeyRoutes, bearerApiKey } from './apikeys.ts';
 import { applicationRoutes } from './application.ts';
 import { appserverRoutes } from './appservers.ts';
@@ -32,7 +33,9 @@ import { sessionRoutes } from './sessions.ts';
 import { systemRoutes } from './system.ts';
 import { sysinfoRoutes } from './sysinfo.ts';
 import { siteRoutes } from './sites.ts';
+import { smtpRoutes } from './smtp.ts';
 import { vadpRoutes } from './vadp.ts';
+import { webhookRoutes } from './webhooks.ts';
 import { webRoutes } from './web.ts';
 
 export interface ApiOptions {
@@ -205,6 +208,9 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   sysinfoRoutes(app, ctx);
   siteRoutes(app, ctx);
   vadpRoutes(app, ctx);
+  webhookRoutes(app, ctx);
+  alertRoutes(app, ctx);
+  smtpRoutes(app, ctx);
   const metrics = metricsRoutes(app, ctx); // GET /metrics: a session or the metrics token
   app.addHook('onResponse', async (req, reply) => metrics.observe(req, reply));
   webRoutes(app);

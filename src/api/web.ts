@@ -41,7 +41,7 @@ const isApiPath = (path: string) => /^\/(api|ngp)(\/|$)/.test(path);
  * The UI's own pages (web/src/App.tsx): only these get index.html for history routing. Any other
  * path is a 404, so that no spelling of an API path (`/API/…`, `/api;x/…`) answers 200 with a page.
  */
-const isUiPage = (path: string) => path === '/' || /^\/(login|jobs|manage-protection|system)(\/|$)/.test(path);
+const isUiPage = (path: string) => path === '/' || /^\/(login|jobs|alerts|manage-protection|system)(\/|$)/.test(path);
 
 const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Census</title>

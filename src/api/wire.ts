@@ -1,5 +1,6 @@
 /** Domain records → SPP's JSON shapes (spec §4.1, §5.1, §6). */
 import type { Clock } from '../core/clock.ts';
+import { missedRunOf } from '../core/missed-run.ts';
 import { displayName, isSessionLive, jobStatus } from '../core/status.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
 import type { InventoryChange, Job, JobSession, LogEntry } from '../core/types.ts';
@@ -102,6 +103,8 @@ export function jobToWire(base: string, job: Job, running: JobSession | undefine
     statistics: null,
     ...(shown ? { lastrun: lastrun(shown, now) } : {}),
     id: String(job.id),
+    // Census's own, after SPP's fields (docs/scheduling.md).
+    missedRun: missedRunOf(job.options),
   };
 }
 

@@ -146,10 +146,15 @@ function withKey(file: KeyFile, id: number, now: string): KeyFile {
   return { ...file, keys, added };
 }
 
-/** Where sealed values are kept: identities' secrets and directories' bind passwords. */
+/**
+ * Where sealed values are kept: identities' secrets, directories' bind passwords, the SMTP
+ * server's password and webhooks' signing secrets.
+ */
 const SEALED = [
   { what: 'identity', of: (r: Repositories) => r.identities },
   { what: 'directory', of: (r: Repositories) => r.directories },
+  { what: 'SMTP server', of: (r: Repositories) => r.smtp },
+  { what: 'webhook', of: (r: Repositories) => r.webhooks },
 ] as const;
 
 /**

@@ -38,6 +38,8 @@ export interface AlertData {
 export interface InventoryChangedData {
   appserver: { id: number; name: string; type: string };
   sessionId: number | null;
+  /** How many changes there were; `changes` lists the first 100. */
+  total: number;
   changes: { objectType: string; objectName: string; parentName: string | null; change: string; field: string | null; oldValue: string | null; newValue: string | null }[];
 }
 

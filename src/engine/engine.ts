@@ -29,6 +29,11 @@ import { enqueue } from './session-progress.ts';
 import { startJob, type StartResult } from './session-start.ts';
 import { SYSTEM_JOBS } from './system-jobs.ts';
 import { runTask } from './task-runner.ts';
+import type { Channel } from './delivery/channel.ts';
+import { Dispatcher } from './delivery/dispatcher.ts';
+import { deliveryJobType } from './jobtypes/delivery.ts';
+import { DELIVERY_SERVICE } from './system-jobs.ts';
+import { checkStalled } from './alerts.ts';
 
 export type { StartRequest, StartResult };
 
@@ -72,6 +77,15 @@ export interface EngineOptions {
   liveness?: ProcessLiveness;
   /** How often to look for tasks of processes that died, when `liveness` is given (default 1 s). */
   orphanCheckMs?: number;
+  /** Where notifications go (docs/notifications.md): the webhook and e-mail channels, built by main.ts (default: none). */
+  channels?: readonly Channel[];
+  /** Back-off after a delivery's first failed attempt, doubling each time up to the second (default 10 s, 1 h). */
+  deliveryRetryMs?: number;
+  deliveryRetryMaxMs?: number;
+  /** How often the dispatcher looks for notifications and due deliveries without being woken (default 1 s). */
+  dispatchPollMs?: number;
+  /** How often this process looks for sessions that stopped moving (the session.stalled alert, default 30 s). */
+  stalledCheckMs?: number;
   /**
    * This process as a worker (/api/vadp, docs/sites.md), given when it runs tasks: init()
    * registers it in its site, the sweep loop renews its heartbeat, stop() marks it STOPPED.
@@ -85,24 +99,26 @@ export class Engine extends EventEmitter {
   private workerId: number | undefined;
   private readonly e: EngineContext;
   private loops: { timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }[] = [];
+  private readonly dispatcher: Dispatcher;
 
   constructor(options: EngineOptions) {
     super();
     this.o = {
       taskTimeoutMs: 60_000, retries: 2, retryDelayMs: 1_000, loginIdleMs: 45 * 60_000, leaseMs: 60_000, heartbeatMs: 5_000,
       sweepMs: 5_000, maxAttempts: 3, estateConcurrency: 0, processName: `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`,
-      orphanCheckMs: 1_000,
+      orphanCheckMs: 1_000, channels: [], deliveryRetryMs: 10_000, deliveryRetryMaxMs: 3_600_000, dispatchPollMs: 1_000, stalledCheckMs: 30_000,
       ...options,
     };
     const o = this.o;
     this.e = {
       store: o.store, clock: o.clock, queue: o.queue, liveness: o.liveness,
-      jobTypes: new JobTypes(options.jobTypes ?? builtInJobTypes(o)),
+      jobTypes: new JobTypes(withDelivery(options.jobTypes ?? builtInJobTypes(o), o, (at) => this.dispatcher.wakeAt(at))),
       settings: { leaseMs: o.leaseMs, heartbeatMs: o.heartbeatMs, maxAttempts: o.maxAttempts, estateConcurrency: o.estateConcurrency },
       state: { owner: o.processName, stopping: false, abandoning: false },
       mine: new Map(),
       emit: <K extends keyof EngineEvents>(event: K, value: EngineEvents[K]) => void this.emit(event, value),
     };
+    this.dispatcher = new Dispatcher(this.e, { channels: o.channels, pollMs: o.dispatchPollMs });
   }
 
   /** This process's name as its tasks' owner (with its liveness tag after init()). */
@@ -149,6 +165,8 @@ export class Engine extends EventEmitter {
       await sweep(this.e);
     });
     if (this.o.liveness) this.repeat('dead-process check', this.o.orphanCheckMs, () => reapOrphans(this.e));
+    this.dispatcher.start();
+    this.repeat('stalled-session check', this.o.stalledCheckMs, async () => void (await this.checkStalled()));
   }
 
   /** Runs `fn` every `ms` (after each run ends) until stop(). */
@@ -176,6 +194,7 @@ export class Engine extends EventEmitter {
   async stop(options: { abandon?: boolean } = {}): Promise<void> {
     this.e.state.stopping = true;
     this.e.state.abandoning = options.abandon ?? false;
+    await this.dispatcher.stop();
     for (const l of this.loops) clearTimeout(l.timer);
     await Promise.all(this.loops.map((l) => l.running)); // the store may close next: let a sweep in flight finish first
     this.loops = [];
@@ -198,6 +217,23 @@ export class Engine extends EventEmitter {
     for (const t of pending) bySession.set(t.sessionId, [...(bySession.get(t.sessionId) ?? []), t]);
     for (const [sessionId, tasks] of bySession) await enqueue(this.e, sessionId, tasks);
     return pending.length;
+  }
+
+  /**
+   * One pass of the stalled-session watchdog (engine/alerts.ts): raises or clears session.stalled
+   * by the clock's time; returns the sessions found stalled. The loop calls it; tests call it too.
+   */
+  checkStalled(): Promise<number[]> {
+    return checkStalled(this.e);
+  }
+
+  /**
+   * One dispatcher pass now (docs/notifications.md): fans out the notifications written so far,
+   * and starts the delivery job if a delivery is due. The loop does this by itself; tests call it
+   * to step a fake clock's retries.
+   */
+  dispatchNotifications(): Promise<void> {
+    return this.dispatcher.wake();
   }
 
   startJob(jobId: number, req: StartRequest): Promise<StartResult> {
@@ -250,4 +286,12 @@ export class Engine extends EventEmitter {
       check(50);
     });
   }
+}
+
+/** The job types, with Notification Delivery (job 1006) unless the list has its own. */
+function withDelivery(
+  types: readonly JobType[], o: Required<Pick<EngineOptions, 'clock' | 'channels' | 'deliveryRetryMs' | 'deliveryRetryMaxMs'>>, onRetry: (at: number) => void,
+): JobType[] {
+  if (types.some((t) => t.serviceId === DELIVERY_SERVICE)) return [...types];
+  return [...types, deliveryJobType({ clock: o.clock, channels: o.channels, retryBaseMs: o.deliveryRetryMs, retryCapMs: o.deliveryRetryMaxMs, onRetry })];
 }

@@ -29,3 +29,31 @@ export function nextFireTime(s: DailySchedule, after: number): number {
   if (!next) throw new Error(`schedule ${s.time} ${s.timezone} has no next run`);
   return next.getTime();
 }
+
+/**
+ * The fire times from `first` up to `now` (both included), oldest first: what was due while no
+ * scheduler ran. At most `cap` are listed; `more` counts the ones left off.
+ */
+export function dueFireTimes(s: DailySchedule, first: number, now: number, cap = 31): { times: number[]; more: number } {
+  const times: number[] = [];
+  let more = 0;
+  for (let t = first; t <= now; t = nextFireTime(s, t)) {
+    if (times.length < cap) times.push(t);
+    else {
+      // Days are what is left: count them without asking the calendar for each one.
+      more = Math.max(1, Math.floor((now - t) / 86_400_000) + 1);
+      break;
+    }
+  }
+  return { times, more };
+}
+
+/** A fire time as the trigger's zone shows it: "2026-06-01 02:30 Europe/Berlin". */
+export function formatFireTime(t: number, timezone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(new Date(t))
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${timezone}`;
+}

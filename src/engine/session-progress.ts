@@ -6,6 +6,7 @@ import { isSessionLive, sessionProgress } from '../core/status.ts';
 import type { JobSession, Task } from '../core/types.ts';
 import { sessionEvent } from '../store/events.ts';
 import type { Repositories } from '../store/index.ts';
+import { onSessionClosed } from './alerts.ts';
 import type { EngineContext } from './context.ts';
 import { message } from './messages.ts';
 import { writeLog } from './session-records.ts';
@@ -67,6 +68,8 @@ export async function finishIfDone(e: EngineContext, sessionId: number): Promise
     // In this order in the event stream: the summary log entries, the session's end, the job's new status.
     await r.events.add(sessionEvent('session.ended', closed));
     await r.jobs.finishRun(s.jobId, s.id);
+    // The session.ended notification and the job's alerts commit with the close (engine/alerts.ts).
+    await onSessionClosed(r, closed, now);
     return closed;
   });
   if (closed) e.emit('session-ended', closed);

@@ -57,4 +57,19 @@ export const SYSTEM_JOBS: Job[] = [
     schedule: { time: '00:30', timezone: 'UTC' },
     options: {},
   },
+  {
+    // Census's own, with no schedule: the dispatcher starts it whenever a delivery is due
+    // (engine/delivery/dispatcher.ts); a start while it runs adds the newly due deliveries.
+    ...base,
+    id: DELIVERY_JOB_ID,
+    name: 'Notification Delivery',
+    policyId: DELIVERY_JOB_ID,
+    policyName: 'Notification Delivery',
+    type: 'notification',
+    subType: 'delivery',
+    serviceId: DELIVERY_SERVICE,
+    triggerId: null,
+    schedule: null,
+    options: {},
+  },
 ];

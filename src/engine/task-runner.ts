@@ -6,12 +6,14 @@
 import { isSessionLive } from '../core/status.ts';
 import type { JobSession, Task } from '../core/types.ts';
 import { taskEvent } from '../store/events.ts';
+import { onTaskEnded } from './alerts.ts';
 import type { EngineContext } from './context.ts';
 import type { TaskOutcome } from './jobtypes/index.ts';
 import { message } from './messages.ts';
 import type { QueuedTask } from './queue.ts';
 import { dispatch, finishIfDone, queueWithin } from './session-progress.ts';
 import { moveTask, writeLog } from './session-records.ts';
+import { DELIVERY_TARGET } from './jobtypes/delivery.ts';
 
 export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: AbortSignal): Promise<void> {
   const session = await e.store.sessions.get(qt.sessionId);
@@ -57,6 +59,7 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
   const recorded = await e.store.transaction(async (r) => {
     if (!(await r.tasks.finish(task.id, owner, ended))) return false;
     await commit?.(r);
+    await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
     await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
     return true;
   });
@@ -83,7 +86,9 @@ async function claim(e: EngineContext, task: Task, session: JobSession, signal: 
   const owner = e.state.owner;
   for (let wait = 100; !signal.aborted; wait = Math.min(wait * 2, 2_000)) {
     const now = Date.now();
-    const limit = estateConcurrency > 0 ? estateConcurrency : undefined;
+    // Deliveries never wait behind inventories for a slot (nor take one): a notification that a
+    // long inventory failed should not queue behind that inventory's siblings.
+    const limit = estateConcurrency > 0 && task.targetKind !== DELIVERY_TARGET ? estateConcurrency : undefined;
     const r = await e.store.transaction(async (tx) => {
       if (limit !== undefined) await tx.lock(4242002);
       const c = await tx.tasks.claim(task.id, owner, now, now + leaseMs, limit);
@@ -115,8 +120,10 @@ async function beat(e: EngineContext, taskId: number, sessionId: number, control
 async function giveUp(e: EngineContext, session: JobSession, task: Task): Promise<void> {
   const reason = `gave up after ${task.attempts} attempts: the process running it stopped each time`;
   await e.store.transaction(async (r) => {
-    if (await moveTask(r, session, task, ['PENDING'], { status: 'FAILED', end: e.clock.now(), errorCode: 'INTERRUPTED', message: reason })) {
+    const ended = { status: 'FAILED' as const, end: e.clock.now(), errorCode: 'INTERRUPTED', message: reason };
+    if (await moveTask(r, session, task, ['PENDING'], ended)) {
       await writeLog(e, r, session, task.id, message('ERROR', 'CNSI0102', task.name, reason));
+      await onTaskEnded(r, session, { ...task, ...ended }, ended.end);
     }
   });
   await finishIfDone(e, session.id);

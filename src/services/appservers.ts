@@ -14,12 +14,16 @@ import type { AppServer, Identity } from '../core/types.ts';
 import { DEFAULT_SITE_ID } from '../core/sites.ts';
 import { hypervisorTypes, isHypervisorType, KNOWN_HYPERVISOR_TYPES } from '../core/hypervisors.ts';
 import { libvirtUriProblem } from '../core/libvirt-uri.ts';
+import type { ServerData } from '../core/notifications.ts';
 import { INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
 import type { ConnectionTest } from '../store/appservers.ts';
 import type { Repositories } from '../store/index.ts';
 import type { ServiceContext } from './context.ts';
 import { identityDraft, type IdentityInput } from './identities.ts';
 import type { JobService } from './jobs.ts';
+
+/** What server.registered and server.removed say about a server (an application server or a hypervisor). */
+const serverData = (a: AppServer): ServerData => ({ appserver: { id: a.id, name: a.name, type: a.applicationType, host: a.hostAddress } });
 
 /** A server as a caller describes it; what is left out takes its default. */
 export interface AppServerInput {
@@ -210,9 +214,12 @@ export function appServerService(ctx: ServiceContext, jobs: JobService, kind: Se
     }
   }
 
+  /** Saves a new server; its server.registered notification commits with it (docs/notifications.md). */
   async function save(r: Repositories, d: Draft): Promise<AppServer> {
     const identityId = 'id' in d.identity ? d.identity.id : (await r.identities.create(d.identity.draft)).id;
-    return r.appservers.create({ ...d.server, identityId });
+    const server = await r.appservers.create({ ...d.server, identityId });
+    await r.notifications.add({ type: 'server.registered', data: serverData(server) }, ctx.clock.now());
+    return server;
   }
 
   /** SPP starts the inventory on registration; Census inventories these servers (or adds them to the inventory running). */
@@ -346,7 +353,12 @@ export function appServerService(ctx: ServiceContext, jobs: JobService, kind: Se
     /** What its inventories found is kept; the identity it used is not deleted. */
     async unregister(actor: Actor, id: number): Promise<void> {
       const a = await getFor(actor, id, kind.permissions.deregister);
-      if (!(await store.appservers.delete(a.id))) throw notFound(kind.noun, id);
+      await store.transaction(async (r) => {
+        if (!(await r.appservers.delete(a.id))) throw notFound(kind.noun, id);
+        await r.notifications.add({ type: 'server.removed', data: serverData(a) }, ctx.clock.now());
+        // Its alerts (failing runs, watched changes) are about a server that is no longer there.
+        await r.alerts.clearServer(a.id, ctx.clock.now());
+      });
     },
 
     /** Inventories this server alone (or adds it to the inventory running). */

@@ -289,7 +289,14 @@ export function auditSpecs(ctx: Pick<ServiceContext, 'store'>) {
     cancel: job('job.cancel'),
     hold: job('job.hold'),
     release: job('job.release'),
-    setTrigger: { ...job('job.trigger'), detail: ([, t]) => ({ time: typeof t.time === 'string' || t.time === null ? t.time : '(invalid)', ...(typeof t.timezone === 'string' ? { timezone: t.timezone } : {}) }) },
+    setTrigger: {
+      ...job('job.trigger'),
+      detail: ([, t]) => ({
+        ...(t.time !== undefined ? { time: typeof t.time === 'string' || t.time === null ? t.time : '(invalid)' } : {}),
+        ...(typeof t.timezone === 'string' ? { timezone: t.timezone } : {}),
+        ...(t.missedRun !== undefined ? { missedRun: typeof t.missedRun === 'string' ? t.missedRun : '(invalid)' } : {}),
+      }),
+    },
     delete: job('job.delete'),
   };
   const sessions: AuditSpecs<SessionService> = {

@@ -4,6 +4,7 @@
  * runs call them as system actors. Services raise DomainErrors (src/core/errors.ts) and never
  * speak HTTP.
  */
+import { alertAuditSpecs, alertService } from './alerts.ts';
 import { apiKeyService } from './apikeys.ts';
 import { appServerService } from './appservers.ts';
 import { auditService, auditSpecs, withAudit, withAuditedAuth } from './audit.ts';
@@ -14,6 +15,7 @@ import { eventService } from './events.ts';
 import { identityService } from './identities.ts';
 import { hypervisorAuditSpecs, hypervisorService } from './hypervisors.ts';
 import { inventoryService } from './inventory.ts';
+import { mailAuditSpecs, recipientService, smtpService } from './mail.ts';
 import { jobService } from './jobs.ts';
 import { metricsService } from './metrics.ts';
 import { sessionService } from './sessions.ts';
@@ -23,6 +25,7 @@ import { hostMetricsService, type HostOptions } from './host-metrics.ts';
 import { userService } from './users.ts';
 import { siteAuditSpecs, siteService } from './sites.ts';
 import { workerService } from './workers.ts';
+import { webhookAuditSpecs, webhookService } from './webhooks.ts';
 
 /**
  * `auth`: the login policy (and, for tests, the password check and the session cache); `host`: the
@@ -34,6 +37,7 @@ export function createServices(ctx: ServiceContext, options: { auth?: AuthOption
   const audited = auditSpecs(ctx);
   const jobs = withAudit(audit, jobService(ctx), audited.jobs);
   const auth = authService(ctx, options.auth);
+  const mailAudited = mailAuditSpecs(ctx);
   return {
     auth: withAuditedAuth(audit, ctx, auth),
     audit,
@@ -52,7 +56,11 @@ export function createServices(ctx: ServiceContext, options: { auth?: AuthOption
     metrics: metricsService(ctx),
     system: systemService(ctx),
     sites: withAudit(audit, siteService(ctx), siteAuditSpecs(ctx)),
+    alerts: withAudit(audit, alertService(ctx), alertAuditSpecs(ctx)),
     workers: workerService(ctx),
+    webhooks: withAudit(audit, webhookService(ctx), webhookAuditSpecs(ctx)),
+    smtp: withAudit(audit, smtpService(ctx), mailAudited.smtp),
+    recipients: withAudit(audit, recipientService(ctx), mailAudited.recipients),
     hostMetrics: hostMetricsService(ctx, options.host ?? { dataDir: null }),
   };
 }
@@ -68,7 +76,10 @@ export type { UserInput, UserChanges, UserView } from './users.ts';
 export type { DirectoryInput, DirectoryChanges, DirectoryView, MappingInput } from './directories.ts';
 export type { RoleInput, PoolInput } from './roles.ts';
 export type { SiteInput, SiteChanges } from './sites.ts';
+export { ALERT_SETTING_LIMITS, type Alert, type AlertService, type AlertSettings, type AlertSettingsChanges } from './alerts.ts';
 export type { WorkerView } from './workers.ts';
+export { WEBHOOK_FORMATS, type TestResult as WebhookTestResult, type WebhookChanges, type WebhookInput, type WebhookService, type WebhookView } from './webhooks.ts';
+export type { RecipientChanges, RecipientInput, RecipientView, SmtpChanges, SmtpInput, SmtpView } from './mail.ts';
 export { API_KEY_PREFIX, DEFAULT_KEY_DAYS, type ApiKey, type ApiKeyInput } from './apikeys.ts';
 export type { JobView, TriggerInput, JobService } from './jobs.ts';
 export type { SessionService } from './sessions.ts';
@@ -77,4 +88,4 @@ export { alreadyAudited, errorCode, type AuditService } from './audit.ts';
 export type { AuditEntry } from '../store/audit.ts';
 export { Scheduler } from './scheduler.ts';
 export { EVENT_TYPES, type EventFilter, type EventType, type StoredEvent, type StreamStart, type EventService } from './events.ts';
-export { SESSION_BUCKETS, TASK_BUCKETS, type HistogramRow, type StoreFigures } from './metrics.ts';
+export { DELIVERY_BUCKETS, SESSION_BUCKETS, TASK_BUCKETS, type HistogramRow, type StoreFigures } from './metrics.ts';

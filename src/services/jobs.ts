@@ -5,6 +5,7 @@
  */
 import type { Actor } from '../core/actor.ts';
 import { forbidden, invalid, notAllowed, notFound } from '../core/errors.ts';
+import { validateMissedRun } from '../core/missed-run.ts';
 import { HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
 import type { Job, JobSession } from '../core/types.ts';
 import type { StartResult } from '../engine/engine.ts';
@@ -18,10 +19,15 @@ export interface JobView {
   ended: JobSession | undefined;
 }
 
-/** A daily trigger as a caller gives it: `time` "HH:MM" (null removes the trigger), `timezone` an IANA name (default UTC). */
+/**
+ * A daily trigger as a caller gives it: `time` "HH:MM" (null removes the trigger), `timezone` an
+ * IANA name (default UTC); `missedRun` the missed-run policy (core/missed-run.ts). Either may be
+ * left out to keep what the job has.
+ */
 export interface TriggerInput {
-  time: unknown;
+  time?: unknown;
   timezone?: unknown;
+  missedRun?: unknown;
 }
 
 export function jobService(ctx: ServiceContext) {
@@ -51,15 +57,16 @@ export function jobService(ctx: ServiceContext) {
     },
 
     /**
-     * A number that changes whenever this process writes, for caching what a read answered;
-     * undefined where other processes write too (PostgreSQL), where nothing may be cached.
+     * A number that changes whenever jobs or their sessions change (in any process: on
+     * PostgreSQL through the store's change feed), for caching what a read answered; undefined
+     * when nothing may be cached now (PostgreSQL without a hearing listener).
      */
     generation(): number | undefined {
-      return store.writeGeneration();
+      return store.cacheGeneration('jobs');
     },
 
     /**
-     * Starts a session, or joins the one running. `trigger` says why: 'manual', 'schedule',
+     * Starts a session, or joins the one running. `trigger` says why: 'manual', 'schedule', 'catch-up',
      * 'first-start', 'registration', 'appserver'; `appserverIds` limits an inventory to those servers.
      */
     async start(actor: Actor, id: number, trigger = 'manual', appserverIds?: number[]): Promise<StartResult> {
@@ -90,19 +97,27 @@ export function jobService(ctx: ServiceContext) {
       await store.jobs.setHeld(id, false);
     },
 
-    /** Sets the daily trigger, or removes it (`time` null); answers the job as it now is. */
+    /**
+     * Sets the daily trigger, or removes it (`time` null), and/or the missed-run policy; answers
+     * the job as it now is. Everything is checked before anything is written.
+     */
     async setTrigger(actor: Actor, id: number, trigger: TriggerInput): Promise<Job> {
-      await get(actor, id);
+      const job = await get(actor, id);
       // An object is no zone name (and String() of `{"toString": 1}` would throw).
       if (trigger.timezone !== null && typeof trigger.timezone === 'object') {
         throw invalid('"timezone" must be an IANA time zone name such as "Europe/Berlin".', 'job.trigger');
       }
-      if (trigger.time === null) {
-        await store.jobs.setSchedule(id, null, null);
-      } else {
-        const schedule = validateSchedule(trigger);
-        await store.jobs.setSchedule(id, schedule, nextFireTime(schedule, clock.now()));
+      if (trigger.time === undefined && trigger.missedRun === undefined) {
+        throw invalid('Give "time" ("HH:MM", or null to remove the trigger) and/or "missedRun" ("run-once" or "skip").', 'job.trigger');
       }
+      const schedule = trigger.time === undefined || trigger.time === null ? null : validateSchedule(trigger);
+      const missedRun = trigger.missedRun === undefined ? undefined : validateMissedRun(trigger.missedRun);
+      await store.transaction(async (r) => {
+        if (trigger.time === null) await r.jobs.setSchedule(id, null, null);
+        else if (schedule) await r.jobs.setSchedule(id, schedule, nextFireTime(schedule, clock.now()));
+        // The other options (maintenance's retention) stay as they are now.
+        if (missedRun !== undefined) await r.jobs.setOptions(id, { ...((await r.jobs.get(id))?.options ?? job.options), missedRun });
+      });
       return get(actor, id);
     },
 

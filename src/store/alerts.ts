@@ -72,6 +72,26 @@ export class AlertRepository {
     return alert;
   }
 
+  /**
+   * Clears every open alert about one server (it was unregistered): its failing runs and its
+   * watched inventory changes. Each clearing is notified, as any other.
+   */
+  async clearServer(appserverId: number, now: number): Promise<Alert[]> {
+    const id = String(appserverId);
+    const rows = await this.db
+      .updateTable('alerts')
+      .set({ status: 'CLEARED', openKey: null, clearedAt: now })
+      .where((eb) => eb.or([
+        eb('openKey', '=', `appserver:${id}`),
+        ...['database', 'version', 'finding'].map((k) => eb('openKey', 'like', `${k}:${id}:%`)),
+      ]))
+      .returningAll()
+      .execute();
+    const cleared = rows.map(toAlert);
+    for (const alert of cleared) await this.notifications.add({ type: 'alert.cleared', data: { alert } }, now);
+    return cleared;
+  }
+
   /** The open alert under `key`. */
   async open(key: string): Promise<Alert | undefined> {
     const r = await this.db.selectFrom('alerts').selectAll().where('openKey', '=', key).executeTakeFirst();

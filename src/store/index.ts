@@ -4,6 +4,7 @@ import { AlertRepository } from './alerts.ts';
 import { ApiKeyRepository } from './apikeys.ts';
 import { AppServerRepository, ConnectionTestRepository, IdentityRepository } from './appservers.ts';
 import { AuditRepository } from './audit.ts';
+import { ChangeFeed, changeChannel, installChangeTriggers, type ChangeFeedOptions, type ChangeScope } from './change-feed.ts';
 import { openDatabase, type OpenOptions } from './db.ts';
 import { DirectoryRepository } from './directories.ts';
 import { EventRepository } from './events.ts';
@@ -120,6 +121,7 @@ export class Store extends Repositories {
     readonly db: Kysely<DB>,
     dialect: Dialect,
     private writes: { count: number },
+    private readonly options: OpenOptions,
   ) {
     super(db, dialect);
   }
@@ -127,7 +129,37 @@ export class Store extends Repositories {
   static async open(options: OpenOptions): Promise<Store> {
     const o = openDatabase(options);
     await migrate(o.db, o.dialect);
-    return new Store(o.db, o.dialect, o.writes);
+    return new Store(o.db, o.dialect, o.writes, options);
+  }
+
+  /** On PostgreSQL, what other processes changed (store/change-feed.ts); set by listenForChanges. */
+  private changes: ChangeFeed | undefined;
+
+  /**
+   * PostgreSQL: installs the change triggers if needed and LISTENs for what every process
+   * writes, so that cacheGeneration() can let reads be cached (API servers call it; a worker
+   * caches nothing). Nothing to do on SQLite, where this process is the only writer.
+   */
+  async listenForChanges(options?: ChangeFeedOptions): Promise<ChangeFeed | undefined> {
+    if (this.dialect !== 'postgres' || this.changes) return this.changes;
+    const channel = changeChannel(this.options.schema);
+    await installChangeTriggers(this.db, channel);
+    const feed = new ChangeFeed({ connectionString: this.options.url }, channel, options);
+    await feed.start();
+    this.changes = feed;
+    return feed;
+  }
+
+  /**
+   * A number to cache reads of one scope under (store/change-feed.ts says which writes move
+   * which): a read cached under a generation is still true while the generation is the same.
+   * Undefined: do not cache now. On SQLite, `jobs` is this process's write count (it is the only
+   * writer) and `auth` stays 0: the auth service forgets what it changes itself. On PostgreSQL,
+   * the change feed's, while its listener hears; undefined without one.
+   */
+  cacheGeneration(scope: ChangeScope): number | undefined {
+    if (this.dialect === 'sqlite') return scope === 'jobs' ? this.writes.count : 0;
+    return this.changes?.generation(scope);
   }
 
   /**
@@ -196,6 +228,7 @@ export class Store extends Repositories {
   }
 
   async close(): Promise<void> {
+    await this.changes?.close();
     await this.db.destroy();
   }
 }

@@ -99,6 +99,26 @@ export class MetricsRepository {
     return toHistogram(r.rows, { application_type: 'apptype', status: 'status' }, bounds);
   }
 
+  /** Time from a notification's creation to its delivery, of the deliveries still in the store, by channel (docs/notifications.md). */
+  async deliveryLatency(bounds: readonly number[]): Promise<HistogramRow[]> {
+    const ms = sql`(d.delivered_at - n.created_at)`;
+    const r = await sql<Record<string, unknown>>`
+      SELECT d.channel AS channel, COUNT(*) AS n, SUM(${ms}) AS total, ${bucketColumns(ms, bounds)}
+      FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+      WHERE d.status = 'DELIVERED' AND d.delivered_at IS NOT NULL
+      GROUP BY d.channel`.execute(this.db);
+    return toHistogram(r.rows, { channel: 'channel' }, bounds);
+  }
+
+  /** Delivery attempts by channel and whether they succeeded. */
+  async deliveryAttempts(): Promise<{ channel: string; ok: boolean; n: number }[]> {
+    const r = await sql<{ channel: string; ok: number | boolean; n: number | string }>`
+      SELECT d.channel AS channel, a.ok AS ok, COUNT(*) AS n
+      FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+      GROUP BY d.channel, a.ok`.execute(this.db);
+    return r.rows.map((x) => ({ channel: x.channel, ok: Boolean(Number(x.ok)), n: Number(x.n) }));
+  }
+
   /** Tasks waiting and running now, across every process. */
   async liveTasks(): Promise<Record<'PENDING' | 'RUNNING', number>> {
     const rows = await this.db

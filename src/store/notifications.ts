@@ -167,6 +167,21 @@ export class NotificationRepository {
     await this.db.updateTable('deliveries').set({ status: 'PENDING', nextAttemptAt: at }).where('id', '=', deliveryId).where('status', '=', 'QUEUED').execute();
   }
 
+  /**
+   * QUEUED deliveries whose task ended without recording an attempt (cancelled, given up after
+   * its processes died), for the dispatcher to make due again. The deliveries are read before the
+   * tasks: one QUEUED then had its live task then (they commit together), so a task not live now
+   * has ended; if it recorded its attempt meanwhile, requeue's compare-and-set does nothing.
+   */
+  async stranded(limit: number): Promise<number[]> {
+    const queued = await this.db.selectFrom('deliveries').select('id').where('status', '=', 'QUEUED').orderBy('id').limit(limit).execute();
+    if (!queued.length) return [];
+    const live = await this.db.selectFrom('tasks').select('targetId')
+      .where('status', 'in', ['PENDING', 'RUNNING']).where('targetKind', '=', 'delivery').execute();
+    const busy = new Set(live.map((t) => Number(t.targetId)));
+    return queued.map((d) => d.id).filter((id) => !busy.has(id));
+  }
+
   /** Sends a DELIVERED or FAILED delivery again (by hand): PENDING now, with `giveUpAt` moved on. */
   async resend(deliveryId: number, now: number, giveUpAt: number): Promise<Delivery | undefined> {
     await this.db.updateTable('deliveries').set({ status: 'PENDING', nextAttemptAt: now, giveUpAt })
@@ -176,7 +191,8 @@ export class NotificationRepository {
 
   /** Deliveries, newest first by default; filter on channel, targetId, status, eventType. */
   listDeliveries(q: ListQuery): Promise<ListResult<Delivery>> {
-    return listPage(this.deliveries(), q, 'deliveries.id', (r: DeliveryRow) => toDelivery(r));
+    // As a subquery: listPage selects every column, and the join's own ids and types would clash.
+    return listPage(this.db.selectFrom(this.deliveries().as('d')), q, 'd.id', (r: DeliveryRow) => toDelivery(r));
   }
 
   async attempts(deliveryId: number): Promise<DeliveryAttempt[]> {

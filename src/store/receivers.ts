@@ -35,6 +35,14 @@ export interface SmtpRow {
   password: string | null;
   sender: string;
   uiUrl: string | null;
+  /** Check the server's certificate (against `caCert` when given, else the system's CAs). */
+  tlsVerify: boolean;
+  caCert: string | null;
+  /** Deadline of connecting, the greeting and each reply (ms). */
+  timeoutMs: number;
+  subjectPrefix: string | null;
+  /** How long a message is retried before it is given up (ms). */
+  retryForMs: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -53,7 +61,8 @@ const toWebhook = (r: Selectable<WebhooksTable>): WebhookRow => ({
   retryForMs: Number(r.retryForMs), createdAt: Number(r.createdAt),
 });
 const toSmtp = (r: Selectable<SmtpServersTable>): SmtpRow => ({
-  ...r, security: r.security as SmtpSecurity, createdAt: Number(r.createdAt), updatedAt: Number(r.updatedAt),
+  ...r, security: r.security as SmtpSecurity, tlsVerify: bool(r.tlsVerify), timeoutMs: Number(r.timeoutMs), retryForMs: Number(r.retryForMs),
+  createdAt: Number(r.createdAt), updatedAt: Number(r.updatedAt),
 });
 const toRecipient = (r: Selectable<MailRecipientsTable>): RecipientRow => ({
   ...r, alertKinds: json<AlertKind[]>(r.alertKinds, []), jobIds: json<number[]>(r.jobIds, []),
@@ -89,6 +98,17 @@ export class WebhookRepository {
     const r = await this.db.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
     return Number(r.numDeletedRows) === 1;
   }
+
+  /** Sealed signing secrets by id after `afterId` (census rotate-key). */
+  async sealedAfter(afterId: number, limit: number): Promise<{ id: number; secret: string }[]> {
+    return this.db.selectFrom('webhooks').select(['id', 'secret']).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  }
+
+  /** Replaces a sealed secret only if it is still `was`; false when it changed or went meanwhile. */
+  async replaceSealed(id: number, was: string, now: string): Promise<boolean> {
+    const r = await this.db.updateTable('webhooks').set({ secret: now }).where('id', '=', id).where('secret', '=', was).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
 }
 
 export class SmtpRepository {
@@ -103,17 +123,31 @@ export class SmtpRepository {
   /** Sets the one SMTP server (replacing any other). */
   async put(s: Omit<SmtpRow, 'id' | 'createdAt' | 'updatedAt'>, now: number): Promise<SmtpRow> {
     const current = await this.get();
+    const values = { ...s, tlsVerify: bit(s.tlsVerify) };
     if (current) {
-      await this.db.updateTable('smtpServers').set({ ...s, updatedAt: now }).where('id', '=', current.id).execute();
+      await this.db.updateTable('smtpServers').set({ ...values, updatedAt: now }).where('id', '=', current.id).execute();
       return (await this.get())!;
     }
-    const r = await this.db.insertInto('smtpServers').values({ ...s, createdAt: now, updatedAt: now }).returningAll().executeTakeFirstOrThrow();
+    const r = await this.db.insertInto('smtpServers').values({ ...values, createdAt: now, updatedAt: now }).returningAll().executeTakeFirstOrThrow();
     return toSmtp(r);
   }
 
   async delete(): Promise<boolean> {
     const r = await this.db.deleteFrom('smtpServers').executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Sealed passwords by id after `afterId` (census rotate-key). */
+  async sealedAfter(afterId: number, limit: number): Promise<{ id: number; secret: string }[]> {
+    const rows = await this.db.selectFrom('smtpServers').select(['id', 'password']).where('id', '>', afterId).where('password', 'is not', null)
+      .orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({ id: r.id, secret: r.password! }));
+  }
+
+  /** Replaces a sealed password only if it is still `was`; false when it changed or went meanwhile. */
+  async replaceSealed(id: number, was: string, now: string): Promise<boolean> {
+    const r = await this.db.updateTable('smtpServers').set({ password: now }).where('id', '=', id).where('password', '=', was).executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 }
 

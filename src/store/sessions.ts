@@ -171,6 +171,39 @@ export class TaskRepository {
     return (await this.db.selectFrom('tasks').selectAll().where('sessionId', '=', sessionId).orderBy('id').execute()).map(toTask);
   }
 
+  /**
+   * How the last `n` tasks on one target ended, newest first, counting only those that ran to
+   * an end of their own (COMPLETED or FAILED; a cancelled one says nothing about the target).
+   * For the server.failing alert (engine/alerts.ts).
+   */
+  async lastOutcomes(targetKind: string, targetId: string, n: number): Promise<TaskStatus[]> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .select('status')
+      .where('targetKind', '=', targetKind)
+      .where('targetId', '=', targetId)
+      .where('status', 'in', ['COMPLETED', 'FAILED'])
+      .orderBy('end', 'desc')
+      .orderBy('id', 'desc')
+      .limit(n)
+      .execute();
+    return rows.map((r) => r.status as TaskStatus);
+  }
+
+  /** The latest start or end of any task of each session (the stalled-session watchdog's signal). */
+  async lastMoves(sessionIds: number[]): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    if (!sessionIds.length) return out;
+    const rows = await this.db
+      .selectFrom('tasks')
+      .select(['sessionId', (eb) => eb.fn.max('start').as('start'), (eb) => eb.fn.max('end').as('end')])
+      .where('sessionId', 'in', sessionIds)
+      .groupBy('sessionId')
+      .execute();
+    for (const r of rows) out.set(Number(r.sessionId), Math.max(Number(r.start ?? 0), Number(r.end ?? 0)));
+    return out;
+  }
+
   /** A session's tasks; with a scope, tasks on other servers are left out (tasks on no server stay). */
   list(q: ListQuery, sessionId: number, scope: ServerScope = 'all'): Promise<ListResult<Task>> {
     let base = this.db.selectFrom('tasks').where('sessionId', '=', sessionId);
@@ -180,7 +213,7 @@ export class TaskRepository {
 
   /**
    * Claims a PENDING task for `owner` until `leaseUntil`. With `limit`, only while fewer than
-   * `limit` tasks hold live leases across the whole estate. False when someone else has it, it
+   * `limit` tasks hold live leases across the whole estate (notification deliveries not counted). False when someone else has it, it
    * is no longer pending, or the estate is full (then `full` is true).
    */
   async claim(id: number, owner: string, now: number, leaseUntil: number, limit?: number): Promise<{ claimed: boolean; full: boolean }> {
@@ -190,6 +223,7 @@ export class TaskRepository {
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .where('status', '=', 'RUNNING')
         .where('leaseExpires', '>', now)
+        .where('targetKind', '<>', 'delivery') // notification deliveries are outside the limit (engine/jobtypes/delivery.ts)
         .executeTakeFirst();
       if (Number(r?.n ?? 0) >= limit) return { claimed: false, full: true };
     }

@@ -34,7 +34,7 @@ describe('ECX Jenkins plugin (spec §8.4)', () => {
     const r = await srv.req('GET', `/api/endeavour/job?sort=${sort}`, { headers: h() });
     expect(r.status).toBe(200);
     const names = r.json.jobs.map((j: { name: string }) => j.name);
-    expect(names).toEqual(['Application Server Inventory', 'Hypervisor Inventory', 'Maintenance']);
+    expect(names).toEqual(['Application Server Inventory', 'Hypervisor Inventory', 'Maintenance', 'Notification Delivery']);
     for (const j of r.json.jobs) {
       expect(typeof j.id).toBe('string');
       expect(typeof j.name).toBe('string');

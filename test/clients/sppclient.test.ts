@@ -79,13 +79,13 @@ describe('sppclient (spec §8.2)', () => {
     expect(s1).not.toBe(s2);
     c = client(s1, 'X-Endeavour-sessionid');
     c2 = client(s2, 'x-endeavour-sessionid');
-    expect((await c.get('/api/endeavour/job')).jobs.length).toBe(3);
-    expect((await c2.get('/api/endeavour/job')).jobs.length).toBe(3);
+    expect((await c.get('/api/endeavour/job')).jobs.length).toBe(4);
+    expect((await c2.get('/api/endeavour/job')).jobs.length).toBe(4);
   });
 
   it('joblist.py: every job has already run (lastrun.start > 0) on a fresh Census', async () => {
     const list = await c.get('/api/endeavour/job?pageSize=10000');
-    expect(list.jobs.map((j: { id: string }) => j.id).sort()).toEqual(['1001', '1004', '1005']);
+    expect(list.jobs.map((j: { id: string }) => j.id).sort()).toEqual(['1001', '1004', '1005', '1006']);
     for (const j of list.jobs) {
       expect(typeof j.name).toBe('string');
       expect(typeof j.status).toBe('string');

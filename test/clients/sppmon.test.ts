@@ -31,7 +31,8 @@ beforeAll(async () => {
   srv = await startTestServer();
   // A few more runs than the first-start ones, so that per-job session history spans several pages.
   const sid = await srv.login();
-  for (const id of ['1001', '1004', '1005', '1001', '1004', '1005']) await runToIdle(sid, id);
+  // 1006 (Notification Delivery) started by hand with nothing due runs an empty session, as sppmon reads it.
+  for (const id of ['1001', '1004', '1005', '1006', '1001', '1004', '1005', '1006']) await runToIdle(sid, id);
   const made = await srv.req('POST', '/api/security/user', { sid, body: { name: 'sppmon', password: 'First-Pass-1234', permissions: [{ resourcePoolId: 1000, roleIds: [1002] }] } });
   expect(made.status).toBe(201);
   const first = await srv.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: 'sppmon', password: 'First-Pass-1234' }, body: { newPassword: MONITOR_PASSWORD } });
@@ -86,16 +87,16 @@ describe.each(ACCOUNTS)('sppmon call sequence (spec §8.1) as $user', (account) 
   it('lists jobs one per page by following links.nextPage.href until it is absent', async () => {
     const { items, pages } = await followPages(srv, sid, '/api/endeavour/job?pageSize=1', 'jobs');
     jobs = items.map((j) => ({ id: j.id as string, name: j.name as string }));
-    expect(jobs.map((j) => j.id).sort()).toEqual(['1001', '1004', '1005']);
+    expect(jobs.map((j) => j.id).sort()).toEqual(['1001', '1004', '1005', '1006']);
     expect(jobs.every((j) => typeof j.name === 'string' && j.name !== '')).toBe(true);
-    expect(pages).toHaveLength(3);
+    expect(pages).toHaveLength(4);
     for (const p of pages) {
-      expect(p.json.total).toBe(3);
+      expect(p.json.total).toBe(4);
       expect(p.json.jobs).toHaveLength(1);
     }
     expect(pages[0]!.json.page).toBe(1);
     expect(pages[1]!.json.page).toBe(2);
-    expect(pages[0]!.json.links.lastPage.href).toContain('pageStartIndex=2');
+    expect(pages[0]!.json.links.lastPage.href).toContain('pageStartIndex=3');
     const last = pages[pages.length - 1]!.json.links;
     expect(last.nextPage).toBeUndefined();
     expect(last.lastPage).toBeUndefined();

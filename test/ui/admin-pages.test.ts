@@ -57,7 +57,7 @@ describe('web UI: API keys, audit log, LDAP and permission sets', () => {
     await logIn(page, 'admin', ADMIN_PASSWORD);
     await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
     await nav(page).getByRole('link', { name: 'Audit log' }).waitFor();
-    expect(await systemLinks(page)).toEqual(['Users', 'Roles', 'Resource groups', 'LDAP servers', 'API keys', 'Audit log']);
+    expect(await systemLinks(page)).toEqual(['Users', 'Roles', 'Resource groups', 'LDAP servers', 'API keys', 'Audit log', 'E-mail (SMTP)', 'Recipients', 'Webhooks', 'Delivery log', 'Alert settings']);
     await page.getByText('There are no API keys.').waitFor();
 
     await page.getByRole('button', { name: 'Create API key' }).click();

@@ -35,7 +35,7 @@ describe('serving the web UI', () => {
   });
 
   it('answers / and every page path with index.html, never cached', async () => {
-    for (const url of ['/', '/index.html', '/jobs', '/jobs/sessions/1795785519746', '/manage-protection/databases/postgresql?x=1', '/login?next=%2Fjobs']) {
+    for (const url of ['/', '/index.html', '/jobs', '/jobs/sessions/1795785519746', '/alerts?status=all', '/manage-protection/databases/postgresql?x=1', '/login?next=%2Fjobs']) {
       const r = await built.inject({ method: 'GET', url });
       expect(r.statusCode, url).toBe(200);
       expect(r.headers['content-type'], url).toMatch(/^text\/html/);

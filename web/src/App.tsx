@@ -7,9 +7,12 @@ import { CollectorsProvider, useCollectors } from './lib/collectors';
 import { MeProvider } from './lib/me';
 import { groupPath, PAGES } from './lib/pages';
 import { navigate, useLocation } from './lib/router';
+import { AlertSettingsPage } from './pages/AlertSettingsPage';
+import { AlertsPage } from './pages/AlertsPage';
 import { ApiKeysPage } from './pages/ApiKeysPage';
 import { ApplicationPage } from './pages/ApplicationPage';
 import { AuditPage } from './pages/AuditPage';
+import { DeliveriesPage } from './pages/DeliveriesPage';
 import { HypervisorPage } from './pages/HypervisorPage';
 import { JobsPage } from './pages/JobsPage';
 import { LdapPage } from './pages/LdapPage';
@@ -17,9 +20,12 @@ import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { NotInventoriedPage } from './pages/NotInventoriedPage';
 import { Allowed } from './pages/NotAllowedPage';
+import { RecipientsPage } from './pages/RecipientsPage';
 import { ResourceGroupsPage } from './pages/ResourceGroupsPage';
 import { RolesPage } from './pages/RolesPage';
+import { SmtpPage } from './pages/SmtpPage';
 import { UsersPage } from './pages/UsersPage';
+import { WebhooksPage } from './pages/WebhooksPage';
 import { SessionPage } from './pages/SessionPage';
 
 /** Manage Protection pages: one per application (or hypervisor) type, and one per group Census cannot inventory. */
@@ -39,6 +45,12 @@ function Page({ path, groups, error }: { path: string; groups: MenuGroup[] | und
   if (path === PAGES.apiKeys) return <Allowed need={null} title="API keys"><ApiKeysPage /></Allowed>;
   if (path === PAGES.ldap) return <Allowed need="ldap.view" title="LDAP servers"><LdapPage /></Allowed>;
   if (path === PAGES.audit) return <Allowed need="log.view" title="Audit log"><AuditPage /></Allowed>;
+  if (path === PAGES.alerts) return <Allowed need="alert.view" title="Alerts"><AlertsPage /></Allowed>;
+  if (path === PAGES.smtp) return <Allowed need="smtp.view" title="E-mail (SMTP)"><SmtpPage /></Allowed>;
+  if (path === PAGES.recipients) return <Allowed need="smtp.view" title="Recipients"><RecipientsPage /></Allowed>;
+  if (path === PAGES.webhooks) return <Allowed need="webhook.view" title="Webhooks"><WebhooksPage /></Allowed>;
+  if (path === PAGES.deliveries) return <Allowed need="webhook.view" title="Delivery log"><DeliveriesPage /></Allowed>;
+  if (path === PAGES.alertSettings) return <Allowed need="alert.edit" title="Alert settings"><AlertSettingsPage /></Allowed>;
   const session = /^\/jobs\/sessions\/([^/]+)$/.exec(path);
   if (session) return <SessionPage key={session[1]} id={decodeURIComponent(session[1]!)} />;
   const managed = path === '/' || path === PAGES.manageProtection || path.startsWith(`${PAGES.manageProtection}/`);

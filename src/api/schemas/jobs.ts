@@ -1,5 +1,6 @@
 /** Jobs (spec §4): the job record, its status, its daily trigger, and the bodies of job actions. */
 import { Type, type Static } from '@sinclair/typebox';
+import { MISSED_RUN_POLICIES } from '../../core/missed-run.ts';
 import { alwaysNull, arrayOf, boolean, collection, epochMs, integer, linksOf, number, numericId, object, oneOf, orNull, ref, str } from './common.ts';
 
 export const SESSION_STATUSES = ['RUNNING', 'CANCELLING', 'COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED'];
@@ -25,6 +26,9 @@ export const Lastrun = object({
 }, "The job's `lastrun`: its running session while it runs, else the last session that ended.");
 Lastrun.$id = 'Lastrun';
 export type LastrunWire = Static<typeof Lastrun>;
+
+/** A Census extension beside SPP's fields (docs/scheduling.md). */
+const MissedRun = oneOf([...MISSED_RUN_POLICIES], 'Census: what happens to a scheduled run that did not happen at its time: `run-once` (run once when Census finds it due) or `skip` (move on and raise a schedule.missed alert); docs/scheduling.md.');
 
 export const Job = object({
   links: linksOf('self, up, edit, status, triggers, stats, jobsessions, livejobsessions, activejobsessions, pendingjobsessions, historicaljobsessions, history, lastrun, lastrunlog; `start` when idle or held, `cancel` while running; `pause Schedule` / `release Schedule` on scheduled jobs.'),
@@ -52,6 +56,7 @@ export const Job = object({
   statistics: alwaysNull(),
   lastrun: Type.Optional(ref(Lastrun)),
   id: numericId('Job id'),
+  missedRun: MissedRun,
 }, 'A job (spec §4.1): 1001 Maintenance and 1004 Application Server Inventory.');
 Job.$id = 'Job';
 export type JobWire = Static<typeof Job>;
@@ -76,6 +81,7 @@ export const Trigger = object({
   timezone: str('IANA time zone.'),
   held: boolean('The schedule is paused.'),
   nextFireTime: orNull(epochMs('Next start')),
+  missedRun: MissedRun,
 }, "A job's daily trigger (a Census extension; docs/scheduling.md).");
 Trigger.$id = 'Trigger';
 export type TriggerWire = Static<typeof Trigger>;
@@ -93,6 +99,7 @@ export const JobActionBody = Type.Object({
 
 /** PUT /api/endeavour/job/{id}/trigger. The time's form and the zone's name are checked by the handler (validateSchedule). */
 export const TriggerBody = Type.Object({
-  time: Type.Union([Type.String(), Type.Null()], { description: 'Wall-clock time HH:MM (24-hour), or null to remove the trigger.', 'x-error': 'must be a time HH:MM or null' }),
+  time: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Wall-clock time HH:MM (24-hour), or null to remove the trigger; left out, the trigger stays.', 'x-error': 'must be a time HH:MM or null' })),
   timezone: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'IANA time zone (default UTC).', 'x-error': 'must be an IANA time zone name such as "Europe/Berlin"' })),
-}, { description: 'The daily trigger: `{"time": "HH:MM", "timezone": "Europe/Berlin"}`; `{"time": null}` removes it.', additionalProperties: true });
+  missedRun: Type.Optional(Type.Union(MISSED_RUN_POLICIES.map((p) => Type.Literal(p)), { description: 'The missed-run policy: `run-once` (default) or `skip`; left out, it stays.', 'x-error': 'must be "run-once" or "skip"' })),
+}, { description: 'The daily trigger: `{"time": "HH:MM", "timezone": "Europe/Berlin"}`; `{"time": null}` removes it; `{"missedRun": "skip"}` sets the missed-run policy alone.', additionalProperties: true });

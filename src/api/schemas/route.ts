@@ -30,8 +30,11 @@ import { LoginResponse, LoginUser, NgpVersion, Ping } from './system.ts';
 import { Permission as PermissionRecord, PermissionList, ResourcePool, ResourcePoolList, Role, RoleList, SessionUser, UserList } from './security.ts';
 import { ApiKey, ApiKeyCreated, ApiKeyList } from './apikeys.ts';
 import { AuditEntry, AuditList } from './audit.ts';
+import { Alert, AlertList, AlertSettings } from './alerts.ts';
 import { LdapMapping, LdapMappingList, LdapServer, LdapServerList, LdapTestResult } from './ldap.ts';
 import { Site, SiteList, Vadp, VadpList } from './sites.ts';
+import { Delivery, DeliveryAttempt, DeliveryDetail, DeliveryList, Webhook, WebhookCreated, WebhookList, WebhookTestResult } from './webhooks.ts';
+import { Recipient, RecipientList, SmtpServer, SmtpServerList, SmtpTestResult } from './smtp.ts';
 import { HostFileSystem, HostFileSystemList, HostMetrics, SlaPolicyList, StorageList, StorageProfileList } from './sysinfo.ts';
 
 type Schema = Record<string, unknown>;
@@ -51,8 +54,11 @@ const COMPONENTS = {
   UserList, Role, RoleList, ResourcePool, ResourcePoolList, Permission: PermissionRecord, PermissionList, SessionUser,
   ApiKey, ApiKeyCreated, ApiKeyList,
   AuditEntry, AuditList,
+  Alert, AlertList, AlertSettings,
   LdapServer, LdapServerList, LdapMapping, LdapMappingList, LdapTestResult,
   Site, SiteList, Vadp, VadpList,
+  Webhook, WebhookCreated, WebhookList, WebhookTestResult, Delivery, DeliveryAttempt, DeliveryDetail, DeliveryList,
+  SmtpServer, SmtpServerList, SmtpTestResult, Recipient, RecipientList,
   HostMetrics, HostFileSystem, HostFileSystemList, StorageList, SlaPolicyList, StorageProfileList,
 } satisfies Record<string, TSchema>;
 
@@ -208,6 +214,9 @@ export const TAGS = {
   collectors: 'Collectors',
   security: 'Security',
   sites: 'Sites',
+  webhooks: 'Webhooks',
+  mail: 'E-mail',
+  alerts: 'Alerts',
 } as const;
 export type Tag = (typeof TAGS)[keyof typeof TAGS];
 
@@ -223,6 +232,9 @@ export const TAG_DESCRIPTIONS: { name: Tag; description: string }[] = [
   { name: 'System', description: "Version probes that need no session; the Census host's CPU, memory and file systems; SPP's storage and SLA collections (empty in Census)." },
   { name: 'Events', description: 'Live Server-Sent Events of job, session, task and log changes, resumable with Last-Event-ID.' },
   { name: 'Metrics', description: 'Prometheus metrics, with a login session or the metrics token.' },
+  { name: 'Alerts', description: 'Alerts Census raises itself (failed and stalled sessions, failing servers, watched inventory changes, …), SPP\'s /api/endeavour/alert/message, acknowledged by people and cleared by Census when the condition goes away; their settings.' },
+  { name: 'E-mail', description: 'The SMTP server Census mails through (SPP\'s /api/smtp; the password never comes back) and the mail recipients: who is mailed which alerts and which jobs\' ended sessions (docs/email.md).' },
+  { name: 'Webhooks', description: 'Webhook endpoints (signed JSON, Slack or Teams bodies) and the delivery log of notifications, with each attempt and the receiver\'s answer (docs/notifications.md).' },
   { name: 'Sites', description: 'Sites (places servers and workers belong to) and the workers that run tasks, as SPP lists its VADP proxies (/api/vadp).' },
   { name: 'Security', description: 'Users, roles, resource groups and the permissions roles hold (SPP\'s /api/security).' },
   { name: 'Collectors', description: 'What Census can inventory: each application type with its group, default port, logins and connection checks (a Census addition).' },

@@ -44,6 +44,8 @@ export interface Command {
   options?: Record<string, OptionSpec>;
   /** Required positional arguments, by name. */
   args?: string[];
+  /** More positional arguments than `args` names are taken too (the last one repeats: `ID [ID…]`). */
+  variadic?: boolean;
   /** `--user`/`--password` describe credentials being registered, not the login to Census. */
   ownCredentials?: boolean;
   run(ctx: Ctx): Promise<number | void>;

@@ -15,6 +15,8 @@ import { roleAdd, roleEdit, roleList, roleShow } from './commands/roles.ts';
 import { userAdd, userDisable, userEnable, userGrant, userList, userPasswd, userRemove, userRevoke } from './commands/users.ts';
 import { keyCreate, keyList, keyRevoke, keyShow } from './commands/keys.ts';
 import { audit } from './commands/audit.ts';
+import { alertAck, alertList } from './commands/alerts.ts';
+import { webhookAdd, webhookDeliveries, webhookList, webhookResend, webhookTest } from './commands/webhooks.ts';
 import { hypervisorInventory, hypervisorList, hypervisorRegister, hypervisorRemove, hypervisorShow, hypervisorTest, hypervisorUpdate } from './commands/hypervisors.ts';
 import { vmList } from './commands/vms.ts';
 import { siteCreate, siteDelete, siteList, siteUpdate, workerList } from './commands/sites.ts';
@@ -36,6 +38,8 @@ export const COMMANDS: Command[] = [
   roleList, roleShow, roleAdd, roleEdit,
   keyList, keyCreate, keyShow, keyRevoke,
   audit,
+  alertList, alertAck,
+  webhookAdd, webhookList, webhookTest, webhookDeliveries, webhookResend,
 ];
 
 const GROUPS = [...new Set(COMMANDS.map((c) => c.words[0]!))];
@@ -165,7 +169,7 @@ export async function runClient(argv: string[], io: Io = processIo()): Promise<n
     const args = positionals.slice(command.words.length);
     const wanted = command.args ?? [];
     if (args.length < wanted.length) throw new UsageError(`missing ${wanted.slice(args.length).join(' ')}`, usage);
-    if (args.length > wanted.length) throw new UsageError(`unexpected argument "${args[wanted.length]}"`, usage);
+    if (args.length > wanted.length && !command.variadic) throw new UsageError(`unexpected argument "${args[wanted.length]}"`, usage);
 
     const v = values as Values;
     const paths = resolvePaths(io.env, typeof v.config === 'string' ? v.config : undefined);

@@ -4,10 +4,11 @@
  * how the task ended together with what it found and its last log entries, which the engine
  * commits in the same transaction as the task's end (TaskOutcome.commit).
  */
-import { CollectorError, type Collector, type CollectResult, type CollectTarget } from '../../collectors/types.ts';
+import { CollectorError, type Collector, type CollectResult, type CollectTarget, type PreviousInventory } from '../../collectors/types.ts';
 import type { TlsMode } from '../../core/tls-mode.ts';
 import { describeChanges } from '../../core/inventory-diff.ts';
 import type { SecretBox } from '../../core/secret-box.ts';
+import { onInventoryRecorded } from '../alerts.ts';
 import { openCredentials } from '../credentials.ts';
 import { message, type MessageId } from '../messages.ts';
 import type { TaskOutcome, TaskRun } from './types.ts';
@@ -59,6 +60,9 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
     return fail('SECRET', `the stored secret of identity "${identity.name}" cannot be decrypted with this server's key.`);
   }
   const where = `${server.hostAddress}${server.portNumber ? `:${server.portNumber}` : ''}`;
+  // What the last run recorded: the collector reads again only what its change signals say may
+  // have changed (docs/inventory.md, incremental inventory).
+  const previous = await t.store.inventory.previous(server.id);
 
   // The deadline covers the whole task, retries included: a host that never answers fails at it.
   const deadline = Date.now() + d.timeoutMs;
@@ -70,7 +74,7 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
       result = await collectWithDeadline(collector, {
         name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials,
         ...(server.uri ? { uri: server.uri } : {}),
-      }, signal, Math.max(1, deadline - Date.now()));
+      }, signal, Math.max(1, deadline - Date.now()), previous);
     } catch (err) {
       if (signal.aborted) break;
       const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
@@ -85,10 +89,16 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
     return {
       status: 'COMPLETED',
       commit: async (r) => {
+        const now = t.clock.now();
         const changes = await r.inventory.record(
-          { appserverId: server.id, applicationType: server.applicationType, childType: collector.info.childTypes[0] ?? 'database', sessionId, now: t.clock.now() },
+          { appserverId: server.id, applicationType: server.applicationType, childType: collector.info.childTypes[0] ?? 'database', sessionId, now },
           result.instances,
         );
+        // The inventory.changed notification and the watched-change alerts commit with what was found.
+        await onInventoryRecorded(r, {
+          appserver: { id: server.id, name: server.name, type: server.applicationType }, session: t.session, changes, now,
+          findings: result.instances.flatMap((i) => (i.findings ?? []).map((f) => ({ instance: i.name, ...f }))),
+        });
         for (const w of result.warnings) await t.log(r, message('WARN', m.warning, server.name, w));
         for (const f of result.instances.flatMap((i) => i.findings ?? [])) {
           await t.log(r, message('WARN', m.readiness, server.name, f.database ? `${f.database}: ${f.message}` : f.message, f.code));
@@ -112,6 +122,7 @@ async function collectWithDeadline(
   target: Parameters<Collector['collect']>[0],
   signal: AbortSignal,
   timeoutMs: number,
+  previous?: PreviousInventory,
 ): Promise<CollectResult> {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
@@ -126,7 +137,7 @@ async function collectWithDeadline(
     }, timeoutMs + 2_000);
   });
   try {
-    return await Promise.race([collector.collect(target, { signal: controller.signal, timeoutMs }), backstop]);
+    return await Promise.race([collector.collect(target, { signal: controller.signal, timeoutMs, ...(previous ? { previous } : {}) }), backstop]);
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);

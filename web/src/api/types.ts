@@ -18,6 +18,11 @@ import type { JobSessionWire, LogEntryWire, SessionStatisticWire, TaskWire } fro
 import type { PermissionWire, ResourcePoolWire, RoleWire, SessionUserWire } from '../../../src/api/schemas/security.ts';
 import type { LoginUserWire } from '../../../src/api/schemas/system.ts';
 import type { Permission as PermissionKey } from '../../../src/core/permissions.ts';
+import type { AlertKind, AlertStatus, AlertSeverity } from '../../../src/core/alerts.ts';
+import type { AlertSettingsWire, AlertWire } from '../../../src/api/schemas/alerts.ts';
+import type { RecipientWire, SmtpServerWire, SmtpTestResultWire } from '../../../src/api/schemas/smtp.ts';
+import type { DeliveryDetailWire, DeliveryWire, WebhookCreatedWire, WebhookTestResultWire, WebhookWire } from '../../../src/api/schemas/webhooks.ts';
+import type { NotificationType, WEBHOOK_EVENTS } from '../../../src/core/notifications.ts';
 
 export type Link = LinkWire;
 export type Links = LinksWire;
@@ -69,3 +74,34 @@ export interface Envelope {
 
 export const INVENTORY_SERVICE_ID = 'serviceprovider.catalog.application';
 export const HYPERVISOR_INVENTORY_SERVICE_ID = 'serviceprovider.catalog.hypervisor';
+
+/*
+ * Notifications and alerts (issue 13). Written against the design of the API while its routes
+ * were being built; they follow the wire (src/api/schemas/…) where it differs.
+ */
+
+export type { AlertKind, AlertStatus, AlertSeverity, NotificationType };
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+export type AlertSettings = AlertSettingsWire;
+/** One alert (GET /api/endeavour/alert/message): SPP's fields and Census's. */
+export type Alert = AlertWire;
+
+/** A webhook endpoint (/api/census/webhook); its secret only in the answer that made or rotated it. */
+export type Webhook = WebhookWire;
+export type WebhookCreated = WebhookCreatedWire;
+export type WebhookFormat = Webhook['format'];
+
+/** What a test send answered (a webhook's Test, the mail server's test message: the same fields). */
+export type SendTest = WebhookTestResultWire | SmtpTestResultWire;
+
+/** One notification to one receiver (/api/census/delivery); opened, with its attempts. */
+export type Delivery = DeliveryWire;
+export type DeliveryDetail = DeliveryDetailWire;
+export type DeliveryAttempt = DeliveryDetail['attempts'][number];
+
+/** The mail server (/api/smtp); the password is never sent back, only whether one is set. */
+export type SmtpServer = SmtpServerWire;
+export type SmtpSecurity = SmtpServer['security'];
+export type SmtpTestResult = SmtpTestResultWire;
+/** Who is mailed what (/api/census/recipient). */
+export type Recipient = RecipientWire;

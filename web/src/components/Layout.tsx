@@ -8,6 +8,7 @@ import { logout, sessionId, userName } from '../api/client';
 import type { PermissionId } from '../api/types';
 import type { MenuGroup } from '../lib/appTypes';
 import { closeEvents, openEvents, useStreamState } from '../lib/events';
+import { AlertsBell } from './AlertsBell';
 import { useMe } from '../lib/me';
 import { PAGES } from '../lib/pages';
 import { Link, navigate, useLocation } from '../lib/router';
@@ -28,6 +29,12 @@ const SYSTEM_PAGES: readonly { to: string; label: string; need: PermissionId | n
   { to: PAGES.ldap, label: 'LDAP servers', need: 'ldap.view' },
   { to: PAGES.apiKeys, label: 'API keys', need: null },
   { to: PAGES.audit, label: 'Audit log', need: 'log.view' },
+  { to: PAGES.smtp, label: 'E-mail (SMTP)', need: 'smtp.view' },
+  { to: PAGES.recipients, label: 'Recipients', need: 'smtp.view' },
+  { to: PAGES.webhooks, label: 'Webhooks', need: 'webhook.view' },
+  { to: PAGES.deliveries, label: 'Delivery log', need: 'webhook.view' },
+  // The settings are readable with alert.view, but a page of settings is for those who set them.
+  { to: PAGES.alertSettings, label: 'Alert settings', need: 'alert.edit' },
 ];
 
 
@@ -134,6 +141,7 @@ export function Layout({ groups, children }: { groups: MenuGroup[] | undefined; 
           <span className="brand-tag">Inventory &amp; job control</span>
         </Link>
         <div className="topbar-user">
+          {can('alert.view') && <AlertsBell />}
           <span className="user-name" title="Logged in as">
             <span className="visually-hidden">Logged in as </span>
             {userName() ?? ''}
@@ -161,9 +169,10 @@ export function Layout({ groups, children }: { groups: MenuGroup[] | undefined; 
               </ul>
             </>
           )}
-          {can('policy.view') && (
+          {(can('policy.view') || can('alert.view')) && (
             <ul className="nav-list nav-list-bottom">
-              <NavLink item={{ to: PAGES.jobs, label: 'Jobs and Operations' }} path={path} onNavigate={close} />
+              {can('policy.view') && <NavLink item={{ to: PAGES.jobs, label: 'Jobs and Operations' }} path={path} onNavigate={close} />}
+              {can('alert.view') && <NavLink item={{ to: PAGES.alerts, label: 'Alerts' }} path={path} onNavigate={close} />}
             </ul>
           )}
         </nav>

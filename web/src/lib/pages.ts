@@ -10,6 +10,12 @@ export const PAGES = {
   apiKeys: '/system/api-keys',
   ldap: '/system/ldap',
   audit: '/system/audit-log',
+  alerts: '/alerts',
+  smtp: '/system/smtp',
+  recipients: '/system/recipients',
+  webhooks: '/system/webhooks',
+  deliveries: '/system/deliveries',
+  alertSettings: '/system/alert-settings',
 } as const;
 
 /** A Manage Protection group's page: what Census cannot inventory yet, or the way to its first type. */

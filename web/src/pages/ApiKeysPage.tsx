@@ -3,15 +3,15 @@
  * Prometheus. Everyone manages their own; with `apikey.manage` everyone's (and may make one for
  * another user). A new key is shown once, in a dialog, and never again: Census keeps its hash.
  */
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import { del, get, post } from '../api/client';
 import type { ApiKey, ApiKeyCreated, Envelope, User } from '../api/types';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { Dialog } from '../components/Dialog';
-import { Loaded, Notice } from '../components/Feedback';
+import { Loaded } from '../components/Feedback';
 import { Checkbox, FormCard, SelectField, TextField, useSubmit } from '../components/Form';
 import { ResourceTable, type Column } from '../components/ResourceTable';
 import { PageHeader, Section } from '../components/Section';
+import { ShownOnce } from '../components/ShownOnce';
 import { StatusBadge, type Tone } from '../components/Status';
 import { Time } from '../components/Time';
 import { useMe } from '../lib/me';
@@ -163,41 +163,15 @@ function ApiKeyForm({ manages, onMade, onCancel }: { manages: boolean; onMade: (
 
 /** The new key, this once, with a copy button. */
 function KeyShownOnce({ made, onClose }: { made: ApiKeyCreated; onClose: () => void }) {
-  const input = useRef<HTMLInputElement>(null);
-  const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(made.key);
-      setCopied('yes');
-    } catch {
-      // No clipboard access (an insecure origin, or refused): select it for the person to copy.
-      input.current?.select();
-      setCopied(document.execCommand('copy') ? 'yes' : 'no');
-    }
-  };
   return (
-    <Dialog
+    <ShownOnce
       title={`Your new API key: ${made.name}`}
+      id="new-api-key"
+      label="API key"
+      value={made.key}
+      warning="Copy the key now: you will not see it again. Census keeps only its hash."
+      hint={`Send it as Authorization: Bearer ${made.prefix}…`}
       onClose={onClose}
-      actions={
-        <button type="button" className="btn btn-primary" onClick={onClose}>
-          Done
-        </button>
-      }
-    >
-      <Notice tone="warning">Copy the key now: you will not see it again. Census keeps only its hash.</Notice>
-      <div className="field">
-        <label htmlFor="new-api-key">API key</label>
-        <div className="copy-row">
-          <input id="new-api-key" ref={input} className="mono" value={made.key} readOnly onFocus={(e) => e.target.select()} spellCheck={false} />
-          <button type="button" className="btn btn-secondary" onClick={() => void copy()} autoFocus>
-            Copy
-          </button>
-        </div>
-        <p className="field-hint" role="status">
-          {copied === 'yes' ? 'Copied to the clipboard.' : copied === 'no' ? 'Could not copy: select the key and copy it yourself.' : `Send it as Authorization: Bearer ${made.prefix}…`}
-        </p>
-      </div>
-    </Dialog>
+    />
   );
 }

@@ -47,6 +47,8 @@ function describeJob(ctx: Ctx, job: Json): void {
     ['last run', humanTime(job.lastRunTime)],
     ['last duration', humanDuration(job.lastSessionDuration)],
     ['next run', humanTime(job.nextFireTime)],
+    // Census's missed-run policy (docs/scheduling.md); absent from an SPP server's answer.
+    ['missed run', job.missedRun],
   );
   ctx.print(`Job ${job.id}  ${job.name}`, fields(pairs));
 }

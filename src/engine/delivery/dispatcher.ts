@@ -1,0 +1,150 @@
+/**
+ * The dispatcher (docs/notifications.md), in every process that runs an engine: it turns the
+ * notification outbox into deliveries and starts the delivery job (1006) when any is due.
+ *
+ * One pass: (1) in one transaction, take undispatched notifications (on PostgreSQL locked, and
+ * those another dispatcher holds skipped), ask every channel for its deliveries, write them and
+ * mark the notifications dispatched — so a notification is fanned out exactly once, whichever
+ * process does it and whenever one dies; (2) put back to PENDING the QUEUED deliveries whose task
+ * ended without an attempt; (3) if a delivery is due, start job 1006 (a start while it runs joins
+ * it, and its type takes the due deliveries); (4) set a timer for the next one falling due.
+ *
+ * A pass runs after each commit of this process that wrote notifications, on a poll (~1 s: other
+ * processes' notifications and retries coming due), and at the next retry's time.
+ */
+import type { Channel } from './channel.ts';
+import type { EngineContext } from '../context.ts';
+import type { NewDelivery } from '../../store/notifications.ts';
+import { startJob } from '../session-start.ts';
+import { DELIVERY_JOB_ID, DELIVERY_SERVICE } from '../system-jobs.ts';
+
+/** Notifications fanned out per transaction. */
+const BATCH = 100;
+
+export interface DispatcherOptions {
+  channels: readonly Channel[];
+  /** How often to look without being woken (default 1 s). */
+  pollMs?: number;
+}
+
+export class Dispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  /** When dueTimer fires (clock time). */
+  private dueAt = Infinity;
+  private unsubscribe: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  /** Woken while a pass ran: run another when it ends. */
+  private again = false;
+  private stopped = false;
+  private lastError = '';
+
+  constructor(
+    private readonly e: EngineContext,
+    private readonly o: DispatcherOptions,
+  ) {}
+
+  start(): void {
+    if (!this.canSend()) return;
+    this.stopped = false;
+    this.unsubscribe = this.e.store.onNotificationsCommitted(() => this.wake());
+    const poll = () => {
+      this.timer = setTimeout(() => {
+        this.wake();
+        poll();
+      }, this.o.pollMs ?? 1_000);
+      this.timer.unref();
+    };
+    poll();
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    clearTimeout(this.timer);
+    clearTimeout(this.dueTimer);
+    await this.running;
+  }
+
+  /** Runs a pass now, or right after the one running. Resolves when the pass it asked for ended. */
+  wake(): Promise<void> {
+    if (this.stopped || !this.canSend()) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.pass();
+          this.lastError = '';
+        } catch (err) {
+          // Logged once per distinct failure (a database gone for a while would flood the log every second).
+          const text = (err as Error).message;
+          if (text !== this.lastError) console.error(`census: notification dispatch failed: ${text}`);
+          this.lastError = text;
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** No delivery job type (an engine built with one test's own types only): nothing could send. */
+  private canSend(): boolean {
+    return this.e.jobTypes.get(DELIVERY_SERVICE) !== undefined;
+  }
+
+  private async pass(): Promise<void> {
+    const { store, clock } = this.e;
+    while (!this.stopped && (await this.fanOutBatch()) === BATCH);
+    for (const id of await store.notifications.stranded(BATCH)) await store.notifications.requeue(id, clock.now());
+    if (this.stopped) return;
+    if (await store.notifications.anyDue(clock.now())) {
+      await startJob(this.e, DELIVERY_JOB_ID, { by: 'Census', trigger: 'notification' });
+    }
+    const next = await store.notifications.nextDue();
+    if (next !== null) this.wakeAt(next);
+  }
+
+  /** Fans out one batch in one transaction; returns how many notifications it took. */
+  private fanOutBatch(): Promise<number> {
+    return this.e.store.transaction(async (r) => {
+      const now = this.e.clock.now();
+      const taken = await r.notifications.undispatched(BATCH);
+      if (!taken.length) return 0;
+      const rows: NewDelivery[] = [];
+      for (const n of taken) {
+        for (const c of this.o.channels) {
+          for (const d of await c.fanOut(r, n, now)) rows.push({ ...d, notificationId: n.id });
+        }
+      }
+      await r.notifications.addDeliveries(rows, now);
+      await r.notifications.markDispatched(taken.map((n) => n.id), now);
+      return taken.length;
+    });
+  }
+
+  /**
+   * A pass when a retry falls due at `at` (clock time), if that is before the next poll: the
+   * delivery job calls it when it puts a delivery back to PENDING, the pass for the earliest one.
+   */
+  wakeAt(at: number): void {
+    if (this.stopped) return;
+    const wait = at - this.e.clock.now();
+    const poll = this.o.pollMs ?? 1_000;
+    if (wait >= poll) return; // the poll comes first
+    if (this.dueTimer !== undefined && this.dueAt <= at) return; // an earlier wake-up is set already
+    clearTimeout(this.dueTimer);
+    this.dueAt = at;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = undefined;
+      this.dueAt = Infinity;
+      void this.wake();
+    }, Math.max(0, wait) + 5);
+    this.dueTimer.unref();
+  }
+}
