@@ -121,3 +121,16 @@ export async function runInventory(s: TestServer, sid: string) {
     return r.json.status === 'RUNNING' ? undefined : r.json;
   }, `session ${id} to end`);
 }
+
+/**
+ * Makes a user holding `roleIds` on All Resources who has already set their own password (a new
+ * user must change the one they were given at their first login): returns their id.
+ */
+export async function addUser(s: TestServer, sid: string, name: string, password: string, roleIds: number[]): Promise<string> {
+  const temporary = `Temporary-${password}`;
+  const made = await s.req('POST', '/api/security/user', { sid, body: { name, password: temporary, permissions: [{ resourcePoolId: 1000, roleIds }] } });
+  if (made.status !== 201) throw new Error(`creating ${name}: ${made.status} ${made.text}`);
+  const first = await s.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: name, password: temporary }, body: { newPassword: password } });
+  if (first.status !== 200) throw new Error(`first login of ${name}: ${first.status} ${first.text}`);
+  return made.json.id as string;
+}

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.ts';
+import { ADMIN_PASSWORD, addUser, startTestServer, type TestServer } from '../support/server.ts';
 import { ensureChromium, ensureUiBuilt, launchBrowser, logIn, openTab, pageErrors, screenshot, type Tab } from './browser.ts';
 
 const MONITOR = 'monitor.keys';
@@ -34,11 +34,7 @@ describe('web UI: API keys, audit log, LDAP and permission sets', () => {
     s = await startTestServer();
     sid = await s.login();
     // A Monitor who has already set their own password.
-    const made = await s.req('POST', '/api/security/user', { sid, body: { name: MONITOR, password: 'Temporary-Pass-1', permissions: [{ resourcePoolId: 1000, roleIds: [1002] }] } });
-    expect(made.status).toBe(201);
-    monitorId = made.json.id;
-    const first = await s.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: MONITOR, password: 'Temporary-Pass-1' }, body: { newPassword: MONITOR_PASSWORD } });
-    expect(first.status).toBe(200);
+    monitorId = await addUser(s, sid, MONITOR, MONITOR_PASSWORD, [1002]);
     browser = await launchBrowser();
     admin = await openTab(browser);
     // The copy button writes to the clipboard; the test reads it back.

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, runInventory, startTestServer, waitFor, type TestServer } from '../support/server.ts';
+import { ADMIN_PASSWORD, addUser, runInventory, startTestServer, waitFor, type TestServer } from '../support/server.ts';
 import { ensureChromium, ensureUiBuilt, launchBrowser, logIn, openTab, pageErrors, screenshot, type Tab } from './browser.ts';
 
 const MONITOR = 'monitor.alerts';
@@ -98,10 +98,7 @@ describe('web UI: alerts bell, Alerts page, mail and webhook settings', () => {
     [hook, smtp] = await Promise.all([receiver(), mailServer()]);
     s = await startTestServer();
     sid = await s.login();
-    const made = await s.req('POST', '/api/security/user', { sid, body: { name: MONITOR, password: 'Temporary-Pass-1', permissions: [{ resourcePoolId: 1000, roleIds: [1002] }] } });
-    expect(made.status).toBe(201);
-    const first = await s.req('POST', '/api/endeavour/session?changePassword=true', { auth: { user: MONITOR, password: 'Temporary-Pass-1' }, body: { newPassword: MONITOR_PASSWORD } });
-    expect(first.status).toBe(200);
+    await addUser(s, sid, MONITOR, MONITOR_PASSWORD, [1002]);
     // A PostgreSQL server on a loopback port nobody listens on: its inventory fails at once.
     const reg = await s.req('POST', '/ngp/appserver', { sid, body: { name: 'nobody-home', hostAddress: '127.0.0.1', portNumber: 1, applicationType: 'postgresql', username: 'u', password: 'Unused-Pass-1', addToCatJob: false } });
     expect(reg.status, reg.text).toBe(201);
@@ -146,6 +143,8 @@ describe('web UI: alerts bell, Alerts page, mail and webhook settings', () => {
     expect(await row.getAttribute('data-kind')).toBe('session.failed');
     expect(await row.locator('td[data-label="Status"]').textContent()).toContain('Active');
     await row.getByRole('link', { name: `session ${session.id}` }).waitFor();
+    // The failed server links to its type's page (the page looks up only the servers it shows).
+    expect(await row.getByRole('link', { name: 'nobody-home' }).getAttribute('href')).toMatch(/postgresql/i);
     expect(await row.locator('td[data-label="Count"]').textContent()).toBe(String(alert.count));
     await screenshot(page, 'alerts-active');
 

@@ -4,11 +4,10 @@
  * page live in the address, as on the Audit log. Acknowledge (a row, or the selected rows) needs
  * `alert.acknowledge`; it tells the bell at once.
  */
-import { useState } from 'react';
 import { get, post, query } from '../api/client';
 import type { Alert, AppServer, Envelope } from '../api/types';
 import { Loaded } from '../components/Feedback';
-import { SelectField } from '../components/Form';
+import { SelectField, useChecklist } from '../components/Form';
 import { Pager, ResourceTable, type Column } from '../components/ResourceTable';
 import { PageHeader, Section } from '../components/Section';
 import { StatusBadge, type Tone } from '../components/Status';
@@ -62,12 +61,16 @@ function criteria(f: Filters) {
 /** Where an alert's object is shown in the UI, if anywhere: sessions, jobs, servers (by their type's page), webhooks. */
 type PlaceOf = (o: Alert['objects'][number]) => string | null;
 
-function usePlaces(): PlaceOf {
+/** The servers the shown alerts name, read by id (never the whole estate: there may be 10,000). */
+function usePlaces(shown: Alert[]): PlaceOf {
   const { can } = useMe();
   const { groups } = useCollectors();
+  const ids = [...new Set(shown.flatMap((a) => a.objects).filter((o) => o.type === 'appserver').map((o) => Number(o.id)))].sort((a, b) => a - b);
   const servers = usePolled(
-    (signal) => (can('appserver.view') ? get<Envelope & { appservers: AppServer[] }>('/api/appserver?pageSize=1000', signal).then((e) => e.appservers) : Promise.resolve([])),
-    `alert-servers:${can('appserver.view')}`,
+    (signal) => (can('appserver.view') && ids.length
+      ? get<Envelope & { appservers: AppServer[] }>(`/api/appserver?pageSize=${ids.length}&filter=${encodeURIComponent(JSON.stringify([{ property: 'id', op: 'IN', value: ids }]))}`, signal).then((e) => e.appservers)
+      : Promise.resolve([])),
+    `alert-servers:${can('appserver.view')}:${ids.join(',')}`,
     () => 60_000,
   );
   return (o) => {
@@ -182,15 +185,8 @@ export function AlertsPage() {
   useEvents((e) => {
     if (e.type === 'reset' || e.type === 'session.ended' || e.type === 'job.status') alerts.poke();
   });
-  const placeOf = usePlaces();
-  const [chosen, setChosen] = useState<ReadonlySet<string>>(new Set());
-  const toggle = (id: string, on: boolean) =>
-    setChosen((c) => {
-      const n = new Set(c);
-      if (on) n.add(id);
-      else n.delete(id);
-      return n;
-    });
+  const placeOf = usePlaces(alerts.data?.alerts ?? []);
+  const [chosen, toggle] = useChecklist([]);
   const action = useAction();
 
   const acknowledge = (list: Alert[]) =>
@@ -202,7 +198,7 @@ export function AlertsPage() {
       },
       list.length === 1 ? `Acknowledged: ${list[0]!.message}` : `Acknowledged ${list.length} alerts.`,
       () => {
-        setChosen(new Set());
+        for (const a of list) toggle(a.id, false);
         alertsChanged();
         alerts.refresh();
       },
