@@ -101,7 +101,25 @@ function redisInfo(port: number): Promise<void> {
   });
 }
 
-interface Run { seconds: number; status: string; tasks: number; peakMb: number; dbCpu: number | null; machine: number | null }
+interface Run { seconds: number; status: string; tasks: number; peakMb: number; dbCpu: number | null; machine: number | null; perType: string }
+
+/** Per application type: how many tasks and their p50/p95 time (end − start), from the session's task list. */
+async function taskTimes(api: Api, sessionId: string | number): Promise<string> {
+  const byType = new Map<string, number[]>();
+  for (let start = 0; ; start += 1000) {
+    const page = await api.expect(200, 'GET', `/api/endeavour/jobsession/${sessionId}/task?pageSize=1000&pageStartIndex=${start}`);
+    for (const t of page.tasks ?? []) {
+      const type = /^estate-([a-z]+)-/.exec(String(t.name))?.[1] ?? 'other';
+      if (t.start && t.end) (byType.get(type) ?? byType.set(type, []).get(type)!).push(Number(t.end) - Number(t.start));
+    }
+    if (!page.tasks?.length || start + 1000 >= page.total) break;
+  }
+  const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+  return [...byType].map(([type, xs]) => {
+    xs.sort((a, b) => a - b);
+    return `${type} ${xs.length} tasks p50 ${pct(xs, 0.5)} ms p95 ${pct(xs, 0.95)} ms`;
+  }).join('; ');
+}
 
 async function inventory(api: Api, pids: () => number[], dbPids: (number | null)[]): Promise<Run> {
   const cpu0 = dbPids.map(cpuSeconds);
@@ -121,7 +139,8 @@ async function inventory(api: Api, pids: () => number[], dbPids: (number | null)
   const cpu1 = dbPids.map(cpuSeconds);
   const dbCpu = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null) ? cpu1.reduce((a, c, i) => a! + c! - cpu0[i]!, 0)! : null;
   const busy1 = machineBusySeconds();
-  return { seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null };
+  const perType = await taskTimes(api, job.lastrun?.sessionId).catch((err: Error) => `task times unavailable: ${err.message}`);
+  return { seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
 }
 
 async function main(): Promise<void> {
@@ -203,6 +222,7 @@ async function main(): Promise<void> {
       const share = r.dbCpu !== null && r.machine ? `${((100 * r.dbCpu) / r.machine).toFixed(0)} % of busy CPU` : '?';
       console.log(`| ${name} | ${r.seconds.toFixed(2)} | ${(r.tasks / r.seconds).toFixed(0)} | ${(r.seconds / floorS).toFixed(2)} | ${r.status} | ${r.tasks} | ${r.peakMb.toFixed(0)} | ${share} |`);
     }
+    for (const [name, r] of [['cold', cold], ['warm', warm]] as const) if (r) console.log(`${name} task times: ${r.perType}`);
     const bad = [cold, warm].filter((r) => r && (r.status !== 'COMPLETED' || r.tasks !== N));
     const rssNote = DATABASE ? '' : `; peak RSS ${Math.max(cold.peakMb, warm?.peakMb ?? 0).toFixed(0)} MB (limit ${RSS_LIMIT})`;
     console.log(`estate: ${N} servers cold ${cold.seconds.toFixed(2)} s${warm ? `, warm ${warm.seconds.toFixed(2)} s` : ''}; cold/floor = ${(cold.seconds / floorS).toFixed(2)}${rssNote}`);
