@@ -18,7 +18,7 @@ export interface OpenOptions {
 
 /**
  * Counts write statements run through this process's Kysely. Readers that cache (hot GETs) compare
- * the count before and after; see Store.writeGeneration.
+ * the count before and after; see Store.cacheGeneration.
  */
 class WriteCounter implements KyselyPlugin {
   count = 0;

@@ -116,6 +116,17 @@ export class Repositories {
   }
 }
 
+/** Tells listeners that a commit wrote what they follow. A hint only: a listener's failure is no failure of the committed transaction. */
+function hint(listeners: ReadonlySet<() => void>): void {
+  for (const listener of listeners) {
+    try {
+      listener();
+    } catch {
+      // ignored (see hint)
+    }
+  }
+}
+
 export class Store extends Repositories {
   private constructor(
     readonly db: Kysely<DB>,
@@ -176,19 +187,8 @@ export class Store extends Repositories {
       notified = r.notifications.written;
       return v;
     });
-    if (notified || this.notifications.written) {
-      this.notifications.written = 0;
-      for (const listener of this.notificationListeners) listener();
-    }
-    if (wrote) {
-      for (const listener of this.eventListeners) {
-        try {
-          listener();
-        } catch {
-          // A hint only: a listener's failure is no failure of the committed transaction.
-        }
-      }
-    }
+    if (notified) hint(this.notificationListeners);
+    if (wrote) hint(this.eventListeners);
     return out;
   }
 
@@ -216,15 +216,6 @@ export class Store extends Repositories {
   onEventsCommitted(listener: () => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
-  }
-
-  /**
-   * A number that changes whenever this process writes. When this process is the database's
-   * only writer (the embedded SQLite default), a read cached under an unchanged generation is
-   * still true. Undefined where other processes may write too (PostgreSQL): do not cache there.
-   */
-  writeGeneration(): number | undefined {
-    return this.dialect === 'sqlite' ? this.writes.count : undefined;
   }
 
   async close(): Promise<void> {
