@@ -10,8 +10,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SecretBox } from '../core/secret-box.ts';
 import { sqliteInUse } from '../store/backup.ts';
-import { Store, type Repositories } from '../store/index.ts';
+import { Store } from '../store/index.ts';
 import { KEY_FILE, lockKeyFile, readKeyFile, writeKeyFile, type KeyFile } from '../store/keyfile.ts';
+import { SEALED_COLUMNS } from '../store/sealed.ts';
 
 const DB_FILE = 'census.db';
 
@@ -146,16 +147,6 @@ function withKey(file: KeyFile, id: number, now: string): KeyFile {
   return { ...file, keys, added };
 }
 
-/**
- * Where sealed values are kept: identities' secrets, directories' bind passwords, the SMTP
- * server's password and webhooks' signing secrets.
- */
-const SEALED = [
-  { what: 'identity', of: (r: Repositories) => r.identities },
-  { what: 'directory', of: (r: Repositories) => r.directories },
-  { what: 'SMTP server', of: (r: Repositories) => r.smtp },
-  { what: 'webhook', of: (r: Repositories) => r.webhooks },
-] as const;
 
 /**
  * Seals every value not under the box's current key again, `batch` per transaction, each one
@@ -167,9 +158,9 @@ async function resealAll(store: Store, box: SecretBox, batch: number, afterBatch
   for (let pass = 0; ; pass++) {
     let found = 0;
     const unopened: string[] = [];
-    for (const source of SEALED) {
+    for (const source of SEALED_COLUMNS) {
       for (let after = 0; ;) {
-        const rows = await source.of(store).sealedAfter(after, batch);
+        const rows = await store.sealed.after(source, after, batch);
         if (!rows.length) break;
         after = rows[rows.length - 1]!.id;
         const stale = rows.filter((r) => SecretBox.keyIdOf(r.secret) !== box.currentKeyId);
@@ -185,7 +176,7 @@ async function resealAll(store: Store, box: SecretBox, batch: number, afterBatch
               unopened.push(`${source.what} ${row.id}`); // never the value or its text: only whose it is
               continue;
             }
-            if (await source.of(r).replaceSealed(row.id, row.secret, box.seal(plain))) n++;
+            if (await r.sealed.replace(source, row.id, row.secret, box.seal(plain))) n++;
           }
           return n;
         });

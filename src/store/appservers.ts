@@ -39,16 +39,6 @@ export class IdentityRepository {
     return Number(r?.n ?? 0);
   }
 
-  /** Up to `limit` sealed secrets with ids above `afterId`, in id order (census rotate-key walks them). */
-  async sealedAfter(afterId: number, limit: number): Promise<{ id: number; secret: string }[]> {
-    return this.db.selectFrom('identities').select(['id', 'secret']).where('id', '>', afterId).orderBy('id').limit(limit).execute();
-  }
-
-  /** Replaces a sealed secret only if it is still `was`; false when it changed or went meanwhile. */
-  async replaceSealed(id: number, was: string, now: string): Promise<boolean> {
-    const r = await this.db.updateTable('identities').set({ secret: now }).where('id', '=', id).where('secret', '=', was).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
-  }
 }
 
 /** Servers of these application types only, or of every type but these. */

@@ -99,16 +99,4 @@ export class DirectoryRepository {
     return (await this.db.selectFrom('directoryGroupMappings').selectAll().orderBy('id').execute()).map(toMapping);
   }
 
-  /** Up to `limit` sealed bind passwords with ids above `afterId`, in id order (census rotate-key walks them). */
-  async sealedAfter(afterId: number, limit: number): Promise<{ id: number; secret: string }[]> {
-    const rows = await this.db.selectFrom('directories').select(['id', 'bindSecret']).where('id', '>', afterId).where('bindSecret', 'is not', null)
-      .orderBy('id').limit(limit).execute();
-    return rows.map((r) => ({ id: r.id, secret: r.bindSecret! }));
-  }
-
-  /** Replaces a sealed bind password only if it is still `was`; false when it changed or went meanwhile. */
-  async replaceSealed(id: number, was: string, now: string): Promise<boolean> {
-    const r = await this.db.updateTable('directories').set({ bindSecret: now }).where('id', '=', id).where('bindSecret', '=', was).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
-  }
 }

@@ -18,6 +18,7 @@ import type { DB } from './schema.ts';
 import { LogRepository, SessionRepository, TaskRepository } from './sessions.ts';
 import { PermissionSetRepository, ResourcePoolRepository, RoleRepository } from './security.ts';
 import { LoginFailureRepository, LoginSessionRepository, UserRepository } from './users.ts';
+import { SealedRepository } from './sealed.ts';
 import { SiteRepository } from './sites.ts';
 import { WorkerRepository } from './workers.ts';
 import { VmRepository } from './vms.ts';
@@ -51,6 +52,7 @@ export class Repositories {
   readonly smtp: SmtpRepository;
   readonly recipients: RecipientRepository;
   readonly settings: SettingsRepository;
+  readonly sealed: SealedRepository;
 
   constructor(
     private readonly kdb: Kysely<DB>,
@@ -85,6 +87,7 @@ export class Repositories {
     this.smtp = new SmtpRepository(db);
     this.recipients = new RecipientRepository(db);
     this.settings = new SettingsRepository(db);
+    this.sealed = new SealedRepository(db);
   }
 
   /**

@@ -99,16 +99,6 @@ export class WebhookRepository {
     return Number(r.numDeletedRows) === 1;
   }
 
-  /** Sealed signing secrets by id after `afterId` (census rotate-key). */
-  async sealedAfter(afterId: number, limit: number): Promise<{ id: number; secret: string }[]> {
-    return this.db.selectFrom('webhooks').select(['id', 'secret']).where('id', '>', afterId).orderBy('id').limit(limit).execute();
-  }
-
-  /** Replaces a sealed secret only if it is still `was`; false when it changed or went meanwhile. */
-  async replaceSealed(id: number, was: string, now: string): Promise<boolean> {
-    const r = await this.db.updateTable('webhooks').set({ secret: now }).where('id', '=', id).where('secret', '=', was).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
-  }
 }
 
 export class SmtpRepository {
@@ -137,18 +127,6 @@ export class SmtpRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  /** Sealed passwords by id after `afterId` (census rotate-key). */
-  async sealedAfter(afterId: number, limit: number): Promise<{ id: number; secret: string }[]> {
-    const rows = await this.db.selectFrom('smtpServers').select(['id', 'password']).where('id', '>', afterId).where('password', 'is not', null)
-      .orderBy('id').limit(limit).execute();
-    return rows.map((r) => ({ id: r.id, secret: r.password! }));
-  }
-
-  /** Replaces a sealed password only if it is still `was`; false when it changed or went meanwhile. */
-  async replaceSealed(id: number, was: string, now: string): Promise<boolean> {
-    const r = await this.db.updateTable('smtpServers').set({ password: now }).where('id', '=', id).where('password', '=', was).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
-  }
 }
 
 export class RecipientRepository {
