@@ -44,33 +44,50 @@ export async function enqueue(e: EngineContext, sessionId: number, tasks: Pick<T
 
 /** Updates progress, and closes the session once every task has ended. Safe to call twice. */
 export async function finishIfDone(e: EngineContext, sessionId: number): Promise<void> {
-  const closed = await e.store.transaction(async (r) => {
-    const s = await r.sessions.get(sessionId);
-    if (!s || !isSessionLive(s.status)) return null;
-    const p = sessionProgress(await r.tasks.countByStatus(sessionId), s.cancelRequested);
-    const now = e.clock.now();
-    const percent = p.percent;
-    if (p.outcome === null) {
-      if (percent !== s.percent) {
-        await r.sessions.update(sessionId, { percent, lastUpdate: now });
-        await r.events.add(sessionEvent('session.updated', { ...s, percent, lastUpdate: now }));
-      }
-      return null;
-    }
-    const status = p.outcome;
-    const summary = (await e.jobTypes.get(s.serviceId)?.summarise?.(r, s, p)) ?? {};
-    const statistics = summary.statistics ?? [];
-    if (!(await r.sessions.close(sessionId, { status, end: now, lastUpdate: now, percent, results: status, statistics }))) return null;
-    for (const m of summary.messages ?? []) await writeLog(e, r, s, null, m);
-    await writeLog(e, r, s, null, message('SUMMARY', 'CNSJ0010', s.jobName, status, p.completed, p.total,
-      p.failed, p.cancelled, ((now - s.start) / 1000).toFixed(1)));
-    const closed: JobSession = { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
-    // In this order in the event stream: the summary log entries, the session's end, the job's new status.
-    await r.events.add(sessionEvent('session.ended', closed));
-    await r.jobs.finishRun(s.jobId, s.id);
-    // The session.ended notification and the job's alerts commit with the close (engine/alerts.ts).
-    await onSessionClosed(r, closed, now);
-    return closed;
-  });
+  const closed = await e.store.transaction((r) => progressWithin(e, r, sessionId));
   if (closed) e.emit('session-ended', closed);
+}
+
+/** Advisory lock kind (with the session id) under which a session's progress is counted. */
+const PROGRESS_LOCK = 4242004;
+
+/**
+ * finishIfDone's work inside `r`, the transaction that ended a task (one transaction a task,
+ * not two): updates progress and, after the last task, closes the session. Returns the closed
+ * session, for the caller to announce after its commit (e.emit('session-ended')).
+ *
+ * On PostgreSQL two tasks' transactions could each count before the other commits and each see
+ * the other still running, so no one would close the session: the per-session lock makes the
+ * second count wait for the first commit, and a count in READ COMMITTED then sees it. It is
+ * taken after the task's own writes, and the journal's lock is the only one taken after it, so
+ * it cannot join a deadlock.
+ */
+export async function progressWithin(e: EngineContext, r: Repositories, sessionId: number): Promise<JobSession | null> {
+  await r.lock(PROGRESS_LOCK, sessionId);
+  const s = await r.sessions.get(sessionId);
+  if (!s || !isSessionLive(s.status)) return null;
+  const p = sessionProgress(await r.tasks.countByStatus(sessionId), s.cancelRequested);
+  const now = e.clock.now();
+  const percent = p.percent;
+  if (p.outcome === null) {
+    if (percent !== s.percent) {
+      await r.sessions.update(sessionId, { percent, lastUpdate: now });
+      await r.events.add(sessionEvent('session.updated', { ...s, percent, lastUpdate: now }));
+    }
+    return null;
+  }
+  const status = p.outcome;
+  const summary = (await e.jobTypes.get(s.serviceId)?.summarise?.(r, s, p)) ?? {};
+  const statistics = summary.statistics ?? [];
+  if (!(await r.sessions.close(sessionId, { status, end: now, lastUpdate: now, percent, results: status, statistics }))) return null;
+  for (const m of summary.messages ?? []) await writeLog(e, r, s, null, m);
+  await writeLog(e, r, s, null, message('SUMMARY', 'CNSJ0010', s.jobName, status, p.completed, p.total,
+    p.failed, p.cancelled, ((now - s.start) / 1000).toFixed(1)));
+  const closed: JobSession = { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
+  // In this order in the event stream: the summary log entries, the session's end, the job's new status.
+  await r.events.add(sessionEvent('session.ended', closed));
+  await r.jobs.finishRun(s.jobId, s.id);
+  // The session.ended notification and the job's alerts commit with the close (engine/alerts.ts).
+  await onSessionClosed(r, closed, now);
+  return closed;
 }

@@ -8,10 +8,10 @@ import type { JobSession, Task } from '../core/types.ts';
 import { taskEvent } from '../store/events.ts';
 import { onTaskEnded } from './alerts.ts';
 import type { EngineContext } from './context.ts';
-import type { TaskOutcome } from './jobtypes/index.ts';
-import { message } from './messages.ts';
+import type { Prepared, TaskOutcome } from './jobtypes/index.ts';
+import { message, type Message } from './messages.ts';
 import type { QueuedTask } from './queue.ts';
-import { dispatch, finishIfDone, queueWithin } from './session-progress.ts';
+import { dispatch, finishIfDone, progressWithin, queueWithin } from './session-progress.ts';
 import { moveTask, writeLog } from './session-records.ts';
 import { DELIVERY_TARGET } from './jobtypes/delivery.ts';
 
@@ -25,7 +25,15 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
     return;
   }
   if (task.attempts >= e.settings.maxAttempts) return giveUp(e, session, task);
-  if (!(await claim(e, task, session, queueSignal))) return;
+  const type = e.jobTypes.get(session.serviceId);
+  // What the job type reads before the claim, and its start entry, which commits with the claim.
+  let prepared: Prepared = {};
+  try {
+    prepared = (await type?.prepare?.({ task, session, store: e.store, clock: e.clock })) ?? {};
+  } catch {
+    // run() meets the same trouble again, with the task claimed, and records it as the task's end.
+  }
+  if (!(await claim(e, task, session, queueSignal, prepared.start))) return;
 
   const controller = new AbortController();
   const onQueueAbort = () => controller.abort();
@@ -37,11 +45,11 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
   const running: Task = { ...task, status: 'RUNNING', start: e.clock.now(), attempts: task.attempts + 1, owner };
   let outcome: TaskOutcome;
   try {
-    const type = e.jobTypes.get(session.serviceId);
     if (!type) throw new Error(`no job type runs ${session.serviceId}`);
     outcome = await type.run({
       task: running, session, signal: controller.signal, store: e.store, clock: e.clock,
       log: (r, m) => writeLog(e, r, session, running.id, m),
+      ...(prepared.state !== undefined ? { prepared: prepared.state } : {}),
     });
   } catch (err) {
     const reason = `internal error: ${(err as Error).message}`;
@@ -55,16 +63,17 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
   if (e.state.stopping && queueSignal.aborted && outcome.status === 'CANCELLED') return e.state.abandoning ? undefined : handBack(e, session, running);
   const { commit } = outcome;
   const ended = { status: outcome.status, end: e.clock.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
-  // The task's end, what it found and its last log entries commit together, or not at all.
+  // The task's end, what it found, its last log entries and the session's progress (its close,
+  // after the last task) commit together, or not at all.
   const recorded = await e.store.transaction(async (r) => {
-    if (!(await r.tasks.finish(task.id, owner, ended))) return false;
+    if (!(await r.tasks.finish(task.id, owner, ended))) return { lost: true };
     await commit?.(r);
     await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
     await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
-    return true;
+    return { lost: false, closed: await progressWithin(e, r, session.id) };
   });
-  if (!recorded) return; // our claim was lost (lease ran out, or we were taken for dead) and another process took the task over
-  await finishIfDone(e, session.id);
+  // A lost claim (lease ran out, or we were taken for dead): another process took the task over.
+  if (recorded.closed) e.emit('session-ended', recorded.closed);
 }
 
 /** A task this stopping process began but will not finish: PENDING again, queued again, logged. */
@@ -81,7 +90,7 @@ async function handBack(e: EngineContext, session: JobSession, running: Task): P
 }
 
 /** Claims a task, waiting for a free slot while the estate-wide limit is reached. */
-async function claim(e: EngineContext, task: Task, session: JobSession, signal: AbortSignal): Promise<boolean> {
+async function claim(e: EngineContext, task: Task, session: JobSession, signal: AbortSignal, start?: Message): Promise<boolean> {
   const { leaseMs, estateConcurrency } = e.settings;
   const owner = e.state.owner;
   for (let wait = 100; !signal.aborted; wait = Math.min(wait * 2, 2_000)) {
@@ -96,6 +105,7 @@ async function claim(e: EngineContext, task: Task, session: JobSession, signal: 
         await tx.events.add(taskEvent(session.jobId, {
           ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner, leaseExpires: now + leaseMs,
         }));
+        if (start) await writeLog(e, tx, session, task.id, start);
       }
       return c;
     });

@@ -94,8 +94,12 @@ export class Repositories {
    * Serializes one kind of decision across processes for the rest of the transaction (a
    * PostgreSQL advisory lock); SQLite transactions are serialized already.
    */
-  async lock(key: number): Promise<void> {
-    if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${key})`.execute(this.kdb);
+  async lock(key: number, sub?: number): Promise<void> {
+    if (this.dialect !== 'postgres') return;
+    // Two 32-bit keys are a key space of their own: one lock per session, say, under one kind.
+    // `sub` is folded into 31 bits (ids are bigger); two ids that fold alike only wait for each other.
+    if (sub === undefined) await sql`SELECT pg_advisory_xact_lock(${key}::bigint)`.execute(this.kdb);
+    else await sql`SELECT pg_advisory_xact_lock(${key}::int, ${sub % 2_147_483_647}::int)`.execute(this.kdb);
   }
 
   /**

@@ -7,7 +7,7 @@ import { APPLICATION_INVENTORY, HYPERVISOR_INVENTORY, serverInventory } from './
 import { maintenance } from './maintenance.ts';
 import type { JobType } from './types.ts';
 
-export type { JobType, Plan, PlannedTask, StartRequest, Summary, TaskOutcome, TaskRun } from './types.ts';
+export type { JobType, Plan, PlannedTask, Prepared, StartRequest, Summary, TaskOutcome, TaskRun, TaskToPrepare } from './types.ts';
 
 export class JobTypes {
   private byService = new Map<string, JobType>();

@@ -6,12 +6,13 @@
  */
 import { CollectorError, type Collector, type CollectResult, type CollectTarget, type PreviousInventory } from '../../collectors/types.ts';
 import type { TlsMode } from '../../core/tls-mode.ts';
+import type { AppServer } from '../../core/types.ts';
 import { describeChanges } from '../../core/inventory-diff.ts';
 import type { SecretBox } from '../../core/secret-box.ts';
 import { onInventoryRecorded } from '../alerts.ts';
 import { openCredentials } from '../credentials.ts';
-import { message, type MessageId } from '../messages.ts';
-import type { TaskOutcome, TaskRun } from './types.ts';
+import { message, type Message, type MessageId } from '../messages.ts';
+import type { Prepared, TaskOutcome, TaskRun, TaskToPrepare } from './types.ts';
 
 /** The log messages of one server's task: application servers' and hypervisors' say what the server is. */
 export interface TaskMessages {
@@ -33,48 +34,100 @@ export interface InventorySettings {
   timeoutMs: number;
   retries: number;
   retryDelayMs: number;
+  /** What a session's tasks may share (serverInventory gives each job type its own). */
+  shares?: SessionShares;
 }
 
-export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: TaskMessages = APPSERVER_MESSAGES): Promise<TaskOutcome> {
-  const { task, signal } = t;
-  const sessionId = t.session.id;
+/** What prepare found: the server to collect from, or why the task fails without trying (and its log entry). */
+type Ready =
+  | { failed: { errorCode: string; reason: string; entry: Message } }
+  | { server: AppServer; collector: Collector; credentials: Credentials; where: string };
+type Credentials = Pick<CollectTarget, 'username' | 'password' | 'privateKey' | 'passphrase'>;
+
+/**
+ * Reads the server, its collector and its credentials before the task is claimed, and words
+ * the first attempt's start entry, which the engine writes with the claim.
+ */
+export async function prepareInventoryTask(d: InventorySettings, t: TaskToPrepare, m: TaskMessages = APPSERVER_MESSAGES): Promise<Prepared> {
+  const ready = await readyToCollect(d, t, m);
+  return 'failed' in ready ? { state: ready } : { start: startEntry(m, ready, 1), state: ready };
+}
+
+async function readyToCollect(d: InventorySettings, t: TaskToPrepare, m: TaskMessages): Promise<Ready> {
+  const { task } = t;
   const server = task.targetKind !== 'appserver' || task.targetId === null ? undefined : await t.store.appservers.get(Number(task.targetId));
   if (!server) {
-    return {
-      status: 'FAILED', errorCode: 'NOT_FOUND', message: m === HYPERVISOR_MESSAGES ? 'hypervisor no longer exists' : 'application server no longer exists',
-      commit: (r) => t.log(r, message('WARN', m.gone, task.name)),
-    };
+    const reason = m === HYPERVISOR_MESSAGES ? 'hypervisor no longer exists' : 'application server no longer exists';
+    return { failed: { errorCode: 'NOT_FOUND', reason, entry: message('WARN', m.gone, task.name) } };
   }
+  const fail = (errorCode: string, reason: string): Ready => ({ failed: { errorCode, reason, entry: message('ERROR', m.failed, server.name, reason) } });
   const collector = d.collectors.get(server.applicationType);
-  const fail = (code: string, reason: string): TaskOutcome => ({
-    status: 'FAILED', errorCode: code, message: reason,
-    commit: (r) => t.log(r, message('ERROR', m.failed, server.name, reason)),
-  });
   if (!collector) return fail('UNSUPPORTED', `Census cannot inventory application type "${server.applicationType}" yet.`);
   const identity = server.identityId === null ? undefined : await t.store.identities.get(server.identityId);
   if (!identity) return fail('NO_CREDENTIALS', `no identity is attached to ${server.name}; register it with osuser or username/password.`);
-  let credentials: Pick<CollectTarget, 'username' | 'password' | 'privateKey' | 'passphrase'>;
+  let credentials: Credentials;
   try {
     credentials = openCredentials(identity, d.secrets);
   } catch {
     return fail('SECRET', `the stored secret of identity "${identity.name}" cannot be decrypted with this server's key.`);
   }
   const where = `${server.hostAddress}${server.portNumber ? `:${server.portNumber}` : ''}`;
+  return { server, collector, credentials, where };
+}
+
+function startEntry(m: TaskMessages, ready: { server: AppServer; where: string }, attempt: number): Message {
+  return message('INFO', m.start, ready.server.name, ready.server.applicationType, ready.where, attempt);
+}
+
+/**
+ * What the tasks of one session share (CollectOptions.shared), for the last few sessions this
+ * process ran tasks of: older ones are forgotten, so it never grows with the history.
+ */
+export class SessionShares {
+  private readonly bySession = new Map<number, Map<string, unknown>>();
+
+  constructor(private readonly kept = 4) {}
+
+  of(sessionId: number): Map<string, unknown> {
+    let shared = this.bySession.get(sessionId);
+    if (!shared) {
+      shared = new Map();
+      this.bySession.set(sessionId, shared);
+      if (this.bySession.size > this.kept) this.bySession.delete(this.bySession.keys().next().value!);
+    }
+    return shared;
+  }
+}
+
+export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: TaskMessages = APPSERVER_MESSAGES): Promise<TaskOutcome> {
+  // Run without prepare() (not claimed through the engine): prepare now, and write the start entry here.
+  const prepared = t.prepared === undefined ? await prepareInventoryTask(d, t, m) : undefined;
+  if (prepared?.start) await t.log(t.store, prepared.start);
+  const ready = (t.prepared ?? prepared!.state) as Ready;
+  const fail = (errorCode: string, reason: string, entry: Message): TaskOutcome => ({
+    status: 'FAILED', errorCode, message: reason, commit: (r) => t.log(r, entry),
+  });
+  if ('failed' in ready) return fail(ready.failed.errorCode, ready.failed.reason, ready.failed.entry);
+  const { server, collector, credentials } = ready;
+  const { signal } = t;
+  const sessionId = t.session.id;
   // What the last run recorded: the collector reads again only what its change signals say may
-  // have changed (docs/inventory.md, incremental inventory).
+  // have changed (docs/inventory.md, incremental inventory). Read after the claim, not in
+  // prepare: a task waiting for a slot should not hold it.
   const previous = await t.store.inventory.previous(server.id);
 
   // The deadline covers the whole task, retries included: a host that never answers fails at it.
   const deadline = Date.now() + d.timeoutMs;
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) break;
-    await t.log(t.store, message('INFO', m.start, server.name, server.applicationType, where, attempt));
+    // The first attempt's entry was written with the claim (or just above).
+    if (attempt > 1) await t.log(t.store, startEntry(m, ready, attempt));
     let result: CollectResult;
     try {
       result = await collectWithDeadline(collector, {
         name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials,
         ...(server.uri ? { uri: server.uri } : {}),
-      }, signal, Math.max(1, deadline - Date.now()), previous);
+      }, signal, Math.max(1, deadline - Date.now()), { previous, shared: d.shares?.of(sessionId) });
     } catch (err) {
       if (signal.aborted) break;
       const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
@@ -84,7 +137,7 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
         if (!(await pause(delay, signal))) break;
         continue;
       }
-      return fail(e.code, e.message);
+      return fail(e.code, e.message, message('ERROR', m.failed, server.name, e.message));
     }
     return {
       status: 'COMPLETED',
@@ -122,7 +175,7 @@ async function collectWithDeadline(
   target: Parameters<Collector['collect']>[0],
   signal: AbortSignal,
   timeoutMs: number,
-  previous?: PreviousInventory,
+  carried: { previous: PreviousInventory | undefined; shared: Map<string, unknown> | undefined },
 ): Promise<CollectResult> {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
@@ -137,7 +190,11 @@ async function collectWithDeadline(
     }, timeoutMs + 2_000);
   });
   try {
-    return await Promise.race([collector.collect(target, { signal: controller.signal, timeoutMs, ...(previous ? { previous } : {}) }), backstop]);
+    return await Promise.race([collector.collect(target, {
+      signal: controller.signal, timeoutMs,
+      ...(carried.previous ? { previous: carried.previous } : {}),
+      ...(carried.shared ? { shared: carried.shared } : {}),
+    }), backstop]);
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);

@@ -14,7 +14,7 @@ import type { ScopeEntry, SessionStatistic } from '../../core/types.ts';
 import type { Repositories } from '../../store/index.ts';
 import { message, type MessageId } from '../messages.ts';
 import { APPLICATION_INVENTORY_SERVICE, HYPERVISOR_INVENTORY_SERVICE } from '../system-jobs.ts';
-import { APPSERVER_MESSAGES, HYPERVISOR_MESSAGES, runInventoryTask, type InventorySettings, type TaskMessages } from './inventory-task.ts';
+import { APPSERVER_MESSAGES, HYPERVISOR_MESSAGES, prepareInventoryTask, runInventoryTask, SessionShares, type InventorySettings, type TaskMessages } from './inventory-task.ts';
 import type { JobType, Plan } from './types.ts';
 
 /** Tasks of both jobs target a server row (SPP's task shape and the resource-group filters read appserverId). */
@@ -41,7 +41,8 @@ export const HYPERVISOR_INVENTORY: ServerInventoryKind = {
   session: { covers: 'CNSJ0014', none: 'CNSJ0015', added: 'CNSJ0016' }, task: HYPERVISOR_MESSAGES,
 };
 
-export function serverInventory(settings: InventorySettings, kind: ServerInventoryKind): JobType {
+export function serverInventory(common: InventorySettings, kind: ServerInventoryKind): JobType {
+  const settings: InventorySettings = { ...common, shares: new SessionShares() };
   const infos: CollectorInfo[] = [...settings.collectors.values()].map((c) => c.info);
   const covers = (applicationType: string) => isHypervisorType(applicationType, infos) === (kind.group === 'hypervisors');
 
@@ -74,6 +75,7 @@ export function serverInventory(settings: InventorySettings, kind: ServerInvento
       return plan;
     },
 
+    prepare: (t) => prepareInventoryTask(settings, t, kind.task),
     run: (t) => runInventoryTask(settings, t, kind.task),
 
     async summarise(r, session, p) {

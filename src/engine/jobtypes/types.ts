@@ -46,6 +46,18 @@ export interface TaskRun {
   clock: Clock;
   /** Writes one of this task's log entries (in `r`'s transaction, or in one of its own). */
   log(r: Repositories, m: Message): Promise<void>;
+  /** What the job type's prepare() returned as `state`, if it has one. */
+  prepared?: unknown;
+}
+
+/** A task about to be claimed: what prepare() may read (the task is still PENDING). */
+export type TaskToPrepare = Pick<TaskRun, 'task' | 'session' | 'store' | 'clock'>;
+
+export interface Prepared {
+  /** The task's first log entry, written in the claim's transaction. */
+  start?: Message;
+  /** Handed to run() as `t.prepared`. */
+  state?: unknown;
 }
 
 export interface TaskOutcome {
@@ -77,6 +89,12 @@ export interface JobType {
    * no tasks) the start simply joins the run.
    */
   join?(r: Repositories, job: Job, running: JobSession, req: StartRequest): Promise<Plan>;
+  /**
+   * Optional: reads what a task needs before the engine claims it, so that the task's start entry
+   * commits with the claim (one transaction fewer a task). It must write nothing: the claim may
+   * still be lost to another process.
+   */
+  prepare?(t: TaskToPrepare): Promise<Prepared>;
   run(t: TaskRun): Promise<TaskOutcome>;
   /** Called when every task has ended, in the transaction that closes the session. */
   summarise?(r: Repositories, session: JobSession, progress: SessionProgress): Promise<Summary>;
