@@ -188,4 +188,39 @@ describe('incremental inventory', () => {
       await busy.end();
     }
   });
+
+  it('reads a database of a cluster registered under several addresses once a session, and a change once', async () => {
+    const others = [await startLoginRelay(pgPort), await startLoginRelay(pgPort)];
+    try {
+      for (const [i, r] of others.entries()) {
+        const body = { name: `inc-pg-${i}`, hostAddress: '127.0.0.1', portNumber: r.port, applicationType: 'postgresql', username: AUTH_SUPERUSER, password: AUTH_SUPERPASS };
+        const reg = await s.req('POST', '/ngp/appserver', { sid, body });
+        expect(reg.status, reg.text).toBe(201);
+      }
+      const mineVia = (from: number[]) => [relay, ...others].flatMap((r, i) => r.logins.slice(from[i]).filter((d) => mine.includes(d)));
+      const extensionsOf = async (port: number, database: string) => {
+        const instance = (await s.req('GET', '/api/application/postgresql/instance', { sid })).json.instances
+          .find((i: { name: string }) => i.name === `127.0.0.1:${port}`);
+        const dbs = (await s.req('GET', `${instance.links.databases.href}?pageSize=1000`, { sid })).json.databases as { name: string; properties: { extensions: { name: string }[] } }[];
+        return dbs.find((d) => d.name === database)!.properties.extensions.map((e) => e.name);
+      };
+
+      // Two new addresses (nothing recorded for them) and the known one, in one session: each
+      // of the test's databases is logged in to once at most, through whichever address.
+      let from = [relay, ...others].map((r) => r.logins.length);
+      await run();
+      const first = mineVia(from);
+      expect(new Set(first).size).toBe(first.length);
+      for (const r of others) expect(await extensionsOf(r.port, extDb)).toEqual(await extensionsOf(relay.port, extDb));
+
+      // A change is read once, and every address records it.
+      await admin(quietDb, 'CREATE EXTENSION pg_trgm');
+      from = [relay, ...others].map((r) => r.logins.length);
+      await run();
+      expect(mineVia(from)).toEqual([quietDb]);
+      for (const port of [relay.port, ...others.map((r) => r.port)]) expect(await extensionsOf(port, quietDb)).toContain('pg_trgm');
+    } finally {
+      for (const r of others) await r.close();
+    }
+  });
 });

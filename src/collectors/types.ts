@@ -47,6 +47,13 @@ export interface CollectOptions {
    * object last time is unchanged now (docs/inventory.md); on any doubt it reads everything.
    */
   previous?: PreviousInventory;
+  /**
+   * Shared by the tasks of one session (the engine keeps one per session): what one server's
+   * collection read that another's may use unread, under a key exact enough to say so (the
+   * PostgreSQL collector's: a database's change signal, which names the running cluster). Absent:
+   * nothing is shared.
+   */
+  shared?: Map<string, unknown>;
 }
 
 /** The last recorded state of one server's objects, as the store has it (objects then found, not missing ones). */

@@ -208,8 +208,10 @@ export async function readDatabaseSettings(client: pg.Client): Promise<Map<numbe
  * What tells whether a database's own catalog can have changed since the last run (see
  * docs/inventory.md): the rows inserted, updated and deleted in it (catalog rows included, so
  * CREATE/ALTER/DROP EXTENSION moves them; reading never does) and when its statistics were last
- * reset. `epoch` is the cluster's: its start time and the shared statistics' reset time, which
- * crash recovery also sets. Everyone may read these views.
+ * reset. `epoch` is the cluster's: its system identifier (the same on a primary and its
+ * standbys), its start time and the shared statistics' reset time, which crash recovery also
+ * sets; together they name one running server, whatever address it was reached at. Everyone may
+ * read these views (and pg_control_system() unless an administrator revoked it).
  *
  * A backend adds its counts to these totals only when it goes idle (and at the latest
  * PGSTAT_IDLE_INTERVAL, 10 s, after that), or when it exits: `unsettled` says some other backend
@@ -222,20 +224,32 @@ export interface ChangeSignals {
   databases: Map<number, { writes: string; statsReset: string | null; unsettled: boolean }>;
 }
 
+/**
+ * What Census's collectors call themselves (session.ts). Their backends only read, so they have
+ * no uncounted writes and do not make a database unsettled: without this, Census's own concurrent
+ * collections on one cluster would make every database look busy to each other. A backend of
+ * someone else's that takes this name can at worst delay the reading of a change by one run: its
+ * writes move the counter once they are counted.
+ */
+export const COLLECTOR_APPLICATION_NAME = 'census-collector';
+
 /** PGSTAT_IDLE_INTERVAL (10 s) and a margin. */
 const SETTLE_SECONDS = 15;
 
 export async function readChangeSignals(client: pg.Client): Promise<ChangeSignals> {
   const { rows } = await client.query<{ datid: number; writes: string; stats_reset: string | null; epoch: string; unsettled: boolean }>(
     `SELECT s.datid, (s.tup_inserted + s.tup_updated + s.tup_deleted)::text AS writes, s.stats_reset::text AS stats_reset,
-            pg_postmaster_start_time()::text || ' ' || coalesce((SELECT stats_reset::text FROM pg_stat_bgwriter), '') AS epoch,
+            CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
+                 THEN (SELECT system_identifier::text FROM pg_control_system()) ELSE '' END
+              || ' ' || pg_postmaster_start_time()::text || ' ' || coalesce((SELECT stats_reset::text FROM pg_stat_bgwriter), '') AS epoch,
             EXISTS (SELECT 1 FROM pg_stat_activity a
                      WHERE a.datid = s.datid AND a.pid <> pg_backend_pid() AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
+                       AND a.application_name IS DISTINCT FROM $2
                        AND (a.state IS DISTINCT FROM 'idle' OR a.state_change IS NULL
                             OR a.state_change > clock_timestamp() - make_interval(secs => $1))) AS unsettled
        FROM pg_stat_database s
       WHERE s.datid <> 0`,
-    [SETTLE_SECONDS],
+    [SETTLE_SECONDS, COLLECTOR_APPLICATION_NAME],
   );
   return {
     epoch: rows[0]?.epoch ?? '',

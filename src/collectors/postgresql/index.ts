@@ -36,7 +36,7 @@ export const postgresqlCollector: Collector = {
     const session = new Session(where, budget);
     let succeeded = false;
     try {
-      const result = await withinDeadline(collectInventory(session, budget, where, options.previous), budget, options.signal, where, ACTIVITY);
+      const result = await withinDeadline(collectInventory(session, budget, where, options.previous, options.shared), budget, options.signal, where, ACTIVITY);
       succeeded = true;
       return result;
     } catch (err) {

@@ -74,11 +74,17 @@ interface TablespaceEntry {
  * Bumped whenever what is carried over, or how the signal is read, changes: a signal written by
  * another version of this collector never matches, so the first run after an upgrade reads all.
  */
-const SIGNAL_VERSION = 'pg1';
+const SIGNAL_VERSION = 'pg2';
 /** Shared-memory statistics (PostgreSQL 15+) lose no counts; the older statistics collector's UDP messages could. */
 const SIGNALS_FROM = 150000;
 
-export async function collectInventory(session: Session, budget: Budget, target: CollectTarget, previous?: PreviousInventory): Promise<CollectResult> {
+export async function collectInventory(
+  session: Session,
+  budget: Budget,
+  target: CollectTarget,
+  previous?: PreviousInventory,
+  shared?: Map<string, unknown>,
+): Promise<CollectResult> {
   const notes = new Notes(target, budget);
   const client = await session.connectHome();
 
@@ -104,7 +110,7 @@ export async function collectInventory(session: Session, budget: Budget, target:
   await addDatabaseSizes(session, budget, databases, notes);
   await addTablespaceSizes(session, budget, tablespaces, notes);
   const name = `${target.host}:${target.port ?? DEFAULT_PORT}`;
-  await addExtensions(session, budget, databases, notes, carryOver(signals, previous?.instances.find((i) => i.name === name)));
+  await addExtensions(session, budget, databases, notes, carryOver(signals, previous?.instances.find((i) => i.name === name), shared));
 
   const instance: CollectedInstance = {
     name,
@@ -293,32 +299,53 @@ async function addExtensions(session: Session, budget: Budget, databases: Databa
   const home = session.homeDatabase;
   const pending: DatabaseEntry[] = [];
   for (const d of databases.filter((e) => e.row.allowConnections && e.row.mayConnect)) {
-    const signal = carry.signalOf(d.row);
-    const kept = signal === null || carry.unsettled(d.row) ? null : carry.unchanged(d.row.name, signal);
+    const signal = carry.settledSignal(d.row);
+    const kept = signal === null ? null : carry.unchanged(d.row.name, signal);
     if (kept) {
       d.out.properties.extensions = kept;
       d.out.properties.changeSignal = signal;
+      carry.share(signal!, Promise.resolve(kept));
     } else pending.push(d);
   }
   pending.sort((a, b) => Number(b.row.name === home) - Number(a.row.name === home));
   for (const [index, { row, out }] of pending.entries()) {
-    const extensions = await extensionsOf(row.name, session, budget, notes);
+    const signal = carry.settledSignal(row);
+    // Another task of this session reading the same database of the same cluster: wait for it.
+    const theirs = signal === null ? undefined : carry.sharedReading(signal);
+    const other = theirs ? await theirs : null;
+    if (other) {
+      out.properties.extensions = other;
+      out.properties.changeSignal = signal;
+      continue;
+    }
+    let settle: ((e: Extension[] | null) => void) | undefined;
+    if (signal !== null && !theirs) carry.share(signal, new Promise((resolve) => (settle = resolve)));
+    let extensions: Awaited<ReturnType<typeof extensionsOf>> = null;
+    try {
+      extensions = await extensionsOf(row.name, session, budget, notes);
+    } finally {
+      settle?.(Array.isArray(extensions) ? extensions : null);
+    }
     if (extensions === OUT_OF_TIME) return notes.outOfTime(`extensions of ${pending.length - index} database(s)`);
     if (extensions === null) continue;
     out.properties.extensions = extensions;
     // Only a full reading earns a signal: what it read is what the next run may carry over.
-    const signal = carry.signalOf(row);
-    if (signal !== null) out.properties.changeSignal = signal;
+    const now = carry.signalOf(row);
+    if (now !== null) out.properties.changeSignal = now;
   }
 }
 
 interface CarryOver {
   /** The database's change signal now, or null when there is none to trust (PostgreSQL < 15, no statistics row). */
   signalOf(row: DatabaseRow): string | null;
-  /** Another backend on the database may hold changes not yet counted (ChangeSignals). */
-  unsettled(row: DatabaseRow): boolean;
+  /** The signal, if the database is also settled (ChangeSignals: no other backend may hold changes not yet counted). */
+  settledSignal(row: DatabaseRow): string | null;
   /** The extensions the last run recorded under exactly this signal, or null: read them again. */
   unchanged(database: string, signal: string): Extension[] | null;
+  /** This session's reading under this signal, done or under way on another task (null: it failed). */
+  sharedReading(signal: string): Promise<Extension[] | null> | undefined;
+  /** Offers a reading under a settled signal to the session's other tasks (the first offer stays). */
+  share(signal: string, reading: Promise<Extension[] | null>): void;
 }
 
 /**
@@ -326,20 +353,33 @@ interface CarryOver {
  * database can change, and every such change inserts, updates or deletes catalog rows: while its
  * row counter, the OID (a database dropped and created again gets a new one), its statistics reset
  * time and the cluster's epoch are all the same, the extensions are the same. Reading them logs
- * in but writes nothing, so the collector's own visit does not move the counter.
+ * in but writes nothing, so the collector's own visit does not move the counter. The epoch names
+ * the running cluster, so the same signal met through another registered address of that cluster
+ * in the same session means the same extensions as well: they are read once, not once an address.
  */
-function carryOver(signals: ChangeSignals | null, previous: PreviousInventory['instances'][number] | undefined): CarryOver {
+function carryOver(
+  signals: ChangeSignals | null,
+  previous: PreviousInventory['instances'][number] | undefined,
+  shared: Map<string, unknown> | undefined,
+): CarryOver {
   const before = new Map((previous?.databases ?? []).map((d) => [d.name, d.properties]));
   return {
     signalOf(row) {
       const s = signals?.databases.get(row.oid);
       return s ? [SIGNAL_VERSION, signals!.epoch, row.oid, s.writes, s.statsReset ?? ''].join('|') : null;
     },
-    unsettled: (row) => signals?.databases.get(row.oid)?.unsettled ?? true,
+    settledSignal(row) {
+      return signals?.databases.get(row.oid)?.unsettled === false ? this.signalOf(row) : null;
+    },
     unchanged(database, signal) {
       const props = before.get(database);
       if (!props || props.changeSignal !== signal || !Array.isArray(props.extensions)) return null;
       return props.extensions as Extension[];
+    },
+    sharedReading: (signal) => shared?.get(`pg-extensions|${signal}`) as Promise<Extension[] | null> | undefined,
+    share(signal, reading) {
+      const key = `pg-extensions|${signal}`;
+      if (shared && !shared.has(key)) shared.set(key, reading);
     },
   };
 }

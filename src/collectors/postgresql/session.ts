@@ -11,6 +11,7 @@ import { Budget, raceDeadline } from '../deadline.ts';
 import { CollectorError, driverSsl, withPort, type CollectTarget } from '../types.ts';
 
 export { Budget };
+import { COLLECTOR_APPLICATION_NAME } from './catalog.ts';
 import { classifyPgError } from './errors.ts';
 
 export const DEFAULT_PORT = 5432;
@@ -119,7 +120,7 @@ export class Session {
       user: this.target.username,
       password: this.target.password ?? '',
       database,
-      application_name: 'census-collector',
+      application_name: COLLECTOR_APPLICATION_NAME,
       // A database owner can set search_path for everyone who connects and shadow a catalog
       // view with their own (feeding us rows, or running their code with our rights). Settings
       // from the startup packet outrank ALTER DATABASE/ROLE ... SET, so this closes that door.
