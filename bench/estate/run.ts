@@ -101,7 +101,7 @@ function redisInfo(port: number): Promise<void> {
   });
 }
 
-interface Run { seconds: number; status: string; tasks: number; peakMb: number; dbCpu: number | null; machine: number | null; perType: string }
+interface Run { pgLogins: number | null; dbEach: string; seconds: number; status: string; tasks: number; peakMb: number; dbCpu: number | null; censusCpu: number | null; proxyCpu: number | null; machine: number | null; perType: string }
 
 /** Per application type: how many tasks and their p50/p95 time (end − start), from the session's task list. */
 async function taskTimes(api: Api, sessionId: string | number): Promise<string> {
@@ -121,8 +121,31 @@ async function taskTimes(api: Api, sessionId: string | number): Promise<string> 
   }).join('; ');
 }
 
-async function inventory(api: Api, pids: () => number[], dbPids: (number | null)[]): Promise<Run> {
+/** Logins to the machine's PostgreSQL so far (pg_stat_database.sessions, PostgreSQL 14+), through one connection kept open. */
+let statsClient: pg.Client | undefined;
+async function pgLogins(): Promise<number | null> {
+  try {
+    if (!statsClient) {
+      statsClient = new pg.Client({ host: PG.host, port: PG.port, user: 'postgres', database: 'postgres' });
+      await statsClient.connect();
+    }
+    const { rows } = await statsClient.query<{ n: string }>('SELECT sum(sessions)::text AS n FROM pg_stat_database');
+    return Number(rows[0]!.n);
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds of these processes since `before` (null if one could not be read). */
+const cpuOf = (pids: number[]) => pids.map(cpuSeconds);
+const spent = (before: (number | null)[], after: (number | null)[]) =>
+  before.every((c) => c !== null) && after.every((c) => c !== null) ? after.reduce((a, c, i) => a! + c! - before[i]!, 0)! : null;
+
+async function inventory(api: Api, pids: () => number[], dbPids: (number | null)[], proxyPid: number): Promise<Run> {
   const cpu0 = dbPids.map(cpuSeconds);
+  const census0 = cpuOf(pids());
+  const logins0 = await pgLogins();
+  const proxy0 = cpuOf([proxyPid]);
   const busy0 = machineBusySeconds();
   const rss = new PeakRss(pids);
   const t0 = performance.now();
@@ -137,10 +160,16 @@ async function inventory(api: Api, pids: () => number[], dbPids: (number | null)
   const seconds = (performance.now() - t0) / 1000;
   const peakMb = rss.stop();
   const cpu1 = dbPids.map(cpuSeconds);
-  const dbCpu = cpu0.every((c) => c !== null) && cpu1.every((c) => c !== null) ? cpu1.reduce((a, c, i) => a! + c! - cpu0[i]!, 0)! : null;
+  const dbCpu = spent(cpu0, cpu1);
+  const dbEach = cpu0.map((c, i) => (c === null || cpu1[i] === null ? '?' : (cpu1[i]! - c).toFixed(1))).join(' + ');
+  const censusCpu = spent(census0, cpuOf(pids()));
+  // Sessions are counted as they end: wait for the run's to have ended.
+  await new Promise((r) => setTimeout(r, 1000));
+  const logins1 = await pgLogins();
+  const proxyCpu = spent(proxy0, cpuOf([proxyPid]));
   const busy1 = machineBusySeconds();
   const perType = await taskTimes(api, job.lastrun?.sessionId).catch((err: Error) => `task times unavailable: ${err.message}`);
-  return { seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
+  return { pgLogins: logins0 !== null && logins1 !== null ? logins1 - logins0 : null, dbEach, seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, censusCpu, proxyCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
 }
 
 async function main(): Promise<void> {
@@ -200,7 +229,7 @@ async function main(): Promise<void> {
         name: `estate-${t.type}-${i + j}`, hostAddress: '127.0.0.1', portNumber: t.port, applicationType: t.type, addToCatJob: false,
         ...(identity[t.type] ? { osuser: { href: `${api.base}/api/identity/user/${identity[t.type]}` } } : {}),
       }));
-      const r = await api.request('POST', '/api/appserver?action=bulk', slice);
+      const r = await api.request('POST', '/api/appserver?action=bulk&inventory=false', slice);
       if (r.status >= 300) throw new Error(`bulk registration answered ${r.status}: ${JSON.stringify(r.body).slice(0, 400)}`);
     }
     const registerS = (performance.now() - r0) / 1000;
@@ -208,21 +237,21 @@ async function main(): Promise<void> {
     const pids = () => [server.child.pid!, ...workerPids];
     const dbPids = [listenerPid(PG.port), listenerPid(MY.port), listenerPid(REDIS.port)];
     const floorS = await floor(targets);
-    const cold = await inventory(api, pids, dbPids);
-    const warm = WARM ? await inventory(api, pids, dbPids) : undefined;
+    const cold = await inventory(api, pids, dbPids, proxy.child.pid!);
+    const warm = WARM ? await inventory(api, pids, dbPids, proxy.child.pid!) : undefined;
     api.close();
 
     const where = DATABASE ? `PostgreSQL, ${tasksHere ? 'tasks in the server' : `${WORKERS} worker(s)`}` : 'SQLite (embedded default)';
     console.log(`\nEstate: ${N} servers, census ${censusProgram()} (${counts.postgresql} PostgreSQL, ${counts.mysql} MariaDB, ${counts.redis} Redis via fan-out ports), ${where}, concurrency ${CONCURRENCY}, ${availableParallelism()} cores`);
     console.log(`registered through the API in ${registerS.toFixed(1)} s; floor (one login and one question per server): ${floorS.toFixed(2)} s`);
-    console.log('| run | seconds | tasks/s | census/floor | status | tasks | peak RSS MB | db servers CPU share |');
-    console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |');
+    console.log('| run | seconds | tasks/s | census/floor | status | tasks | peak RSS MB | db servers CPU share | CPU s: census / db servers / fan-out |');
+    console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
     for (const [name, r] of [['cold', cold], ['warm', warm]] as const) {
       if (!r) continue;
       const share = r.dbCpu !== null && r.machine ? `${((100 * r.dbCpu) / r.machine).toFixed(0)} % of busy CPU` : '?';
-      console.log(`| ${name} | ${r.seconds.toFixed(2)} | ${(r.tasks / r.seconds).toFixed(0)} | ${(r.seconds / floorS).toFixed(2)} | ${r.status} | ${r.tasks} | ${r.peakMb.toFixed(0)} | ${share} |`);
+      console.log(`| ${name} | ${r.seconds.toFixed(2)} | ${(r.tasks / r.seconds).toFixed(0)} | ${(r.seconds / floorS).toFixed(2)} | ${r.status} | ${r.tasks} | ${r.peakMb.toFixed(0)} | ${share} | ${[r.censusCpu, r.dbCpu, r.proxyCpu].map((c) => (c === null ? '?' : c.toFixed(1))).join(' / ')} |`);
     }
-    for (const [name, r] of [['cold', cold], ['warm', warm]] as const) if (r) console.log(`${name} task times: ${r.perType}`);
+    for (const [name, r] of [['cold', cold], ['warm', warm]] as const) if (r) console.log(`${name} task times: ${r.perType}; db servers' CPU s (PostgreSQL + MariaDB + Redis): ${r.dbEach}; PostgreSQL logins ${r.pgLogins ?? '?'}`);
     const bad = [cold, warm].filter((r) => r && (r.status !== 'COMPLETED' || r.tasks !== N));
     const rssNote = DATABASE ? '' : `; peak RSS ${Math.max(cold.peakMb, warm?.peakMb ?? 0).toFixed(0)} MB (limit ${RSS_LIMIT})`;
     console.log(`estate: ${N} servers cold ${cold.seconds.toFixed(2)} s${warm ? `, warm ${warm.seconds.toFixed(2)} s` : ''}; cold/floor = ${(cold.seconds / floorS).toFixed(2)}${rssNote}`);
@@ -231,6 +260,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
+    await statsClient?.end().catch(() => {});
     await children.stopAll();
     await redis?.stop();
     await MY_ACCOUNT.drop();

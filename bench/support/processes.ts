@@ -30,7 +30,9 @@ export class Children {
    * with what it printed.
    */
   start(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; match: string }> {
-    const node = args[0]?.endsWith('.js') ? args : ['--import', 'tsx', ...args];
+    // BENCH_NODE_ARGS: node flags for the started programs, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS).
+    const flags = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const node = [...flags, ...(args[0]?.endsWith('.js') ? args : ['--import', 'tsx', ...args])];
     const child = spawn(process.execPath, node, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.all.push(child);
     let out = '';
