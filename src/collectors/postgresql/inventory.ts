@@ -9,20 +9,16 @@ import type pg from 'pg';
 import { describeServer, errorCode } from '../network-errors.ts';
 import type { CollectedDatabase, CollectedInstance, CollectResult, CollectTarget, PreviousInventory, ReadinessFinding } from '../types.ts';
 import {
-  readChangeSignals,
   readDatabaseSettings,
-  readDatabases,
   readDatabaseSizes,
   readExtensions,
-  readInstanceState,
-  readLoginRole,
+  readHome,
   readReplicationSlots,
-  readSettings,
-  readTablespaces,
   readTablespaceSizes,
   withStatementTimeout,
   type ChangeSignals,
   type DatabaseRow,
+  type HomeReading,
   type Extension,
   type LoginRole,
   type Setting,
@@ -88,21 +84,22 @@ export async function collectInventory(
   const notes = new Notes(target, budget);
   const client = await session.connectHome();
 
-  const settings = await readSettings(client);
-  const role = await readLoginRole(client);
-  const properties = await readInstanceProperties(client, settings, notes);
-  const tablespaces = (await readTablespaces(client)).map(
+  // Read before any database is visited (the change signals with the rest): a change after this
+  // moves the counter for next time.
+  const home = await readHome(client);
+  const { settings, role } = home;
+  const properties = await readInstanceProperties(client, home, notes);
+  const tablespaces = home.tablespaces.map(
     (row): TablespaceEntry => ({ row, out: { name: row.name, location: row.location, sizeBytes: null } }),
   );
   properties.tablespaces = tablespaces.map((t) => t.out);
-  const databases = (await readDatabases(client)).map((row): DatabaseEntry => ({ row, out: databaseOut(row) }));
+  const databases = home.databases.map((row): DatabaseEntry => ({ row, out: databaseOut(row) }));
   const dbSettings = await readDatabaseSettings(client).catch((err: unknown) => {
     if (errorCode(err) !== '42501') throw err;
     return null;
   });
   for (const { row, out } of databases) if (dbSettings) out.properties.settings = dbSettings.get(row.oid) ?? [];
-  // Read before any database is visited: a change after this moves the counter for next time.
-  const signals = Number(settings.get('server_version_num')?.setting ?? 0) >= SIGNALS_FROM ? await readChangeSignals(client) : null;
+  const signals = Number(settings.get('server_version_num')?.setting ?? 0) >= SIGNALS_FROM ? home.signals : null;
   for (const finding of settingsFindings(settings, role, target)) notes.find(finding);
   noteUnconnectable(databases, notes);
 
@@ -124,12 +121,7 @@ export async function collectInventory(
   return { instances: [instance], warnings: notes.warnings };
 }
 
-async function readInstanceProperties(
-  client: pg.Client,
-  settings: Map<SettingName, Setting>,
-  notes: Notes,
-): Promise<Record<string, unknown>> {
-  const state = await readInstanceState(client);
+async function readInstanceProperties(client: pg.Client, { settings, state }: HomeReading, notes: Notes): Promise<Record<string, unknown>> {
   const properties: Record<string, unknown> = {
     ...settingsProperties(settings),
     isReplica: state.isReplica,
