@@ -345,6 +345,17 @@ CREATE INDEX IF NOT EXISTS logs_session_type ON logs (session_id, type, log_time
 CREATE INDEX IF NOT EXISTS tasks_target_end ON tasks (target_kind, target_id, "end");
 `,
   },
+  {
+    version: 13,
+    // Every task's end counts its session's tasks by status (the progress, and the close after the
+    // last one). On (session_id) alone that read every task row: 10,000 rows at each of a
+    // 10,000-task session's ends. With the status in the index the count reads the index only.
+    name: 'tasks by session and status',
+    sql: `
+CREATE INDEX IF NOT EXISTS tasks_session_status ON tasks (session_id, status);
+DROP INDEX IF EXISTS tasks_session;
+`,
+  },
 ];
 
 function render(text: string, dialect: Dialect): string {
