@@ -11,7 +11,7 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/clock.ts';
 import { SecretBox } from '../src/core/secret-box.ts';
-import type { Job, JobSession } from '../src/core/types.ts';
+import type { Job, SessionState } from '../src/core/types.ts';
 import { Engine } from '../src/engine/engine.ts';
 import type { JobType } from '../src/engine/jobtypes/index.ts';
 import { PgBossQueue } from '../src/engine/pgboss-queue.ts';
@@ -164,13 +164,13 @@ describe('waiting for a session on PostgreSQL', () => {
     const worker = engine(workerStore, pg.queue(2), [handover(gate)]);
     await worker.init();
     worker.start();
-    const closedHere: JobSession[] = [];
-    const closedThere: JobSession[] = [];
-    api.on('session-ended', (s: JobSession) => closedHere.push(s));
-    worker.on('session-ended', (s: JobSession) => closedThere.push(s));
+    const closedHere: SessionState[] = [];
+    const closedThere: SessionState[] = [];
+    api.on('session-ended', (s: SessionState) => closedHere.push(s));
+    worker.on('session-ended', (s: SessionState) => closedThere.push(s));
 
     const { session } = await api.startJob(JOB_ID, { by: 'test', trigger: 'manual' });
-    let result: JobSession | Error | undefined;
+    let result: SessionState | Error | undefined;
     const waiting = api.waitForSession(session.id, 15_000).then((s) => (result = s), (err: Error) => (result = err));
     // Both tasks are running in the worker, held at the gate: the session is live.
     await waitFor(async () => ((await apiStore.tasks.bySession(session.id)).every((t) => t.status === 'RUNNING') ? true : undefined), 'both tasks to run');

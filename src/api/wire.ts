@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import { missedRunOf } from '../core/missed-run.ts';
 import { displayName, isSessionLive, jobStatus } from '../core/status.ts';
 import { INT32_MAX, type FieldMap } from '../core/query.ts';
-import type { InventoryChange, Job, JobSession, LogEntry } from '../core/types.ts';
+import type { InventoryChange, Job, JobSession, LogEntry, SessionState } from '../core/types.ts';
 import { filterQuery, link, type Links } from './links.ts';
 import type { ChangeWire, JobSessionWire, JobWire, LastrunWire, LogEntryWire } from './schemas/index.ts';
 
@@ -12,7 +12,7 @@ export const TENANT_ID = 1000;
 /** The display name of a type or status word (never empty, so never null). */
 const label = (word: string): string => displayName(word) ?? word;
 
-const sessionDuration = (s: JobSession, now: number) => (s.end ?? (isSessionLive(s.status) ? now : s.lastUpdate)) - s.start;
+const sessionDuration = (s: SessionState, now: number) => (s.end ?? (isSessionLive(s.status) ? now : s.lastUpdate)) - s.start;
 
 export function jobLinks(base: string, job: Job, running: boolean, lastrunId: number | null): Links {
   const id = job.id;
@@ -47,7 +47,7 @@ export function jobLinks(base: string, job: Job, running: boolean, lastrunId: nu
 }
 
 /** `lastrun` of a job: the running session while it runs, else the last one that ended. */
-export function lastrun(s: JobSession, now: number): LastrunWire {
+export function lastrun(s: SessionState, now: number): LastrunWire {
   return {
     sessionId: String(s.id),
     jobName: s.jobName,
@@ -72,7 +72,7 @@ export function lastrun(s: JobSession, now: number): LastrunWire {
  * The job object, field for field as in the seed document. `running` is the live session, `ended`
  * the last finished one (which gives lastSessionStatus and lastSessionDuration).
  */
-export function jobToWire(base: string, job: Job, running: JobSession | undefined, ended: JobSession | undefined, clock: Clock): JobWire {
+export function jobToWire(base: string, job: Job, running: SessionState | undefined, ended: SessionState | undefined, clock: Clock): JobWire {
   const now = clock.now();
   const status = jobStatus(running ? running.id : null, job.held);
   const shown = running ?? ended;

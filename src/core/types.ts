@@ -76,6 +76,13 @@ export interface JobSession {
   scope: ScopeEntry[];
 }
 
+/**
+ * A session without its scope: what the engine and the job status need, read again and again
+ * while the session runs. A 10,000-server scope is a megabyte, and reading it took most of the
+ * engine's time per task; only the session's own API answer (policySnapshot) reads it.
+ */
+export type SessionState = Omit<JobSession, 'scope'>;
+
 export interface SessionStatistic {
   resourceType: string;
   total: number;

@@ -11,7 +11,7 @@
 import { DEFAULT_ALERT_SETTINGS, type AlertObject, type AlertSettings } from '../core/alerts.ts';
 import type { Change } from '../core/inventory-diff.ts';
 import type { InventoryChangedData, SessionEndedData } from '../core/notifications.ts';
-import type { JobSession, Task } from '../core/types.ts';
+import type { SessionState, Task } from '../core/types.ts';
 import type { Repositories } from '../store/index.ts';
 import type { EngineContext } from './context.ts';
 import { DELIVERY_SERVICE } from './system-jobs.ts';
@@ -34,16 +34,16 @@ export function mergeAlertSettings(stored: Partial<AlertSettings> | null | undef
   return { ...DEFAULT_ALERT_SETTINGS, ...s, watch: { ...DEFAULT_ALERT_SETTINGS.watch, ...(s.watch ?? {}) } };
 }
 
-const isDelivery = (s: Pick<JobSession, 'serviceId'>) => s.serviceId === DELIVERY_SERVICE;
-const jobObject = (s: JobSession): AlertObject => ({ type: 'job', id: s.jobId, name: s.jobName });
-const sessionObject = (s: JobSession): AlertObject => ({ type: 'jobsession', id: s.id, name: `${s.jobName} ${s.id}` });
+const isDelivery = (s: Pick<SessionState, 'serviceId'>) => s.serviceId === DELIVERY_SERVICE;
+const jobObject = (s: SessionState): AlertObject => ({ type: 'job', id: s.jobId, name: s.jobName });
+const sessionObject = (s: SessionState): AlertObject => ({ type: 'jobsession', id: s.id, name: `${s.jobName} ${s.id}` });
 const serverObject = (t: Task): AlertObject => ({ type: t.targetKind, id: t.appserverId ?? t.targetId ?? t.id, name: t.name });
 
 /**
  * At a session's close, inside its closing transaction: the session.ended notification, the job's
  * session.failed alert raised (FAILED, PARTIAL) or cleared (COMPLETED), and its stalled alert cleared.
  */
-export async function onSessionClosed(r: Repositories, s: JobSession, now: number): Promise<void> {
+export async function onSessionClosed(r: Repositories, s: SessionState, now: number): Promise<void> {
   if (isDelivery(s)) return;
   const tasks = await r.tasks.bySession(s.id);
   const notDone = tasks.filter((t) => t.status === 'FAILED' || t.status === 'CANCELLED');
@@ -78,7 +78,7 @@ export async function onSessionClosed(r: Repositories, s: JobSession, now: numbe
  * At a task's end, inside the transaction that records it (the task row already says how it
  * ended): a server that failed its last N inventories in a row is failing; one that completed is not.
  */
-export async function onTaskEnded(r: Repositories, s: JobSession, task: Task, now: number): Promise<void> {
+export async function onTaskEnded(r: Repositories, s: SessionState, task: Task, now: number): Promise<void> {
   if (isDelivery(s) || task.targetKind !== SERVER_TARGET || task.targetId === null) return;
   const key = `appserver:${task.targetId}`;
   if (task.status === 'COMPLETED') {
@@ -100,7 +100,7 @@ export async function onTaskEnded(r: Repositories, s: JobSession, task: Task, no
 /** One server's inventory as it is committed: what it is, what it found, what changed. */
 export interface RecordedInventory {
   appserver: { id: number; name: string; type: string };
-  session: JobSession;
+  session: SessionState;
   changes: Change[];
   /** Readiness findings reported now, by instance (a finding on a database names it). */
   findings: { instance: string; code: string; message: string; database?: string | undefined }[];

@@ -4,7 +4,7 @@
  * the tasks it runs now). engine.ts makes one and hands it to each part.
  */
 import type { Clock } from '../core/clock.ts';
-import type { JobSession } from '../core/types.ts';
+import type { SessionState } from '../core/types.ts';
 import type { Store } from '../store/index.ts';
 import type { JobTypes } from './jobtypes/index.ts';
 import type { ProcessLiveness } from './process-lock.ts';
@@ -22,8 +22,8 @@ export interface EngineSettings {
 }
 
 export interface EngineEvents {
-  'session-started': JobSession;
-  'session-ended': JobSession;
+  'session-started': SessionState;
+  'session-ended': SessionState;
 }
 
 export interface EngineContext {

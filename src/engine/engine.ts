@@ -15,7 +15,7 @@ import type { Collector, ConnectionCheck } from '../collectors/types.ts';
 import type { Clock } from '../core/clock.ts';
 import type { SecretBox } from '../core/secret-box.ts';
 import { isSessionLive } from '../core/status.ts';
-import type { JobSession } from '../core/types.ts';
+import type { JobSession, SessionState } from '../core/types.ts';
 import type { Store } from '../store/index.ts';
 import { testConnection } from './connection-test.ts';
 import type { EngineContext, EngineEvents } from './context.ts';
@@ -255,11 +255,11 @@ export class Engine extends EventEmitter {
    * `timeoutMs`. This process's own close is heard at once (its 'session-ended' event); another
    * process's is read from the store, which is polled with a back-off from 50 ms up to 1 s.
    */
-  waitForSession(sessionId: number, timeoutMs = 120_000): Promise<JobSession> {
+  waitForSession(sessionId: number, timeoutMs = 120_000): Promise<SessionState> {
     return new Promise((resolve, reject) => {
       let settled = false;
       let poll: NodeJS.Timeout | undefined;
-      const finish = (err: Error | null, s?: JobSession) => {
+      const finish = (err: Error | null, s?: SessionState) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -268,7 +268,7 @@ export class Engine extends EventEmitter {
         if (err) reject(err);
         else resolve(s!);
       };
-      const onEnd = (s: JobSession) => {
+      const onEnd = (s: SessionState) => {
         if (s.id === sessionId) finish(null, s);
       };
       const timer = setTimeout(() => finish(new Error(`session ${sessionId} did not end within ${timeoutMs} ms`)), timeoutMs);

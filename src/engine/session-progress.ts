@@ -3,7 +3,7 @@
  * closing it with the status core/status.ts derives and the summary its job type writes.
  */
 import { isSessionLive, sessionProgress } from '../core/status.ts';
-import type { JobSession, Task } from '../core/types.ts';
+import type { SessionState, Task } from '../core/types.ts';
 import { sessionEvent } from '../store/events.ts';
 import type { Repositories } from '../store/index.ts';
 import { onSessionClosed } from './alerts.ts';
@@ -62,9 +62,9 @@ const PROGRESS_LOCK = 4242004;
  * taken after the task's own writes, and the journal's lock is the only one taken after it, so
  * it cannot join a deadlock.
  */
-export async function progressWithin(e: EngineContext, r: Repositories, sessionId: number): Promise<JobSession | null> {
+export async function progressWithin(e: EngineContext, r: Repositories, sessionId: number): Promise<SessionState | null> {
   await r.lock(PROGRESS_LOCK, sessionId);
-  const s = await r.sessions.get(sessionId);
+  const s = await r.sessions.getState(sessionId);
   if (!s || !isSessionLive(s.status)) return null;
   const p = sessionProgress(await r.tasks.countByStatus(sessionId), s.cancelRequested);
   const now = e.clock.now();
@@ -83,7 +83,7 @@ export async function progressWithin(e: EngineContext, r: Repositories, sessionI
   for (const m of summary.messages ?? []) await writeLog(e, r, s, null, m);
   await writeLog(e, r, s, null, message('SUMMARY', 'CNSJ0010', s.jobName, status, p.completed, p.total,
     p.failed, p.cancelled, ((now - s.start) / 1000).toFixed(1)));
-  const closed: JobSession = { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
+  const closed: SessionState = { ...s, status, end: now, lastUpdate: now, percent, results: status, statistics };
   // In this order in the event stream: the summary log entries, the session's end, the job's new status.
   await r.events.add(sessionEvent('session.ended', closed));
   await r.jobs.finishRun(s.jobId, s.id);

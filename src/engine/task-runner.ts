@@ -4,7 +4,7 @@
  * heartbeat while its job type works, and ended with what it found in one transaction.
  */
 import { isSessionLive } from '../core/status.ts';
-import type { JobSession, Task } from '../core/types.ts';
+import type { SessionState, Task } from '../core/types.ts';
 import { taskEvent } from '../store/events.ts';
 import { onTaskEnded } from './alerts.ts';
 import type { EngineContext } from './context.ts';
@@ -16,7 +16,7 @@ import { moveTask, writeLog } from './session-records.ts';
 import { DELIVERY_TARGET } from './jobtypes/delivery.ts';
 
 export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: AbortSignal): Promise<void> {
-  const session = await e.store.sessions.get(qt.sessionId);
+  const session = await e.store.sessions.getState(qt.sessionId);
   const task = await e.store.tasks.get(qt.taskId);
   if (!session || !task || task.status !== 'PENDING') return;
   if (session.cancelRequested || !isSessionLive(session.status)) {
@@ -77,7 +77,7 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
 }
 
 /** A task this stopping process began but will not finish: PENDING again, queued again, logged. */
-async function handBack(e: EngineContext, session: JobSession, running: Task): Promise<void> {
+async function handBack(e: EngineContext, session: SessionState, running: Task): Promise<void> {
   const owner = e.state.owner;
   const back = await e.store.transaction(async (r) => {
     if (!(await r.tasks.handBack(running.id, owner))) return false;
@@ -90,7 +90,7 @@ async function handBack(e: EngineContext, session: JobSession, running: Task): P
 }
 
 /** Claims a task, waiting for a free slot while the estate-wide limit is reached. */
-async function claim(e: EngineContext, task: Task, session: JobSession, signal: AbortSignal, start?: Message): Promise<boolean> {
+async function claim(e: EngineContext, task: Task, session: SessionState, signal: AbortSignal, start?: Message): Promise<boolean> {
   const { leaseMs, estateConcurrency } = e.settings;
   const owner = e.state.owner;
   for (let wait = 100; !signal.aborted; wait = Math.min(wait * 2, 2_000)) {
@@ -119,7 +119,7 @@ async function claim(e: EngineContext, task: Task, session: JobSession, signal: 
 async function beat(e: EngineContext, taskId: number, sessionId: number, controller: AbortController): Promise<void> {
   try {
     const held = await e.store.tasks.renew([taskId], e.state.owner, Date.now() + e.settings.leaseMs);
-    const s = await e.store.sessions.get(sessionId);
+    const s = await e.store.sessions.getState(sessionId);
     if (!held.length || !s || s.cancelRequested) controller.abort();
   } catch {
     // The next beat tries again; the lease is long enough to miss a few.
@@ -127,7 +127,7 @@ async function beat(e: EngineContext, taskId: number, sessionId: number, control
 }
 
 /** A task whose processes kept dying: fail it rather than take down process after process. */
-async function giveUp(e: EngineContext, session: JobSession, task: Task): Promise<void> {
+async function giveUp(e: EngineContext, session: SessionState, task: Task): Promise<void> {
   const reason = `gave up after ${task.attempts} attempts: the process running it stopped each time`;
   await e.store.transaction(async (r) => {
     const ended = { status: 'FAILED' as const, end: e.clock.now(), errorCode: 'INTERRUPTED', message: reason };

@@ -7,7 +7,7 @@ import type { Actor } from '../core/actor.ts';
 import { forbidden, invalid, notAllowed, notFound } from '../core/errors.ts';
 import { validateMissedRun } from '../core/missed-run.ts';
 import { HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID } from '../engine/system-jobs.ts';
-import type { Job, JobSession } from '../core/types.ts';
+import type { Job, SessionState } from '../core/types.ts';
 import type { StartResult } from '../engine/engine.ts';
 import { nextFireTime, validateSchedule } from '../engine/schedule.ts';
 import type { ServiceContext } from './context.ts';
@@ -15,8 +15,8 @@ import type { ServiceContext } from './context.ts';
 /** A job with the session it is running, if any, and the last one that ended. */
 export interface JobView {
   job: Job;
-  running: JobSession | undefined;
-  ended: JobSession | undefined;
+  running: SessionState | undefined;
+  ended: SessionState | undefined;
 }
 
 /**
@@ -40,8 +40,8 @@ export function jobService(ctx: ServiceContext) {
   }
 
   async function viewOf(job: Job): Promise<JobView> {
-    const running = job.runningSessionId !== null ? await store.sessions.get(job.runningSessionId) : undefined;
-    const ended = job.lastSessionId !== null ? await store.sessions.get(job.lastSessionId) : undefined;
+    const running = job.runningSessionId !== null ? await store.sessions.getState(job.runningSessionId) : undefined;
+    const ended = job.lastSessionId !== null ? await store.sessions.getState(job.lastSessionId) : undefined;
     return { job, running, ended };
   }
 

@@ -21,7 +21,7 @@
  * be part of a deadlock: its holder waits for nothing else.
  */
 import { sql } from 'kysely';
-import type { Job, JobSession, LogEntry, Task } from '../core/types.ts';
+import type { Job, SessionState, LogEntry, Task } from '../core/types.ts';
 import type { Dialect } from './migrations.ts';
 import type { Db } from './rows.ts';
 import { json } from './rows.ts';
@@ -152,7 +152,7 @@ export class EventRepository {
 
 // ---- what each event carries (ids as strings, as SPP's JSON has them) ---------------------------
 
-export function sessionEvent(type: 'session.started' | 'session.updated' | 'session.ended', s: JobSession): NewEvent {
+export function sessionEvent(type: 'session.started' | 'session.updated' | 'session.ended', s: SessionState): NewEvent {
   return {
     type, jobId: s.jobId, sessionId: s.id,
     data: {

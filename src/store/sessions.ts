@@ -2,7 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
-import type { JobSession, LogEntry, ScopeEntry, SessionStatistic, Task } from '../core/types.ts';
+import type { JobSession, LogEntry, ScopeEntry, SessionState, SessionStatistic, Task } from '../core/types.ts';
 import { bit, bool, json, listPage, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
@@ -12,8 +12,37 @@ export const toSession = (r: Selectable<JobSessionsTable>): JobSession => ({
   status: r.status as SessionStatus,
   cancelRequested: bool(r.cancelRequested),
   statistics: json<SessionStatistic[]>(r.statistics, []),
-  scope: json<ScopeEntry[]>(r.scope, []),
+  scope: scopeOf(r.id, r.scope),
 });
+
+const STATE_COLUMNS = [
+  'id', 'jobId', 'jobName', 'type', 'subType', 'serviceId', 'status', 'start', 'end', 'lastUpdate', 'numTasks', 'percent',
+  'results', 'trigger', 'cancelRequested', 'statistics',
+] as const satisfies readonly (keyof SessionState)[];
+// Fails to compile when SessionState gains a field the list above does not read.
+const everyColumn: [Exclude<keyof SessionState, (typeof STATE_COLUMNS)[number]>] extends [never] ? true : never = true;
+void everyColumn;
+
+/**
+ * A session's scope (SPP's policySnapshot: every server it covers) is written at its start and
+ * only grows when servers join; the engine and the status GET read the session again and again
+ * while it runs. Parsing a 10,000-server scope at each read took most of the engine's time in a
+ * 10,000-task session, so the last parse of each of the latest sessions is kept and used while
+ * the stored text is the same. Readers share the array: nothing may change it in place.
+ */
+const scopes = new Map<number, { text: string; parsed: ScopeEntry[] }>();
+const SCOPES_KEPT = 32;
+
+function scopeOf(id: number, text: string | null): ScopeEntry[] {
+  if (text === null || text.length < 1_000) return json<ScopeEntry[]>(text, []);
+  const kept = scopes.get(id);
+  if (kept && kept.text === text) return kept.parsed;
+  const parsed = json<ScopeEntry[]>(text, []);
+  scopes.delete(id);
+  scopes.set(id, { text, parsed });
+  if (scopes.size > SCOPES_KEPT) scopes.delete(scopes.keys().next().value!);
+  return parsed;
+}
 
 const toTask = (r: Selectable<TasksTable>): Task => ({ ...r, status: r.status as TaskStatus, payload: json<unknown>(r.payload, null) });
 
@@ -78,6 +107,12 @@ export class SessionRepository {
   async get(id: number): Promise<JobSession | undefined> {
     const r = await this.db.selectFrom('jobSessions').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toSession(r);
+  }
+
+  /** The session without its scope (SessionState); scope is the row's last column, so it is not even read. */
+  async getState(id: number): Promise<SessionState | undefined> {
+    const r = await this.db.selectFrom('jobSessions').select(STATE_COLUMNS).where('id', '=', id).executeTakeFirst();
+    return r && { ...r, status: r.status as SessionStatus, cancelRequested: bool(r.cancelRequested), statistics: json<SessionStatistic[]>(r.statistics, []) };
   }
 
   list(q: ListQuery, jobId?: number): Promise<ListResult<JobSession>> {

@@ -6,7 +6,7 @@
  */
 import type { Clock } from '../../core/clock.ts';
 import type { SessionProgress } from '../../core/status.ts';
-import type { Job, JobSession, ScopeEntry, SessionStatistic, Task } from '../../core/types.ts';
+import type { Job, SessionState, ScopeEntry, SessionStatistic, Task } from '../../core/types.ts';
 import type { Repositories, Store } from '../../store/index.ts';
 import type { Message } from '../messages.ts';
 
@@ -39,7 +39,7 @@ export interface Plan {
 export interface TaskRun {
   /** The task as claimed (RUNNING, its attempt counted). */
   task: Task;
-  session: JobSession;
+  session: SessionState;
   /** Aborted on cancel, on a lost claim, and when the process stops. */
   signal: AbortSignal;
   store: Store;
@@ -88,7 +88,7 @@ export interface JobType {
    * A start while a session of the job runs: tasks to add to that session. Without it (or with
    * no tasks) the start simply joins the run.
    */
-  join?(r: Repositories, job: Job, running: JobSession, req: StartRequest): Promise<Plan>;
+  join?(r: Repositories, job: Job, running: SessionState, req: StartRequest): Promise<Plan>;
   /**
    * Optional: reads what a task needs before the engine claims it, so that the task's start entry
    * commits with the claim (one transaction fewer a task). It must write nothing: the claim may
@@ -97,5 +97,5 @@ export interface JobType {
   prepare?(t: TaskToPrepare): Promise<Prepared>;
   run(t: TaskRun): Promise<TaskOutcome>;
   /** Called when every task has ended, in the transaction that closes the session. */
-  summarise?(r: Repositories, session: JobSession, progress: SessionProgress): Promise<Summary>;
+  summarise?(r: Repositories, session: SessionState, progress: SessionProgress): Promise<Summary>;
 }
