@@ -14,6 +14,7 @@
  *   node --import tsx bench/job-status/profile.ts
  *   BENCH_SECONDS=10 BENCH_PATH=/api/endeavour/job/1004/status node --import tsx bench/job-status/profile.ts
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { Session, type Profiler } from 'node:inspector';
@@ -33,6 +34,20 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 10);
 const PATH = process.env.BENCH_PATH || '/api/endeavour/job/1004';
 const DATABASE = process.env.BENCH_DATABASE || undefined;
 const ADMIN_PASSWORD = 'bench-admin-password';
+
+/**
+ * The main thread's own CPU time (user + system, µs) as the kernel counts it. The profiler's
+ * "busy" is wall time in the sampled frames: when other processes take the cores, a thread
+ * waiting to run inside `writev` still counts as busy there, and the figure grows with the
+ * machine's load. The kernel's count does not, so it is the one to compare between trees.
+ */
+const CLOCK_TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
+function mainThreadCpuUs(): number {
+  // Fields after the command name's closing parenthesis: state is field 3, utime 14, stime 15.
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * CLOCK_TICK_US;
+}
 
 /** Which part of the server a profile frame belongs to, by its script and name. */
 function partOf(f: Profiler.ProfileNode['callFrame']): string {
@@ -97,7 +112,25 @@ async function main(): Promise<void> {
       key: readFileSync(join(dataDir, 'tls', 'key.pem'), 'utf8'), cert: readFileSync(join(dataDir, 'tls', 'cert.pem'), 'utf8'), path: PATH, bytes,
     });
     const bare1 = await profileTarget(bare.url, {}, false).finally(() => bare.close());
-    console.log(`\nmain-thread CPU per request: census ${census1.toFixed(1)} µs, bare ${bare1.toFixed(1)} µs; bare/census = ${(bare1 / census1).toFixed(2)}`);
+    // Side by side, per request: what Census spends beyond the bare route, part by part and in
+    // the functions whose time differs most (Node's and Fastify's own work included: hooks and
+    // headers cost there, not in Census's files).
+    console.log(`\n${'part (µs/req, profiler)'.padEnd(40)} ${'census'.padStart(7)} ${'bare'.padStart(7)} ${'diff'.padStart(7)}`);
+    const parts = new Set([...census1.parts.keys(), ...bare1.parts.keys()]);
+    for (const part of [...parts].sort((x, y) => (census1.parts.get(y) ?? 0) - (census1.parts.get(x) ?? 0))) {
+      const c = census1.parts.get(part) ?? 0;
+      const b = bare1.parts.get(part) ?? 0;
+      if (c < 0.05 && b < 0.05) continue;
+      console.log(`${part.slice(0, 40).padEnd(40)} ${c.toFixed(1).padStart(7)} ${b.toFixed(1).padStart(7)} ${(c - b).toFixed(1).padStart(7)}`);
+    }
+    console.log(`\nfunctions whose self time differs most (µs/req, census − bare):`);
+    const fns = new Set([...census1.fns.keys(), ...bare1.fns.keys()]);
+    const diffs = [...fns].map((fn) => [fn, (census1.fns.get(fn) ?? 0) - (bare1.fns.get(fn) ?? 0)] as const);
+    for (const [fn, d] of diffs.sort((x, y) => Math.abs(y[1]) - Math.abs(x[1])).slice(0, 25)) {
+      console.log(`${d.toFixed(2).padStart(7)}  ${fn}`);
+    }
+    console.log(`\nmain-thread busy per request (profiler): census ${census1.busy.toFixed(1)} µs, bare ${bare1.busy.toFixed(1)} µs; bare/census = ${(bare1.busy / census1.busy).toFixed(2)}`);
+    console.log(`main-thread CPU per request (kernel, user+sys): census ${census1.cpu.toFixed(1)} µs, bare ${bare1.cpu.toFixed(1)} µs; bare/census = ${(bare1.cpu / census1.cpu).toFixed(2)}`);
   } finally {
     await census.stop().catch(() => {});
     if (schema) {
@@ -108,8 +141,19 @@ async function main(): Promise<void> {
   }
 }
 
-/** Loads `url`, profiling this thread over the loaded seconds; prints the breakdown when `report`; returns busy µs per request. */
-async function profileTarget(url: string, headers: Record<string, string>, report: boolean): Promise<number> {
+/** Main-thread time per request: the profiler's busy time, the kernel's CPU time, and the busy time by part and by function (excluding idle and the load generator). */
+interface PerRequest {
+  busy: number;
+  cpu: number;
+  parts: Map<string, number>;
+  fns: Map<string, number>;
+}
+
+/**
+ * Loads `url`, profiling this thread over the loaded seconds; prints the breakdown when `report`;
+ * returns the profiler's busy µs and the kernel's CPU µs per request.
+ */
+async function profileTarget(url: string, headers: Record<string, string>, report: boolean): Promise<PerRequest> {
   {
     const run = (duration: number) => new Promise<{ requests: { average: number }; non2xx: number; errors: number }>((resolve, reject) =>
       autocannon({ url, connections: CONNECTIONS, duration, method: 'GET', headers, workers: 1 }, (err, r) => (err ? reject(err) : resolve(r))));
@@ -122,7 +166,9 @@ async function profileTarget(url: string, headers: Record<string, string>, repor
     await post('Profiler.enable');
     await post('Profiler.setSamplingInterval', { interval: 200 });
     await post('Profiler.start');
+    const cpuBefore = mainThreadCpuUs();
     const result = await run(SECONDS);
+    const cpuUs = mainThreadCpuUs() - cpuBefore;
     const { profile } = await post<{ profile: Profiler.Profile }>('Profiler.stop');
     session.disconnect();
 
@@ -138,12 +184,15 @@ async function profileTarget(url: string, headers: Record<string, string>, repor
       total += t;
       const part = partOf(n.callFrame);
       byPart.set(part, (byPart.get(part) ?? 0) + t);
+      if (part === 'idle' || part === 'excluded') continue;
       const fn = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
       byFn.set(fn, (byFn.get(fn) ?? 0) + t);
     }
     const busy = total - (byPart.get('idle') ?? 0) - (byPart.get('excluded') ?? 0);
     const requests = result.requests.average * SECONDS;
-    if (!report) return busy / requests;
+    const perReq = (m: Map<string, number>) => new Map([...m].filter(([k]) => k !== 'idle' && k !== 'excluded').map(([k, t]) => [k, t / requests]));
+    const perRequest: PerRequest = { busy: busy / requests, cpu: cpuUs / requests, parts: perReq(byPart), fns: perReq(byFn) };
+    if (!report) return perRequest;
     const out = join(tmpdir(), `census-job-status-${Date.now()}.cpuprofile`);
     writeFileSync(out, JSON.stringify(profile));
     console.log(`profile of GET ${PATH} on ${DATABASE ? 'PostgreSQL' : 'SQLite'}: ${Math.round(result.requests.average)} req/s over ${SECONDS} s, ` +
@@ -158,7 +207,7 @@ async function profileTarget(url: string, headers: Record<string, string>, repor
       if (fn.startsWith('(idle)') || fn.startsWith('dispatch ')) continue;
       console.log(`${(t / busy * 100).toFixed(1).padStart(6)}  ${fn}`);
     }
-    return busy / requests;
+    return perRequest;
   }
 }
 

@@ -6,7 +6,7 @@
  * under another route's rule, and a new route needs a session unless it says otherwise.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
 import { forbidden } from '../core/errors.ts';
 import type { Access as HeldAccess, Permission } from '../core/permissions.ts';
 import type { RoutePermission } from './schemas/index.ts';
@@ -52,8 +52,8 @@ export function markAccess(app: FastifyInstance): void {
  * `?action=` the route does not list needs what its first action needs (the handler then answers
  * the unknown action with a 400 to whoever may call the route at all).
  */
-export function checkPermission(req: FastifyRequest, held: HeldAccess): void {
-  const need = req.routeOptions.config?.permission;
+export function checkPermission(req: FastifyRequest, held: HeldAccess, config: RouteAccess | undefined = req.routeOptions.config): void {
+  const need = config?.permission;
   if (need === undefined || need === 'session') return;
   let p: Permission | 'session';
   if (typeof need === 'string') p = need;
@@ -65,8 +65,16 @@ export function checkPermission(req: FastifyRequest, held: HeldAccess): void {
   if (p !== 'session' && !held.can(p)) throw forbidden(`This needs the permission ${p}, which the user's roles do not give.`, 'permission.missing');
 }
 
-/** The access of the route a request matched; a request that matched none needs a session. */
-export const access = (req: FastifyRequest): Access => req.routeOptions.config?.access ?? 'session';
+/** What markAccess put in a route's config. */
+export type RouteAccess = Pick<FastifyContextConfig, 'access' | 'permission'>;
+
+/**
+ * The access of the route a request matched; a request that matched none needs a session.
+ * `config` is the matched route's (`req.routeOptions.config`): the login hook reads it once and
+ * passes it here and to checkPermission, since Fastify builds the whole routeOptions object
+ * afresh on every read of it.
+ */
+export const access = (req: FastifyRequest, config: RouteAccess | undefined = req.routeOptions.config): Access => config?.access ?? 'session';
 
 /** `Authorization: Bearer <token>` equal to the configured metrics token (compared in constant time). */
 export function metricsTokenMatches(req: FastifyRequest, token: string | undefined): boolean {

@@ -114,30 +114,47 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     }
   });
 
+  // The four server hooks below take Fastify's `done` callback instead of being `async`: each
+  // async hook costs a promise and a turn of the microtask queue on every request, even where it
+  // has nothing to do (a GET has no body to guard, onSend only sets headers, onResponse only
+  // counts). On the job status GET that was the larger part of what Census cost beyond the bare
+  // route (bench/README.md, job-status). Only the session check's own promise remains.
+
   // Access is decided by the route that matched (its schema's `security`, src/api/access.ts),
   // never by how the URL was spelled; a request that matched no route needs a session too.
-  app.addHook('onRequest', async (req) => {
-    const how = access(req);
+  app.addHook('onRequest', (req, _reply, done) => {
+    // Read once for both checks: Fastify builds routeOptions afresh at each read.
+    const config = req.routeOptions.config;
+    const how = access(req, config);
     // No route matched: the not-found handler below runs, and asks for a session under /api and /ngp.
-    if (how === 'public' || req.is404) return;
-    if (how === 'session-or-token' && metricsTokenMatches(req, options.metricsToken)) return;
+    if (how === 'public' || req.is404) return done();
+    if (how === 'session-or-token' && metricsTokenMatches(req, options.metricsToken)) return done();
     // An API key comes as `Authorization: Bearer cns_…` or in place of the session id.
-    req.principal = await ctx.services.auth.authenticate(bearerApiKey(req) ?? sessionHeader(req) ?? streamSessionId(req) ?? downloadSessionId(req), req.ip);
-    checkPermission(req, req.principal.access);
+    ctx.services.auth.authenticate(bearerApiKey(req) ?? sessionHeader(req) ?? streamSessionId(req) ?? downloadSessionId(req), req.ip).then((principal) => {
+      req.principal = principal;
+      // A refusal (403) goes to `done` as an error, exactly as a failed session check (401) does.
+      let refused: FastifyError | undefined;
+      try {
+        checkPermission(req, principal.access, config);
+      } catch (err) {
+        refused = err as FastifyError;
+      }
+      done(refused);
+    }, done);
   });
   // Changes refused before any use case ran (permission, validation) go to the audit log.
   auditRefusals(app, ctx);
 
   // A body that stops arriving is cut within seconds (408) instead of holding its connection.
-  app.addHook('preParsing', async (req, reply, payload) => {
+  app.addHook('preParsing', (req, reply, payload, done) => {
     const length = req.headers['content-length'];
-    if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return payload;
-    return guardBody(payload, limits.bodyIdleTimeoutMs, reply.raw);
+    if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return done(null, payload);
+    done(null, guardBody(payload, limits.bodyIdleTimeoutMs, reply.raw));
   });
 
   // Headers every answer carries: no MIME sniffing, nothing cached by default (API answers hold
   // session-bound data), no framing of any HTML page, and HSTS where Census speaks HTTPS.
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
     if (options.https) reply.header('strict-transport-security', 'max-age=31536000');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
@@ -149,7 +166,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     // A body that was not read to its end (cut, or refused before reading) leaves the connection
     // out of step: close it after this answer rather than read the next request from the middle.
     if (reply.statusCode === 408 || !req.raw.complete) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
   app.all(BAD_PATH_ROUTE, { schema: { hide: true, security: [] } }, async (req) => {
@@ -212,7 +229,10 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   alertRoutes(app, ctx);
   smtpRoutes(app, ctx);
   const metrics = metricsRoutes(app, ctx); // GET /metrics: a session or the metrics token
-  app.addHook('onResponse', async (req, reply) => metrics.observe(req, reply));
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.observe(req, reply);
+    done();
+  });
   webRoutes(app);
   return app;
 }
