@@ -55,8 +55,10 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // The hot path of every monitoring client. The serialized body of an idle job is kept while
   // jobs.generation() stays the same: on the embedded default until this process writes
   // anything, on PostgreSQL until any process changes a job or a session (the store's change
-  // feed). A running job is always read fresh (its duration moves).
+  // feed). A running job's answer moves with the clock (its duration): what it is made of (the
+  // job and its sessions) is kept the same way, and only the answer is made again.
   const cache = new Map<string, { gen: number; body: string }>();
+  const runningViews = new Map<string, { gen: number; view: Awaited<ReturnType<typeof jobs.view>> }>();
   app.get('/api/endeavour/job/:id', {
     // The handler sends a serialized string (cached while nothing changes): the 200 schema
     // documents it and is not applied to it.
@@ -68,11 +70,15 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const gen = jobs.generation();
     const hit = gen === undefined ? undefined : cache.get(key);
     if (hit && hit.gen === gen) return reply.type('application/json; charset=utf-8').send(hit.body);
-    const v = await jobs.view(await actorOf(ctx, req), id);
+    const kept = gen === undefined ? undefined : runningViews.get(key);
+    const v = kept && kept.gen === gen ? kept.view : await jobs.view(await actorOf(ctx, req), id);
     const body = JSON.stringify(wire(base, v));
     if (gen !== undefined && v.job.runningSessionId === null) {
       if (cache.size >= MAX_CACHED) cache.clear();
       cache.set(key, { gen, body });
+    } else if (gen !== undefined) {
+      if (runningViews.size >= MAX_CACHED) runningViews.clear();
+      runningViews.set(key, { gen, view: v });
     }
     return reply.type('application/json; charset=utf-8').send(body);
   });
@@ -89,12 +95,16 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const gen = jobs.generation();
     const hit = gen === undefined ? undefined : statusCache.get(key);
     if (hit && hit.gen === gen) return hit.status;
-    const v = await jobs.view(await actorOf(ctx, req), id);
+    const kept = gen === undefined ? undefined : runningViews.get(key);
+    const v = kept && kept.gen === gen ? kept.view : await jobs.view(await actorOf(ctx, req), id);
     const w = wire(base, v);
     const status = { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
     if (gen !== undefined && v.job.runningSessionId === null) {
       if (statusCache.size >= MAX_CACHED) statusCache.clear();
       statusCache.set(key, { gen, status });
+    } else if (gen !== undefined) {
+      if (runningViews.size >= MAX_CACHED) runningViews.clear();
+      runningViews.set(key, { gen, view: v });
     }
     return status;
   });
