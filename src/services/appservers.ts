@@ -177,8 +177,7 @@ export function appServerService(ctx: ServiceContext, jobs: JobService, kind: Se
 
   /** Another server registered at the same address, port and type, if any. */
   async function sameAddress(r: Repositories, s: Pick<AppServer, 'hostAddress' | 'portNumber' | 'applicationType'>, except?: number) {
-    return (await r.appservers.all()).find((a) => a.id !== except &&
-      a.hostAddress.toLowerCase() === s.hostAddress.toLowerCase() && a.portNumber === s.portNumber && a.applicationType === s.applicationType);
+    return (await r.appservers.atAddress(s.hostAddress, s.portNumber, s.applicationType)).find((a) => a.id !== except);
   }
 
   const taken = (s: Pick<AppServer, 'hostAddress' | 'portNumber' | 'applicationType'>, same: AppServer) =>

@@ -350,10 +350,12 @@ CREATE INDEX IF NOT EXISTS tasks_target_end ON tasks (target_kind, target_id, "e
     // Every task's end counts its session's tasks by status (the progress, and the close after the
     // last one). On (session_id) alone that read every task row: 10,000 rows at each of a
     // 10,000-task session's ends. With the status in the index the count reads the index only.
-    name: 'tasks by session and status',
+    // A registration looks for a server of its type at its address (bulk: one look an entry).
+    name: 'tasks by session and status, servers by address',
     sql: `
 CREATE INDEX IF NOT EXISTS tasks_session_status ON tasks (session_id, status);
 DROP INDEX IF EXISTS tasks_session;
+CREATE INDEX IF NOT EXISTS appservers_address ON appservers (application_type, lower(host_address), port_number);
 `,
   },
 ];
