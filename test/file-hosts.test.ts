@@ -3,6 +3,10 @@
  * with passphrase), a file-system application server, an inventory, and its file systems at
  * /api/application/file/instance/{id}/filesystem.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type Sshd } from './support/sshd.ts';
 import { startTestServer, waitFor, type TestServer } from './support/server.ts';
@@ -11,6 +15,7 @@ describe('file-system hosts over SSH', () => {
   let s: TestServer;
   let sshd: Sshd;
   let sid: string;
+  let hostId: number;
 
   beforeAll(async () => {
     sshd = await startSshd();
@@ -33,6 +38,7 @@ describe('file-system hosts over SSH', () => {
     });
     expect(reg.status).toBe(201);
     expect(reg.json.oskey.href).toBe(key.json.links.self.href);
+    hostId = reg.json.id;
 
     const instance = await waitFor(async () => {
       const r = await s.req('GET', '/api/application/file/instance', { sid });
@@ -52,6 +58,42 @@ describe('file-system hosts over SSH', () => {
     for (const r of [key, reg, test, fs]) {
       expect(r.text).not.toContain('PRIVATE KEY');
       expect(r.text).not.toContain(sshd.encrypted.passphrase);
+    }
+  });
+
+  it('finds a file system mounted between two inventories, and its unmounting in the next', async () => {
+    // The host is this machine (the test sshd): a small ext4 image on a loop device is a real
+    // file system the collector keeps (tmpfs and the like it leaves out).
+    const dir = mkdtempSync(join(tmpdir(), 'census-mount-'));
+    const image = join(dir, 'fs.img');
+    const point = join(dir, 'mnt');
+    const changesOf = async () => {
+      const run = await s.req('POST', `/api/appserver/${hostId}?action=inventory`, { sid });
+      expect(run.status, run.text).toBeLessThan(300);
+      const session = await waitFor(async () => {
+        const r = await s.req('GET', `/api/endeavour/jobsession/${run.json.sessionId}`, { sid });
+        return r.json.status === 'RUNNING' ? undefined : r.json;
+      }, 'the file host inventory');
+      expect(session.status).toBe('COMPLETED');
+      return ((await s.req('GET', `/api/endeavour/jobsession/${session.id}/change?pageSize=1000`, { sid })).json.changes as { objectName: string; change: string }[])
+        .filter((c) => c.objectName === point);
+    };
+    try {
+      execFileSync('truncate', ['-s', '8M', image]);
+      execFileSync('mkfs.ext4', ['-q', '-F', image]);
+      execFileSync('mkdir', ['-p', point]);
+      expect(await changesOf()).toEqual([]);
+      execFileSync('mount', ['-o', 'loop', image, point]);
+      expect((await changesOf()).map((c) => c.change)).toEqual(['appeared']);
+      execFileSync('umount', [point]);
+      expect((await changesOf()).map((c) => c.change)).toEqual(['disappeared']);
+    } finally {
+      try {
+        execFileSync('umount', [point], { stdio: 'ignore' });
+      } catch {
+        // not mounted (the usual case)
+      }
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
