@@ -7,13 +7,17 @@ import { bit, bool, json, listPage, type Db, type ServerScope } from './rows.ts'
 import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
-export const toSession = (r: Selectable<JobSessionsTable>): JobSession => ({
+/** A session row without its scope, as the store reads it (the row's columns but `scope`). */
+type StateRow = Omit<Selectable<JobSessionsTable>, 'scope'>;
+
+const toState = (r: StateRow): SessionState => ({
   ...r,
   status: r.status as SessionStatus,
   cancelRequested: bool(r.cancelRequested),
   statistics: json<SessionStatistic[]>(r.statistics, []),
-  scope: scopeOf(r.id, r.scope),
 });
+
+export const toSession = (r: Selectable<JobSessionsTable>): JobSession => ({ ...toState(r), scope: json<ScopeEntry[]>(r.scope, []) });
 
 const STATE_COLUMNS = [
   'id', 'jobId', 'jobName', 'type', 'subType', 'serviceId', 'status', 'start', 'end', 'lastUpdate', 'numTasks', 'percent',
@@ -22,27 +26,6 @@ const STATE_COLUMNS = [
 // Fails to compile when SessionState gains a field the list above does not read.
 const everyColumn: [Exclude<keyof SessionState, (typeof STATE_COLUMNS)[number]>] extends [never] ? true : never = true;
 void everyColumn;
-
-/**
- * A session's scope (SPP's policySnapshot: every server it covers) is written at its start and
- * only grows when servers join; the engine and the status GET read the session again and again
- * while it runs. Parsing a 10,000-server scope at each read took most of the engine's time in a
- * 10,000-task session, so the last parse of each of the latest sessions is kept and used while
- * the stored text is the same. Readers share the array: nothing may change it in place.
- */
-const scopes = new Map<number, { text: string; parsed: ScopeEntry[] }>();
-const SCOPES_KEPT = 32;
-
-function scopeOf(id: number, text: string | null): ScopeEntry[] {
-  if (text === null || text.length < 1_000) return json<ScopeEntry[]>(text, []);
-  const kept = scopes.get(id);
-  if (kept && kept.text === text) return kept.parsed;
-  const parsed = json<ScopeEntry[]>(text, []);
-  scopes.delete(id);
-  scopes.set(id, { text, parsed });
-  if (scopes.size > SCOPES_KEPT) scopes.delete(scopes.keys().next().value!);
-  return parsed;
-}
 
 const toTask = (r: Selectable<TasksTable>): Task => ({ ...r, status: r.status as TaskStatus, payload: json<unknown>(r.payload, null) });
 
@@ -112,7 +95,7 @@ export class SessionRepository {
   /** The session without its scope (SessionState); scope is the row's last column, so it is not even read. */
   async getState(id: number): Promise<SessionState | undefined> {
     const r = await this.db.selectFrom('jobSessions').select(STATE_COLUMNS).where('id', '=', id).executeTakeFirst();
-    return r && { ...r, status: r.status as SessionStatus, cancelRequested: bool(r.cancelRequested), statistics: json<SessionStatistic[]>(r.statistics, []) };
+    return r && toState(r);
   }
 
   list(q: ListQuery, jobId?: number): Promise<ListResult<JobSession>> {
