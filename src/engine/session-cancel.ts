@@ -9,9 +9,9 @@ import { finishIfDone } from './session-progress.ts';
 import { moveTask, writeLog } from './session-records.ts';
 
 export async function cancelSession(e: EngineContext, sessionId: number, by: string): Promise<JobSession> {
-  const s = await e.store.sessions.getState(sessionId);
+  const s = await e.store.sessions.get(sessionId);
   if (!s) throw notFound('Job session', sessionId);
-  if (!canCancelSession(s)) return (await e.store.sessions.get(sessionId))!;
+  if (!canCancelSession(s)) return s;
   await e.store.transaction(async (r) => {
     const lastUpdate = e.clock.now();
     await r.sessions.update(sessionId, { status: 'CANCELLING', cancelRequested: true, lastUpdate });

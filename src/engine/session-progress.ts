@@ -59,8 +59,10 @@ const PROGRESS_LOCK = 4242004;
  * On PostgreSQL two tasks' transactions could each count before the other commits and each see
  * the other still running, so no one would close the session: the per-session lock makes the
  * second count wait for the first commit, and a count in READ COMMITTED then sees it. It is
- * taken after the task's own writes, and the journal's lock is the only one taken after it, so
- * it cannot join a deadlock.
+ * taken after the task's own writes. A transaction waiting for it holds only its own task's
+ * rows (the task, its server's inventory and alerts); what the holder writes after taking it
+ * (this session's and job's rows, their alerts, the journal) is none of those, so neither can
+ * wait on the other.
  */
 export async function progressWithin(e: EngineContext, r: Repositories, sessionId: number): Promise<SessionState | null> {
   await r.lock(PROGRESS_LOCK, sessionId);

@@ -65,15 +65,15 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
   const ended = { status: outcome.status, end: e.clock.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
   // The task's end, what it found, its last log entries and the session's progress (its close,
   // after the last task) commit together, or not at all.
-  const recorded = await e.store.transaction(async (r) => {
-    if (!(await r.tasks.finish(task.id, owner, ended))) return { lost: true };
+  const closed = await e.store.transaction(async (r) => {
+    // A lost claim (lease ran out, or we were taken for dead): another process took the task over.
+    if (!(await r.tasks.finish(task.id, owner, ended))) return null;
     await commit?.(r);
     await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
     await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
-    return { lost: false, closed: await progressWithin(e, r, session.id) };
+    return progressWithin(e, r, session.id);
   });
-  // A lost claim (lease ran out, or we were taken for dead): another process took the task over.
-  if (recorded.closed) e.emit('session-ended', recorded.closed);
+  if (closed) e.emit('session-ended', closed);
 }
 
 /** A task this stopping process began but will not finish: PENDING again, queued again, logged. */
