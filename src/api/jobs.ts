@@ -58,7 +58,18 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // feed). A running job's answer moves with the clock (its duration): what it is made of (the
   // job and its sessions) is kept the same way, and only the answer is made again.
   const cache = new Map<string, { gen: number; body: string }>();
-  const runningViews = new Map<string, { gen: number; view: Awaited<ReturnType<typeof jobs.view>> }>();
+  const runningViews = new Map<number, { gen: number; view: JobView }>();
+  /** The job with its sessions: a running job's as kept under this generation, else read (and a running one kept). */
+  async function viewOf(req: FastifyRequest, id: number, gen: number | undefined): Promise<JobView> {
+    const kept = gen === undefined ? undefined : runningViews.get(id);
+    if (kept && kept.gen === gen) return kept.view;
+    const view = await jobs.view(await actorOf(ctx, req), id);
+    if (gen !== undefined && view.job.runningSessionId !== null) {
+      if (runningViews.size >= MAX_CACHED) runningViews.clear();
+      runningViews.set(id, { gen, view });
+    }
+    return view;
+  }
   app.get('/api/endeavour/job/:id', {
     // The handler sends a serialized string (cached while nothing changes): the 200 schema
     // documents it and is not applied to it.
@@ -70,15 +81,11 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const gen = jobs.generation();
     const hit = gen === undefined ? undefined : cache.get(key);
     if (hit && hit.gen === gen) return reply.type('application/json; charset=utf-8').send(hit.body);
-    const kept = gen === undefined ? undefined : runningViews.get(key);
-    const v = kept && kept.gen === gen ? kept.view : await jobs.view(await actorOf(ctx, req), id);
+    const v = await viewOf(req, id, gen);
     const body = JSON.stringify(wire(base, v));
     if (gen !== undefined && v.job.runningSessionId === null) {
       if (cache.size >= MAX_CACHED) cache.clear();
       cache.set(key, { gen, body });
-    } else if (gen !== undefined) {
-      if (runningViews.size >= MAX_CACHED) runningViews.clear();
-      runningViews.set(key, { gen, view: v });
     }
     return reply.type('application/json; charset=utf-8').send(body);
   });
@@ -95,16 +102,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const gen = jobs.generation();
     const hit = gen === undefined ? undefined : statusCache.get(key);
     if (hit && hit.gen === gen) return hit.status;
-    const kept = gen === undefined ? undefined : runningViews.get(key);
-    const v = kept && kept.gen === gen ? kept.view : await jobs.view(await actorOf(ctx, req), id);
+    const v = await viewOf(req, id, gen);
     const w = wire(base, v);
     const status = { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
     if (gen !== undefined && v.job.runningSessionId === null) {
       if (statusCache.size >= MAX_CACHED) statusCache.clear();
       statusCache.set(key, { gen, status });
-    } else if (gen !== undefined) {
-      if (runningViews.size >= MAX_CACHED) runningViews.clear();
-      runningViews.set(key, { gen, view: v });
     }
     return status;
   });
