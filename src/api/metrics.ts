@@ -78,29 +78,35 @@ class Exposition {
  * what prom-client wrote for the same two families (HELP, TYPE, buckets cumulative with `+Inf`,
  * `_sum`, `_count`), so scrapers see no change.
  */
+interface DurationSeries {
+  labels: Record<string, string>;
+  /** Per bucket, not cumulative (text() sums them). */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
 class HttpFigures {
-  /** By `method status route`, bounded: methods × route patterns × statuses. */
-  private readonly series = new Map<string, { count: { n: number }; time: { labels: Record<string, string>; buckets: number[]; sum: number; count: number } }>();
-  private readonly counts: { labels: Record<string, string>; n: number }[] = [];
-  private readonly times = new Map<string, { labels: Record<string, string>; buckets: number[]; sum: number; count: number }>();
+  /** Request counts by `method status route`, each with its duration series; bounded: methods × route patterns × statuses. */
+  private readonly counts = new Map<string, { labels: Record<string, string>; n: number; time: DurationSeries }>();
+  /** Durations by `method route` (the histogram has no status label). */
+  private readonly times = new Map<string, DurationSeries>();
 
   observe(method: string, route: string, status: number, seconds: number): void {
     const key = `${method} ${status} ${route}`;
-    let s = this.series.get(key);
-    if (!s) {
-      const count = { labels: { method, route, status: String(status) }, n: 0 };
-      this.counts.push(count);
+    let c = this.counts.get(key);
+    if (!c) {
       const timeKey = `${method} ${route}`;
       let time = this.times.get(timeKey);
       if (!time) {
         time = { labels: { method, route }, buckets: HTTP_BUCKETS.map(() => 0), sum: 0, count: 0 };
         this.times.set(timeKey, time);
       }
-      s = { count, time };
-      this.series.set(key, s);
+      c = { labels: { method, route, status: String(status) }, n: 0, time };
+      this.counts.set(key, c);
     }
-    s.count.n += 1;
-    const t = s.time;
+    c.n += 1;
+    const t = c.time;
     t.sum += seconds;
     t.count += 1;
     // The first bound at or above the value (as prom-client counts); above them all, only +Inf.
@@ -115,7 +121,7 @@ class HttpFigures {
   text(): string {
     const e = new Exposition();
     e.family('census_http_requests_total', 'counter', 'HTTP requests answered by this process, by method, route pattern and status.');
-    for (const c of this.counts) e.sample('census_http_requests_total', c.labels, c.n);
+    for (const c of this.counts.values()) e.sample('census_http_requests_total', c.labels, c.n);
     e.family('census_http_request_duration_seconds', 'histogram', 'Time to answer HTTP requests in this process, by method and route pattern.');
     e.histogram('census_http_request_duration_seconds', HTTP_BUCKETS, [...this.times.values()].map((t) => {
       let acc = 0;
