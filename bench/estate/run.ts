@@ -163,10 +163,10 @@ async function inventory(api: Api, pids: () => number[], dbPids: (number | null)
   const dbCpu = spent(cpu0, cpu1);
   const dbEach = cpu0.map((c, i) => (c === null || cpu1[i] === null ? '?' : (cpu1[i]! - c).toFixed(1))).join(' + ');
   const censusCpu = spent(census0, cpuOf(pids()));
+  const proxyCpu = spent(proxy0, cpuOf([proxyPid]));
   // Sessions are counted as they end: wait for the run's to have ended.
   await new Promise((r) => setTimeout(r, 1000));
   const logins1 = await pgLogins();
-  const proxyCpu = spent(proxy0, cpuOf([proxyPid]));
   const busy1 = machineBusySeconds();
   const perType = await taskTimes(api, job.lastrun?.sessionId).catch((err: Error) => `task times unavailable: ${err.message}`);
   return { pgLogins: logins0 !== null && logins1 !== null ? logins1 - logins0 : null, dbEach, seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, censusCpu, proxyCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
