@@ -10,6 +10,7 @@ import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
 import { bodyObject, idParam, queryParam, actorOf, type ApiContext } from './context.ts';
 import { baseUrl, link } from './links.ts';
 import { answer, collectionQuery, JobActionBody, pathParams, query, requestBody, routeSchema, TAGS, TriggerBody } from './schemas/index.ts';
+import type { JobWire, LastrunWire } from './schemas/index.ts';
 import { jobToWire } from './wire.ts';
 
 const JOB_ID = pathParams({ id: 'Job id, e.g. 1004.' });
@@ -26,6 +27,32 @@ const JOB_FIELDS: FieldMap = Object.fromEntries(
 );
 
 const MAX_CACHED = 256;
+
+type JobStatusAnswer = { currentStatus: string; lastSessionStatus: string | null; lastrun: LastrunWire | null; id: string };
+
+/** A serialized job: whole, or split where its running session's duration goes, with that session's start. */
+type KeptBody = string | { head: string; tail: string; start: number };
+
+const DURATION_MARK = '\u0000duration\u0000';
+
+/** The job's JSON; while a session runs, cut where lastrun.duration is written (render() puts it in). */
+function keepBody(w: JobWire, running: { start: number } | undefined): KeptBody {
+  if (!running || !w.lastrun) return JSON.stringify(w);
+  const text = JSON.stringify({ ...w, lastrun: { ...w.lastrun, duration: DURATION_MARK } });
+  const mark = JSON.stringify(DURATION_MARK);
+  const at = text.indexOf(mark);
+  return { head: text.slice(0, at), tail: text.slice(at + mark.length), start: running.start };
+}
+
+function render(body: KeptBody, now: number): string {
+  return typeof body === 'string' ? body : body.head + String(now - body.start) + body.tail;
+}
+
+/** Bounded by clearing: the keys are the job ids a client asks about, under each base URL. */
+function keep<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= MAX_CACHED && !map.has(key)) map.clear();
+  map.set(key, value);
+}
 
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { jobs } = ctx.services;
@@ -52,47 +79,33 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   });
 
-  // The hot path of every monitoring client. The serialized body of an idle job is kept while
-  // jobs.generation() stays the same: on the embedded default until this process writes
-  // anything, on PostgreSQL until any process changes a job or a session (the store's change
-  // feed). A running job's answer moves with the clock (its duration): what it is made of (the
-  // job and its sessions) is kept the same way, and only the answer is made again.
-  const cache = new Map<string, { gen: number; body: string }>();
-  const runningViews = new Map<number, { gen: number; view: JobView }>();
-  /** The job with its sessions: a running job's as kept under this generation, else read (and a running one kept). */
-  async function viewOf(req: FastifyRequest, id: number, gen: number | undefined): Promise<JobView> {
-    const kept = gen === undefined ? undefined : runningViews.get(id);
-    if (kept && kept.gen === gen) return kept.view;
-    const view = await jobs.view(await actorOf(ctx, req), id);
-    if (gen !== undefined && view.job.runningSessionId !== null) {
-      if (runningViews.size >= MAX_CACHED) runningViews.clear();
-      runningViews.set(id, { gen, view });
-    }
-    return view;
-  }
+  // The hot path of every monitoring client. Both answers are kept while jobs.generation()
+  // stays the same: on the embedded default until this process writes anything, on PostgreSQL
+  // until any process changes a job or a session (the store's change feed). Only one part of
+  // them moves with the clock, a running session's duration (its start is fixed and its end is
+  // null while it runs), so a running job's answer is kept too, with that number put in per
+  // request: while a session writes progress many times a second, most polls still cost no read.
+  const bodies = new Map<string, { gen: number; body: KeptBody }>();
   app.get('/api/endeavour/job/:id', {
-    // The handler sends a serialized string (cached while nothing changes): the 200 schema
-    // documents it and is not applied to it.
+    // The handler sends a serialized string: the 200 schema documents it and is not applied to it.
     schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: 'Get a job', params: JOB_ID, ok: { 200: 'Job' }, errors: [400, 404] }),
   }, async (req, reply) => {
     const id = idParam(req);
     const base = baseUrl(req);
     const key = `${base} ${id}`;
     const gen = jobs.generation();
-    const hit = gen === undefined ? undefined : cache.get(key);
-    if (hit && hit.gen === gen) return reply.type('application/json; charset=utf-8').send(hit.body);
-    const v = await viewOf(req, id, gen);
-    const body = JSON.stringify(wire(base, v));
-    if (gen !== undefined && v.job.runningSessionId === null) {
-      if (cache.size >= MAX_CACHED) cache.clear();
-      cache.set(key, { gen, body });
+    let body = gen === undefined ? undefined : bodies.get(key);
+    if (!body || body.gen !== gen) {
+      const v = await jobs.view(await actorOf(ctx, req), id);
+      body = { gen: gen ?? -1, body: keepBody(wire(base, v), v.running) };
+      if (gen !== undefined) keep(bodies, key, body);
     }
-    return reply.type('application/json; charset=utf-8').send(body);
+    return reply.type('application/json; charset=utf-8').send(render(body.body, clock.now()));
   });
 
-  // Polled as often: the answer of an idle job is kept the same way (as the object, which the
-  // route's schema serializes).
-  const statusCache = new Map<string, { gen: number; status: object }>();
+  // Kept the same way, as the object the route's schema serializes, with lastrun's duration
+  // filled in per request.
+  const statuses = new Map<string, { gen: number; status: JobStatusAnswer; start: number | null }>();
   app.get('/api/endeavour/job/:id/status', {
     schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: "Get a job's status", params: JOB_ID, ok: { 200: 'JobStatus' }, errors: [400, 404] }),
   }, async (req) => {
@@ -100,16 +113,16 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const base = baseUrl(req);
     const key = `${base} ${id}`;
     const gen = jobs.generation();
-    const hit = gen === undefined ? undefined : statusCache.get(key);
-    if (hit && hit.gen === gen) return hit.status;
-    const v = await viewOf(req, id, gen);
-    const w = wire(base, v);
-    const status = { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
-    if (gen !== undefined && v.job.runningSessionId === null) {
-      if (statusCache.size >= MAX_CACHED) statusCache.clear();
-      statusCache.set(key, { gen, status });
+    let hit = gen === undefined ? undefined : statuses.get(key);
+    if (!hit || hit.gen !== gen) {
+      const v = await jobs.view(await actorOf(ctx, req), id);
+      const w = wire(base, v);
+      const status = { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
+      hit = { gen: gen ?? -1, status, start: v.running?.start ?? null };
+      if (gen !== undefined) keep(statuses, key, hit);
     }
-    return status;
+    const { status, start } = hit;
+    return start === null || !status.lastrun ? status : { ...status, lastrun: { ...status.lastrun, duration: clock.now() - start } };
   });
 
   app.post('/api/endeavour/job/:id', {
