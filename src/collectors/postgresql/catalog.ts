@@ -89,12 +89,9 @@ export interface ReplicationSlot {
 }
 
 /** null when the role may not read pg_replication_slots (readable by all in stock PostgreSQL, but not guaranteed). */
-export async function readReplicationSlots(client: pg.Client): Promise<ReplicationSlot[] | null> {
+async function readReplicationSlots(client: pg.Client): Promise<ReplicationSlot[] | null> {
   try {
-    const { rows } = await client.query<{ slot_name: string; slot_type: string; active: boolean }>(
-      'SELECT slot_name, slot_type, active FROM pg_replication_slots ORDER BY slot_name',
-    );
-    return rows.map((r) => ({ name: r.slot_name, type: r.slot_type, active: r.active }));
+    return slotsOf((await client.query<SlotRow>(SLOTS_SQL)).rows);
   } catch (err) {
     if (errorCode(err) === '42501') return null;
     throw err;
@@ -204,14 +201,17 @@ function sizesById(pairs: [number, string | null][]): Map<number, number> {
 }
 
 /**
- * Per-database settings (ALTER DATABASE … SET), as "name=value", by database OID.
- * pg_db_role_setting is a shared catalog: one query from any database sees every database's.
+ * Per-database settings (ALTER DATABASE … SET), as "name=value", by database OID; null when the
+ * role may not read them. pg_db_role_setting is a shared catalog: one query from any database
+ * sees every database's.
  */
-export async function readDatabaseSettings(client: pg.Client): Promise<Map<number, string[]>> {
-  const { rows } = await client.query<{ setdatabase: number; setconfig: string[] | null }>(
-    'SELECT setdatabase, setconfig FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase <> 0',
-  );
-  return new Map(rows.map((r) => [r.setdatabase, [...(r.setconfig ?? [])].sort()]));
+async function readDatabaseSettings(client: pg.Client): Promise<Map<number, string[]> | null> {
+  try {
+    return dbSettingsOf((await client.query<DbSettingRow>(DB_SETTINGS_SQL)).rows);
+  } catch (err) {
+    if (errorCode(err) === '42501') return null;
+    throw err;
+  }
 }
 
 /**
@@ -268,7 +268,7 @@ function signalsOf(rows: SignalRow[]): ChangeSignals {
   };
 }
 
-/** What the home connection reads, all of it readable by any login role. */
+/** What the home connection reads. */
 export interface HomeReading {
   settings: Map<SettingName, Setting>;
   role: LoginRole;
@@ -276,26 +276,52 @@ export interface HomeReading {
   tablespaces: TablespaceRow[];
   databases: DatabaseRow[];
   signals: ChangeSignals;
+  /** null when the role may not read pg_replication_slots. */
+  slots: ReplicationSlot[] | null;
+  /** Per-database settings by OID; null when the role may not read pg_db_role_setting. */
+  dbSettings: Map<number, string[]> | null;
 }
 
+const SLOTS_SQL = 'SELECT slot_name, slot_type, active FROM pg_replication_slots ORDER BY slot_name';
+type SlotRow = { slot_name: string; slot_type: string; active: boolean };
+const slotsOf = (rows: SlotRow[]): ReplicationSlot[] => rows.map((r) => ({ name: r.slot_name, type: r.slot_type, active: r.active }));
+
+const DB_SETTINGS_SQL = 'SELECT setdatabase, setconfig FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase <> 0';
+type DbSettingRow = { setdatabase: number; setconfig: string[] | null };
+const dbSettingsOf = (rows: DbSettingRow[]): Map<number, string[]> => new Map(rows.map((r) => [Number(r.setdatabase), [...(r.setconfig ?? [])].sort()]));
+
+type HomeRow = {
+  settings: SettingRow[]; role: RoleRow[]; state: StateRow[]; tablespaces: TablespaceSqlRow[]; databases: DatabaseSqlRow[]; signals: SignalRow[];
+  slots?: SlotRow[]; db_settings?: DbSettingRow[];
+};
+
+const part = (sql: string, as: string) => `(SELECT coalesce(json_agg(x), '[]'::json) FROM (${sql}) x) AS ${as}`;
+const HOME_PARTS = [
+  part(SETTINGS_SQL, 'settings'), part(ROLE_SQL, 'role'), part(STATE_SQL, 'state'),
+  part(TABLESPACES_SQL, 'tablespaces'), part(DATABASES_SQL, 'databases'), part(SIGNALS_SQL, 'signals'),
+];
+const HOME_SQL = `SELECT ${HOME_PARTS.join(',\n       ')}`;
+const HOME_WITH_SHARED_SQL = `SELECT ${[...HOME_PARTS, part(SLOTS_SQL, 'slots'), part(DB_SETTINGS_SQL, 'db_settings')].join(',\n       ')}`;
+
 /**
- * The settings, the login role, the instance state, the tablespaces, the databases and the
- * change signals in one statement (JSON writes an oid as a string: the readers' Number() takes
- * both): one round trip and one plan instead of six. Each part is the
- * query its own reader sends, as a JSON array. Only catalogs and functions any role may read are
- * here (a relation the role may not read would fail the whole statement at its start, whatever
- * CASE guards it); pg_replication_slots and pg_db_role_setting keep queries of their own.
+ * Everything the home connection reads, in one statement (JSON writes an oid as a string: the
+ * readers' Number() takes both): one round trip and one plan instead of eight. Each part is the
+ * query its own reader sends, as a JSON array. pg_replication_slots and pg_db_role_setting are
+ * readable by every role in stock PostgreSQL, but an administrator may revoke that, and a
+ * relation the role may not read fails the whole statement at its start (whatever CASE guards
+ * it): on that refusal the rest is read again without them, and each of the two on its own.
  */
 export async function readHome(client: pg.Client): Promise<HomeReading> {
-  const part = (sql: string, as: string) => `(SELECT coalesce(json_agg(x), '[]'::json) FROM (${sql}) x) AS ${as}`;
-  const { rows } = await client.query<{
-    settings: SettingRow[]; role: RoleRow[]; state: StateRow[]; tablespaces: TablespaceSqlRow[]; databases: DatabaseSqlRow[]; signals: SignalRow[];
-  }>(`SELECT ${[
-    part(SETTINGS_SQL, 'settings'), part(ROLE_SQL, 'role'), part(STATE_SQL, 'state'),
-    part(TABLESPACES_SQL, 'tablespaces'), part(DATABASES_SQL, 'databases'), part(SIGNALS_SQL, 'signals'),
-  ].join(',\n       ')}`);
-  const row = rows[0];
+  let row: HomeRow | undefined;
+  try {
+    row = (await client.query<HomeRow>(HOME_WITH_SHARED_SQL)).rows[0];
+  } catch (err) {
+    if (errorCode(err) !== '42501') throw err;
+    row = (await client.query<HomeRow>(HOME_SQL)).rows[0];
+  }
   if (row === undefined) throw new Error('the server returned no row for a catalog query');
+  const slots = row.slots ? slotsOf(row.slots) : await readReplicationSlots(client);
+  const dbSettings = row.db_settings ? dbSettingsOf(row.db_settings) : await readDatabaseSettings(client);
   return {
     settings: settingsOf(row.settings),
     role: loginRoleOf(row.role),
@@ -303,6 +329,8 @@ export async function readHome(client: pg.Client): Promise<HomeReading> {
     tablespaces: tablespacesOf(row.tablespaces),
     databases: databasesOf(row.databases),
     signals: signalsOf(row.signals),
+    slots,
+    dbSettings,
   };
 }
 

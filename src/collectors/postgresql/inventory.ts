@@ -9,11 +9,9 @@ import type pg from 'pg';
 import { describeServer, errorCode } from '../network-errors.ts';
 import type { CollectedDatabase, CollectedInstance, CollectResult, CollectTarget, PreviousInventory, ReadinessFinding } from '../types.ts';
 import {
-  readDatabaseSettings,
   readDatabaseSizes,
   readExtensions,
   readHome,
-  readReplicationSlots,
   readTablespaceSizes,
   withStatementTimeout,
   type ChangeSignals,
@@ -88,23 +86,20 @@ export async function collectInventory(
   // moves the counter for next time.
   const home = await readHome(client);
   const { settings, role } = home;
-  const properties = await readInstanceProperties(client, home, notes);
+  const properties = instanceProperties(home, notes);
   const tablespaces = home.tablespaces.map(
     (row): TablespaceEntry => ({ row, out: { name: row.name, location: row.location, sizeBytes: null } }),
   );
   properties.tablespaces = tablespaces.map((t) => t.out);
   const databases = home.databases.map((row): DatabaseEntry => ({ row, out: databaseOut(row) }));
-  const dbSettings = await readDatabaseSettings(client).catch((err: unknown) => {
-    if (errorCode(err) !== '42501') throw err;
-    return null;
-  });
+  const { dbSettings } = home;
   for (const { row, out } of databases) if (dbSettings) out.properties.settings = dbSettings.get(row.oid) ?? [];
   const signals = Number(settings.get('server_version_num')?.setting ?? 0) >= SIGNALS_FROM ? home.signals : null;
   for (const finding of settingsFindings(settings, role, target)) notes.find(finding);
   noteUnconnectable(databases, notes);
 
   // From here on everything is optional: it fills in what the time allows.
-  await addDatabaseSizes(session, budget, databases, notes);
+  await addDatabaseSizes(session, budget, databases, notes, signals && shared ? { epoch: signals.epoch, shared } : null);
   await addTablespaceSizes(session, budget, tablespaces, notes);
   const name = `${target.host}:${target.port ?? DEFAULT_PORT}`;
   await addExtensions(session, budget, databases, notes, carryOver(signals, previous?.instances.find((i) => i.name === name), shared));
@@ -121,13 +116,12 @@ export async function collectInventory(
   return { instances: [instance], warnings: notes.warnings };
 }
 
-async function readInstanceProperties(client: pg.Client, { settings, state }: HomeReading, notes: Notes): Promise<Record<string, unknown>> {
+function instanceProperties({ settings, state, slots }: HomeReading, notes: Notes): Record<string, unknown> {
   const properties: Record<string, unknown> = {
     ...settingsProperties(settings),
     isReplica: state.isReplica,
     rolesCount: state.rolesCount,
   };
-  const slots = await readReplicationSlots(client);
   if (slots === null) {
     notes.find({
       code: 'REPLICATION_SLOTS_NOT_READABLE',
@@ -228,13 +222,34 @@ function noteUnconnectable(databases: DatabaseEntry[], notes: Notes): void {
   }
 }
 
-async function addDatabaseSizes(session: Session, budget: Budget, databases: DatabaseEntry[], notes: Notes): Promise<void> {
+/**
+ * The sizes of the databases the login may connect to, in one statement. Within one session the
+ * cluster's sizes are read once for each set of databases asked about, however many addresses
+ * it is registered under (`cluster`: its epoch names the running server, ChangeSignals): walking
+ * every database's files is most of what a warm reading costs the server beside the login. A
+ * shared reading that failed is done again here, so this task's warnings say why.
+ */
+async function addDatabaseSizes(
+  session: Session,
+  budget: Budget,
+  databases: DatabaseEntry[],
+  notes: Notes,
+  cluster: { epoch: string; shared: Map<string, unknown> } | null,
+): Promise<void> {
   const readable = databases.filter((d) => d.row.mayConnect);
   if (readable.length === 0) return;
-  const sizes = await optionalRead(`sizes of ${readable.length} database(s)`, session, budget, notes, async (limitMs) => {
+  const read = () => optionalRead(`sizes of ${readable.length} database(s)`, session, budget, notes, async (limitMs) => {
     const client = await session.homeClient();
     return withStatementTimeout(client, limitMs, () => readDatabaseSizes(client, readable.map((d) => d.row.oid)));
   });
+  const key = cluster && `pg-sizes|${cluster.epoch}|${readable.map((d) => d.row.oid).sort((a, b) => a - b).join(',')}`;
+  const theirs = key ? (cluster!.shared.get(key) as Promise<Map<number, number> | null> | undefined) : undefined;
+  let sizes = theirs ? await theirs : null;
+  if (sizes === null) {
+    const mine = read();
+    if (key && !theirs) cluster!.shared.set(key, mine);
+    sizes = await mine;
+  }
   if (sizes === null) return;
   for (const { row, out } of readable) {
     out.sizeBytes = sizes.get(row.oid) ?? null;

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CollectorError, type CollectResult, type CollectTarget, type ConnectionCheck } from '../types.ts';
-import type { Setting, SettingName } from './catalog.ts';
+import { readHome, type Setting, type SettingName } from './catalog.ts';
 import { classifyPgError } from './errors.ts';
 import { postgresqlCollector } from './index.ts';
 import { settingsFindings } from './inventory.ts';
@@ -168,6 +168,45 @@ describe('postgresqlCollector: instance properties, extensions and readiness fin
     // The built-in tablespaces are the data directory: listed, not sized (the database sizes say it).
     expect(tablespaces).toContainEqual({ name: 'pg_default', location: null, sizeBytes: null });
     expect(tablespaces).toContainEqual({ name: 'pg_global', location: null, sizeBytes: null });
+  });
+
+  it('reads slots and database settings in the home statement, and each on its own once an administrator revoked it', async () => {
+    // Catalog ACLs are kept per database (pg_class), so revoking in a database of the test's own
+    // leaves every other client of this shared server alone.
+    const db = `census_t_${suffix}_r`;
+    await admin.query(`CREATE DATABASE ${db}`);
+    try {
+      await admin.query(`ALTER DATABASE ${db} SET work_mem = '5MB'`);
+      const oid = Number((await admin.query<{ oid: string }>('SELECT oid FROM pg_database WHERE datname = $1', [db])).rows[0]!.oid);
+      const asRole = async () => {
+        const client = new pg.Client({ host: HOST, port: PORT, user: role, password, database: db });
+        await client.connect();
+        try {
+          return await readHome(client);
+        } finally {
+          await client.end();
+        }
+      };
+      const full = await asRole();
+      expect(full.slots).toEqual(expect.any(Array));
+      expect(full.dbSettings?.get(oid)).toEqual(['work_mem=5MB']);
+
+      await inDatabase(db, (c) => c.query('REVOKE SELECT ON pg_catalog.pg_replication_slots FROM PUBLIC'));
+      const noSlots = await asRole();
+      expect(noSlots.slots).toBeNull();
+      expect(noSlots.dbSettings?.get(oid)).toEqual(['work_mem=5MB']);
+      expect(noSlots.databases).toEqual(full.databases);
+      expect(noSlots.settings).toEqual(full.settings);
+
+      await inDatabase(db, (c) => c.query('REVOKE SELECT ON pg_catalog.pg_db_role_setting FROM PUBLIC'));
+      const neither = await asRole();
+      expect(neither.slots).toBeNull();
+      expect(neither.dbSettings).toBeNull();
+      expect(neither.databases).toEqual(full.databases);
+      expect(neither.signals.epoch).toBe(full.signals.epoch);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    }
   });
 
   it("lists each connectable database's extensions, read in that database", async () => {
