@@ -169,8 +169,8 @@ export async function onInventoryRecorded(r: Repositories, inv: RecordedInventor
       objects: [server, { type: f.database ? 'database' : 'instance', id: object, name: f.database ?? f.instance }], ...common,
     }, now);
   }
-  for (const a of await r.alerts.openOfKind('inventory.finding')) {
-    if (a.key.startsWith(prefix) && !reported.has(a.key)) await r.alerts.clear(a.key, now);
+  for (const a of await r.alerts.openOfKind('inventory.finding', prefix)) {
+    if (!reported.has(a.key)) await r.alerts.clear(a.key, now);
   }
 }
 

@@ -98,9 +98,15 @@ export class AlertRepository {
     return r && toAlert(r);
   }
 
-  /** Open alerts of one kind (the watchdog's candidates for clearing). */
-  async openOfKind(kind: AlertKind): Promise<Alert[]> {
-    const rows = await this.db.selectFrom('alerts').selectAll().where('kind', '=', kind).where('openKey', 'is not', null).execute();
+  /**
+   * Open alerts of one kind (the watchdog's candidates for clearing), or only those whose key
+   * starts with `keyPrefix` (one server's: a task reads its own, not every server's).
+   */
+  async openOfKind(kind: AlertKind, keyPrefix?: string): Promise<Alert[]> {
+    let q = this.db.selectFrom('alerts').selectAll().where('kind', '=', kind).where('openKey', 'is not', null);
+    // The prefixes are built from ids and fixed words: no LIKE wildcard to escape.
+    if (keyPrefix !== undefined) q = q.where('openKey', 'like', `${keyPrefix}%`);
+    const rows = await q.execute();
     return rows.map(toAlert);
   }
 
