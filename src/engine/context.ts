@@ -42,5 +42,7 @@ export interface EngineContext {
   };
   /** Tasks this process runs now, with the controller that aborts each. */
   mine: Map<number, { sessionId: number; controller: AbortController }>;
+  /** Sessions whose progress this process is counting now (session-progress.ts, progressAfter). */
+  counting: Map<number, { again: boolean; done: Promise<void> }>;
   emit<K extends keyof EngineEvents>(event: K, value: EngineEvents[K]): void;
 }

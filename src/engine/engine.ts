@@ -116,6 +116,7 @@ export class Engine extends EventEmitter {
       settings: { leaseMs: o.leaseMs, heartbeatMs: o.heartbeatMs, maxAttempts: o.maxAttempts, estateConcurrency: o.estateConcurrency },
       state: { owner: o.processName, stopping: false, abandoning: false },
       mine: new Map(),
+      counting: new Map(),
       emit: <K extends keyof EngineEvents>(event: K, value: EngineEvents[K]) => void this.emit(event, value),
     };
     this.dispatcher = new Dispatcher(this.e, { channels: o.channels, pollMs: o.dispatchPollMs });

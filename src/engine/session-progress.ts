@@ -48,23 +48,56 @@ export async function finishIfDone(e: EngineContext, sessionId: number): Promise
   if (closed) e.emit('session-ended', closed);
 }
 
+/**
+ * After a task's end committed: counts the session's progress, and closes it after its last
+ * task, in a transaction of its own. Task ends that commit while a count runs are covered by one
+ * more count after it (the callers wait for that one), so a process runs at most one count a
+ * session at a time however many of its tasks end, and 16 tasks ending together cost two counts,
+ * not sixteen.
+ *
+ * Why the count is not in the task's own transaction: it must see every other task's end, so on
+ * PostgreSQL concurrent ends would have to queue for it, each holding a per-session lock through
+ * its commit; at 1,000 servers that queue, not the CPU, set the session's pace. Done after the
+ * commit, the last end to commit is always followed by a count that sees all ends (READ
+ * COMMITTED sees what committed before each statement), and the close is a compare-and-set, so
+ * two processes counting at once close a session once. A process that dies between its commit
+ * and its count leaves the close to another process's count or to the sweeper (recovery.ts),
+ * which counts every live session it did not touch.
+ */
+export function progressAfter(e: EngineContext, sessionId: number): Promise<void> {
+  const running = e.counting.get(sessionId);
+  if (running) {
+    running.again = true;
+    return running.done;
+  }
+  const entry = { again: false, done: Promise.resolve() };
+  entry.done = (async () => {
+    try {
+      do {
+        entry.again = false;
+        await finishIfDone(e, sessionId);
+      } while (entry.again);
+    } finally {
+      e.counting.delete(sessionId);
+    }
+  })();
+  e.counting.set(sessionId, entry);
+  return entry.done;
+}
+
 /** Advisory lock kind (with the session id) under which a session's progress is counted. */
 const PROGRESS_LOCK = 4242004;
 
 /**
- * finishIfDone's work inside `r`, the transaction that ended a task (one transaction a task,
- * not two): updates progress and, after the last task, closes the session. Returns the closed
- * session, for the caller to announce after its commit (e.emit('session-ended')).
+ * finishIfDone's work inside `r`: updates progress and, after the last task, closes the session.
+ * Returns the closed session, for the caller to announce after its commit (e.emit('session-ended')).
  *
- * On PostgreSQL two tasks' transactions could each count before the other commits and each see
- * the other still running, so no one would close the session: the per-session lock makes the
- * second count wait for the first commit, and a count in READ COMMITTED then sees it. It is
- * taken after the task's own writes. A transaction waiting for it holds only its own task's
- * rows (the task, its server's inventory and alerts); what the holder writes after taking it
- * (this session's and job's rows, their alerts, the journal) is none of those, so neither can
- * wait on the other.
+ * On PostgreSQL two processes' counts could each run before the other's commit; the
+ * per-session lock makes the second wait for the first commit, so percent only moves forward.
+ * It is taken first: what the holder writes (this session's and job's rows, their alerts, the
+ * journal) is written by no transaction that waits for it.
  */
-export async function progressWithin(e: EngineContext, r: Repositories, sessionId: number): Promise<SessionState | null> {
+async function progressWithin(e: EngineContext, r: Repositories, sessionId: number): Promise<SessionState | null> {
   await r.lock(PROGRESS_LOCK, sessionId);
   const s = await r.sessions.getState(sessionId);
   if (!s || !isSessionLive(s.status)) return null;

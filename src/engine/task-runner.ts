@@ -11,7 +11,7 @@ import type { EngineContext } from './context.ts';
 import type { Prepared, TaskOutcome } from './jobtypes/index.ts';
 import { message, type Message } from './messages.ts';
 import type { QueuedTask } from './queue.ts';
-import { dispatch, finishIfDone, progressWithin, queueWithin } from './session-progress.ts';
+import { dispatch, finishIfDone, progressAfter, queueWithin } from './session-progress.ts';
 import { moveTask, writeLog } from './session-records.ts';
 import { DELIVERY_TARGET } from './jobtypes/delivery.ts';
 
@@ -63,17 +63,17 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
   if (e.state.stopping && queueSignal.aborted && outcome.status === 'CANCELLED') return e.state.abandoning ? undefined : handBack(e, session, running);
   const { commit } = outcome;
   const ended = { status: outcome.status, end: e.clock.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
-  // The task's end, what it found, its last log entries and the session's progress (its close,
-  // after the last task) commit together, or not at all.
-  const closed = await e.store.transaction(async (r) => {
+  // The task's end, what it found and its last log entries commit together, or not at all; then
+  // the session's progress is counted (and, after its last task, the session closed).
+  const finished = await e.store.transaction(async (r) => {
     // A lost claim (lease ran out, or we were taken for dead): another process took the task over.
-    if (!(await r.tasks.finish(task.id, owner, ended))) return null;
+    if (!(await r.tasks.finish(task.id, owner, ended))) return false;
     await commit?.(r);
     await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
     await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
-    return progressWithin(e, r, session.id);
+    return true;
   });
-  if (closed) e.emit('session-ended', closed);
+  if (finished) await progressAfter(e, session.id);
 }
 
 /** A task this stopping process began but will not finish: PENDING again, queued again, logged. */
