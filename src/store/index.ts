@@ -82,7 +82,7 @@ export class Repositories {
     this.workers = new WorkerRepository(db);
     this.vms = new VmRepository(db);
     this.notifications = new NotificationRepository(db, dialect);
-    this.alerts = new AlertRepository(db, this.notifications);
+    this.alerts = new AlertRepository(db, this.notifications, dialect);
     this.webhooks = new WebhookRepository(db);
     this.smtp = new SmtpRepository(db);
     this.recipients = new RecipientRepository(db);
@@ -190,6 +190,7 @@ export class Store extends Repositories {
     const out = await this.db.transaction().execute(async (tx) => {
       const r = new Repositories(tx, this.dialect);
       const v = await fn(r);
+      await r.logs.flush();
       wrote = await r.events.flush();
       notified = r.notifications.written;
       return v;

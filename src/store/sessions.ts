@@ -381,21 +381,43 @@ export class TaskRepository {
 }
 
 export class LogRepository {
+  private pending: LogEntry[] = [];
+
   constructor(private db: Db) {}
 
+  /**
+   * Inside a transaction the entries wait for flush(), which Store.transaction calls before
+   * COMMIT: a task's start, findings and end entries become one INSERT, not one each. Reads
+   * through this repository flush first, so they see them.
+   */
   async add(entries: LogEntry[]): Promise<void> {
     if (!entries.length) return;
-    await this.db
-      .insertInto('logs')
-      .values(entries.map((e) => ({ ...e, messageParams: JSON.stringify(e.messageParams) })))
-      .execute();
+    if (this.db.isTransaction) this.pending.push(...entries);
+    else await this.insert(entries);
+  }
+
+  /** Writes the entries add() kept back (in order). */
+  async flush(): Promise<void> {
+    const entries = this.pending;
+    this.pending = [];
+    await this.insert(entries);
+  }
+
+  private async insert(entries: LogEntry[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 200) {
+      await this.db
+        .insertInto('logs')
+        .values(entries.slice(i, i + 200).map((e) => ({ ...e, messageParams: JSON.stringify(e.messageParams) })))
+        .execute();
+    }
   }
 
   /**
    * Log entries; with a scope, entries of tasks on other servers are left out, and so are the
    * session's own entries with one of `namingServers` ids (they name servers of the whole session).
    */
-  list(q: ListQuery, scope: ServerScope = 'all', namingServers: readonly string[] = []): Promise<ListResult<LogEntry>> {
+  async list(q: ListQuery, scope: ServerScope = 'all', namingServers: readonly string[] = []): Promise<ListResult<LogEntry>> {
+    await this.flush();
     let base = this.db.selectFrom('logs');
     if (scope !== 'all') {
       const ids = scope.size ? [...scope] : [-1];
@@ -408,12 +430,14 @@ export class LogRepository {
   }
 
   async get(id: string): Promise<LogEntry | undefined> {
+    await this.flush();
     const r = await this.db.selectFrom('logs').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toLog(r);
   }
 
   /** Whether a session has an entry with this message id whose first parameter is `first`. */
   async has(sessionId: number, messageId: string, first: string): Promise<boolean> {
+    await this.flush();
     const rows = await this.db.selectFrom('logs').select('messageParams').where('sessionId', '=', sessionId).where('messageId', '=', messageId).execute();
     return rows.some((r) => json<string[]>(r.messageParams, [])[0] === first);
   }
