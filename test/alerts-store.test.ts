@@ -71,6 +71,19 @@ describe.each(DIALECTS)('alerts and notifications on %s', (_name, open) => {
     expect(await store.alerts.open('database:10031:main/x')).toBeDefined();
   });
 
+  it("lists one server's open findings by key prefix, and not a server whose id starts the same", async () => {
+    const { store } = t;
+    const raise = (key: string) => store.transaction((r) => r.alerts.raise({ ...FAILED, kind: 'inventory.finding', key }, 1000));
+    for (const key of ['finding:12:NO_ARCHIVE:main', 'finding:12:WAL_LEVEL_MINIMAL:main', 'finding:120:NO_ARCHIVE:main', 'finding:1:NO_ARCHIVE:main', 'finding:12;x']) await raise(key);
+    await store.transaction((r) => r.alerts.raise({ ...FAILED, kind: 'server.failing', key: 'finding:12:not-a-finding' }, 1000));
+    const keys = async (prefix: string) => (await store.alerts.openOfKind('inventory.finding', prefix)).map((a) => a.key).sort();
+    expect(await keys('finding:12:')).toEqual(['finding:12:NO_ARCHIVE:main', 'finding:12:WAL_LEVEL_MINIMAL:main']);
+    expect(await keys('finding:1:')).toEqual(['finding:1:NO_ARCHIVE:main']);
+    await store.transaction((r) => r.alerts.clear('finding:12:NO_ARCHIVE:main', 2000));
+    expect(await keys('finding:12:')).toEqual(['finding:12:WAL_LEVEL_MINIMAL:main']);
+    expect((await store.alerts.openOfKind('inventory.finding')).length).toBe(4);
+  });
+
   it('acknowledges only an active alert', async () => {
     const { store } = t;
     const { alert } = await store.transaction((r) => r.alerts.raise(FAILED, 1000));

@@ -6,6 +6,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Alert, AlertKind, AlertObject, AlertSeverity, AlertStatus, RaiseAlert } from '../core/alerts.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
+import type { Dialect } from './migrations.ts';
 import type { NotificationRepository } from './notifications.ts';
 import { json, listPage, type Db } from './rows.ts';
 import type { AlertsTable } from './schema.ts';
@@ -32,6 +33,7 @@ export class AlertRepository {
   constructor(
     private db: Db,
     private notifications: NotificationRepository,
+    private dialect: Dialect,
   ) {}
 
   /**
@@ -104,8 +106,14 @@ export class AlertRepository {
    */
   async openOfKind(kind: AlertKind, keyPrefix?: string): Promise<Alert[]> {
     let q = this.db.selectFrom('alerts').selectAll().where('kind', '=', kind).where('openKey', 'is not', null);
-    // The prefixes are built from ids and fixed words: no LIKE wildcard to escape.
-    if (keyPrefix !== undefined) q = q.where('openKey', 'like', `${keyPrefix}%`);
+    if (keyPrefix !== undefined) {
+      // SQLite compares text bytewise, so a prefix is a range of the open_key index (up to the
+      // prefix with its last character's successor). PostgreSQL's collation may ignore
+      // punctuation, which makes no such range exact: there LIKE decides (the prefixes are built
+      // from ids and fixed words, with no wildcard to escape).
+      const end = keyPrefix.slice(0, -1) + String.fromCharCode(keyPrefix.charCodeAt(keyPrefix.length - 1) + 1);
+      q = this.dialect === 'sqlite' ? q.where('openKey', '>=', keyPrefix).where('openKey', '<', end) : q.where('openKey', 'like', `${keyPrefix}%`);
+    }
     const rows = await q.execute();
     return rows.map(toAlert);
   }
