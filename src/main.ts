@@ -172,7 +172,11 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
   const sqliteFile = config.database ? undefined : join(config.dataDir, 'census.db');
   // Born 0600, so that SQLite's -wal and -shm, which take the database file's mode, are too.
   if (sqliteFile) createPrivateFile(sqliteFile);
-  const store = await Store.open({ url: config.database ?? sqliteFile!, ...(config.schema ? { schema: config.schema } : {}) });
+  // On PostgreSQL each running task holds a connection through its transactions: a pool smaller
+  // than the task slots (it was 10 for 16) left slots waiting for a connection, not for work.
+  // The rest is for heartbeats, progress counts and, on the server, the API.
+  const poolSize = Math.max(10, config.concurrency + 6);
+  const store = await Store.open({ url: config.database ?? sqliteFile!, poolSize, ...(config.schema ? { schema: config.schema } : {}) });
   // The key file can change under a running process (census rotate-key): the box follows it.
   const keys = loadOrCreateKeys(config.dataDir, config.secretKey);
   const secrets = SecretBox.fromRing(keys.ring, keys.source);
