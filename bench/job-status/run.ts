@@ -2,7 +2,7 @@
  * Benchmark: authenticated `GET /api/endeavour/job/1004` on Census's embedded default (SQLite,
  * HTTPS, in-process) versus a bare Fastify HTTPS route that replies the very same bytes, measured
  * in the same run on the same machine. Prints req/s and p50/p99 latency for each target and the
- * ratio census/bare.
+ * ratio census/bare (the median of paired rounds).
  *
  *   npm run bench                       # 10 s per measured run
  *   BENCH_SECONDS=5 npm run bench       # shorter
@@ -11,6 +11,8 @@
  *
  * Environment:
  *   BENCH_SECONDS      measured duration of each run, seconds (default 10)
+ *   BENCH_ROUNDS       paired rounds (bare and Census back to back, in turn in either order; default 6):
+ *                      the figure is the median of the rounds' ratios
  *   BENCH_WARMUP       warm-up per target before the measured runs, seconds (default 2)
  *   BENCH_CONNECTIONS  autocannon connections (default 10)
  *   BENCH_WORKERS      autocannon worker threads (default 1: the load generator runs on its own
@@ -48,7 +50,7 @@ const SECONDS = envNumber('BENCH_SECONDS', 10);
 const WARMUP_SECONDS = envNumber('BENCH_WARMUP', 2);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 10);
 const WORKERS = envNumber('BENCH_WORKERS', 1);
-const ROUNDS = 2;
+const ROUNDS = envNumber('BENCH_ROUNDS', 6);
 const PATH = process.env.BENCH_PATH || '/api/endeavour/job/1004';
 const DATABASE = process.env.BENCH_DATABASE || undefined;
 if (DATABASE && !/^postgres(ql)?:\/\//.test(DATABASE)) throw new Error('BENCH_DATABASE must be a postgres:// URL');
@@ -122,7 +124,9 @@ async function main(): Promise<number> {
 
     const results: Record<'bare' | 'census', AutocannonResult[]> = { bare: [], census: [] };
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const t of targets) {
+      // Each round is a pair, run back to back and in turn in either order, so that the host's
+      // drifts (this VM's throughput moves by half within minutes) fall on both sides of its ratio.
+      for (const t of round % 2 ? targets : [...targets].reverse()) {
         const r = await load(t.url, t.headers, SECONDS);
         failures.push(...problems(`${t.name} round ${round}`, r));
         results[t.name].push(r);
@@ -166,7 +170,9 @@ async function main(): Promise<number> {
       for (const f of failures) console.error(`FAIL ${f}`);
       return 1;
     }
-    console.log(`job-status${DATABASE ? ' (PostgreSQL)' : ''}: census/bare = ${(c.rps / b.rps).toFixed(2)} (census ${Math.round(c.rps)} req/s, bare ${Math.round(b.rps)} req/s)`);
+    const ratios = results.census.map((r, i) => r.requests.average / results.bare[i]!.requests.average);
+    console.log(`per-round census/bare: ${ratios.map((x) => x.toFixed(2)).join(', ')}`);
+    console.log(`job-status${DATABASE ? ' (PostgreSQL)' : ''}: census/bare = ${median(ratios).toFixed(2)} (median of ${ROUNDS} paired rounds, ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; census ${Math.round(c.rps)} req/s, bare ${Math.round(b.rps)} req/s)`);
     return 0;
   } finally {
     await Promise.resolve(bare?.close()).catch(() => {});
