@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DIALECTS, type TestStore } from './support/stores.ts';
+import { DIALECTS, sqliteStore, type TestStore } from './support/stores.ts';
 import { parseFilter, parseSort, toConditions, toOrder, type FieldMap } from '../src/core/query.ts';
 import type { JobSession } from '../src/core/types.ts';
 
@@ -96,5 +96,31 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
       }),
     ).rejects.toThrow('boom');
     expect(await t.store.users.byName('x')).toBeUndefined();
+  });
+});
+
+describe('the jobs cache generation on SQLite', () => {
+  let t: TestStore | undefined;
+  afterEach(async () => t && (await t.cleanup()));
+
+  it('moves with writes to jobs and sessions, not with writes to other tables', async () => {
+    t = await sqliteStore();
+    const { store } = t;
+    const gen = () => store.cacheGeneration('jobs')!;
+    let before = gen();
+    await store.users.create('someone', 'x', 1);
+    await store.identities.create({ name: 'i', username: 'u', kind: 'password', secret: 'sealed', type: 'system', ostype: 'LINUX', comment: null, createdAt: 1 });
+    await store.settings.put('alerts', { failingRuns: 2 });
+    expect(gen()).toBe(before);
+
+    const s = await store.sessions.insert(session(1_700_000_000_000, { status: 'RUNNING' }));
+    expect(gen()).toBeGreaterThan(before);
+    before = gen();
+    await store.transaction(async (r) => {
+      await r.logs.add([{ id: 'a'.repeat(24), sessionId: s.id, jobId: 1004, taskId: null, logTime: 1, type: 'INFO', messageId: 'CNSJ0001', messageParams: [], message: 'x' }]);
+    });
+    expect(gen()).toBe(before);
+    await store.sessions.update(s.id, { percent: 50, lastUpdate: 2 });
+    expect(gen()).toBeGreaterThan(before);
   });
 });

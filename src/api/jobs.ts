@@ -80,7 +80,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   // The hot path of every monitoring client. Both answers are kept while jobs.generation()
-  // stays the same: on the embedded default until this process writes anything, on PostgreSQL
+  // stays the same: on the embedded default until this process writes a job or a session, on PostgreSQL
   // until any process changes a job or a session (the store's change feed). Only one part of
   // them moves with the clock, a running session's duration (its start is fixed and its end is
   // null while it runs), so a running job's answer is kept too, with that number put in per

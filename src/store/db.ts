@@ -2,7 +2,7 @@
  * Opening the database: SQLite (better-sqlite3, a file in the data dir) by default, or PostgreSQL
  * (pg pool) when given a postgres:// URL. Both sit behind the same Kysely<DB>.
  */
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
+import { AliasNode, CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, TableNode, type KyselyPlugin, type OperationNode, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { DB } from './schema.ts';
@@ -17,18 +17,46 @@ export interface OpenOptions {
 }
 
 /**
- * Counts write statements run through this process's Kysely. Readers that cache (hot GETs) compare
- * the count before and after; see Store.cacheGeneration.
+ * Counts the write statements run through this process's Kysely that can change a job's answer:
+ * those to `jobs` and `job_sessions` (the 'jobs' scope of store/change-feed.ts, which PostgreSQL's
+ * triggers keep for other processes), and any whose table it cannot tell (SQL written with
+ * kysely's sql tag). Readers that
+ * cache (hot GETs) compare the count before and after; see Store.cacheGeneration. A running
+ * session's task claims, log entries and inventory rows do not move it: only its progress does.
  */
 class WriteCounter implements KyselyPlugin {
   count = 0;
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    if (args.node.kind !== 'SelectQueryNode') this.count++;
+    const table = writtenTable(args.node);
+    if (table !== null && (table === undefined || JOB_TABLES.has(table))) this.count++;
     return args.node;
   }
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
     return args.result;
   }
+}
+
+const JOB_TABLES = new Set(['jobs', 'job_sessions']);
+
+/** The table a statement writes; null for a read; undefined when it cannot be told. */
+function writtenTable(node: RootOperationNode): string | null | undefined {
+  switch (node.kind) {
+    case 'SelectQueryNode':
+      return null;
+    case 'InsertQueryNode':
+      return tableName(node.into);
+    case 'UpdateQueryNode':
+      return node.from ? undefined : tableName(node.table);
+    case 'DeleteQueryNode':
+      return node.from.froms.length === 1 ? tableName(node.from.froms[0]) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function tableName(node: OperationNode | undefined): string | undefined {
+  if (node && AliasNode.is(node)) node = node.node;
+  return node && TableNode.is(node) ? node.table.identifier.name : undefined;
 }
 
 export interface Opened {
