@@ -71,19 +71,25 @@ export class PgBossQueue implements TaskQueue {
   /**
    * Makes a queue unless it exists. On pg-boss's own connection, never in a Census transaction:
    * making one attaches a partition to pg-boss's job table. Two processes making the same queue
-   * at once is harmless (the second finds it made).
+   * at once is harmless: the second finds it made, or, when PostgreSQL chose it as a deadlock's
+   * victim before the other's transaction committed, tries again a moment later.
    */
   private queue(name: string): Promise<void> {
     let made = this.queues.get(name);
     if (!made) {
       made = (async () => {
-        if (await this.boss.getQueue(name)) return;
-        try {
-          // Retries are set on each message (below), so queues made by older versions get them too.
-          // Expiry: far beyond any task; keep finished messages an hour.
-          await this.boss.createQueue(name, { name, retryLimit: 0, expireInSeconds: 6 * 3600, retentionMinutes: 60 });
-        } catch (err) {
-          if (!(await this.boss.getQueue(name))) throw err;
+        for (let attempt = 1; ; attempt++) {
+          if (await this.boss.getQueue(name)) return;
+          try {
+            // Retries are set on each message (below), so queues made by older versions get them too.
+            // Expiry: far beyond any task; keep finished messages an hour.
+            await this.boss.createQueue(name, { name, retryLimit: 0, expireInSeconds: 6 * 3600, retentionMinutes: 60 });
+            return;
+          } catch (err) {
+            if (await this.boss.getQueue(name)) return;
+            if (attempt >= 5) throw err;
+            await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+          }
         }
       })();
       made.catch(() => this.queues.delete(name));
