@@ -332,9 +332,13 @@ describe('a real census server stopped across its trigger times', () => {
     let { url, sid } = await start();
     // The first start ran each system job once; wait for those to end.
     await waitFor(async () => ((await request(url, 'GET', '/api/endeavour/job/1004', { sid })).json.status === 'IDLE' ? true : undefined), 'the first inventory to end');
-    const put = await request(url, 'PUT', '/api/endeavour/job/1005/trigger', { sid, body: { missedRun: 'skip' } });
+    // Both daily triggers twelve hours away: at their default times (00:00 and 00:30 UTC) a run
+    // of this test just after either would meet a fire that is on time, not missed.
+    const far = new Date(Date.now() + 12 * HOUR).toISOString().slice(11, 16);
+    expect((await request(url, 'PUT', '/api/endeavour/job/1004/trigger', { sid, body: { time: far, timezone: 'UTC' } })).status).toBe(200);
+    const put = await request(url, 'PUT', '/api/endeavour/job/1005/trigger', { sid, body: { time: far, timezone: 'UTC', missedRun: 'skip' } });
     expect(put.status).toBe(200);
-    expect(put.json.triggers[0]).toMatchObject({ time: '00:30', timezone: 'UTC', missedRun: 'skip' });
+    expect(put.json.triggers[0]).toMatchObject({ time: far, timezone: 'UTC', missedRun: 'skip' });
     expect((await request(url, 'GET', '/api/endeavour/job/1005', { sid })).json.missedRun).toBe('skip');
     expect((await request(url, 'GET', '/api/endeavour/job/1004', { sid })).json.missedRun).toBe('run-once');
     const bad = await request(url, 'PUT', '/api/endeavour/job/1004/trigger', { sid, body: { missedRun: 'sometimes' } });
