@@ -30,28 +30,30 @@ const MAX_CACHED = 256;
 
 type JobStatusAnswer = { currentStatus: string; lastSessionStatus: string | null; lastrun: LastrunWire | null; id: string };
 
-/** A serialized job: whole, or split where its running session's duration goes, with that session's start. */
-type KeptBody = string | { head: string; tail: string; start: number };
+/** A serialized job: whole, or split where its running session's duration goes. */
+type KeptBody = string | { head: string; tail: string };
+
+/** A job's two answers under one generation; `start` is its running session's (null: none runs). */
+interface Kept {
+  gen: number;
+  body: KeptBody;
+  status: JobStatusAnswer;
+  start: number | null;
+}
 
 const DURATION_MARK = '\u0000duration\u0000';
 
 /** The job's JSON; while a session runs, cut where lastrun.duration is written (render() puts it in). */
-function keepBody(w: JobWire, running: { start: number } | undefined): KeptBody {
+function keepBody(w: JobWire, running: boolean): KeptBody {
   if (!running || !w.lastrun) return JSON.stringify(w);
   const text = JSON.stringify({ ...w, lastrun: { ...w.lastrun, duration: DURATION_MARK } });
   const mark = JSON.stringify(DURATION_MARK);
   const at = text.indexOf(mark);
-  return { head: text.slice(0, at), tail: text.slice(at + mark.length), start: running.start };
+  return { head: text.slice(0, at), tail: text.slice(at + mark.length) };
 }
 
-function render(body: KeptBody, now: number): string {
-  return typeof body === 'string' ? body : body.head + String(now - body.start) + body.tail;
-}
-
-/** Bounded by clearing: the keys are the job ids a client asks about, under each base URL. */
-function keep<V>(map: Map<string, V>, key: string, value: V): void {
-  if (map.size >= MAX_CACHED && !map.has(key)) map.clear();
-  map.set(key, value);
+function render({ body, start }: Kept, now: number): string {
+  return typeof body === 'string' ? body : body.head + String(now - start!) + body.tail;
 }
 
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -79,49 +81,48 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
     });
   });
 
-  // The hot path of every monitoring client. Both answers are kept while jobs.generation()
-  // stays the same: on the embedded default until this process writes a job or a session, on PostgreSQL
-  // until any process changes a job or a session (the store's change feed). Only one part of
-  // them moves with the clock, a running session's duration (its start is fixed and its end is
-  // null while it runs), so a running job's answer is kept too, with that number put in per
-  // request: while a session writes progress many times a second, most polls still cost no read.
-  const bodies = new Map<string, { gen: number; body: KeptBody }>();
+  // The hot path of every monitoring client. A job's answers (the job and its status) are kept
+  // while jobs.generation() stays the same: on the embedded default until this process writes a
+  // job or a session, on PostgreSQL until any process changes a job or a session (the store's
+  // change feed). Only one part of them moves with the clock, a running session's duration (its
+  // start is fixed and its end is null while it runs), so a running job's answers are kept too,
+  // with that number put in per request: while a session writes progress many times a second,
+  // most polls still cost no read. One read serves both routes.
+  const kept = new Map<string, Kept>();
+  async function keptAnswers(req: FastifyRequest): Promise<Kept> {
+    const id = idParam(req);
+    const base = baseUrl(req);
+    const key = `${base} ${id}`;
+    const gen = jobs.generation();
+    const hit = gen === undefined ? undefined : kept.get(key);
+    if (hit && hit.gen === gen) return hit;
+    const v = await jobs.view(await actorOf(ctx, req), id);
+    const w = wire(base, v);
+    const answers: Kept = {
+      gen: gen ?? -1,
+      body: keepBody(w, v.running !== undefined),
+      status: { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id },
+      start: v.running?.start ?? null,
+    };
+    if (gen === undefined) return answers;
+    // Bounded by clearing: the keys are the job ids clients ask about, under each base URL.
+    if (kept.size >= MAX_CACHED && !kept.has(key)) kept.clear();
+    kept.set(key, answers);
+    return answers;
+  }
+
   app.get('/api/endeavour/job/:id', {
     // The handler sends a serialized string: the 200 schema documents it and is not applied to it.
     schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: 'Get a job', params: JOB_ID, ok: { 200: 'Job' }, errors: [400, 404] }),
   }, async (req, reply) => {
-    const id = idParam(req);
-    const base = baseUrl(req);
-    const key = `${base} ${id}`;
-    const gen = jobs.generation();
-    let body = gen === undefined ? undefined : bodies.get(key);
-    if (!body || body.gen !== gen) {
-      const v = await jobs.view(await actorOf(ctx, req), id);
-      body = { gen: gen ?? -1, body: keepBody(wire(base, v), v.running) };
-      if (gen !== undefined) keep(bodies, key, body);
-    }
-    return reply.type('application/json; charset=utf-8').send(render(body.body, clock.now()));
+    return reply.type('application/json; charset=utf-8').send(render(await keptAnswers(req), clock.now()));
   });
 
-  // Kept the same way, as the object the route's schema serializes, with lastrun's duration
-  // filled in per request.
-  const statuses = new Map<string, { gen: number; status: JobStatusAnswer; start: number | null }>();
+  // The object the route's schema serializes, with lastrun's duration filled in per request.
   app.get('/api/endeavour/job/:id/status', {
     schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: "Get a job's status", params: JOB_ID, ok: { 200: 'JobStatus' }, errors: [400, 404] }),
   }, async (req) => {
-    const id = idParam(req);
-    const base = baseUrl(req);
-    const key = `${base} ${id}`;
-    const gen = jobs.generation();
-    let hit = gen === undefined ? undefined : statuses.get(key);
-    if (!hit || hit.gen !== gen) {
-      const v = await jobs.view(await actorOf(ctx, req), id);
-      const w = wire(base, v);
-      const status = { currentStatus: w.status, lastSessionStatus: w.lastSessionStatus, lastrun: w.lastrun ?? null, id: w.id };
-      hit = { gen: gen ?? -1, status, start: v.running?.start ?? null };
-      if (gen !== undefined) keep(statuses, key, hit);
-    }
-    const { status, start } = hit;
+    const { status, start } = await keptAnswers(req);
     return start === null || !status.lastrun ? status : { ...status, lastrun: { ...status.lastrun, duration: clock.now() - start } };
   });
 
