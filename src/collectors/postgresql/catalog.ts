@@ -88,16 +88,6 @@ export interface ReplicationSlot {
   active: boolean;
 }
 
-/** null when the role may not read pg_replication_slots (readable by all in stock PostgreSQL, but not guaranteed). */
-async function readReplicationSlots(client: pg.Client): Promise<ReplicationSlot[] | null> {
-  try {
-    return slotsOf((await client.query<SlotRow>(SLOTS_SQL)).rows);
-  } catch (err) {
-    if (errorCode(err) === '42501') return null;
-    throw err;
-  }
-}
-
 export interface TablespaceRow {
   oid: number;
   name: string;
@@ -201,20 +191,6 @@ function sizesById(pairs: [number, string | null][]): Map<number, number> {
 }
 
 /**
- * Per-database settings (ALTER DATABASE … SET), as "name=value", by database OID; null when the
- * role may not read them. pg_db_role_setting is a shared catalog: one query from any database
- * sees every database's.
- */
-async function readDatabaseSettings(client: pg.Client): Promise<Map<number, string[]> | null> {
-  try {
-    return dbSettingsOf((await client.query<DbSettingRow>(DB_SETTINGS_SQL)).rows);
-  } catch (err) {
-    if (errorCode(err) === '42501') return null;
-    throw err;
-  }
-}
-
-/**
  * What tells whether a database's own catalog can have changed since the last run (see
  * docs/inventory.md): the rows inserted, updated and deleted in it (catalog rows included, so
  * CREATE/ALTER/DROP EXTENSION moves them; reading never does) and when its statistics were last
@@ -282,10 +258,25 @@ export interface HomeReading {
   dbSettings: Map<number, string[]> | null;
 }
 
+/**
+ * One query's rows, made into `of`'s value; null when the role may not read what it asks (42501).
+ * For pg_replication_slots and pg_db_role_setting, readable by all in stock PostgreSQL but not
+ * guaranteed to be.
+ */
+async function unlessRefused<R extends pg.QueryResultRow, T>(client: pg.Client, text: string, of: (rows: R[]) => T): Promise<T | null> {
+  try {
+    return of((await client.query<R>(text)).rows);
+  } catch (err) {
+    if (errorCode(err) === '42501') return null;
+    throw err;
+  }
+}
+
 const SLOTS_SQL = 'SELECT slot_name, slot_type, active FROM pg_replication_slots ORDER BY slot_name';
 type SlotRow = { slot_name: string; slot_type: string; active: boolean };
 const slotsOf = (rows: SlotRow[]): ReplicationSlot[] => rows.map((r) => ({ name: r.slot_name, type: r.slot_type, active: r.active }));
 
+/** Per-database settings (ALTER DATABASE … SET), as "name=value", by database OID; pg_db_role_setting is a shared catalog, so one query from any database sees every database's. */
 const DB_SETTINGS_SQL = 'SELECT setdatabase, setconfig FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase <> 0';
 type DbSettingRow = { setdatabase: number; setconfig: string[] | null };
 const dbSettingsOf = (rows: DbSettingRow[]): Map<number, string[]> => new Map(rows.map((r) => [Number(r.setdatabase), [...(r.setconfig ?? [])].sort()]));
@@ -320,8 +311,8 @@ export async function readHome(client: pg.Client): Promise<HomeReading> {
     row = (await client.query<HomeRow>(HOME_SQL)).rows[0];
   }
   if (row === undefined) throw new Error('the server returned no row for a catalog query');
-  const slots = row.slots ? slotsOf(row.slots) : await readReplicationSlots(client);
-  const dbSettings = row.db_settings ? dbSettingsOf(row.db_settings) : await readDatabaseSettings(client);
+  const slots = row.slots ? slotsOf(row.slots) : await unlessRefused(client, SLOTS_SQL, slotsOf);
+  const dbSettings = row.db_settings ? dbSettingsOf(row.db_settings) : await unlessRefused(client, DB_SETTINGS_SQL, dbSettingsOf);
   return {
     settings: settingsOf(row.settings),
     role: loginRoleOf(row.role),
