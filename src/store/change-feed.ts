@@ -55,6 +55,9 @@ const TRIGGERS: { table: string; scope: ChangeScope; events: string }[] = [
 const triggerName = (table: string) => `census_change_v${TRIGGER_VERSION}_${table}`;
 
 /** The channel: one per schema (tests share a database, each run in a schema of its own). */
+/** The tables whose writes move a scope's generation (on SQLite, store/db.ts's WriteCounter counts them). */
+export const scopeTables = (scope: ChangeScope): ReadonlySet<string> => new Set(TRIGGERS.filter((t) => t.scope === scope).map((t) => t.table));
+
 export function changeChannel(schema: string | undefined): string {
   return schema ? `census_change_${schema.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63) : 'census_change';
 }

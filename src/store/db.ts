@@ -5,6 +5,7 @@
 import { AliasNode, CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, TableNode, type KyselyPlugin, type OperationNode, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
+import { scopeTables } from './change-feed.ts';
 import type { DB } from './schema.ts';
 import type { Dialect } from './migrations.ts';
 
@@ -18,11 +19,11 @@ export interface OpenOptions {
 
 /**
  * Counts the write statements run through this process's Kysely that can change a job's answer:
- * those to `jobs` and `job_sessions` (the 'jobs' scope of store/change-feed.ts, which PostgreSQL's
- * triggers keep for other processes), and any whose table it cannot tell (SQL written with
- * kysely's sql tag). Readers that
- * cache (hot GETs) compare the count before and after; see Store.cacheGeneration. A running
- * session's task claims, log entries and inventory rows do not move it: only its progress does.
+ * those to the tables of the 'jobs' scope (store/change-feed.ts, whose triggers tell other
+ * processes on PostgreSQL), and any whose table it cannot tell (SQL written with kysely's sql
+ * tag). Readers that cache (hot GETs) compare the count before and after; see
+ * Store.cacheGeneration. A running session's task claims, log entries and inventory rows do not
+ * move it: only its progress does.
  */
 class WriteCounter implements KyselyPlugin {
   count = 0;
@@ -36,7 +37,7 @@ class WriteCounter implements KyselyPlugin {
   }
 }
 
-const JOB_TABLES = new Set(['jobs', 'job_sessions']);
+const JOB_TABLES = scopeTables('jobs');
 
 /** The table a statement writes; null for a read; undefined when it cannot be told. */
 function writtenTable(node: RootOperationNode): string | null | undefined {

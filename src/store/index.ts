@@ -172,8 +172,9 @@ export class Store extends Repositories {
    * A number to cache reads of one scope under (store/change-feed.ts says which writes move
    * which): a read cached under a generation is still true while the generation is the same.
    * Undefined: do not cache now. On SQLite, `jobs` counts this process's writes to jobs and
-   * job_sessions (it is the only writer; store/db.ts's WriteCounter) and `auth` stays 0: the auth service forgets what it changes itself. On PostgreSQL,
-   * the change feed's, while its listener hears; undefined without one.
+   * job_sessions (it is the only writer; store/db.ts's WriteCounter) and `auth` stays 0: the
+   * auth service forgets what it changes itself. On PostgreSQL, the change feed's, while its
+   * listener hears; undefined without one.
    */
   cacheGeneration(scope: ChangeScope): number | undefined {
     if (this.dialect === 'sqlite') return scope === 'jobs' ? this.writes.count : 0;
