@@ -16,15 +16,19 @@
  * commits later: seq order is commit order, and what a reader sees is always a prefix of the
  * journal (up to holes left by rolled-back transactions, which never fill). The price is that
  * event writes are serialized across the cluster; each holds the lock only for one INSERT and the
- * COMMIT, because events are buffered in the transaction and written at its very end (flush()).
+ * COMMIT, because events are buffered in the transaction and written at its very end. The lock,
+ * the INSERT and the COMMIT go to the server as one string (Store.transaction, store/inline-sql.ts):
+ * were they three round trips, the lock would also be held while a busy process got round to
+ * reading each answer, and every event writer in the cluster would wait that long too (measured:
+ * two such waits per task made the lock the ceiling of a 1,000-server session, ~80 tasks/s).
  * Writing them last also means the lock is the last one any transaction takes, so it can never
  * be part of a deadlock: its holder waits for nothing else.
  */
-import { sql } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
 import type { Job, SessionState, LogEntry, Task } from '../core/types.ts';
 import type { Dialect } from './migrations.ts';
 import type { Db } from './rows.ts';
-import { json } from './rows.ts';
+import { INSERT_SLICE, json } from './rows.ts';
 
 /** PostgreSQL advisory lock key that serializes event writers (4242001: migrations, 4242002: estate limit). */
 export const EVENTS_LOCK = 4242003;
@@ -53,8 +57,6 @@ export interface EventFilter {
 
 /** Runs `fn` with the journal of one transaction: the current one, or a new one on the Store. */
 export type Atomically = <T>(fn: (events: EventRepository) => Promise<T>) => Promise<T>;
-
-const INSERT_SLICE = 200;
 
 export class EventRepository {
   private pending: NewEvent[] = [];
@@ -89,23 +91,35 @@ export class EventRepository {
 
   /**
    * Writes the buffered events, under the ordering lock on PostgreSQL (see the top of this file).
-   * Store.transaction calls it as the last statement before COMMIT. Returns how many it wrote.
+   * Returns how many it wrote. Store.transaction does not call it: it runs takeInserts() itself,
+   * on PostgreSQL in the same round trip as the COMMIT.
    */
   async flush(): Promise<number> {
+    const { count, statements } = this.takeInserts();
+    for (const q of statements) await this.db.executeQuery(q);
+    return count;
+  }
+
+  /**
+   * The buffered events as statements to run last before COMMIT, in order: on PostgreSQL the
+   * ordering lock first, then the INSERTs. None are kept back after.
+   */
+  takeInserts(): { count: number; statements: CompiledQuery[] } {
     const events = this.pending;
-    if (!events.length) return 0;
     this.pending = [];
-    if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${EVENTS_LOCK})`.execute(this.db);
+    if (!events.length) return { count: 0, statements: [] };
+    const statements: CompiledQuery[] = [];
+    if (this.dialect === 'postgres') statements.push(sql`SELECT pg_advisory_xact_lock(${EVENTS_LOCK}::bigint)`.compile(this.db));
     const now = Date.now();
     for (let i = 0; i < events.length; i += INSERT_SLICE) {
-      await this.db
+      statements.push(this.db
         .insertInto('events')
         .values(events.slice(i, i + INSERT_SLICE).map((e) => ({
           type: e.type, jobId: e.jobId, sessionId: e.sessionId, data: JSON.stringify(e.data ?? null), createdAt: now,
         })))
-        .execute();
+        .compile());
     }
-    return events.length;
+    return { count: events.length, statements };
   }
 
   /** Events after `seq` that pass the filter, oldest first. */

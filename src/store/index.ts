@@ -8,6 +8,7 @@ import { ChangeFeed, changeChannel, installChangeTriggers, type ChangeFeedOption
 import { openDatabase, type OpenOptions } from './db.ts';
 import { DirectoryRepository } from './directories.ts';
 import { EventRepository } from './events.ts';
+import { inlineStatement } from './inline-sql.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
 import { MetricsRepository } from './metrics.ts';
@@ -191,8 +192,16 @@ export class Store extends Repositories {
     const out = await this.db.transaction().execute(async (tx) => {
       const r = new Repositories(tx, this.dialect);
       const v = await fn(r);
-      await r.logs.flush();
-      wrote = await r.events.flush();
+      const events = r.events.takeInserts();
+      const tail = [...r.logs.takeInserts(), ...events.statements];
+      if (this.dialect === 'postgres' && events.count) {
+        // The events lock, the INSERTs and the COMMIT in one round trip (store/events.ts says
+        // why); the BEGIN after it gives Kysely's own COMMIT an empty transaction to end.
+        await sql.raw([...tail.map(inlineStatement), 'COMMIT', 'BEGIN'].join(';\n')).execute(tx);
+      } else {
+        for (const q of tail) await tx.executeQuery(q);
+      }
+      wrote = events.count;
       notified = r.notifications.written;
       return v;
     });

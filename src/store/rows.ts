@@ -37,6 +37,9 @@ export async function listPage<T, R>(
 
 export type Db = Kysely<DB>;
 
+/** Rows per multi-row INSERT of buffered writes (events, log entries): well under PostgreSQL's 65,535 parameters. */
+export const INSERT_SLICE = 200;
+
 /**
  * The application servers a reader may see (core/permissions.ts's Scope): 'all', or these ids.
  * Reads that take one leave out rows of other servers.

@@ -1,9 +1,9 @@
 /** Job sessions, their tasks and their log entries. */
-import type { Selectable } from 'kysely';
+import type { CompiledQuery, Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionState, SessionStatistic, Task } from '../core/types.ts';
-import { bit, bool, json, listPage, type Db, type ServerScope } from './rows.ts';
+import { bit, bool, INSERT_SLICE, json, listPage, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
@@ -398,18 +398,29 @@ export class LogRepository {
 
   /** Writes the entries add() kept back (in order). */
   async flush(): Promise<void> {
+    for (const q of this.takeInserts()) await this.db.executeQuery(q);
+  }
+
+  /** The INSERTs of the entries add() kept back, in order, for the caller to run; none are kept back after. */
+  takeInserts(): CompiledQuery[] {
     const entries = this.pending;
     this.pending = [];
-    await this.insert(entries);
+    return this.inserts(entries);
   }
 
   private async insert(entries: LogEntry[]): Promise<void> {
-    for (let i = 0; i < entries.length; i += 200) {
-      await this.db
+    for (const q of this.inserts(entries)) await this.db.executeQuery(q);
+  }
+
+  private inserts(entries: LogEntry[]): CompiledQuery[] {
+    const out: CompiledQuery[] = [];
+    for (let i = 0; i < entries.length; i += INSERT_SLICE) {
+      out.push(this.db
         .insertInto('logs')
-        .values(entries.slice(i, i + 200).map((e) => ({ ...e, messageParams: JSON.stringify(e.messageParams) })))
-        .execute();
+        .values(entries.slice(i, i + INSERT_SLICE).map((e) => ({ ...e, messageParams: JSON.stringify(e.messageParams) })))
+        .compile());
     }
+    return out;
   }
 
   /**

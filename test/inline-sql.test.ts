@@ -1,0 +1,105 @@
+/**
+ * The end of a transaction that wrote events, on PostgreSQL, is one string of statements with
+ * their parameters written as literals (src/store/inline-sql.ts): what goes in must come back
+ * byte for byte, whatever it holds, and a failure anywhere must leave nothing committed.
+ */
+import pg from 'pg';
+import { CompiledQuery } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { inlineStatement, literal } from '../src/store/inline-sql.ts';
+import { PG_URL, postgresStore } from './support/stores.ts';
+
+const NASTY = [
+  "it's", 'back\\slash', "\\'", "'); DROP TABLE logs; --", '$1 $2 $$ $tag$', 'E\'\\x41\'', 'line\nbreak\ttab\r',
+  'naïve ☃ 𝄞', '"quoted"', '\\\\\\', '', ' ',
+];
+
+describe('SQL literals', () => {
+  it('writes numbers, booleans and null as they are, and refuses what has no literal', () => {
+    expect(literal(null)).toBe('NULL');
+    expect(literal(undefined)).toBe('NULL');
+    expect(literal(-12.5)).toBe('-12.5');
+    expect(literal(17n)).toBe('17');
+    expect(literal(true)).toBe('TRUE');
+    expect(() => literal(Number.NaN)).toThrow(/NaN/);
+    expect(() => literal(Infinity)).toThrow();
+    expect(() => literal({})).toThrow(/object/);
+    expect(() => literal('a\0b')).toThrow(/NUL/);
+  });
+
+  it('replaces placeholders but not a $ and digits inside a quoted identifier', () => {
+    const q = CompiledQuery.raw('insert into "t$1" ("a", "b""$2") values ($1, $2)', ["x'y", 3]);
+    expect(inlineStatement(q)).toBe(`insert into "t$1" ("a", "b""$2") values (E'x''y', 3)`);
+    expect(() => inlineStatement(CompiledQuery.raw('select $2', [1]))).toThrow(/\$2/);
+  });
+
+  it('round-trips every string through the server, with standard_conforming_strings on and off', async () => {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      for (const scs of ['on', 'off']) {
+        await c.query(`SET standard_conforming_strings = ${scs}`);
+        for (const s of NASTY) {
+          const { rows } = await c.query<{ v: string }>(`SELECT ${literal(s)}::text AS v`);
+          expect(rows[0]!.v).toBe(s);
+        }
+      }
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe('the commit of a transaction that wrote events, on PostgreSQL', () => {
+  it('commits the log entries and events it carries, as written', async () => {
+    const t = await postgresStore();
+    try {
+      const entries = NASTY.map((s, i) => ({
+        id: `id-${i}`, sessionId: 1, jobId: 1004, taskId: null, logTime: 1_000 + i, type: 'INFO' as const,
+        messageId: 'CNSX0001', messageParams: [s], message: s,
+      }));
+      await t.store.transaction(async (r) => {
+        await r.logs.add(entries);
+        await r.events.add(...NASTY.map((s) => ({ type: 'log' as const, jobId: 1004, sessionId: 1, data: { s } })));
+      });
+      const events = await t.store.events.after(0, {}, 100);
+      expect(events.map((e) => (e.data as { s: string }).s)).toEqual(NASTY);
+      const logs = await t.store.logs.list({ where: [], order: [], limit: 100, offset: 0 });
+      expect(logs.items.map((l) => [l.message, l.messageParams])).toEqual(NASTY.map((s) => [s, [s]]));
+      // The next transaction on the same pooled connections works as usual.
+      await t.store.transaction((r) => r.events.add({ type: 'log', jobId: 1004, sessionId: 1, data: 'after' }));
+      expect((await t.store.events.after(0, {}, 100)).map((e) => e.data).at(-1)).toBe('after');
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('commits nothing when the end cannot be written: not the rows, not the log entries, not the events', async () => {
+    const t = await postgresStore();
+    try {
+      await expect(t.store.transaction(async (r) => {
+        await r.settings.put('marker', 1);
+        await r.logs.add([{
+          id: 'bad', sessionId: 1, jobId: 1004, taskId: null, logTime: 1, type: 'INFO', messageId: 'X', messageParams: [], message: 'a\0b',
+        }]);
+        await r.events.add({ type: 'log', jobId: 1004, sessionId: 1, data: 'lost' });
+      })).rejects.toThrow(/NUL/);
+      // A duplicate log id fails on the server, inside the one string.
+      await t.store.transaction((r) => r.logs.add([{
+        id: 'dup', sessionId: 1, jobId: 1004, taskId: null, logTime: 1, type: 'INFO', messageId: 'X', messageParams: [], message: 'first',
+      }]));
+      await expect(t.store.transaction(async (r) => {
+        await r.settings.put('marker', 2);
+        await r.logs.add([{
+          id: 'dup', sessionId: 1, jobId: 1004, taskId: null, logTime: 2, type: 'INFO', messageId: 'X', messageParams: [], message: 'second',
+        }]);
+        await r.events.add({ type: 'log', jobId: 1004, sessionId: 1, data: 'lost too' });
+      })).rejects.toThrow();
+      expect(await t.store.settings.get('marker', null)).toBeNull();
+      expect(await t.store.events.latest()).toBe(0);
+      expect((await t.store.logs.list({ where: [], order: [], limit: 10, offset: 0 })).items.map((l) => l.message)).toEqual(['first']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
