@@ -22,8 +22,11 @@ export interface SendResult {
 
 export interface Channel {
   readonly name: DeliveryChannel;
-  /** The deliveries `n` makes on this channel: one per receiver that wants it. */
-  fanOut(r: Repositories, n: Notification, now: number): Promise<Omit<NewDelivery, 'notificationId'>[]>;
+  /**
+   * The deliveries a batch of notifications makes on this channel: one per notification and
+   * receiver that wants it. A batch, so the receivers are read once for all of it.
+   */
+  fanOut(r: Repositories, batch: readonly Notification[], now: number): Promise<NewDelivery[]>;
   /** Sends one delivery; resolves with how it went (it does not throw for a receiver's failure). */
   send(d: Delivery, n: Notification, signal: AbortSignal): Promise<SendResult>;
 }

@@ -135,14 +135,15 @@ export class EmailChannel implements Channel {
 
   constructor(private readonly o: EmailChannelOptions) {}
 
-  async fanOut(r: Repositories, n: Notification, now: number) {
-    if (n.type !== 'session.ended' && n.type !== 'alert.raised' && n.type !== 'alert.cleared') return [];
+  async fanOut(r: Repositories, batch: readonly Notification[], now: number) {
+    const mailed = batch.filter((n) => n.type === 'session.ended' || n.type === 'alert.raised' || n.type === 'alert.cleared');
+    if (!mailed.length) return [];
     const smtp = await r.smtp.get();
     if (!smtp) return [];
-    const recipients = (await r.recipients.all()).filter((rcpt) => wantsMail(rcpt, n));
-    return recipients.map((rcpt) => ({
-      channel: 'email' as const, targetId: rcpt.id, target: rcpt.address, nextAttemptAt: now, giveUpAt: now + smtp.retryForMs,
-    }));
+    const recipients = await r.recipients.all();
+    return mailed.flatMap((n) => recipients.filter((rcpt) => wantsMail(rcpt, n)).map((rcpt) => ({
+      notificationId: n.id, channel: 'email' as const, targetId: rcpt.id, target: rcpt.address, nextAttemptAt: now, giveUpAt: now + smtp.retryForMs,
+    })));
   }
 
   async send(d: Delivery, n: Notification, signal: AbortSignal): Promise<SendResult> {

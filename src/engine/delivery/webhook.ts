@@ -143,10 +143,14 @@ export function webhookChannel(o: { store: Store; secrets: SecretBox; clock: Clo
   return {
     name: 'webhook',
 
-    async fanOut(r: Repositories, n: Notification, now: number) {
-      const names = eventNames(n);
-      const hooks = (await r.webhooks.all()).filter((w) => w.enabled && w.events.some((e) => names.includes(e)));
-      return hooks.map((w) => ({ channel: 'webhook' as const, targetId: w.id, target: w.url, nextAttemptAt: now, giveUpAt: now + w.retryForMs }));
+    async fanOut(r: Repositories, batch: readonly Notification[], now: number) {
+      const enabled = (await r.webhooks.all()).filter((w) => w.enabled);
+      return batch.flatMap((n) => {
+        const names = eventNames(n);
+        return enabled.filter((w) => w.events.some((e) => names.includes(e))).map((w) => ({
+          notificationId: n.id, channel: 'webhook' as const, targetId: w.id, target: w.url, nextAttemptAt: now, giveUpAt: now + w.retryForMs,
+        }));
+      });
     },
 
     async send(d: Delivery, n: Notification, signal: AbortSignal): Promise<SendResult> {
