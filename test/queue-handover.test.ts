@@ -202,3 +202,30 @@ describe('two processes making the task queue at once', () => {
     }
   });
 });
+
+describe('messages a worker took ahead of its slots', () => {
+  it('are offered again when it stops before running them, and run once elsewhere', async () => {
+    const { queue } = await twoProcesses();
+    const first = queue(4);
+    const second = queue(2);
+    cleanups.push(() => first.stop(), () => second.stop());
+    await first.enqueue(Array.from({ length: 12 }, (_, i) => ({ taskId: i + 1, sessionId: 1 })));
+    // The first message handed over ends at once; the others wait for the stop. The slot that
+    // ended fetches again, runs one of what it fetched and keeps the rest ahead.
+    const ranFirst: number[] = [];
+    first.start(async (t, signal) => {
+      ranFirst.push(t.taskId);
+      if (ranFirst.length === 1) return;
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    });
+    await waitFor(async () => (ranFirst.length === 5 ? true : undefined), 'the first worker to hold five messages');
+    await first.stop();
+    const ranSecond: number[] = [];
+    second.start(async (t) => {
+      ranSecond.push(t.taskId);
+    });
+    await waitFor(async () => (ranSecond.length === 7 ? true : undefined), 'the second worker to run the other seven');
+    expect(ranFirst).toHaveLength(5);
+    expect([...ranFirst, ...ranSecond].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+  });
+});

@@ -19,6 +19,10 @@ import type { Repositories } from '../store/index.ts';
 import type { QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
 
 export const TASK_QUEUE = 'census-task';
+/** Messages one fetch takes at most, ahead of the slots that will run them. */
+const PREFETCH = 4;
+/** How long a done message may wait to be marked complete with others. */
+const COMPLETE_EVERY_MS = 200;
 /** The queue of one site's tasks: only workers of that site take from it (docs/sites.md). */
 export const siteQueue = (siteId: number) => `census-task-site-${siteId}`;
 
@@ -34,6 +38,8 @@ export interface PgBossQueueOptions {
   siteId?: number;
 }
 
+type Taken = { queue: string; job: PgBoss.Job<QueuedTask> };
+
 export class PgBossQueue implements TaskQueue {
   private readonly boss: PgBoss;
   private running = new Map<string, { task: QueuedTask; controller: AbortController; done: Promise<void> }>();
@@ -42,6 +48,12 @@ export class PgBossQueue implements TaskQueue {
   /** Queues known to exist (pg-boss 10 needs a queue made before a message goes in). */
   private queues = new Map<string, Promise<void>>();
   private slots: Promise<void>[] = [];
+  /** Messages fetched ahead of the slots (take()), and the fetch under way. */
+  private ahead: Taken[] = [];
+  private fetching: Promise<boolean> | undefined;
+  /** Messages done but not yet marked so, by queue (completed()). */
+  private toComplete = new Map<string, string[]>();
+  private completing: NodeJS.Timeout | undefined;
   /** Wakes idle slots at once (stop). */
   private wake = new Set<() => void>();
   readonly bySite = true;
@@ -152,15 +164,9 @@ export class PgBossQueue implements TaskQueue {
   private async slot(queues: string[], handler: TaskHandler): Promise<void> {
     const idleMs = Math.max(500, (this.o.pollingIntervalSeconds ?? 0.5) * 1000);
     while (this.consuming) {
-      let found: { queue: string; job: PgBoss.Job<QueuedTask> } | undefined;
+      let found: Taken | undefined;
       try {
-        for (const queue of queues) {
-          const [job] = await this.boss.fetch<QueuedTask>(queue, { batchSize: 1 });
-          if (job) {
-            found = { queue, job };
-            break;
-          }
-        }
+        found = await this.take(queues);
       } catch (err) {
         console.error(`census: cannot take tasks from the queue: ${(err as Error).message}`);
       }
@@ -182,7 +188,7 @@ export class PgBossQueue implements TaskQueue {
       this.running.set(job.id, { task: job.data, controller, done: run.then(() => {}, () => {}) });
       try {
         await run;
-        await this.boss.complete(queue, job.id).catch(() => {}); // left active, it is only kept until its expiry
+        this.completed(queue, job.id);
       } catch (err) {
         console.error(`census: task ${job.data.taskId} handler failed: ${(err as Error).message}`);
         await this.boss.fail(queue, job.id, { message: (err as Error).message }).catch(() => {});
@@ -190,6 +196,69 @@ export class PgBossQueue implements TaskQueue {
         this.running.delete(job.id);
       }
     }
+  }
+
+  /**
+   * The next message for a slot: from the messages this process took ahead, or from a fetch of
+   * up to PREFETCH (one fetch at a time, shared by the slots waiting on it). A fetch per task
+   * was the costliest statement of a large session: pg-boss's fetch walks the queue's index past
+   * the entries of messages already taken. Undefined when the queues are empty.
+   */
+  private async take(queues: string[]): Promise<Taken | undefined> {
+    for (;;) {
+      const ahead = this.ahead.shift();
+      if (ahead) return ahead;
+      const fetching = (this.fetching ??= this.fetchAhead(queues).finally(() => (this.fetching = undefined)));
+      const full = await fetching;
+      // Others waiting on the same fetch may have taken all it brought: fetch again if the
+      // queue may hold more, else the queues are empty for now.
+      if (!this.ahead.length && !full) return undefined;
+    }
+  }
+
+  /** Fetches up to PREFETCH messages from the first of `queues` that has any; says whether it got all it asked for. */
+  private async fetchAhead(queues: string[]): Promise<boolean> {
+    const want = Math.min(PREFETCH, this.o.concurrency);
+    for (const queue of queues) {
+      const jobs = await this.boss.fetch<QueuedTask>(queue, { batchSize: want });
+      if (!jobs.length) continue;
+      // Not consuming any more (stop() came meanwhile): hand them back at once.
+      if (!this.consuming) {
+        await this.handBack(queue, jobs.map((j) => j.id));
+        return false;
+      }
+      this.ahead.push(...jobs.map((job) => ({ queue, job })));
+      return jobs.length === want;
+    }
+    return false;
+  }
+
+  /** Messages taken ahead but not run: failed, so pg-boss offers them again after its 1 s back-off. */
+  private async handBack(queue: string, ids: string[]): Promise<void> {
+    await this.boss.fail(queue, ids).catch(() => {});
+  }
+
+  /**
+   * Marks a message done, with the others that ended within COMPLETE_EVERY_MS: one statement
+   * for many, not one a task. Nothing waits on it (whether a task runs is decided by its claim),
+   * and a message left active by a process that died is only kept until its expiry.
+   */
+  private completed(queue: string, id: string): void {
+    const ids = this.toComplete.get(queue) ?? [];
+    ids.push(id);
+    this.toComplete.set(queue, ids);
+    if (!this.completing) {
+      this.completing = setTimeout(() => void this.completeNow(), COMPLETE_EVERY_MS);
+      this.completing.unref();
+    }
+  }
+
+  private async completeNow(): Promise<void> {
+    clearTimeout(this.completing);
+    this.completing = undefined;
+    const all = [...this.toComplete];
+    this.toComplete.clear();
+    for (const [queue, ids] of all) await this.boss.complete(queue, ids).catch(() => {});
   }
 
   abortSession(sessionId: number): void {
@@ -205,6 +274,9 @@ export class PgBossQueue implements TaskQueue {
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
     await Promise.allSettled(this.slots);
     this.slots = [];
+    await this.fetching?.catch(() => {});
+    for (const { queue, job } of this.ahead.splice(0)) await this.handBack(queue, [job.id]);
+    await this.completeNow();
     await this.boss.stop({ graceful: false, wait: true, close: true }).catch(() => {});
   }
 }
