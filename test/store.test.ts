@@ -85,6 +85,15 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     const byName = Object.fromEntries(dbs.items.map((d) => [d.name, d]));
     expect(byName.a).toMatchObject({ firstSeen: 100, lastSeen: 200, missing: false });
     expect(byName.b).toMatchObject({ firstSeen: 100, lastSeen: 100, missing: true });
+    // A row found as stored only gets its last sighting; one that differs in any way is written whole.
+    const grown = inst(['a', 'b', 'c']);
+    grown[0]!.databases[0]!.sizeBytes = 20;
+    await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', childType: 'database', sessionId: 3, now: 300 }, grown));
+    await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', childType: 'database', sessionId: 4, now: 400 }, grown));
+    const after = await t.store.inventory.listDatabases({ where: [], order: [], limit: 10, offset: 0 }, instances.items[0]!.id);
+    expect(Object.fromEntries(after.items.map((d) => [d.name, [Number(d.sizeBytes), d.missing, d.firstSeen, d.lastSeen]]))).toEqual({
+      a: [20, false, 100, 400], b: [10, false, 100, 400], c: [10, false, 300, 400],
+    });
   });
 
   it('rolls a transaction back as a whole', async () => {

@@ -129,6 +129,8 @@ export async function onInventoryRecorded(r: Repositories, inv: RecordedInventor
   const { watch } = await alertSettings(r);
   const server: AlertObject = { type: 'appserver', id: appserver.id, name: appserver.name };
   const common = { jobId: session.jobId, sessionId: session.id };
+  // Cleared together at the end, in one statement: a first inventory "appears" every database.
+  const toClear: string[] = [];
 
   for (const c of changes) {
     if (DATABASE_TYPES.has(c.objectType) && c.parentName !== null) {
@@ -140,7 +142,7 @@ export async function onInventoryRecorded(r: Repositories, inv: RecordedInventor
           objects: [server, { type: c.objectType, id: `${c.parentName}/${c.objectName}`, name: c.objectName }], ...common,
         }, now);
       } else if (c.change === 'appeared' || c.change === 'reappeared') {
-        await r.alerts.clear(key, now);
+        toClear.push(key);
       }
     }
     if (c.objectType === 'instance' && c.change === 'changed' && c.field === 'version' && watch.versionChanged) {
@@ -170,8 +172,9 @@ export async function onInventoryRecorded(r: Repositories, inv: RecordedInventor
     }, now);
   }
   for (const a of await r.alerts.openOfKind('inventory.finding', prefix)) {
-    if (!reported.has(a.key)) await r.alerts.clear(a.key, now);
+    if (!reported.has(a.key)) toClear.push(a.key);
   }
+  await r.alerts.clearAll(toClear, now);
 }
 
 /**

@@ -74,6 +74,23 @@ export class AlertRepository {
     return alert;
   }
 
+  /** Clears the open alerts under any of `keys`, in one statement; each clearing is notified. */
+  async clearAll(keys: readonly string[], now: number): Promise<Alert[]> {
+    const rows = [];
+    // In slices: a server's first inventory can name tens of thousands of databases.
+    for (let i = 0; i < keys.length; i += 1_000) {
+      rows.push(...await this.db
+        .updateTable('alerts')
+        .set({ status: 'CLEARED', openKey: null, clearedAt: now })
+        .where('openKey', 'in', keys.slice(i, i + 1_000))
+        .returningAll()
+        .execute());
+    }
+    const cleared = rows.map(toAlert).sort((a, b) => a.id - b.id);
+    for (const alert of cleared) await this.notifications.add({ type: 'alert.cleared', data: { alert } }, now);
+    return cleared;
+  }
+
   /**
    * Clears every open alert about one server (it was unregistered): its failing runs and its
    * watched inventory changes. Each clearing is notified, as any other.

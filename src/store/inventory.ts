@@ -23,6 +23,17 @@ const toDatabase = (r: Selectable<DatabasesTable>): Database => ({
   findings: json<Finding[]>(r.findings, []),
 });
 
+/** Whether a stored database row already holds these values (all but its last sighting). */
+function storedAs(
+  row: Selectable<DatabasesTable>,
+  v: { sizeBytes: number | null; owner: string | null; encoding: string | null; properties: string; missing: number; findings: string; objectType: string },
+): boolean {
+  // PostgreSQL hands a bigint back as a string.
+  const size = row.sizeBytes === null ? null : Number(row.sizeBytes);
+  return size === v.sizeBytes && row.owner === v.owner && row.encoding === v.encoding && row.properties === v.properties
+    && Number(row.missing) === v.missing && row.findings === v.findings && row.objectType === v.objectType;
+}
+
 export interface FoundDatabase {
   name: string;
   sizeBytes: number | null;
@@ -110,20 +121,27 @@ export class InventoryRepository {
   }
 
   private async recordDatabases(instanceId: number, inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
-    const existing = (await this.db.selectFrom('databases').selectAll().where('instanceId', '=', instanceId).execute()).map(toDatabase);
+    const rows = await this.db.selectFrom('databases').selectAll().where('instanceId', '=', instanceId).execute();
+    const existing = rows.map(toDatabase);
+    const stored = new Map(rows.map((r) => [r.name, r]));
     const ids = new Map(existing.map((e) => [e.name, e.id]));
     const out: { change: Change; objectId: number | null }[] = [];
     const diff = diffObjects(objectType, inst.name, existing, inst.databases.map((d) => ({ ...d, missing: false })), threshold);
+    // Rows found as they are stored only get their last sighting, all in one statement: on an
+    // unchanged estate that is every row, and one UPDATE each was most of what recording cost.
+    const seenOnly: number[] = [];
     for (const d of inst.databases) {
       const findings = (inst.findings ?? []).filter((f) => f.database === d.name).map(({ code, message }) => ({ code, message }));
       const values = {
         sizeBytes: d.sizeBytes, owner: d.owner, encoding: d.encoding, properties: JSON.stringify(d.properties), lastSeen: now,
         missing: 0, findings: JSON.stringify(findings), objectType,
       };
-      const id = ids.get(d.name);
-      if (id !== undefined) await this.db.updateTable('databases').set(values).where('id', '=', id).execute();
+      const row = stored.get(d.name);
+      if (row && storedAs(row, values)) seenOnly.push(row.id);
+      else if (row) await this.db.updateTable('databases').set(values).where('id', '=', row.id).execute();
       else ids.set(d.name, (await this.db.insertInto('databases').values({ ...values, instanceId, name: d.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id);
     }
+    if (seenOnly.length) await this.db.updateTable('databases').set({ lastSeen: now }).where('id', 'in', seenOnly).execute();
     const found = new Set(inst.databases.map((d) => d.name));
     const gone = existing.filter((e) => !found.has(e.name) && !e.missing).map((e) => e.id);
     if (gone.length) await this.db.updateTable('databases').set({ missing: 1 }).where('id', 'in', gone).execute();
