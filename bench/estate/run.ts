@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/estate/run.ts                                   # 1,000 servers, SQLite
  *   ESTATE_DATABASE=postgres://postgres@127.0.0.1:5432/postgres ESTATE_WORKERS=2 node --import tsx bench/estate/run.ts
+ *   ESTATE_DATABASE=own ESTATE_WORKERS=1 node --import tsx bench/estate/run.ts   # the store on a cluster of its own
  *   ESTATE_N=10000 node --import tsx bench/estate/run.ts                     # 10,000 (cold only: ESTATE_WARM=0)
  *
  * The N servers are distinct host:port pairs on loopback, a third each in front of the machine's
@@ -24,8 +25,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import { startCluster, type AuthCluster } from '../../test/support/pg-auth-cluster.ts';
 import { startRedis, type RedisProcess } from '../../test/support/redis-server.ts';
-import { cpuSeconds, listenerPid, machineBusySeconds } from '../inventory/server-cpu.ts';
+import { cpuSeconds, listenerPid, liveChildrenCpu, machineBusySeconds, serverCpuSeconds } from '../inventory/server-cpu.ts';
 import { mariadbAccount } from '../support/mariadb.ts';
 import { Api, censusProgram, Children, PeakRss } from '../support/processes.ts';
 
@@ -38,7 +40,16 @@ const num = (name: string, fallback: number) => {
 const N = Math.round(num('ESTATE_N', 1000));
 const CONCURRENCY = Math.round(num('ESTATE_CONCURRENCY', 16));
 const WORKERS = Math.round(num('ESTATE_WORKERS', 1));
-const DATABASE = process.env.ESTATE_DATABASE?.trim() || undefined;
+/**
+ * Census's store: unset, the embedded SQLite; an admin URL, a database made on that server; "own",
+ * a PostgreSQL cluster the run starts for it alone, so the inventoried cluster holds only the
+ * estate's databases (on the estate's own server, Census's busy database is one of them, changed
+ * at every run, and each warm task logs in to it again).
+ */
+const STORE = process.env.ESTATE_DATABASE?.trim() || undefined;
+let DATABASE = STORE === 'own' ? undefined : STORE;
+/** The store's own cluster's postmaster (ESTATE_DATABASE=own). */
+let storePid: number | null = null;
 const WARM = process.env.ESTATE_WARM !== '0';
 /** Peak RSS limits of the issue (MB), on SQLite: 300 for 1,000 servers, 500 for 10,000. */
 const RSS_LIMIT = N > 1000 ? 500 : 300;
@@ -101,7 +112,7 @@ function redisInfo(port: number): Promise<void> {
   });
 }
 
-interface Run { pgLogins: number | null; dbEach: string; seconds: number; status: string; tasks: number; peakMb: number; dbCpu: number | null; censusCpu: number | null; proxyCpu: number | null; machine: number | null; perType: string }
+interface Run { storeCpu: number | null; pgLogins: number | null; dbEach: string; seconds: number; status: string; tasks: number; peakMb: number; dbCpu: number | null; censusCpu: number | null; proxyCpu: number | null; machine: number | null; perType: string }
 
 /** Per application type: how many tasks and their p50/p95 time (end − start), from the session's task list. */
 async function taskTimes(api: Api, sessionId: string | number): Promise<string> {
@@ -123,6 +134,8 @@ async function taskTimes(api: Api, sessionId: string | number): Promise<string> 
 
 /** Logins to the machine's PostgreSQL so far (pg_stat_database.sessions, PostgreSQL 14+), through one connection kept open. */
 let statsClient: pg.Client | undefined;
+/** Census's own database, when it is on the estate's PostgreSQL server (its backends are then that server's children). */
+let storeDb: string | undefined;
 async function pgLogins(): Promise<number | null> {
   try {
     if (!statsClient) {
@@ -141,8 +154,23 @@ const cpuOf = (pids: number[]) => pids.map(cpuSeconds);
 const spent = (before: (number | null)[], after: (number | null)[]) =>
   before.every((c) => c !== null) && after.every((c) => c !== null) ? after.reduce((a, c, i) => a! + c! - before[i]!, 0)! : null;
 
+/**
+ * The database servers' CPU: PostgreSQL's with its live backends (Census's store pool among them
+ * when it is on that server), MariaDB's and Redis's own.
+ */
+const dbCpuOf = (dbPids: (number | null)[]) => dbPids.map((pid, i) => (i === 0 ? serverCpuSeconds(pid) : cpuSeconds(pid)));
+
+/** Backends connected to Census's own database (ESTATE_DATABASE): its store's and its queue's pools. */
+async function storeBackends(): Promise<number[]> {
+  if (!storeDb || !statsClient) return [];
+  const { rows } = await statsClient.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [storeDb]);
+  return rows.map((r) => r.pid);
+}
+
 async function inventory(api: Api, pids: () => number[], dbPids: (number | null)[], proxyPid: number): Promise<Run> {
-  const cpu0 = dbPids.map(cpuSeconds);
+  const cpu0 = dbCpuOf(dbPids);
+  const store0 = dbPids[0] ? liveChildrenCpu(dbPids[0]) : new Map<number, number>();
+  const ownStore0 = serverCpuSeconds(storePid);
   const census0 = cpuOf(pids());
   const logins0 = await pgLogins();
   const proxy0 = cpuOf([proxyPid]);
@@ -159,8 +187,13 @@ async function inventory(api: Api, pids: () => number[], dbPids: (number | null)
   }
   const seconds = (performance.now() - t0) / 1000;
   const peakMb = rss.stop();
-  const cpu1 = dbPids.map(cpuSeconds);
+  const cpu1 = dbCpuOf(dbPids);
   const dbCpu = spent(cpu0, cpu1);
+  // What Census's own store cost PostgreSQL: its pools' backends, which outlive the run.
+  const store1 = dbPids[0] ? liveChildrenCpu(dbPids[0]) : new Map<number, number>();
+  const ownStore1 = serverCpuSeconds(storePid);
+  const storeCpu = ownStore0 !== null && ownStore1 !== null ? ownStore1 - ownStore0
+    : storeDb ? (await storeBackends()).reduce((a, pid) => a + (store1.get(pid) ?? 0) - (store0.get(pid) ?? 0), 0) : null;
   const dbEach = cpu0.map((c, i) => (c === null || cpu1[i] === null ? '?' : (cpu1[i]! - c).toFixed(1))).join(' + ');
   const censusCpu = spent(census0, cpuOf(pids()));
   const proxyCpu = spent(proxy0, cpuOf([proxyPid]));
@@ -169,15 +202,21 @@ async function inventory(api: Api, pids: () => number[], dbPids: (number | null)
   const logins1 = await pgLogins();
   const busy1 = machineBusySeconds();
   const perType = await taskTimes(api, job.lastrun?.sessionId).catch((err: Error) => `task times unavailable: ${err.message}`);
-  return { pgLogins: logins0 !== null && logins1 !== null ? logins1 - logins0 : null, dbEach, seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, censusCpu, proxyCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
+  return { storeCpu, pgLogins: logins0 !== null && logins1 !== null ? logins1 - logins0 : null, dbEach, seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, censusCpu, proxyCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
 }
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'census-estate-'));
   const dbName = `census_estate_${randomBytes(3).toString('hex')}`;
   let admin: pg.Client | undefined;
+  let storeCluster: AuthCluster | undefined;
   await MY_ACCOUNT.create();
   try {
+    if (STORE === 'own') {
+      storeCluster = await startCluster({ auth: 'trust', fsync: true });
+      DATABASE = `postgres://postgres@127.0.0.1:${storeCluster.port}/postgres`;
+      storePid = listenerPid(storeCluster.port);
+    }
     redis = await startRedis(['--requirepass', REDIS_PASSWORD]);
     REDIS.port = redis.port;
     const third = Math.floor(N / 3);
@@ -198,6 +237,7 @@ async function main(): Promise<void> {
       await admin.connect();
       await admin.query(`CREATE DATABASE ${dbName}`);
       db.push('--database', DATABASE.replace(/\/[^/?]*(\?.*)?$/, `/${dbName}$1`));
+      if (Number(new URL(DATABASE).port || 5432) === PG.port) storeDb = dbName;
     }
     const tasksHere = !DATABASE || WORKERS === 0;
     const server = await children.start([censusProgram(), 'server', ...db, '--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1',
@@ -241,7 +281,8 @@ async function main(): Promise<void> {
     const warm = WARM ? await inventory(api, pids, dbPids, proxy.child.pid!) : undefined;
     api.close();
 
-    const where = DATABASE ? `PostgreSQL, ${tasksHere ? 'tasks in the server' : `${WORKERS} worker(s)`}` : 'SQLite (embedded default)';
+    const storeAt = storePid !== null ? 'a cluster of its own' : storeDb ? "the estate's PostgreSQL server" : 'another server';
+    const where = DATABASE ? `PostgreSQL (${storeAt}), ${tasksHere ? 'tasks in the server' : `${WORKERS} worker(s)`}` : 'SQLite (embedded default)';
     console.log(`\nEstate: ${N} servers, census ${censusProgram()} (${counts.postgresql} PostgreSQL, ${counts.mysql} MariaDB, ${counts.redis} Redis via fan-out ports), ${where}, concurrency ${CONCURRENCY}, ${availableParallelism()} cores`);
     console.log(`registered through the API in ${registerS.toFixed(1)} s; floor (one login and one question per server): ${floorS.toFixed(2)} s`);
     console.log('| run | seconds | tasks/s | census/floor | status | tasks | peak RSS MB | db servers CPU share | CPU s: census / db servers / fan-out |');
@@ -251,7 +292,13 @@ async function main(): Promise<void> {
       const share = r.dbCpu !== null && r.machine ? `${((100 * r.dbCpu) / r.machine).toFixed(0)} % of busy CPU` : '?';
       console.log(`| ${name} | ${r.seconds.toFixed(2)} | ${(r.tasks / r.seconds).toFixed(0)} | ${(r.seconds / floorS).toFixed(2)} | ${r.status} | ${r.tasks} | ${r.peakMb.toFixed(0)} | ${share} | ${[r.censusCpu, r.dbCpu, r.proxyCpu].map((c) => (c === null ? '?' : c.toFixed(1))).join(' / ')} |`);
     }
-    for (const [name, r] of [['cold', cold], ['warm', warm]] as const) if (r) console.log(`${name} task times: ${r.perType}; db servers' CPU s (PostgreSQL + MariaDB + Redis): ${r.dbEach}; PostgreSQL logins ${r.pgLogins ?? '?'}`);
+    for (const [name, r] of [['cold', cold], ['warm', warm]] as const) {
+      if (!r) continue;
+      const store = r.storeCpu === null ? ''
+        : storePid !== null ? `; Census's store, a PostgreSQL cluster of its own: ${r.storeCpu.toFixed(1)}`
+        : ` (of which Census's store, its PostgreSQL backends: ${r.storeCpu.toFixed(1)})`;
+      console.log(`${name} task times: ${r.perType}; db servers' CPU s (PostgreSQL + MariaDB + Redis): ${r.dbEach}${store}; PostgreSQL logins ${r.pgLogins ?? '?'}`);
+    }
     const bad = [cold, warm].filter((r) => r && (r.status !== 'COMPLETED' || r.tasks !== N));
     const rssNote = DATABASE ? '' : `; peak RSS ${Math.max(cold.peakMb, warm?.peakMb ?? 0).toFixed(0)} MB (limit ${RSS_LIMIT})`;
     console.log(`estate: ${N} servers cold ${cold.seconds.toFixed(2)} s${warm ? `, warm ${warm.seconds.toFixed(2)} s` : ''}; cold/floor = ${(cold.seconds / floorS).toFixed(2)}${rssNote}`);
@@ -268,6 +315,7 @@ async function main(): Promise<void> {
       await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
       await admin.end();
     }
+    storeCluster?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -9,7 +9,7 @@
  * bounds on what the measured tool caused.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS = (() => {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
@@ -36,6 +36,39 @@ export function cpuSeconds(pid: number | null): number | null {
   }
 }
 
+/**
+ * CPU seconds of each live child of `parent` (its own utime and stime), by pid. PostgreSQL's
+ * backends that are still connected (a connection pool's) have not been reaped yet, so
+ * cpuSeconds(postmaster) does not hold them: serverCpuSeconds adds them.
+ */
+export function liveChildrenCpu(parent: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      if (f[1] === parent) out.set(Number(name), (f[11]! + f[12]!) / TICKS);
+    } catch {
+      // gone meanwhile: reaped, so in the parent's children's time now
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds of a server process, its reaped children and its live ones. Between two readings
+ * the difference is exact for PostgreSQL: a backend that exits in between moves from the live
+ * sum into the postmaster's reaped time, with what it spent meanwhile.
+ */
+export function serverCpuSeconds(pid: number | null): number | null {
+  const own = cpuSeconds(pid);
+  if (own === null) return null;
+  let live = 0;
+  for (const c of liveChildrenCpu(pid!).values()) live += c;
+  return own + live;
+}
+
 export interface ServerCpu {
   pg: number | null;
   my: number | null;
@@ -51,7 +84,7 @@ export class ServerCpuMeter {
   }
 
   read(): ServerCpu {
-    return { pg: cpuSeconds(this.pgPid), my: cpuSeconds(this.myPid) };
+    return { pg: serverCpuSeconds(this.pgPid), my: cpuSeconds(this.myPid) };
   }
 
   static delta(a: ServerCpu, b: ServerCpu): ServerCpu {

@@ -2,7 +2,8 @@
  * A second, private PostgreSQL cluster that checks passwords (scram-sha-256). The machine's own
  * server trusts every local connection, so a wrong password cannot fail there; this one makes
  * "wrong password" a real server's answer. Built with Debian's initdb/pg_ctl, run as the
- * postgres OS user, on a free loopback port, and removed afterwards.
+ * postgres OS user, on a free loopback port, and removed afterwards. startCluster also makes one
+ * that trusts every login, for a benchmark's store kept apart from the servers it inventories.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,26 +40,42 @@ export interface AuthCluster {
   stop(): void;
 }
 
-export async function startAuthCluster(): Promise<AuthCluster> {
+export interface ClusterOptions {
+  /** 'scram': every login needs its password (superuser AUTH_SUPERUSER); 'trust': none does (superuser postgres). */
+  auth: 'scram' | 'trust';
+  /** Addresses to listen on (default 127.0.0.1). */
+  hosts?: readonly string[];
+  /** false: no fsync (tests); true: as a real server (benchmarks). */
+  fsync: boolean;
+}
+
+/** A private cluster of this machine's PostgreSQL, on a free loopback port, removed by stop(). */
+export async function startCluster(o: ClusterOptions): Promise<AuthCluster> {
   const bin = binDir();
-  const dir = mkdtempSync(join(tmpdir(), 'census-pgauth-'));
+  const dir = mkdtempSync(join(tmpdir(), 'census-pgcluster-'));
   chmodSync(dir, 0o755);
   const data = join(dir, 'data');
-  const pwfile = join(dir, 'pw');
-  writeFileSync(pwfile, AUTH_SUPERPASS);
   const pg = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
   const pgGroup = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
   chownSync(dir, pg, pgGroup);
-  chownSync(pwfile, pg, pgGroup);
   const asPostgres = (cmd: string, args: string[]) =>
     execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe', timeout: 60_000 });
-  asPostgres(join(bin, 'initdb'), ['-D', data, '-U', AUTH_SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync']);
-  // Listen on a second loopback address too, so tests can register two distinct servers.
-  appendFileSync(join(data, 'pg_hba.conf'), '\nhost all all 127.0.0.0/8 scram-sha-256\n');
+  const init = ['-D', data, '-E', 'UTF8', '--no-sync'];
+  if (o.auth === 'scram') {
+    const pwfile = join(dir, 'pw');
+    writeFileSync(pwfile, AUTH_SUPERPASS);
+    chownSync(pwfile, pg, pgGroup);
+    init.push('-U', AUTH_SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256');
+  } else {
+    init.push('-U', 'postgres', '--auth=trust');
+  }
+  asPostgres(join(bin, 'initdb'), init);
+  appendFileSync(join(data, 'pg_hba.conf'), `\nhost all all 127.0.0.0/8 ${o.auth === 'scram' ? 'scram-sha-256' : 'trust'}\n`);
   const port = await freePort();
+  const hosts = o.hosts ?? ['127.0.0.1'];
   asPostgres(join(bin, 'pg_ctl'), [
     '-D', data, '-w', '-t', '60', '-l', join(dir, 'log'),
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=${AUTH_HOSTS.join(',')} -c fsync=off`, 'start',
+    '-o', `-p ${port} -k ${dir} -c listen_addresses=${hosts.join(',')}${o.fsync ? '' : ' -c fsync=off'}`, 'start',
   ]);
   return {
     port,
@@ -71,3 +88,6 @@ export async function startAuthCluster(): Promise<AuthCluster> {
     },
   };
 }
+
+/** The cluster that checks passwords, on AUTH_HOSTS (distinct addresses for distinct registered servers). */
+export const startAuthCluster = (): Promise<AuthCluster> => startCluster({ auth: 'scram', hosts: AUTH_HOSTS, fsync: false });
