@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { CompiledQuery } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { inlineStatement, literal } from '../src/store/inline-sql.ts';
+import { inlineStatement, literal, literalOf, tryInline } from '../src/store/inline-sql.ts';
 import { PG_URL, postgresStore } from './support/stores.ts';
 
 const NASTY = [
@@ -15,22 +15,36 @@ const NASTY = [
 ];
 
 describe('SQL literals', () => {
-  it('writes numbers, booleans and null as they are, and refuses what has no literal', () => {
+  it('writes each value as the text node-pg would send, as a constant typed where it stands, and refuses what node-pg converts its own way', () => {
     expect(literal(null)).toBe('NULL');
     expect(literal(undefined)).toBe('NULL');
-    expect(literal(-12.5)).toBe('-12.5');
-    expect(literal(17n)).toBe('17');
-    expect(literal(true)).toBe('TRUE');
-    expect(() => literal(Number.NaN)).toThrow(/NaN/);
-    expect(() => literal(Infinity)).toThrow();
-    expect(() => literal({})).toThrow(/object/);
+    expect(literal(-12.5)).toBe("E'-12.5'");
+    expect(literal(17n)).toBe("E'17'");
+    expect(literal(true)).toBe("E'true'");
+    expect(literalOf({})).toBeUndefined();
+    expect(literalOf(new Date(0))).toBeUndefined();
+    expect(literalOf(Buffer.from('x'))).toBeUndefined();
+    expect(() => literal([1])).toThrow(/object/);
     expect(() => literal('a\0b')).toThrow(/NUL/);
   });
 
   it('replaces placeholders but not a $ and digits inside a quoted identifier', () => {
     const q = CompiledQuery.raw('insert into "t$1" ("a", "b""$2") values ($1, $2)', ["x'y", 3]);
-    expect(inlineStatement(q)).toBe(`insert into "t$1" ("a", "b""$2") values (E'x''y', 3)`);
+    expect(inlineStatement(q)).toBe(`insert into "t$1" ("a", "b""$2") values (E'x''y', E'3')`);
     expect(() => inlineStatement(CompiledQuery.raw('select $2', [1]))).toThrow(/\$2/);
+    expect(tryInline('select $1', [{ a: 1 }])).toBeUndefined();
+  });
+
+  it('types a number where it stands, as a parameter is: compared with text, with a bigint, used as a limit', async () => {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      const q = tryInline("SELECT 'x' || $1 AS t, $2::bigint + 1 AS n, (SELECT count(*) FROM (VALUES (1), (2), (3)) v LIMIT $3) AS c, '7' = $4 AS eq", [5, 41, 2, 7])!;
+      const { rows } = await c.query(q);
+      expect(rows[0]).toEqual({ t: 'x5', n: '42', c: '3', eq: true });
+    } finally {
+      await c.end();
+    }
   });
 
   it('round-trips every string through the server, with standard_conforming_strings on and off', async () => {

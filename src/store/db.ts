@@ -5,6 +5,7 @@
 import { AliasNode, CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, TableNode, type KyselyPlugin, type OperationNode, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
+import { StoreClient } from './pg-client.ts';
 import { scopeTables } from './change-feed.ts';
 import type { DB } from './schema.ts';
 import type { Dialect } from './migrations.ts';
@@ -80,6 +81,8 @@ export function openDatabase(options: OpenOptions): Opened {
       pgTypesSet = true;
     }
     const pool = new pg.Pool({
+      // Sends BEGIN with a transaction's first statement, and lets a transaction commit in its last string.
+      Client: StoreClient,
       connectionString: options.url,
       max: options.poolSize ?? 10,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),

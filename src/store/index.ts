@@ -9,6 +9,7 @@ import { openDatabase, type OpenOptions } from './db.ts';
 import { DirectoryRepository } from './directories.ts';
 import { EventRepository } from './events.ts';
 import { inlineStatement } from './inline-sql.ts';
+import { ENDS_TRANSACTION } from './pg-client.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
 import { MetricsRepository } from './metrics.ts';
@@ -194,10 +195,10 @@ export class Store extends Repositories {
       const v = await fn(r);
       const events = r.events.takeInserts();
       const tail = [...r.logs.takeInserts(), ...events.statements];
-      if (this.dialect === 'postgres' && events.count) {
-        // The events lock, the INSERTs and the COMMIT in one round trip (store/events.ts says
-        // why); the BEGIN after it gives Kysely's own COMMIT an empty transaction to end.
-        await sql.raw([...tail.map(inlineStatement), 'COMMIT', 'BEGIN'].join(';\n')).execute(tx);
+      if (this.dialect === 'postgres' && tail.length) {
+        // The last INSERTs and the COMMIT in one round trip, and with them the events lock
+        // (store/events.ts says why); the client answers Kysely's own COMMIT (store/pg-client.ts).
+        await sql.raw([...tail.map(inlineStatement), `COMMIT ${ENDS_TRANSACTION}`].join(';\n')).execute(tx);
       } else {
         for (const q of tail) await tx.executeQuery(q);
       }
