@@ -96,6 +96,28 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     });
   });
 
+  it("gives the collector the last inventory's instances and present databases, with their properties", async () => {
+    t = await open();
+    const a = await t.store.appservers.create({
+      name: 'db2', hostAddress: 'h2', portNumber: 5432, applicationType: 'postgresql', osType: 'linux', identityId: null,
+      comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,
+    });
+    const db = (name: string) => ({ name, sizeBytes: 1, owner: 'o', encoding: 'UTF8', properties: { signal: `s-${name}` } });
+    const found = (dbs: string[]) => [
+      { name: 'h2:5432', host: 'h2', port: 5432, version: '15', properties: { v: 1 }, databases: dbs.map(db) },
+      { name: 'h2:5433', host: 'h2', port: 5433, version: '16', properties: { v: 2 }, databases: [] },
+    ];
+    expect(await t.store.inventory.previous(a.id)).toEqual({ instances: [] });
+    await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', childType: 'database', sessionId: 1, now: 100 }, found(['x', 'y', 'z'])));
+    await t.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', childType: 'database', sessionId: 2, now: 200 }, found(['x', 'z'])));
+    expect(await t.store.inventory.previous(a.id)).toEqual({
+      instances: [
+        { name: 'h2:5432', properties: { v: 1 }, databases: [{ name: 'x', properties: { signal: 's-x' } }, { name: 'z', properties: { signal: 's-z' } }] },
+        { name: 'h2:5433', properties: { v: 2 }, databases: [] },
+      ],
+    });
+  });
+
   it('rolls a transaction back as a whole', async () => {
     t = await open();
     await expect(

@@ -151,20 +151,26 @@ export class InventoryRepository {
 
   /**
    * What the last inventory of one server found and still holds (missing objects left out), for
-   * the collector to compare its change signals with: two queries, names and properties only.
+   * the collector to compare its change signals with: one query, names and properties only.
    */
   async previous(appserverId: number): Promise<{ instances: { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] }[] }> {
-    const instances = await this.db.selectFrom('instances').select(['id', 'name', 'properties']).where('appserverId', '=', appserverId).where('missing', '=', 0).execute();
-    if (!instances.length) return { instances: [] };
-    const databases = await this.db.selectFrom('databases').select(['instanceId', 'name', 'properties'])
-      .where('instanceId', 'in', instances.map((i) => i.id)).where('missing', '=', 0).execute();
-    return {
-      instances: instances.map((i) => ({
-        name: i.name,
-        properties: json<Record<string, unknown>>(i.properties, {}),
-        databases: databases.filter((d) => d.instanceId === i.id).map((d) => ({ name: d.name, properties: json<Record<string, unknown>>(d.properties, {}) })),
-      })),
-    };
+    const rows = await this.db
+      .selectFrom('instances')
+      .leftJoin('databases', (j) => j.onRef('databases.instanceId', '=', 'instances.id').on('databases.missing', '=', 0))
+      .select(['instances.id as id', 'instances.name as name', 'instances.properties as properties', 'databases.name as dbName', 'databases.properties as dbProperties'])
+      .where('instances.appserverId', '=', appserverId)
+      .where('instances.missing', '=', 0)
+      .orderBy('instances.id')
+      .orderBy('databases.id')
+      .execute();
+    type Previous = { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] };
+    const byId = new Map<number, Previous>();
+    for (const r of rows) {
+      let instance = byId.get(r.id);
+      if (!instance) byId.set(r.id, (instance = { name: r.name, properties: json<Record<string, unknown>>(r.properties, {}), databases: [] }));
+      if (r.dbName !== null) instance.databases.push({ name: r.dbName, properties: json<Record<string, unknown>>(r.dbProperties, {}) });
+    }
+    return { instances: [...byId.values()] };
   }
 
   listInstances(q: ListQuery, applicationType: string, scope: ServerScope = 'all'): Promise<ListResult<Instance>> {
