@@ -62,16 +62,7 @@ export class AlertRepository {
 
   /** Clears the open alert under `key`, if there is one. */
   async clear(key: string, now: number): Promise<Alert | undefined> {
-    const r = await this.db
-      .updateTable('alerts')
-      .set({ status: 'CLEARED', openKey: null, clearedAt: now })
-      .where('openKey', '=', key)
-      .returningAll()
-      .executeTakeFirst();
-    if (!r) return undefined;
-    const alert = toAlert(r);
-    await this.notifications.add({ type: 'alert.cleared', data: { alert } }, now);
-    return alert;
+    return (await this.clearAll([key], now))[0];
   }
 
   /** Clears the open alerts under any of `keys`, in one statement; each clearing is notified. */
@@ -79,16 +70,9 @@ export class AlertRepository {
     const rows = [];
     // In slices: a server's first inventory can name tens of thousands of databases.
     for (let i = 0; i < keys.length; i += 1_000) {
-      rows.push(...await this.db
-        .updateTable('alerts')
-        .set({ status: 'CLEARED', openKey: null, clearedAt: now })
-        .where('openKey', 'in', keys.slice(i, i + 1_000))
-        .returningAll()
-        .execute());
+      rows.push(...await this.clearing(now).where('openKey', 'in', keys.slice(i, i + 1_000)).returningAll().execute());
     }
-    const cleared = rows.map(toAlert).sort((a, b) => a.id - b.id);
-    for (const alert of cleared) await this.notifications.add({ type: 'alert.cleared', data: { alert } }, now);
-    return cleared;
+    return this.notifyCleared(rows, now);
   }
 
   /**
@@ -97,16 +81,24 @@ export class AlertRepository {
    */
   async clearServer(appserverId: number, now: number): Promise<Alert[]> {
     const id = String(appserverId);
-    const rows = await this.db
-      .updateTable('alerts')
-      .set({ status: 'CLEARED', openKey: null, clearedAt: now })
+    const rows = await this.clearing(now)
       .where((eb) => eb.or([
         eb('openKey', '=', `appserver:${id}`),
         ...['database', 'version', 'finding'].map((k) => eb('openKey', 'like', `${k}:${id}:%`)),
       ]))
       .returningAll()
       .execute();
-    const cleared = rows.map(toAlert);
+    return this.notifyCleared(rows, now);
+  }
+
+  /** The UPDATE that closes alerts; the caller says which. */
+  private clearing(now: number) {
+    return this.db.updateTable('alerts').set({ status: 'CLEARED', openKey: null, clearedAt: now });
+  }
+
+  /** The cleared alerts, oldest first, each with its alert.cleared notification written. */
+  private async notifyCleared(rows: Selectable<AlertsTable>[], now: number): Promise<Alert[]> {
+    const cleared = rows.map(toAlert).sort((a, b) => a.id - b.id);
     for (const alert of cleared) await this.notifications.add({ type: 'alert.cleared', data: { alert } }, now);
     return cleared;
   }
