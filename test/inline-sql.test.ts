@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { CompiledQuery } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { inlineStatement, literal, literalOf, tryInline } from '../src/store/inline-sql.ts';
+import { inlineStatement, literalOf, tryInline } from '../src/store/inline-sql.ts';
 import { PG_URL, postgresStore } from './support/stores.ts';
 
 const NASTY = [
@@ -16,16 +16,16 @@ const NASTY = [
 
 describe('SQL literals', () => {
   it('writes each value as the text node-pg would send, as a constant typed where it stands, and refuses what node-pg converts its own way', () => {
-    expect(literal(null)).toBe('NULL');
-    expect(literal(undefined)).toBe('NULL');
-    expect(literal(-12.5)).toBe("E'-12.5'");
-    expect(literal(17n)).toBe("E'17'");
-    expect(literal(true)).toBe("E'true'");
+    expect(literalOf(null)).toBe('NULL');
+    expect(literalOf(undefined)).toBe('NULL');
+    expect(literalOf(-12.5)).toBe("E'-12.5'");
+    expect(literalOf(17n)).toBe("E'17'");
+    expect(literalOf(true)).toBe("E'true'");
     expect(literalOf({})).toBeUndefined();
     expect(literalOf(new Date(0))).toBeUndefined();
     expect(literalOf(Buffer.from('x'))).toBeUndefined();
-    expect(() => literal([1])).toThrow(/object/);
-    expect(() => literal('a\0b')).toThrow(/NUL/);
+    expect(literalOf([1])).toBeUndefined();
+    expect(() => literalOf('a\0b')).toThrow(/NUL/);
   });
 
   it('replaces placeholders but not a $ and digits inside a quoted identifier', () => {
@@ -54,7 +54,7 @@ describe('SQL literals', () => {
       for (const scs of ['on', 'off']) {
         await c.query(`SET standard_conforming_strings = ${scs}`);
         for (const s of NASTY) {
-          const { rows } = await c.query<{ v: string }>(`SELECT ${literal(s)}::text AS v`);
+          const { rows } = await c.query<{ v: string }>(`SELECT ${literalOf(s)}::text AS v`);
           expect(rows[0]!.v).toBe(s);
         }
       }

@@ -67,7 +67,7 @@ export class EventRepository {
     private readonly atomically: Atomically,
   ) {}
 
-  /** True inside a transaction: events are buffered and written by flush() just before commit. */
+  /** True inside a transaction: events are buffered and written (takeInserts()) just before commit. */
   get transactional(): boolean {
     return this.db.isTransaction;
   }
@@ -90,19 +90,9 @@ export class EventRepository {
   }
 
   /**
-   * Writes the buffered events, under the ordering lock on PostgreSQL (see the top of this file).
-   * Returns how many it wrote. Store.transaction does not call it: it runs takeInserts() itself,
-   * on PostgreSQL in the same round trip as the COMMIT.
-   */
-  async flush(): Promise<number> {
-    const { count, statements } = this.takeInserts();
-    for (const q of statements) await this.db.executeQuery(q);
-    return count;
-  }
-
-  /**
    * The buffered events as statements to run last before COMMIT, in order: on PostgreSQL the
-   * ordering lock first, then the INSERTs. None are kept back after.
+   * ordering lock first, then the INSERTs (Store.transaction sends them with the COMMIT, see the
+   * top of this file). None are kept back after.
    */
   takeInserts(): { count: number; statements: CompiledQuery[] } {
     const events = this.pending;

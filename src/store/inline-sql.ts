@@ -27,12 +27,6 @@ export function literalOf(value: unknown): string | undefined {
   return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
-export function literal(value: unknown): string {
-  const out = literalOf(value);
-  if (out === undefined) throw new Error(`cannot write a ${typeof value} as an SQL literal`);
-  return out;
-}
-
 /**
  * The statement with each $n replaced by its parameter's literal, or undefined when a parameter
  * has none. Kysely puts every value in a parameter and writes identifiers in double quotes, so
