@@ -23,35 +23,37 @@ export function listenerPid(port: number): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** CPU seconds of a process and its reaped children, or null if unreadable. */
-export function cpuSeconds(pid: number | null): number | null {
-  if (pid === null) return null;
+/**
+ * The fields of /proc/<pid>/stat after "(comm)": state ppid pgrp session tty tpgid flags minflt
+ * cminflt majflt cmajflt utime stime cutime cstime …; null once the process is gone.
+ */
+function statFields(pid: number | string): number[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    return (f[11]! + f[12]! + f[13]! + f[14]!) / TICKS;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
   } catch {
     return null;
   }
 }
 
+/** CPU seconds of a process and its reaped children, or null if unreadable. */
+export function cpuSeconds(pid: number | null): number | null {
+  const f = pid === null ? null : statFields(pid);
+  return f && (f[11]! + f[12]! + f[13]! + f[14]!) / TICKS;
+}
+
 /**
  * CPU seconds of each live child of `parent` (its own utime and stime), by pid. PostgreSQL's
  * backends that are still connected (a connection pool's) have not been reaped yet, so
- * cpuSeconds(postmaster) does not hold them: serverCpuSeconds adds them.
+ * cpuSeconds(postmaster) does not hold them: serverCpuSeconds adds them. A child gone meanwhile
+ * was reaped, so its time is in the parent's children's time now.
  */
 export function liveChildrenCpu(parent: number): Map<number, number> {
   const out = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-      if (f[1] === parent) out.set(Number(name), (f[11]! + f[12]!) / TICKS);
-    } catch {
-      // gone meanwhile: reaped, so in the parent's children's time now
-    }
+    const f = statFields(name);
+    if (f && f[1] === parent) out.set(Number(name), (f[11]! + f[12]!) / TICKS);
   }
   return out;
 }
