@@ -16,6 +16,8 @@ export const LOG_TYPES: readonly LogType[] = ['INFO', 'WARN', 'ERROR', 'SUMMARY'
 export const LIVE_SESSION_STATUSES: readonly SessionStatus[] = ['RUNNING', 'CANCELLING'];
 export const ENDED_SESSION_STATUSES: readonly SessionStatus[] = ['COMPLETED', 'PARTIAL', 'FAILED', 'CANCELLED'];
 export const ENDED_TASK_STATUSES: readonly TaskStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+/** A task in one of these has not ended yet: its session cannot close while one is left. */
+export const OPEN_TASK_STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING'];
 
 export const isSessionLive = (s: string): boolean => (LIVE_SESSION_STATUSES as readonly string[]).includes(s);
 

@@ -19,6 +19,8 @@ export interface EngineSettings {
   maxAttempts: number;
   /** Tasks running at once across every process sharing the database (0: no limit). */
   estateConcurrency: number;
+  /** How often a running session's percent is counted again as its tasks end (0: at every end). */
+  progressIntervalMs: number;
 }
 
 export interface EngineEvents {
@@ -44,5 +46,7 @@ export interface EngineContext {
   mine: Map<number, { sessionId: number; controller: AbortController }>;
   /** Sessions whose progress this process is counting now (session-progress.ts, progressAfter). */
   counting: Map<number, { again: boolean; done: Promise<void> }>;
+  /** When this process last counted a live session's progress, and the count it owes it (progressAfter). */
+  counted: Map<number, { at: number; timer?: NodeJS.Timeout }>;
   emit<K extends keyof EngineEvents>(event: K, value: EngineEvents[K]): void;
 }

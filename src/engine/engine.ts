@@ -68,6 +68,11 @@ export interface EngineOptions {
   maxAttempts?: number;
   /** Tasks running at once across every process sharing the database (default: no limit). */
   estateConcurrency?: number;
+  /**
+   * How often a running session's percent is counted again as its tasks end (default 1 s; 0: at
+   * every end). Its close is never held back: the end that leaves no open task counts at once.
+   */
+  progressIntervalMs?: number;
   /** Name of this process in logs and task owners (default host:pid:nonce). */
   processName?: string;
   /**
@@ -105,7 +110,7 @@ export class Engine extends EventEmitter {
     super();
     this.o = {
       taskTimeoutMs: 60_000, retries: 2, retryDelayMs: 1_000, loginIdleMs: 45 * 60_000, leaseMs: 60_000, heartbeatMs: 5_000,
-      sweepMs: 5_000, maxAttempts: 3, estateConcurrency: 0, processName: `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`,
+      sweepMs: 5_000, maxAttempts: 3, estateConcurrency: 0, progressIntervalMs: 1_000, processName: `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`,
       orphanCheckMs: 1_000, channels: [], deliveryRetryMs: 10_000, deliveryRetryMaxMs: 3_600_000, dispatchPollMs: 1_000, stalledCheckMs: 30_000,
       ...options,
     };
@@ -113,10 +118,11 @@ export class Engine extends EventEmitter {
     this.e = {
       store: o.store, clock: o.clock, queue: o.queue, liveness: o.liveness,
       jobTypes: new JobTypes(withDelivery(options.jobTypes ?? builtInJobTypes(o), o, (at) => this.dispatcher.wakeAt(at))),
-      settings: { leaseMs: o.leaseMs, heartbeatMs: o.heartbeatMs, maxAttempts: o.maxAttempts, estateConcurrency: o.estateConcurrency },
+      settings: { leaseMs: o.leaseMs, heartbeatMs: o.heartbeatMs, maxAttempts: o.maxAttempts, estateConcurrency: o.estateConcurrency, progressIntervalMs: o.progressIntervalMs },
       state: { owner: o.processName, stopping: false, abandoning: false },
       mine: new Map(),
       counting: new Map(),
+      counted: new Map(),
       emit: <K extends keyof EngineEvents>(event: K, value: EngineEvents[K]) => void this.emit(event, value),
     };
     this.dispatcher = new Dispatcher(this.e, { channels: o.channels, pollMs: o.dispatchPollMs });
@@ -200,6 +206,8 @@ export class Engine extends EventEmitter {
     await Promise.all(this.loops.map((l) => l.running)); // the store may close next: let a sweep in flight finish first
     this.loops = [];
     await this.o.queue.stop();
+    for (const c of this.e.counted.values()) clearTimeout(c.timer);
+    this.e.counted.clear();
     // A killed process says nothing: its row keeps its last heartbeat, and readers see it go dead.
     if (this.workerId !== undefined && !this.e.state.abandoning) await this.o.store.workers.stopped(this.workerId, Date.now()).catch(() => {});
     // Only now: while tasks were being handed back, this process was still alive.

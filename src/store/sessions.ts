@@ -1,7 +1,7 @@
 /** Job sessions, their tasks and their log entries. */
 import type { CompiledQuery, Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
-import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
+import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, OPEN_TASK_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionState, SessionStatistic, Task } from '../core/types.ts';
 import { bit, bool, INSERT_SLICE, json, listPage, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
@@ -178,6 +178,13 @@ export class TaskRepository {
       .groupBy('status')
       .execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
+  /** Whether any task of the session has yet to end: one index seek, however many tasks it has. */
+  async anyOpen(sessionId: number): Promise<boolean> {
+    const r = await this.db.selectFrom('tasks').select('id').where('sessionId', '=', sessionId)
+      .where('status', 'in', [...OPEN_TASK_STATUSES]).limit(1).executeTakeFirst();
+    return r !== undefined;
   }
 
   async get(id: number): Promise<Task | undefined> {
