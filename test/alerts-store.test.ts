@@ -71,17 +71,20 @@ describe.each(DIALECTS)('alerts and notifications on %s', (_name, open) => {
     expect(await store.alerts.open('database:10031:main/x')).toBeDefined();
   });
 
-  it("lists one server's open findings by key prefix, and not a server whose id starts the same", async () => {
+  it("clears one server's open findings by key prefix, but those it excepts, and not a server whose id starts the same", async () => {
     const { store } = t;
     const raise = (key: string) => store.transaction((r) => r.alerts.raise({ ...FAILED, kind: 'inventory.finding', key }, 1000));
-    for (const key of ['finding:12:NO_ARCHIVE:main', 'finding:12:WAL_LEVEL_MINIMAL:main', 'finding:120:NO_ARCHIVE:main', 'finding:1:NO_ARCHIVE:main', 'finding:12;x']) await raise(key);
+    for (const key of ['finding:12:NO_ARCHIVE:main', 'finding:12:WAL_LEVEL_MINIMAL:main', 'finding:12:OLD:main', 'finding:120:NO_ARCHIVE:main', 'finding:1:NO_ARCHIVE:main', 'finding:12;x']) await raise(key);
     await store.transaction((r) => r.alerts.raise({ ...FAILED, kind: 'server.failing', key: 'finding:12:not-a-finding' }, 1000));
-    const keys = async (prefix: string) => (await store.alerts.openOfKind('inventory.finding', prefix)).map((a) => a.key).sort();
-    expect(await keys('finding:12:')).toEqual(['finding:12:NO_ARCHIVE:main', 'finding:12:WAL_LEVEL_MINIMAL:main']);
-    expect(await keys('finding:1:')).toEqual(['finding:1:NO_ARCHIVE:main']);
-    await store.transaction((r) => r.alerts.clear('finding:12:NO_ARCHIVE:main', 2000));
-    expect(await keys('finding:12:')).toEqual(['finding:12:WAL_LEVEL_MINIMAL:main']);
-    expect((await store.alerts.openOfKind('inventory.finding')).length).toBe(4);
+    await store.transaction((r) => r.alerts.raise({ ...FAILED, kind: 'server.failing', key: 'appserver:12' }, 1000));
+    const open = async () => (await store.alerts.list({ where: [], order: [], limit: 100, offset: 0 })).items.filter((a) => a.status !== 'CLEARED').map((a) => a.key).sort();
+    const cleared = await store.transaction((r) => r.alerts.clearAll(['appserver:12'], 2000, { kind: 'inventory.finding', keyPrefix: 'finding:12:', except: ['finding:12:WAL_LEVEL_MINIMAL:main'] }));
+    expect(cleared.map((a) => a.key)).toEqual(['finding:12:NO_ARCHIVE:main', 'finding:12:OLD:main', 'appserver:12']); // oldest first
+    expect(await open()).toEqual(['finding:120:NO_ARCHIVE:main', 'finding:12:WAL_LEVEL_MINIMAL:main', 'finding:12:not-a-finding', 'finding:12;x', 'finding:1:NO_ARCHIVE:main'].sort());
+    // With no keys and nothing excepted: every open finding under the prefix.
+    const rest = await store.transaction((r) => r.alerts.clearAll([], 3000, { kind: 'inventory.finding', keyPrefix: 'finding:1:', except: [] }));
+    expect(rest.map((a) => a.key)).toEqual(['finding:1:NO_ARCHIVE:main']);
+    expect((await store.alerts.openOfKind('inventory.finding')).length).toBe(3);
   });
 
   it('acknowledges only an active alert', async () => {

@@ -118,6 +118,27 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     });
   });
 
+  it('reads a task with its session, and a server with its identity, each in one read', async () => {
+    t = await open();
+    const s = await t.store.sessions.insert(session(1_700_000_000_000, { status: 'RUNNING', end: null, results: 'RUNNING', percent: 7, cancelRequested: true, statistics: [{ resourceType: 'x', total: 1, success: 1, failed: 0, skipped: 0 }] }));
+    const [task] = await t.store.tasks.insertMany([{ sessionId: s.id, name: 'db1', targetKind: 'appserver', targetId: '42', payload: { a: [1] }, status: 'PENDING', start: null, end: null, attempts: 0, errorCode: null, message: null, owner: null, leaseExpires: null, queuedAt: null }]);
+    const both = await t.store.tasks.withSession(task!.id);
+    expect(both).toEqual({ task: await t.store.tasks.get(task!.id), session: await t.store.sessions.getState(s.id) });
+    expect(both!.session).toMatchObject({ id: s.id, status: 'RUNNING', percent: 7, cancelRequested: true });
+    expect(both!.task).toMatchObject({ id: task!.id, status: 'PENDING', payload: { a: [1] } });
+    expect(await t.store.tasks.withSession(task!.id + 1)).toBeUndefined();
+
+    const identity = await t.store.identities.create({ name: 'i', username: 'u', secret: 'sealed', kind: 'password', type: 'system', ostype: 'LINUX', comment: 'c', createdAt: 5 });
+    const server = (name: string, identityId: number | null) => t.store.appservers.create({
+      name, hostAddress: 'h', portNumber: 5432, applicationType: 'postgresql', osType: 'linux', identityId, comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,
+    });
+    const withOne = await server('with', identity.id);
+    const without = await server('without', null);
+    expect(await t.store.appservers.withIdentity(withOne.id)).toEqual({ server: await t.store.appservers.get(withOne.id), identity: await t.store.identities.get(identity.id) });
+    expect(await t.store.appservers.withIdentity(without.id)).toEqual({ server: await t.store.appservers.get(without.id), identity: undefined });
+    expect(await t.store.appservers.withIdentity(without.id + 100)).toBeUndefined();
+  });
+
   it('rolls a transaction back as a whole', async () => {
     t = await open();
     await expect(

@@ -51,6 +51,14 @@ let DATABASE = STORE === 'own' ? undefined : STORE;
 /** The store's own cluster's postmaster (ESTATE_DATABASE=own). */
 let storePid: number | null = null;
 const WARM = process.env.ESTATE_WARM !== '0';
+/**
+ * ESTATE_STATEMENTS=1 (with ESTATE_DATABASE=own): the store's cluster runs pg_stat_statements, and
+ * each run prints the statements Census sent it, per task, the most frequent first.
+ */
+const STATEMENTS = process.env.ESTATE_STATEMENTS === '1';
+if (STATEMENTS && STORE !== 'own') throw new Error('ESTATE_STATEMENTS=1 needs ESTATE_DATABASE=own');
+/** A connection to Census's database on its own cluster, for pg_stat_statements (ESTATE_STATEMENTS). */
+let statementsClient: pg.Client | undefined;
 /** Peak RSS limits of the issue (MB), on SQLite: 300 for 1,000 servers, 500 for 10,000. */
 const RSS_LIMIT = N > 1000 ? 500 : 300;
 const PG = { host: '127.0.0.1', port: 5432 };
@@ -167,7 +175,21 @@ async function storeBackends(): Promise<number[]> {
   return rows.map((r) => r.pid);
 }
 
+/** The statements the store ran since the last call, per task, the most frequent first (ESTATE_STATEMENTS). */
+async function storeStatements(tasks: number): Promise<string> {
+  if (!statementsClient) return '';
+  const { rows } = await statementsClient.query<{ calls: string; ms: number; query: string }>(
+    `SELECT calls, total_exec_time AS ms, query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     ORDER BY calls DESC`);
+  await statementsClient.query('SELECT pg_stat_statements_reset()');
+  if (!tasks) return '';
+  const all = rows.reduce((n, r) => n + Number(r.calls), 0);
+  const lines = rows.slice(0, 30).map((r) => `  ${(Number(r.calls) / tasks).toFixed(2).padStart(6)} ${(r.ms / Number(r.calls)).toFixed(3).padStart(7)} ms  ${r.query.replace(/\s+/g, ' ').slice(0, 150)}`);
+  return `${(all / tasks).toFixed(1)} statements per task on the store (calls/task, mean ms, statement):\n${lines.join('\n')}`;
+}
+
 async function inventory(api: Api, pids: () => number[], dbPids: (number | null)[], proxyPid: number): Promise<Run> {
+  await storeStatements(0);
   const cpu0 = dbCpuOf(dbPids);
   const store0 = dbPids[0] ? liveChildrenCpu(dbPids[0]) : new Map<number, number>();
   const ownStore0 = serverCpuSeconds(storePid);
@@ -202,6 +224,8 @@ async function inventory(api: Api, pids: () => number[], dbPids: (number | null)
   const logins1 = await pgLogins();
   const busy1 = machineBusySeconds();
   const perType = await taskTimes(api, job.lastrun?.sessionId).catch((err: Error) => `task times unavailable: ${err.message}`);
+  const statements = await storeStatements(job.lastrun?.numTasks ?? 0);
+  if (statements) console.log(`${statements}\n`);
   return { storeCpu, pgLogins: logins0 !== null && logins1 !== null ? logins1 - logins0 : null, dbEach, seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, censusCpu, proxyCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
 }
 
@@ -213,7 +237,7 @@ async function main(): Promise<void> {
   await MY_ACCOUNT.create();
   try {
     if (STORE === 'own') {
-      storeCluster = await startCluster({ auth: 'trust', fsync: true });
+      storeCluster = await startCluster({ auth: 'trust', fsync: true, ...(STATEMENTS ? { settings: { shared_preload_libraries: 'pg_stat_statements' } } : {}) });
       DATABASE = `postgres://postgres@127.0.0.1:${storeCluster.port}/postgres`;
       storePid = listenerPid(storeCluster.port);
     }
@@ -238,6 +262,11 @@ async function main(): Promise<void> {
       await admin.query(`CREATE DATABASE ${dbName}`);
       db.push('--database', DATABASE.replace(/\/[^/?]*(\?.*)?$/, `/${dbName}$1`));
       if (Number(new URL(DATABASE).port || 5432) === PG.port) storeDb = dbName;
+      if (STATEMENTS) {
+        statementsClient = new pg.Client({ connectionString: DATABASE.replace(/\/[^/?]*(\?.*)?$/, `/${dbName}$1`) });
+        await statementsClient.connect();
+        await statementsClient.query('CREATE EXTENSION pg_stat_statements');
+      }
     }
     const tasksHere = !DATABASE || WORKERS === 0;
     const server = await children.start([censusProgram(), 'server', ...db, '--data-dir', dataDir, '--port', '0', '--host', '127.0.0.1',
@@ -308,6 +337,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await statsClient?.end().catch(() => {});
+    await statementsClient?.end().catch(() => {});
     await children.stopAll();
     await redis?.stop();
     await MY_ACCOUNT.drop();

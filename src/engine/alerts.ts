@@ -37,6 +37,8 @@ export function mergeAlertSettings(stored: Partial<AlertSettings> | null | undef
 const isDelivery = (s: Pick<SessionState, 'serviceId'>) => s.serviceId === DELIVERY_SERVICE;
 const jobObject = (s: SessionState): AlertObject => ({ type: 'job', id: s.jobId, name: s.jobName });
 const sessionObject = (s: SessionState): AlertObject => ({ type: 'jobsession', id: s.id, name: `${s.jobName} ${s.id}` });
+/** The key of a server's failing alert. */
+const serverKey = (id: number | string) => `appserver:${id}`;
 const serverObject = (t: Task): AlertObject => ({ type: t.targetKind, id: t.appserverId ?? t.targetId ?? t.id, name: t.name });
 
 /**
@@ -76,16 +78,12 @@ export async function onSessionClosed(r: Repositories, s: SessionState, now: num
 
 /**
  * At a task's end, inside the transaction that records it (the task row already says how it
- * ended): a server that failed its last N inventories in a row is failing; one that completed is not.
+ * ended): a server that failed its last N inventories in a row is failing. One that completed is
+ * not: onInventoryRecorded clears that alert, with the others its inventory clears.
  */
 export async function onTaskEnded(r: Repositories, s: SessionState, task: Task, now: number): Promise<void> {
-  if (isDelivery(s) || task.targetKind !== SERVER_TARGET || task.targetId === null) return;
-  const key = `appserver:${task.targetId}`;
-  if (task.status === 'COMPLETED') {
-    await r.alerts.clear(key, now);
-    return;
-  }
-  if (task.status !== 'FAILED') return;
+  if (isDelivery(s) || task.targetKind !== SERVER_TARGET || task.targetId === null || task.status !== 'FAILED') return;
+  const key = serverKey(task.targetId);
   const { failingRuns } = await alertSettings(r);
   const n = Math.max(1, failingRuns);
   const last = await r.tasks.lastOutcomes(SERVER_TARGET, task.targetId, n);
@@ -171,10 +169,10 @@ export async function onInventoryRecorded(r: Repositories, inv: RecordedInventor
       objects: [server, { type: f.database ? 'database' : 'instance', id: object, name: f.database ?? f.instance }], ...common,
     }, now);
   }
-  for (const a of await r.alerts.openOfKind('inventory.finding', prefix)) {
-    if (!reported.has(a.key)) toClear.push(a.key);
-  }
-  await r.alerts.clearAll(toClear, now);
+  // The server completed an inventory, so it is not failing (onTaskEnded raises that alert). In
+  // the one statement too: its open findings not reported now.
+  toClear.push(serverKey(appserver.id));
+  await r.alerts.clearAll(toClear, now, { kind: 'inventory.finding', keyPrefix: prefix, except: [...reported] });
 }
 
 /**

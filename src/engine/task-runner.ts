@@ -16,9 +16,9 @@ import { moveTask, writeLog } from './session-records.ts';
 import { DELIVERY_TARGET } from './jobtypes/delivery.ts';
 
 export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: AbortSignal): Promise<void> {
-  const session = await e.store.sessions.getState(qt.sessionId);
-  const task = await e.store.tasks.get(qt.taskId);
-  if (!session || !task || task.status !== 'PENDING') return;
+  const found = await e.store.tasks.withSession(qt.taskId);
+  if (!found || found.task.status !== 'PENDING') return;
+  const { task, session } = found;
   if (session.cancelRequested || !isSessionLive(session.status)) {
     await e.store.transaction((r) => moveTask(r, session, task, ['PENDING'], { status: 'CANCELLED', end: e.clock.now(), errorCode: 'CANCELLED' }));
     await finishIfDone(e, session.id);

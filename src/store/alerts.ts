@@ -3,13 +3,20 @@
  * so two processes raising the same condition at once count one alert instead of failing. Opening
  * and clearing write their notification (alert.raised, alert.cleared) in the same transaction.
  */
-import { sql, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import type { Alert, AlertKind, AlertObject, AlertSeverity, AlertStatus, RaiseAlert } from '../core/alerts.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Dialect } from './migrations.ts';
 import type { NotificationRepository } from './notifications.ts';
 import { json, listPage, type Db } from './rows.ts';
-import type { AlertsTable } from './schema.ts';
+import type { AlertsTable, DB } from './schema.ts';
+
+/** Open alerts of one kind under one key prefix, but for the keys in `except` (AlertRepository.clearAll). */
+export interface AlertsUnderPrefix {
+  kind: AlertKind;
+  keyPrefix: string;
+  except: readonly string[];
+}
 
 export const toAlert = (r: Selectable<AlertsTable>): Alert => ({
   id: r.id,
@@ -65,12 +72,24 @@ export class AlertRepository {
     return (await this.clearAll([key], now))[0];
   }
 
-  /** Clears the open alerts under any of `keys`, in one statement; each clearing is notified. */
-  async clearAll(keys: readonly string[], now: number): Promise<Alert[]> {
+  /**
+   * Clears the open alerts under any of `keys` and, with `alsoOf`, those of one kind under one
+   * key prefix but for the keys it excepts: in one statement (an inventory's commit clears all
+   * it clears so). Each clearing is notified.
+   */
+  async clearAll(keys: readonly string[], now: number, alsoOf?: AlertsUnderPrefix): Promise<Alert[]> {
     const rows = [];
     // In slices: a server's first inventory can name tens of thousands of databases.
-    for (let i = 0; i < keys.length; i += 1_000) {
-      rows.push(...await this.clearing(now).where('openKey', 'in', keys.slice(i, i + 1_000)).returningAll().execute());
+    for (let i = 0; i < keys.length || (i === 0 && alsoOf); i += 1_000) {
+      const slice = keys.slice(i, i + 1_000);
+      const of = i === 0 ? alsoOf : undefined;
+      rows.push(...await this.clearing(now).where((eb) => eb.or([
+        ...(slice.length ? [eb('openKey', 'in', slice)] : []),
+        ...(of ? [eb.and([
+          eb('kind', '=', of.kind), this.underPrefix(eb, of.keyPrefix),
+          ...(of.except.length ? [eb('openKey', 'not in', [...of.except])] : []),
+        ])] : []),
+      ])).returningAll().execute());
     }
     return this.notifyCleared(rows, now);
   }
@@ -109,22 +128,22 @@ export class AlertRepository {
     return r && toAlert(r);
   }
 
-  /**
-   * Open alerts of one kind (the watchdog's candidates for clearing), or only those whose key
-   * starts with `keyPrefix` (one server's: a task reads its own, not every server's).
-   */
-  async openOfKind(kind: AlertKind, keyPrefix?: string): Promise<Alert[]> {
-    let q = this.db.selectFrom('alerts').selectAll().where('kind', '=', kind).where('openKey', 'is not', null);
-    if (keyPrefix !== undefined) {
-      // SQLite compares text bytewise, so a prefix is a range of the open_key index (up to the
-      // prefix with its last character's successor). PostgreSQL's collation may ignore
-      // punctuation, which makes no such range exact: there LIKE decides (the prefixes are built
-      // from ids and fixed words, with no wildcard to escape).
-      const end = keyPrefix.slice(0, -1) + String.fromCharCode(keyPrefix.charCodeAt(keyPrefix.length - 1) + 1);
-      q = this.dialect === 'sqlite' ? q.where('openKey', '>=', keyPrefix).where('openKey', '<', end) : q.where('openKey', 'like', `${keyPrefix}%`);
-    }
-    const rows = await q.execute();
+  /** Open alerts of one kind (the watchdog's candidates for clearing). */
+  async openOfKind(kind: AlertKind): Promise<Alert[]> {
+    const rows = await this.db.selectFrom('alerts').selectAll().where('kind', '=', kind).where('openKey', 'is not', null).execute();
     return rows.map(toAlert);
+  }
+
+  /**
+   * Open keys that start with `keyPrefix`. SQLite compares text bytewise, so a prefix is a range
+   * of the open_key index (up to the prefix with its last character's successor). PostgreSQL's
+   * collation may ignore punctuation, which makes no such range exact: there LIKE decides (the
+   * prefixes are built from ids and fixed words, with no wildcard to escape).
+   */
+  private underPrefix(eb: ExpressionBuilder<DB, 'alerts'>, keyPrefix: string) {
+    if (this.dialect !== 'sqlite') return eb('openKey', 'like', `${keyPrefix}%`);
+    const end = keyPrefix.slice(0, -1) + String.fromCharCode(keyPrefix.charCodeAt(keyPrefix.length - 1) + 1);
+    return eb.and([eb('openKey', '>=', keyPrefix), eb('openKey', '<', end)]);
   }
 
   async get(id: number): Promise<Alert | undefined> {

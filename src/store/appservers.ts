@@ -13,6 +13,11 @@ const own = <T extends { siteName?: unknown }>(a: T): Omit<T, 'siteName'> => {
   return rest;
 };
 
+const IDENTITY_COLUMNS = ['id', 'name', 'username', 'kind', 'secret', 'type', 'ostype', 'comment', 'createdAt'] as const satisfies readonly (keyof Identity)[];
+// Fails to compile when Identity gains a field the list above does not read.
+const everyIdentityColumn: [Exclude<keyof Identity, (typeof IDENTITY_COLUMNS)[number]>] extends [never] ? true : never = true;
+void everyIdentityColumn;
+
 export class IdentityRepository {
   constructor(private db: Db) {}
 
@@ -71,6 +76,25 @@ export class AppServerRepository {
   async get(id: number): Promise<AppServer | undefined> {
     const r = await this.rows().selectAll().where('id', '=', id).executeTakeFirst();
     return r && toAppServer(r);
+  }
+
+  /**
+   * A server with the identity it logs in with (undefined: none attached, or gone), in one read:
+   * an inventory task reads both before each claim (engine/jobtypes/inventory-task.ts).
+   */
+  async withIdentity(id: number): Promise<{ server: AppServer; identity: Identity | undefined } | undefined> {
+    // The identity's columns come prefixed (idn…: idnUsername), since both tables have an id, a name, a type …
+    const identityColumns = IDENTITY_COLUMNS.map((c) => `identities.${c} as idn${c[0]!.toUpperCase()}${c.slice(1)}` as 'identities.id');
+    const r = await this.rows().leftJoin('identities', 'identities.id', 'appservers.identityId')
+      .selectAll('appservers').select(identityColumns).where('appservers.id', '=', id).executeTakeFirst() as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    const server: Record<string, unknown> = {};
+    const identity: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) {
+      if (/^idn[A-Z]/.test(k)) identity[k[3]!.toLowerCase() + k.slice(4)] = v;
+      else server[k] = v;
+    }
+    return { server: toAppServer(server as Selectable<AppServersTable>), identity: identity.id == null ? undefined : identity as unknown as Identity };
   }
 
   /**

@@ -180,6 +180,26 @@ export class TaskRepository {
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
+  /**
+   * A task with its session's state, in one read: the first thing a worker does with each task
+   * it is handed (engine/task-runner.ts), where two reads were two round trips on PostgreSQL.
+   */
+  async withSession(taskId: number): Promise<{ task: Task; session: SessionState } | undefined> {
+    // The session's columns come prefixed (js…: jsJobId), since both tables have an id, a status,
+    // a start …; no column of tasks starts so, and the names survive the camel-case plugin.
+    const sessionColumns = STATE_COLUMNS.map((c) => `jobSessions.${c} as js${c[0]!.toUpperCase()}${c.slice(1)}` as 'jobSessions.id');
+    const r = await this.db.selectFrom('tasks').innerJoin('jobSessions', 'jobSessions.id', 'tasks.sessionId')
+      .selectAll('tasks').select(sessionColumns).where('tasks.id', '=', taskId).executeTakeFirst() as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    const task: Record<string, unknown> = {};
+    const state: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) {
+      if (/^js[A-Z]/.test(k)) state[k[2]!.toLowerCase() + k.slice(3)] = v;
+      else task[k] = v;
+    }
+    return { task: toTask(task as Selectable<TasksTable>), session: toState(state as StateRow) };
+  }
+
   /** Whether any task of the session has yet to end: one index seek, however many tasks it has. */
   async anyOpen(sessionId: number): Promise<boolean> {
     const r = await this.db.selectFrom('tasks').select('id').where('sessionId', '=', sessionId)

@@ -47,6 +47,8 @@ export interface ClusterOptions {
   hosts?: readonly string[];
   /** false: no fsync (tests); true: as a real server (benchmarks). */
   fsync: boolean;
+  /** More server settings (name → value), given to the postmaster as -c name=value. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 /** A private cluster of this machine's PostgreSQL, on a free loopback port, removed by stop(). */
@@ -75,7 +77,8 @@ export async function startCluster(o: ClusterOptions): Promise<AuthCluster> {
   const hosts = o.hosts ?? ['127.0.0.1'];
   asPostgres(join(bin, 'pg_ctl'), [
     '-D', data, '-w', '-t', '60', '-l', join(dir, 'log'),
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=${hosts.join(',')}${o.fsync ? '' : ' -c fsync=off'}`, 'start',
+    '-o', [`-p ${port} -k ${dir} -c listen_addresses=${hosts.join(',')}`, ...(o.fsync ? [] : ['-c fsync=off']),
+      ...Object.entries(o.settings ?? {}).map(([k, v]) => `-c ${k}=${v}`)].join(' '), 'start',
   ]);
   return {
     port,

@@ -55,15 +55,16 @@ export async function prepareInventoryTask(d: InventorySettings, t: TaskToPrepar
 
 async function readyToCollect(d: InventorySettings, t: TaskToPrepare, m: TaskMessages): Promise<Ready> {
   const { task } = t;
-  const server = task.targetKind !== 'appserver' || task.targetId === null ? undefined : await t.store.appservers.get(Number(task.targetId));
-  if (!server) {
+  const found = task.targetKind !== 'appserver' || task.targetId === null ? undefined : await t.store.appservers.withIdentity(Number(task.targetId));
+  if (!found) {
     const reason = m === HYPERVISOR_MESSAGES ? 'hypervisor no longer exists' : 'application server no longer exists';
     return { failed: { errorCode: 'NOT_FOUND', reason, entry: message('WARN', m.gone, task.name) } };
   }
+  const { server } = found;
   const fail = (errorCode: string, reason: string): Ready => ({ failed: { errorCode, reason, entry: message('ERROR', m.failed, server.name, reason) } });
   const collector = d.collectors.get(server.applicationType);
   if (!collector) return fail('UNSUPPORTED', `Census cannot inventory application type "${server.applicationType}" yet.`);
-  const identity = server.identityId === null ? undefined : await t.store.identities.get(server.identityId);
+  const { identity } = found;
   if (!identity) return fail('NO_CREDENTIALS', `no identity is attached to ${server.name}; register it with osuser or username/password.`);
   let credentials: Credentials;
   try {
