@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs Debian packages for the tests' own servers and tools, the one way every ensure-*
 # script and test harness does it: as root, quietly, without recommended extras, waiting for a
-# concurrent apt/dpkg run instead of failing on its lock, and with a policy-rc.d that answers 101
+# concurrent apt/dpkg run instead of failing on its lock (and for another apt-install.sh, which
+# test files running in parallel start together), and with a policy-rc.d that answers 101
 # ("action forbidden") in place during the install (our own only if the machine has none), so
 # no package starts a system service.
 #
@@ -18,6 +19,10 @@ fail() {
 
 command -v apt-get >/dev/null 2>&1 || fail "apt-get is not available; install $* by hand"
 [ "$(id -u)" -eq 0 ] || fail "installing $* needs root"
+
+# One apt-install.sh at a time: apt-get update does not wait for another's lock on the lists.
+exec 9>/run/census-apt-install.lock
+flock 9
 
 LOG=$(mktemp)
 POLICY=/usr/sbin/policy-rc.d
@@ -38,10 +43,16 @@ fi
 APT_OPTS="-q -o DPkg::Lock::Timeout=120"
 
 # shellcheck disable=SC2086 # the options are meant to split
-if ! apt-get $APT_OPTS update >"$LOG" 2>&1; then
-  tail -n 20 "$LOG" >&2
-  fail "apt-get update failed (is the Debian mirror reachable?); cannot install $*"
-fi
+# Tried three times: a mirror that fails a moment is not a failed test run.
+tries=0
+until apt-get $APT_OPTS update >"$LOG" 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 3 ]; then
+    tail -n 20 "$LOG" >&2
+    fail "apt-get update failed three times (is the Debian mirror reachable?); cannot install $*"
+  fi
+  sleep 5
+done
 # shellcheck disable=SC2086
 if ! DEBIAN_FRONTEND=noninteractive apt-get $APT_OPTS install -y --no-install-recommends "$@" >"$LOG" 2>&1; then
   tail -n 20 "$LOG" >&2

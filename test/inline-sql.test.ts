@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { CompiledQuery } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { inlineStatement, literalOf, tryInline } from '../src/store/inline-sql.ts';
+import { literalOf, tryInline } from '../src/store/inline-sql.ts';
 import { PG_URL, postgresStore } from './support/stores.ts';
 
 const NASTY = [
@@ -30,8 +30,8 @@ describe('SQL literals', () => {
 
   it('replaces placeholders but not a $ and digits inside a quoted identifier', () => {
     const q = CompiledQuery.raw('insert into "t$1" ("a", "b""$2") values ($1, $2)', ["x'y", 3]);
-    expect(inlineStatement(q)).toBe(`insert into "t$1" ("a", "b""$2") values (E'x''y', E'3')`);
-    expect(() => inlineStatement(CompiledQuery.raw('select $2', [1]))).toThrow(/\$2/);
+    expect(tryInline(q.sql, q.parameters)).toBe(`insert into "t$1" ("a", "b""$2") values (E'x''y', E'3')`);
+    expect(() => tryInline('select $2', [1])).toThrow(/\$2/);
     expect(tryInline('select $1', [{ a: 1 }])).toBeUndefined();
   });
 
@@ -112,6 +112,40 @@ describe('the commit of a transaction that wrote events, on PostgreSQL', () => {
       expect(await t.store.settings.get('marker', null)).toBeNull();
       expect(await t.store.events.latest()).toBe(0);
       expect((await t.store.logs.list({ where: [], order: [], limit: 10, offset: 0 })).items.map((l) => l.message)).toEqual(['first']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('runs the writes kept for the end (later) with it, and on their own when one cannot be written as a literal', async () => {
+    const t = await postgresStore();
+    try {
+      const put = (name: string, value: string) => t.store.db.insertInto('settings').values({ name, value }).compile();
+      // Kept back, the write is not there until the end: a read inside the transaction does not see it.
+      const seenInside = await t.store.transaction(async (r) => {
+        await r.later(put('kept', JSON.stringify("it's a \\ path")));
+        await r.events.add({ type: 'log', jobId: 1004, sessionId: 1, data: 'with kept' });
+        return r.settings.get('kept', null);
+      });
+      expect(seenInside).toBeNull();
+      expect(await t.store.settings.get('kept', null)).toBe("it's a \\ path");
+      // A parameter no literal is written for (a Date): the end runs statement by statement, and commits.
+      const dated = CompiledQuery.raw('INSERT INTO settings (name, value) VALUES ($1, $2::timestamptz::text)', ['dated', new Date(0)]);
+      await t.store.transaction(async (r) => {
+        await r.later(dated);
+        await r.events.add({ type: 'log', jobId: 1004, sessionId: 1, data: 'with dated' });
+      });
+      expect((await t.store.db.selectFrom('settings').select('value').where('name', '=', 'dated').executeTakeFirst())?.value).toMatch(/^1970-01-01/);
+      // A kept write that fails takes the transaction with it.
+      await expect(t.store.transaction(async (r) => {
+        await r.settings.put('marker', 3);
+        await r.later(put('kept', '"again"'));
+      })).rejects.toThrow();
+      expect(await t.store.settings.get('marker', null)).toBeNull();
+      // Outside a transaction, later() writes at once.
+      await t.store.later(put('now', '1'));
+      expect(await t.store.settings.get('now', null)).toBe(1);
+      expect((await t.store.events.after(0, {}, 10)).map((e) => e.data)).toEqual(['with kept', 'with dated']);
     } finally {
       await t.cleanup();
     }

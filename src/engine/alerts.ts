@@ -124,7 +124,8 @@ export async function onInventoryRecorded(r: Repositories, inv: RecordedInventor
     };
     await r.notifications.add({ type: 'inventory.changed', data }, now);
   }
-  const { watch } = await alertSettings(r);
+  // What is watched matters only to changes and findings; an unchanged server does not read it.
+  const { watch } = changes.length || inv.findings.length ? await alertSettings(r) : DEFAULT_ALERT_SETTINGS;
   const server: AlertObject = { type: 'appserver', id: appserver.id, name: appserver.name };
   const common = { jobId: session.jobId, sessionId: session.id };
   // Cleared together at the end, in one statement: a first inventory "appears" every database.

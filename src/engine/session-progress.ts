@@ -94,15 +94,16 @@ export function progressAfter(e: EngineContext, sessionId: number): Promise<void
 /**
  * The percent only says how far a session got, and counting a 10,000-task session's tasks at each
  * of its ends took a tenth of a server's time. So within progressIntervalMs of this process's last
- * count it is counted only when no task is left open (one index seek; the close is never held
- * back, and the last end to commit always finds none open, as above); otherwise the count is
- * owed, and a timer pays it at the interval's end.
+ * count it is counted only when no task is left open (the close is never held back: the last end
+ * to commit always finds none open, as above); otherwise the count is owed, and a timer pays it at
+ * the interval's end. A task this process still runs is open; only without one is the store asked
+ * (one index seek).
  */
 async function countOrOwe(e: EngineContext, sessionId: number): Promise<void> {
   const interval = e.settings.progressIntervalMs;
   const last = e.counted.get(sessionId);
   const now = Date.now();
-  if (interval > 0 && last && now - last.at < interval && (await e.store.tasks.anyOpen(sessionId))) {
+  if (interval > 0 && last && now - last.at < interval && (runsOneOf(e, sessionId) || (await e.store.tasks.anyOpen(sessionId)))) {
     last.timer ??= setTimeout(() => {
       last.timer = undefined;
       progressAfter(e, sessionId).catch((err: Error) => console.error(`census: counting session ${sessionId}'s progress failed: ${err.message}`));
@@ -115,6 +116,12 @@ async function countOrOwe(e: EngineContext, sessionId: number): Promise<void> {
   // A session whose last task ended in another process leaves its entry here: drop stale ones.
   for (const [id, c] of e.counted) if (!c.timer && now - c.at > STALE_COUNT_MS) e.counted.delete(id);
   e.counted.set(sessionId, { at: now });
+}
+
+/** Whether this process runs a task of the session now: one it claimed and has not ended, so still open. */
+function runsOneOf(e: EngineContext, sessionId: number): boolean {
+  for (const m of e.mine.values()) if (m.sessionId === sessionId) return true;
+  return false;
 }
 
 /** A count older than this, with none owed, belongs to a session another process closed. */

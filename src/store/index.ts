@@ -8,7 +8,7 @@ import { ChangeFeed, changeChannel, installChangeTriggers, type ChangeFeedOption
 import { openDatabase, type OpenOptions } from './db.ts';
 import { DirectoryRepository } from './directories.ts';
 import { EventRepository } from './events.ts';
-import { inlineStatement } from './inline-sql.ts';
+import { tryInline } from './inline-sql.ts';
 import { ENDS_TRANSACTION } from './pg-client.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
@@ -72,7 +72,7 @@ export class Repositories {
     this.logs = new LogRepository(db);
     this.identities = new IdentityRepository(db);
     this.appservers = new AppServerRepository(db);
-    this.inventory = new InventoryRepository(db);
+    this.inventory = new InventoryRepository(db, (q) => this.later(q));
     this.connectionTests = new ConnectionTestRepository(db);
     this.roles = new RoleRepository(db);
     this.resourcePools = new ResourcePoolRepository(db);
@@ -114,6 +114,26 @@ export class Repositories {
   async executeSql(text: string, values: readonly unknown[]): Promise<{ rows: unknown[] }> {
     const r = await this.kdb.executeQuery(CompiledQuery.raw(text, [...values]));
     return { rows: [...r.rows] };
+  }
+
+  private deferred: CompiledQuery[] = [];
+
+  /**
+   * A write whose outcome nothing reads (say, a row's last sighting): inside a transaction it
+   * runs at the end, in order, before the transaction's log entries and events, and on
+   * PostgreSQL in the round trip that commits (Store.transaction); outside one, now. Nothing in
+   * the transaction may read what it writes.
+   */
+  async later(q: CompiledQuery): Promise<void> {
+    if (this.kdb.isTransaction) this.deferred.push(q);
+    else await this.kdb.executeQuery(q);
+  }
+
+  /** The writes later() kept back, in order; none are kept back after. */
+  takeDeferred(): CompiledQuery[] {
+    const d = this.deferred;
+    this.deferred = [];
+    return d;
   }
 
   /**
@@ -194,12 +214,14 @@ export class Store extends Repositories {
       const r = new Repositories(tx, this.dialect);
       const v = await fn(r);
       const events = r.events.takeInserts();
-      const tail = [...r.logs.takeInserts(), ...events.statements];
-      if (this.dialect === 'postgres' && tail.length) {
-        // The last INSERTs and the COMMIT in one round trip, and with them the events lock
+      const tail = [...r.takeDeferred(), ...r.logs.takeInserts(), ...events.statements];
+      const inlined = this.dialect === 'postgres' ? tail.map((q) => tryInline(q.sql, q.parameters)) : [];
+      if (this.dialect === 'postgres' && tail.length && inlined.every((q) => q !== undefined)) {
+        // The last writes and the COMMIT in one round trip, and with them the events lock
         // (store/events.ts says why); the client answers Kysely's own COMMIT (store/pg-client.ts).
-        await sql.raw([...tail.map(inlineStatement), `COMMIT ${ENDS_TRANSACTION}`].join(';\n')).execute(tx);
+        await sql.raw([...inlined, `COMMIT ${ENDS_TRANSACTION}`].join(';\n')).execute(tx);
       } else {
+        // SQLite (no round trips to save), or a value that is not written as a literal.
         for (const q of tail) await tx.executeQuery(q);
       }
       wrote = events.count;

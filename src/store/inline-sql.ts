@@ -1,9 +1,10 @@
 /**
  * Compiled PostgreSQL statements written out with their parameters as literals, for the places
  * that need several statements in one round trip: a transaction's BEGIN sent with its first
- * statement (store/pg-client.ts), and the end of a transaction that wrote events, where the
- * events lock is taken, the rows inserted and the transaction committed by the server without
- * waiting for this process in between (store/events.ts). PostgreSQL's simple query protocol runs
+ * statement (store/pg-client.ts), and the end of a transaction (Store.transaction): the writes it
+ * kept for the end, its log entries and events, where the events lock is taken, the rows written
+ * and the transaction committed by the server without waiting for this process in between
+ * (store/events.ts). PostgreSQL's simple query protocol runs
  * several statements from one string but takes no parameters, hence the literals.
  *
  * A literal says what node-pg would have sent as the parameter: the value's text, as a string
@@ -14,8 +15,6 @@
  * in a query string it would cut the text short, so it is refused here rather than sent. Values
  * node-pg would convert in its own way (dates, buffers, arrays, objects) are not written here.
  */
-import type { CompiledQuery } from 'kysely';
-
 /** The literal of one parameter, or undefined when it is not a value written here. */
 export function literalOf(value: unknown): string | undefined {
   if (value === null || value === undefined) return 'NULL';
@@ -45,11 +44,4 @@ export function tryInline(text: string, parameters: readonly unknown[]): string 
     if (l === undefined) throw new Error(`statement has no parameter $${n}`);
     return l;
   });
-}
-
-/** tryInline for a compiled statement whose parameters are all writable (else it throws). */
-export function inlineStatement(q: CompiledQuery): string {
-  const out = tryInline(q.sql, q.parameters);
-  if (out === undefined) throw new Error('cannot write every parameter of the statement as an SQL literal');
-  return out;
 }

@@ -3,7 +3,7 @@
  * / last-seen so runs can be compared. Objects a run no longer finds are marked missing, never
  * deleted. Each run's differences are written to the change history as they are recorded.
  */
-import type { Selectable } from 'kysely';
+import type { CompiledQuery, Selectable } from 'kysely';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Database, Finding, Instance, InventoryChange } from '../core/types.ts';
@@ -63,7 +63,11 @@ export interface RecordContext {
 }
 
 export class InventoryRepository {
-  constructor(private db: Db) {}
+  /** `later`: Repositories.later, for the writes whose outcome recording does not read. */
+  constructor(
+    private db: Db,
+    private later: (q: CompiledQuery) => Promise<void>,
+  ) {}
 
   /**
    * Records one server's inventory from one session and returns what changed since the last
@@ -87,7 +91,7 @@ export class InventoryRepository {
       };
       let instanceId = idOf.get(inst.name);
       if (instanceId !== undefined) {
-        await this.db.updateTable('instances').set(values).where('id', '=', instanceId).execute();
+        await this.later(this.db.updateTable('instances').set(values).where('id', '=', instanceId).compile());
       } else {
         instanceId = (await this.db.insertInto('instances').values({ ...values, appserverId, name: inst.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id;
         for (const c of changes) if (c.change.objectName === inst.name && c.objectId === null) c.objectId = instanceId;
@@ -98,7 +102,7 @@ export class InventoryRepository {
     const seen = new Set(found.map((f) => f.name));
     const gone = existing.filter((e) => !seen.has(e.name)).map((e) => e.id);
     if (gone.length) {
-      await this.db.updateTable('instances').set({ missing: 1 }).where('id', 'in', gone).execute();
+      await this.later(this.db.updateTable('instances').set({ missing: 1 }).where('id', 'in', gone).compile());
       // The databases of a vanished instance are gone with it; their history says so once.
       const orphans = await this.db.selectFrom('databases').selectAll().where('instanceId', 'in', gone).where('missing', '=', 0).execute();
       for (const d of orphans) {
@@ -108,14 +112,14 @@ export class InventoryRepository {
           objectId: d.id,
         });
       }
-      await this.db.updateTable('databases').set({ missing: 1 }).where('instanceId', 'in', gone).execute();
+      await this.later(this.db.updateTable('databases').set({ missing: 1 }).where('instanceId', 'in', gone).compile());
     }
 
     if (changes.length) {
-      await this.db
+      await this.later(this.db
         .insertInto('inventoryChanges')
         .values(changes.map(({ change: c, objectId }) => ({ ...c, objectId, sessionId, appserverId, recordedAt: now })))
-        .execute();
+        .compile());
     }
     return changes.map((c) => c.change);
   }
@@ -138,13 +142,13 @@ export class InventoryRepository {
       };
       const row = stored.get(d.name);
       if (row && storedAs(row, values)) seenOnly.push(row.id);
-      else if (row) await this.db.updateTable('databases').set(values).where('id', '=', row.id).execute();
+      else if (row) await this.later(this.db.updateTable('databases').set(values).where('id', '=', row.id).compile());
       else ids.set(d.name, (await this.db.insertInto('databases').values({ ...values, instanceId, name: d.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id);
     }
-    if (seenOnly.length) await this.db.updateTable('databases').set({ lastSeen: now }).where('id', 'in', seenOnly).execute();
+    if (seenOnly.length) await this.later(this.db.updateTable('databases').set({ lastSeen: now }).where('id', 'in', seenOnly).compile());
     const found = new Set(inst.databases.map((d) => d.name));
     const gone = existing.filter((e) => !found.has(e.name) && !e.missing).map((e) => e.id);
-    if (gone.length) await this.db.updateTable('databases').set({ missing: 1 }).where('id', 'in', gone).execute();
+    if (gone.length) await this.later(this.db.updateTable('databases').set({ missing: 1 }).where('id', 'in', gone).compile());
     for (const c of diff) out.push({ change: c, objectId: ids.get(c.objectName) ?? null });
     return out;
   }
