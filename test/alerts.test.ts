@@ -301,6 +301,29 @@ describe('alerts', () => {
     expect(await openUnder(`finding:${flakyId}:ARCHIVE_MODE_OFF:pg-main`)).toBeUndefined();
   });
 
+  it("keeps a session's alert settings for its tasks: a change applies from the next session (rule level)", async () => {
+    const store = s.census.store;
+    const session = (await store.sessions.list({ where: [], order: [], limit: 1, offset: 0 }, 1004)).items[0]!;
+    const before = (await s.req('GET', SETTINGS, { sid })).json as { watch: { findings: boolean } };
+    const record = (code: string | null, shared: Map<string, unknown>) => store.transaction((r) => onInventoryRecorded(r, {
+      appserver: { id: Number(flakyId), name: 'pg-flaky', type: 'postgresql' }, session, changes: [], now: clock.now(), shared,
+      findings: code ? [{ instance: 'pg-kept', code, message: code }] : [],
+    }));
+    await s.req('PUT', SETTINGS, { sid, body: { watch: { findings: true } } });
+    const thisSession = new Map<string, unknown>();
+    await record('FIRST', thisSession);
+    expect(await openUnder(`finding:${flakyId}:FIRST:pg-kept`)).toMatchObject({ status: 'ACTIVE' });
+    await s.req('PUT', SETTINGS, { sid, body: { watch: { findings: false } } });
+    // The same session still watches findings, as when its first task read the settings…
+    await record('SECOND', thisSession);
+    expect(await openUnder(`finding:${flakyId}:SECOND:pg-kept`)).toMatchObject({ status: 'ACTIVE' });
+    // …and the next session reads them again: not watched any more.
+    await record('THIRD', new Map());
+    expect(await openUnder(`finding:${flakyId}:THIRD:pg-kept`)).toBeUndefined();
+    await s.req('PUT', SETTINGS, { sid, body: { watch: { findings: before.watch.findings } } });
+    await record(null, new Map()); // clears this test's findings
+  });
+
   it('raises session.stalled when a running session makes no progress for the set time, and clears it when it moves or ends', async () => {
     await s.req('PUT', SETTINGS, { sid, body: { stalledAfterMs: 60_000 } });
     const reg = await s.req('POST', '/ngp/appserver', {

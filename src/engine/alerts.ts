@@ -29,6 +29,22 @@ export async function alertSettings(r: Pick<Repositories, 'settings'>): Promise<
   return mergeAlertSettings(stored);
 }
 
+/** Where a session's tasks keep the alert settings they read (SessionShares' map). */
+const SESSION_ALERT_SETTINGS = 'census.alertSettings';
+
+/**
+ * The alert settings as a session's tasks use them: read by its first task that needs them in
+ * this process and kept in `shared`, what the session's tasks share (a change applies from the
+ * next session; a 1,000-server session read them a thousand times). Without `shared`, read now.
+ */
+async function sessionAlertSettings(r: Pick<Repositories, 'settings'>, shared: Map<string, unknown> | undefined): Promise<AlertSettings> {
+  const kept = shared?.get(SESSION_ALERT_SETTINGS) as AlertSettings | undefined;
+  if (kept) return kept;
+  const read = await alertSettings(r);
+  shared?.set(SESSION_ALERT_SETTINGS, read);
+  return read;
+}
+
 export function mergeAlertSettings(stored: Partial<AlertSettings> | null | undefined): AlertSettings {
   const s = stored && typeof stored === 'object' ? stored : {};
   return { ...DEFAULT_ALERT_SETTINGS, ...s, watch: { ...DEFAULT_ALERT_SETTINGS.watch, ...(s.watch ?? {}) } };
@@ -103,6 +119,8 @@ export interface RecordedInventory {
   /** Readiness findings reported now, by instance (a finding on a database names it). */
   findings: { instance: string; code: string; message: string; database?: string | undefined }[];
   now: number;
+  /** What the session's tasks share (jobtypes/inventory-task.ts SessionShares): the alert settings are kept there. */
+  shared?: Map<string, unknown> | undefined;
 }
 
 /**
@@ -125,7 +143,7 @@ export async function onInventoryRecorded(r: Repositories, inv: RecordedInventor
     await r.notifications.add({ type: 'inventory.changed', data }, now);
   }
   // What is watched matters only to changes and findings; an unchanged server does not read it.
-  const { watch } = changes.length || inv.findings.length ? await alertSettings(r) : DEFAULT_ALERT_SETTINGS;
+  const { watch } = changes.length || inv.findings.length ? await sessionAlertSettings(r, inv.shared) : DEFAULT_ALERT_SETTINGS;
   const server: AlertObject = { type: 'appserver', id: appserver.id, name: appserver.name };
   const common = { jobId: session.jobId, sessionId: session.id };
   // Cleared together at the end, in one statement: a first inventory "appears" every database.

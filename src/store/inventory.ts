@@ -62,6 +62,13 @@ export interface RecordContext {
   threshold?: SizeThreshold;
 }
 
+const DATABASE_COLUMNS = [
+  'id', 'instanceId', 'name', 'sizeBytes', 'owner', 'encoding', 'properties', 'firstSeen', 'lastSeen', 'missing', 'findings', 'objectType',
+] as const satisfies readonly (keyof DatabasesTable)[];
+// Fails to compile when the databases table gains a column the list above does not read.
+const everyDatabaseColumn: [Exclude<keyof DatabasesTable, (typeof DATABASE_COLUMNS)[number]>] extends [never] ? true : never = true;
+void everyDatabaseColumn;
+
 export class InventoryRepository {
   /** `later`: Repositories.later, for the writes whose outcome recording does not read. */
   constructor(
@@ -77,7 +84,7 @@ export class InventoryRepository {
     const { appserverId, sessionId, now } = ctx;
     const threshold = ctx.threshold ?? DEFAULT_SIZE_THRESHOLD;
     const childType: ObjectType = ctx.childType;
-    const existing = (await this.db.selectFrom('instances').selectAll().where('appserverId', '=', appserverId).execute()).map(toInstance);
+    const { instances: existing, databasesOf } = await this.stored(appserverId);
     const changes: { change: Change; objectId: number | null }[] = [];
     const idOf = new Map(existing.map((e) => [e.name, e.id]));
 
@@ -96,7 +103,7 @@ export class InventoryRepository {
         instanceId = (await this.db.insertInto('instances').values({ ...values, appserverId, name: inst.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id;
         for (const c of changes) if (c.change.objectName === inst.name && c.objectId === null) c.objectId = instanceId;
       }
-      changes.push(...(await this.recordDatabases(instanceId, inst, childType, now, threshold)));
+      changes.push(...(await this.recordDatabases(instanceId, databasesOf(instanceId), inst, childType, now, threshold)));
     }
 
     const seen = new Set(found.map((f) => f.name));
@@ -104,7 +111,7 @@ export class InventoryRepository {
     if (gone.length) {
       await this.later(this.db.updateTable('instances').set({ missing: 1 }).where('id', 'in', gone).compile());
       // The databases of a vanished instance are gone with it; their history says so once.
-      const orphans = await this.db.selectFrom('databases').selectAll().where('instanceId', 'in', gone).where('missing', '=', 0).execute();
+      const orphans = gone.flatMap(databasesOf).filter((d) => !d.missing);
       for (const d of orphans) {
         const parent = existing.find((e) => e.id === d.instanceId)!.name;
         changes.push({
@@ -124,8 +131,36 @@ export class InventoryRepository {
     return changes.map((c) => c.change);
   }
 
-  private async recordDatabases(instanceId: number, inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
-    const rows = await this.db.selectFrom('databases').selectAll().where('instanceId', '=', instanceId).execute();
+  /**
+   * The server's stored instances and, by instance, their database rows, in one read (recording
+   * read them with one query an instance, each a round trip on PostgreSQL).
+   */
+  private async stored(appserverId: number): Promise<{ instances: Instance[]; databasesOf: (instanceId: number) => Selectable<DatabasesTable>[] }> {
+    // The databases' columns come prefixed (dbx…: dbxSizeBytes), since both tables have an id, a name …
+    const databaseColumns = DATABASE_COLUMNS.map((c) => `databases.${c} as dbx${c[0]!.toUpperCase()}${c.slice(1)}` as 'databases.id');
+    const rows = await this.db.selectFrom('instances').leftJoin('databases', 'databases.instanceId', 'instances.id')
+      .selectAll('instances').select(databaseColumns).where('instances.appserverId', '=', appserverId)
+      .orderBy('instances.id').orderBy('databases.id').execute() as Record<string, unknown>[];
+    const instances = new Map<number, Instance>();
+    const databases = new Map<number, Selectable<DatabasesTable>[]>();
+    for (const r of rows) {
+      const instance: Record<string, unknown> = {};
+      const database: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(r)) {
+        if (/^dbx[A-Z]/.test(k)) database[k[3]!.toLowerCase() + k.slice(4)] = v;
+        else instance[k] = v;
+      }
+      const id = instance.id as number;
+      if (!instances.has(id)) {
+        instances.set(id, toInstance(instance as Selectable<InstancesTable>));
+        databases.set(id, []);
+      }
+      if (database.id != null) databases.get(id)!.push(database as Selectable<DatabasesTable>);
+    }
+    return { instances: [...instances.values()], databasesOf: (id) => databases.get(id) ?? [] };
+  }
+
+  private async recordDatabases(instanceId: number, rows: Selectable<DatabasesTable>[], inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
     const existing = rows.map(toDatabase);
     const stored = new Map(rows.map((r) => [r.name, r]));
     const ids = new Map(existing.map((e) => [e.name, e.id]));

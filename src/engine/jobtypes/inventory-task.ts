@@ -81,8 +81,9 @@ function startEntry(m: TaskMessages, ready: { server: AppServer; where: string }
 }
 
 /**
- * What the tasks of one session share (CollectOptions.shared), for the last few sessions this
- * process ran tasks of: older ones are forgotten, so it never grows with the history.
+ * What the tasks of one session share (CollectOptions.shared, and the alert settings they use),
+ * for the last few sessions this process ran tasks of: older ones are forgotten, so it never
+ * grows with the history.
  */
 export class SessionShares {
   private readonly bySession = new Map<number, Map<string, unknown>>();
@@ -112,6 +113,7 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
   const { server, collector, credentials } = ready;
   const { signal } = t;
   const sessionId = t.session.id;
+  const shared = d.shares?.of(sessionId);
   // What the last run recorded: the collector reads again only what its change signals say may
   // have changed (docs/inventory.md, incremental inventory). Read after the claim, not in
   // prepare: a task waiting for a slot should not hold it.
@@ -128,7 +130,7 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
       result = await collectWithDeadline(collector, {
         name: server.name, host: server.hostAddress, port: server.portNumber, tls: server.tlsMode as TlsMode, ...credentials,
         ...(server.uri ? { uri: server.uri } : {}),
-      }, signal, Math.max(1, deadline - Date.now()), { previous, shared: d.shares?.of(sessionId) });
+      }, signal, Math.max(1, deadline - Date.now()), { previous, shared });
     } catch (err) {
       if (signal.aborted) break;
       const e = err instanceof CollectorError ? err : new CollectorError('UNKNOWN', `${server.name}: ${(err as Error).message}`);
@@ -150,7 +152,7 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
         );
         // The inventory.changed notification and the watched-change alerts commit with what was found.
         await onInventoryRecorded(r, {
-          appserver: { id: server.id, name: server.name, type: server.applicationType }, session: t.session, changes, now,
+          appserver: { id: server.id, name: server.name, type: server.applicationType }, session: t.session, changes, now, shared,
           findings: result.instances.flatMap((i) => (i.findings ?? []).map((f) => ({ instance: i.name, ...f }))),
         });
         for (const w of result.warnings) await t.log(r, message('WARN', m.warning, server.name, w));
