@@ -75,20 +75,22 @@ export function baseUrl(req: FastifyRequest): string {
   if (req.server.publicUrl) return req.server.publicUrl;
   const scheme = req.protocol;
   const server = req.server.server;
-  const bound = bounds.get(server) ?? server.address();
-  const host = parseHost(req.headers.host);
-  if (!bound || typeof bound !== 'object') {
-    // Not listening on a socket (requests injected in tests): nothing to compare with.
-    return `${scheme}://${host ? req.headers.host!.trim() : 'localhost'}`;
+  let bound = bounds.get(server);
+  if (!bound) {
+    const address = server.address();
+    if (!address || typeof address !== 'object') {
+      // Not listening on a socket (requests injected in tests): nothing to compare with.
+      return `${scheme}://${parseHost(req.headers.host) ? req.headers.host!.trim() : 'localhost'}`;
+    }
+    bounds.set(server, (bound = address));
   }
-  bounds.set(server, bound);
   const reachedRaw = req.socket?.localAddress ?? '';
   const key = `${scheme} ${reachedRaw} ${req.headers.host ?? ''}`;
   let known = answers.get(server);
   const hit = known?.get(key);
   if (hit !== undefined) return hit;
   if (!known || known.size >= MAX_ANSWERS) answers.set(server, (known = new Map()));
-  const answer = linkBase(scheme, bound, plain(reachedRaw), host, req.headers.host);
+  const answer = linkBase(scheme, bound, plain(reachedRaw), parseHost(req.headers.host), req.headers.host);
   known.set(key, answer);
   return answer;
 }
