@@ -2,7 +2,7 @@
 import { sql, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { AppServer, Identity } from '../core/types.ts';
-import { bit, bool, inScope, listPage, type Db, type ServerScope } from './rows.ts';
+import { bit, bool, inScope, joinedColumns, listPage, type Db, type ServerScope } from './rows.ts';
 import type { AppServersTable, DB } from './schema.ts';
 
 const toAppServer = (r: Selectable<AppServersTable> & { siteName?: string | null }): AppServer => ({ ...r, siteName: r.siteName ?? undefined, useKeyAuthentication: bool(r.useKeyAuthentication) });
@@ -17,6 +17,8 @@ const IDENTITY_COLUMNS = ['id', 'name', 'username', 'kind', 'secret', 'type', 'o
 // Fails to compile when Identity gains a field the list above does not read.
 const everyIdentityColumn: [Exclude<keyof Identity, (typeof IDENTITY_COLUMNS)[number]>] extends [never] ? true : never = true;
 void everyIdentityColumn;
+/** A server's identity, read with the server (AppServerRepository.withIdentity). */
+const IDENTITY_JOINED = joinedColumns('identities', 'idn', IDENTITY_COLUMNS);
 
 export class IdentityRepository {
   constructor(private db: Db) {}
@@ -83,17 +85,10 @@ export class AppServerRepository {
    * an inventory task reads both before each claim (engine/jobtypes/inventory-task.ts).
    */
   async withIdentity(id: number): Promise<{ server: AppServer; identity: Identity | undefined } | undefined> {
-    // The identity's columns come prefixed (idn…: idnUsername), since both tables have an id, a name, a type …
-    const identityColumns = IDENTITY_COLUMNS.map((c) => `identities.${c} as idn${c[0]!.toUpperCase()}${c.slice(1)}` as 'identities.id');
     const r = await this.rows().leftJoin('identities', 'identities.id', 'appservers.identityId')
-      .selectAll('appservers').select(identityColumns).where('appservers.id', '=', id).executeTakeFirst() as Record<string, unknown> | undefined;
+      .selectAll('appservers').select(IDENTITY_JOINED.select as 'identities.id'[]).where('appservers.id', '=', id).executeTakeFirst();
     if (!r) return undefined;
-    const server: Record<string, unknown> = {};
-    const identity: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(r)) {
-      if (/^idn[A-Z]/.test(k)) identity[k[3]!.toLowerCase() + k.slice(4)] = v;
-      else server[k] = v;
-    }
+    const [server, identity] = IDENTITY_JOINED.split(r);
     return { server: toAppServer(server as Selectable<AppServersTable>), identity: identity.id == null ? undefined : identity as unknown as Identity };
   }
 

@@ -7,7 +7,7 @@ import type { CompiledQuery, Selectable } from 'kysely';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Database, Finding, Instance, InventoryChange } from '../core/types.ts';
-import { bool, inScope, json, listPage, type Db, type ServerScope } from './rows.ts';
+import { bool, inScope, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
 import type { Dialect } from './migrations.ts';
 import type { DatabasesTable, InstancesTable } from './schema.ts';
 
@@ -69,6 +69,8 @@ const DATABASE_COLUMNS = [
 // Fails to compile when the databases table gains a column the list above does not read.
 const everyDatabaseColumn: [Exclude<keyof DatabasesTable, (typeof DATABASE_COLUMNS)[number]>] extends [never] ? true : never = true;
 void everyDatabaseColumn;
+/** An instance's databases, read with the instance (InventoryRepository.record). */
+const DATABASE_JOINED = joinedColumns('databases', 'dbx', DATABASE_COLUMNS);
 
 export class InventoryRepository {
   /** `later`: Repositories.later, for the writes whose outcome recording does not read. */
@@ -138,24 +140,17 @@ export class InventoryRepository {
    * read them with one query an instance, each a round trip on PostgreSQL).
    */
   private async stored(appserverId: number): Promise<{ instances: Instance[]; databasesOf: (instanceId: number) => Selectable<DatabasesTable>[] }> {
-    // The databases' columns come prefixed (dbx…: dbxSizeBytes), since both tables have an id, a name …
-    const databaseColumns = DATABASE_COLUMNS.map((c) => `databases.${c} as dbx${c[0]!.toUpperCase()}${c.slice(1)}` as 'databases.id');
-    const rows = await this.instancesWithDatabases(appserverId, false).selectAll('instances').select(databaseColumns).execute() as Record<string, unknown>[];
+    const rows = await this.instancesWithDatabases(appserverId, false).selectAll('instances').select(DATABASE_JOINED.select as 'databases.id'[]).execute();
     const instances = new Map<number, Instance>();
     const databases = new Map<number, Selectable<DatabasesTable>[]>();
     for (const r of rows) {
-      const instance: Record<string, unknown> = {};
-      const database: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(r)) {
-        if (/^dbx[A-Z]/.test(k)) database[k[3]!.toLowerCase() + k.slice(4)] = v;
-        else instance[k] = v;
-      }
+      const [instance, database] = DATABASE_JOINED.split(r);
       const id = instance.id as number;
       if (!instances.has(id)) {
         instances.set(id, toInstance(instance as Selectable<InstancesTable>));
         databases.set(id, []);
       }
-      if (database.id != null) databases.get(id)!.push(database as Selectable<DatabasesTable>);
+      if (database.id != null) databases.get(id)!.push(database as unknown as Selectable<DatabasesTable>);
     }
     return { instances: [...instances.values()], databasesOf: (id) => databases.get(id) ?? [] };
   }

@@ -41,6 +41,31 @@ export type Db = Kysely<DB>;
 export const INSERT_SLICE = 200;
 
 /**
+ * Reading rows of two tables joined in one query when their columns share names (id, name,
+ * status …): the joined table's columns are selected under a prefix (`jobSessions.jobId as
+ * jsJobId`; the names survive the camel-case plugin) and split back out of each row.
+ */
+export function joinedColumns<C extends string>(table: string, prefix: string, columns: readonly C[]) {
+  const alias = (c: string) => `${prefix}${c[0]!.toUpperCase()}${c.slice(1)}`;
+  const fields = new Map(columns.map((c) => [alias(c), c]));
+  return {
+    /** The select list (for a query builder's select(); its aliases are not in the table types). */
+    select: columns.map((c) => `${table}.${c} as ${alias(c)}`),
+    /** A row's own columns, and the joined table's under their own names. */
+    split(row: Record<string, unknown>): [Record<string, unknown>, Record<C, unknown>] {
+      const own: Record<string, unknown> = {};
+      const joined = {} as Record<C, unknown>;
+      for (const k in row) {
+        const field = fields.get(k);
+        if (field) joined[field] = row[k];
+        else own[k] = row[k];
+      }
+      return [own, joined];
+    },
+  };
+}
+
+/**
  * The application servers a reader may see (core/permissions.ts's Scope): 'all', or these ids.
  * Reads that take one leave out rows of other servers.
  */

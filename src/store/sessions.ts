@@ -3,7 +3,7 @@ import type { CompiledQuery, Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, OPEN_TASK_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionState, SessionStatistic, Task } from '../core/types.ts';
-import { bit, bool, INSERT_SLICE, json, listPage, type Db, type ServerScope } from './rows.ts';
+import { bit, bool, INSERT_SLICE, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
@@ -26,6 +26,9 @@ const STATE_COLUMNS = [
 // Fails to compile when SessionState gains a field the list above does not read.
 const everyColumn: [Exclude<keyof SessionState, (typeof STATE_COLUMNS)[number]>] extends [never] ? true : never = true;
 void everyColumn;
+
+/** A task's session, read with the task (TaskRepository.withSession). */
+const SESSION_JOINED = joinedColumns('jobSessions', 'js', STATE_COLUMNS);
 
 const toTask = (r: Selectable<TasksTable>): Task => ({ ...r, status: r.status as TaskStatus, payload: json<unknown>(r.payload, null) });
 
@@ -185,19 +188,11 @@ export class TaskRepository {
    * it is handed (engine/task-runner.ts), where two reads were two round trips on PostgreSQL.
    */
   async withSession(taskId: number): Promise<{ task: Task; session: SessionState } | undefined> {
-    // The session's columns come prefixed (js…: jsJobId), since both tables have an id, a status,
-    // a start …; no column of tasks starts so, and the names survive the camel-case plugin.
-    const sessionColumns = STATE_COLUMNS.map((c) => `jobSessions.${c} as js${c[0]!.toUpperCase()}${c.slice(1)}` as 'jobSessions.id');
     const r = await this.db.selectFrom('tasks').innerJoin('jobSessions', 'jobSessions.id', 'tasks.sessionId')
-      .selectAll('tasks').select(sessionColumns).where('tasks.id', '=', taskId).executeTakeFirst() as Record<string, unknown> | undefined;
+      .selectAll('tasks').select(SESSION_JOINED.select as 'jobSessions.id'[]).where('tasks.id', '=', taskId).executeTakeFirst();
     if (!r) return undefined;
-    const task: Record<string, unknown> = {};
-    const state: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(r)) {
-      if (/^js[A-Z]/.test(k)) state[k[2]!.toLowerCase() + k.slice(3)] = v;
-      else task[k] = v;
-    }
-    return { task: toTask(task as Selectable<TasksTable>), session: toState(state as StateRow) };
+    const [task, state] = SESSION_JOINED.split(r);
+    return { task: toTask(task as Selectable<TasksTable>), session: toState(state as unknown as StateRow) };
   }
 
   /** Whether any task of the session has yet to end: one index seek, however many tasks it has. */
