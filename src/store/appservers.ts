@@ -2,7 +2,7 @@
 import { sql, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { AppServer, Identity } from '../core/types.ts';
-import { bit, bool, inScope, joinedColumns, listPage, type Db, type ServerScope } from './rows.ts';
+import { bit, bool, fixedQuery, inScope, joinedColumns, listPage, type Db, type ServerScope } from './rows.ts';
 import type { AppServersTable, DB } from './schema.ts';
 
 const toAppServer = (r: Selectable<AppServersTable> & { siteName?: string | null }): AppServer => ({ ...r, siteName: r.siteName ?? undefined, useKeyAuthentication: bool(r.useKeyAuthentication) });
@@ -58,12 +58,19 @@ function ofTypes<Q extends SelectQueryBuilder<DB, 'appservers', any>>(q: Q, type
   return (types.except.length ? q.where('appservers.applicationType', 'not in', [...types.except]) : q) as Q;
 }
 
+/** The servers with the name of their site (SPP's siteName). */
+const withSiteName = (db: Db) => db.selectFrom('appservers').select((eb) => eb.selectFrom('sites').select('sites.name').whereRef('sites.id', '=', 'appservers.siteId').as('siteName'));
+
+/** Built once (rows.ts fixedQuery): every inventory task reads its server with its identity. */
+const SERVER_WITH_IDENTITY = fixedQuery((db, id: number) => withSiteName(db).leftJoin('identities', 'identities.id', 'appservers.identityId')
+  .selectAll('appservers').select(IDENTITY_JOINED.select as 'identities.id'[]).where('appservers.id', '=', id));
+
 export class AppServerRepository {
   constructor(private db: Db) {}
 
   /** The servers with the name of their site (SPP's siteName), read with every record. */
   private rows() {
-    return this.db.selectFrom('appservers').select((eb) => eb.selectFrom('sites').select('sites.name').whereRef('sites.id', '=', 'appservers.siteId').as('siteName'));
+    return withSiteName(this.db);
   }
 
   async create(a: Omit<AppServer, 'id' | 'tlsMode'> & { tlsMode?: string }): Promise<AppServer> {
@@ -85,8 +92,7 @@ export class AppServerRepository {
    * an inventory task reads both before each claim (engine/jobtypes/inventory-task.ts).
    */
   async withIdentity(id: number): Promise<{ server: AppServer; identity: Identity | undefined } | undefined> {
-    const r = await this.rows().leftJoin('identities', 'identities.id', 'appservers.identityId')
-      .selectAll('appservers').select(IDENTITY_JOINED.select as 'identities.id'[]).where('appservers.id', '=', id).executeTakeFirst();
+    const r = (await this.db.executeQuery(SERVER_WITH_IDENTITY(this.db, id))).rows[0];
     if (!r) return undefined;
     const [server, identity] = IDENTITY_JOINED.split(r);
     return { server: toAppServer(server as Selectable<AppServersTable>), identity: identity.id == null ? undefined : identity as unknown as Identity };

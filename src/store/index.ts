@@ -72,7 +72,7 @@ export class Repositories {
     this.logs = new LogRepository(db);
     this.identities = new IdentityRepository(db);
     this.appservers = new AppServerRepository(db);
-    this.inventory = new InventoryRepository(db, dialect, (q) => this.later(q));
+    this.inventory = new InventoryRepository(db, (q) => this.later(q));
     this.connectionTests = new ConnectionTestRepository(db);
     this.roles = new RoleRepository(db);
     this.resourcePools = new ResourcePoolRepository(db);

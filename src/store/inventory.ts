@@ -7,8 +7,7 @@ import type { CompiledQuery, Selectable } from 'kysely';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Database, Finding, Instance, InventoryChange } from '../core/types.ts';
-import { bool, inScope, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
-import type { Dialect } from './migrations.ts';
+import { bool, dialectOf, fixedQuery, inScope, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
 import type { DatabasesTable, InstancesTable } from './schema.ts';
 
 const toInstance = (r: Selectable<InstancesTable>): Instance => ({
@@ -72,11 +71,40 @@ void everyDatabaseColumn;
 /** An instance's databases, read with the instance (InventoryRepository.record). */
 const DATABASE_JOINED = joinedColumns('databases', 'dbx', DATABASE_COLUMNS);
 
+/**
+ * One server's instances, each joined with its databases (only those not missing, with
+ * `presentOnly`). On PostgreSQL the databases come from a LATERAL subquery fenced with OFFSET 0:
+ * with the statistics of tables that grew since their last ANALYZE (a first inventory just
+ * wrote them), its planner hashed every database row of the estate for each server (0.8 ms a
+ * task at 1,000 servers) rather than use the index on instance_id; fenced, it always does.
+ */
+function instancesWithDatabases(db: Db, appserverId: number, presentOnly: boolean) {
+  const from = db.selectFrom('instances');
+  const joined = dialectOf(db) === 'postgres'
+    ? from.leftJoinLateral((eb) => {
+      const dbs = eb.selectFrom('databases').selectAll().whereRef('databases.instanceId', '=', 'instances.id');
+      return (presentOnly ? dbs.where('databases.missing', '=', 0) : dbs).offset(0).as('databases');
+    }, (j) => j.onTrue())
+    : from.leftJoin('databases', (j) => {
+      const on = j.onRef('databases.instanceId', '=', 'instances.id');
+      return presentOnly ? on.on('databases.missing', '=', 0) : on;
+    });
+  return joined.where('instances.appserverId', '=', appserverId).orderBy('instances.id').orderBy('databases.id');
+}
+
+// Every inventory task's reads and its instance's update, built once (rows.ts fixedQuery).
+const STORED = fixedQuery((db, appserverId: number) => instancesWithDatabases(db, appserverId, false).selectAll('instances').select(DATABASE_JOINED.select as 'databases.id'[]));
+const PREVIOUS = fixedQuery((db, appserverId: number) => instancesWithDatabases(db, appserverId, true)
+  .select(['instances.id as id', 'instances.name as name', 'instances.properties as properties', 'databases.name as dbName', 'databases.properties as dbProperties'])
+  .where('instances.missing', '=', 0));
+const UPDATE_INSTANCE = fixedQuery((db, id: number, host: string, port: number | null, version: string | null, properties: string, lastSeen: number,
+  lastSessionId: number, applicationType: string, findings: string) => db.updateTable('instances')
+  .set({ host, port, version, properties, lastSeen, missing: 0, lastSessionId, applicationType, findings }).where('id', '=', id));
+
 export class InventoryRepository {
   /** `later`: Repositories.later, for the writes whose outcome recording does not read. */
   constructor(
     private db: Db,
-    private dialect: Dialect,
     private later: (q: CompiledQuery) => Promise<void>,
   ) {}
 
@@ -102,7 +130,8 @@ export class InventoryRepository {
       };
       let instanceId = idOf.get(inst.name);
       if (instanceId !== undefined) {
-        await this.later(this.db.updateTable('instances').set(values).where('id', '=', instanceId).compile());
+        await this.later(UPDATE_INSTANCE(this.db, instanceId, values.host, values.port, values.version, values.properties, values.lastSeen,
+          values.lastSessionId, values.applicationType, values.findings));
       } else {
         instanceId = (await this.db.insertInto('instances').values({ ...values, appserverId, name: inst.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id;
         for (const c of changes) if (c.change.objectName === inst.name && c.objectId === null) c.objectId = instanceId;
@@ -140,7 +169,7 @@ export class InventoryRepository {
    * read them with one query an instance, each a round trip on PostgreSQL).
    */
   private async stored(appserverId: number): Promise<{ instances: Instance[]; databasesOf: (instanceId: number) => Selectable<DatabasesTable>[] }> {
-    const rows = await this.instancesWithDatabases(appserverId, false).selectAll('instances').select(DATABASE_JOINED.select as 'databases.id'[]).execute();
+    const rows = (await this.db.executeQuery(STORED(this.db, appserverId))).rows;
     const instances = new Map<number, Instance>();
     const databases = new Map<number, Selectable<DatabasesTable>[]>();
     for (const r of rows) {
@@ -155,26 +184,6 @@ export class InventoryRepository {
     return { instances: [...instances.values()], databasesOf: (id) => databases.get(id) ?? [] };
   }
 
-  /**
-   * One server's instances, each joined with its databases (only those not missing, with
-   * `presentOnly`). On PostgreSQL the databases come from a LATERAL subquery fenced with OFFSET 0:
-   * with the statistics of tables that grew since their last ANALYZE (a first inventory just
-   * wrote them), its planner hashed every database row of the estate for each server (0.8 ms a
-   * task at 1,000 servers) rather than use the index on instance_id; fenced, it always does.
-   */
-  private instancesWithDatabases(appserverId: number, presentOnly: boolean) {
-    const from = this.db.selectFrom('instances');
-    const joined = this.dialect === 'postgres'
-      ? from.leftJoinLateral((eb) => {
-        const dbs = eb.selectFrom('databases').selectAll().whereRef('databases.instanceId', '=', 'instances.id');
-        return (presentOnly ? dbs.where('databases.missing', '=', 0) : dbs).offset(0).as('databases');
-      }, (j) => j.onTrue())
-      : from.leftJoin('databases', (j) => {
-        const on = j.onRef('databases.instanceId', '=', 'instances.id');
-        return presentOnly ? on.on('databases.missing', '=', 0) : on;
-      });
-    return joined.where('instances.appserverId', '=', appserverId).orderBy('instances.id').orderBy('databases.id');
-  }
 
   private async recordDatabases(instanceId: number, rows: Selectable<DatabasesTable>[], inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
     const existing = rows.map(toDatabase);
@@ -209,10 +218,7 @@ export class InventoryRepository {
    * the collector to compare its change signals with: one query, names and properties only.
    */
   async previous(appserverId: number): Promise<{ instances: { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] }[] }> {
-    const rows = await this.instancesWithDatabases(appserverId, true)
-      .select(['instances.id as id', 'instances.name as name', 'instances.properties as properties', 'databases.name as dbName', 'databases.properties as dbProperties'])
-      .where('instances.missing', '=', 0)
-      .execute();
+    const rows = (await this.db.executeQuery(PREVIOUS(this.db, appserverId))).rows;
     type Previous = { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] };
     const byId = new Map<number, Previous>();
     for (const r of rows) {

@@ -3,7 +3,7 @@ import type { CompiledQuery, Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, OPEN_TASK_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionState, SessionStatistic, Task } from '../core/types.ts';
-import { bit, bool, INSERT_SLICE, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
+import { bit, bool, fixedQuery, INSERT_SLICE, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
@@ -29,6 +29,18 @@ void everyColumn;
 
 /** A task's session, read with the task (TaskRepository.withSession). */
 const SESSION_JOINED = joinedColumns('jobSessions', 'js', STATE_COLUMNS);
+
+// The hot queries of every task, built once (rows.ts fixedQuery).
+const TASK_WITH_SESSION = fixedQuery((db, taskId: number) => db.selectFrom('tasks').innerJoin('jobSessions', 'jobSessions.id', 'tasks.sessionId')
+  .selectAll('tasks').select(SESSION_JOINED.select as 'jobSessions.id'[]).where('tasks.id', '=', taskId));
+const ANY_OPEN = fixedQuery((db, sessionId: number) => db.selectFrom('tasks').select('id').where('sessionId', '=', sessionId)
+  .where('status', 'in', [...OPEN_TASK_STATUSES]).limit(1));
+const CLAIM = fixedQuery((db, id: number, owner: string, leaseUntil: number, now: number) => db.updateTable('tasks')
+  .set((eb) => ({ status: 'RUNNING', owner, leaseExpires: leaseUntil, start: now, end: null, attempts: eb('attempts', '+', 1) }))
+  .where('id', '=', id).where('status', '=', 'PENDING'));
+const FINISH = fixedQuery((db, id: number, owner: string, status: TaskStatus, end: number | null, errorCode: string | null, message: string | null) => db.updateTable('tasks')
+  .set({ status, end, errorCode, message, owner: null, leaseExpires: null })
+  .where('id', '=', id).where('owner', '=', owner).where('status', '=', 'RUNNING'));
 
 const toTask = (r: Selectable<TasksTable>): Task => ({ ...r, status: r.status as TaskStatus, payload: json<unknown>(r.payload, null) });
 
@@ -188,8 +200,7 @@ export class TaskRepository {
    * it is handed (engine/task-runner.ts), where two reads were two round trips on PostgreSQL.
    */
   async withSession(taskId: number): Promise<{ task: Task; session: SessionState } | undefined> {
-    const r = await this.db.selectFrom('tasks').innerJoin('jobSessions', 'jobSessions.id', 'tasks.sessionId')
-      .selectAll('tasks').select(SESSION_JOINED.select as 'jobSessions.id'[]).where('tasks.id', '=', taskId).executeTakeFirst();
+    const r = (await this.db.executeQuery(TASK_WITH_SESSION(this.db, taskId))).rows[0];
     if (!r) return undefined;
     const [task, state] = SESSION_JOINED.split(r);
     return { task: toTask(task as Selectable<TasksTable>), session: toState(state as unknown as StateRow) };
@@ -197,9 +208,7 @@ export class TaskRepository {
 
   /** Whether any task of the session has yet to end: one index seek, however many tasks it has. */
   async anyOpen(sessionId: number): Promise<boolean> {
-    const r = await this.db.selectFrom('tasks').select('id').where('sessionId', '=', sessionId)
-      .where('status', 'in', [...OPEN_TASK_STATUSES]).limit(1).executeTakeFirst();
-    return r !== undefined;
+    return (await this.db.executeQuery(ANY_OPEN(this.db, sessionId))).rows.length > 0;
   }
 
   async get(id: number): Promise<Task | undefined> {
@@ -267,13 +276,8 @@ export class TaskRepository {
         .executeTakeFirst();
       if (Number(r?.n ?? 0) >= limit) return { claimed: false, full: true };
     }
-    const r = await this.db
-      .updateTable('tasks')
-      .set((eb) => ({ status: 'RUNNING', owner, leaseExpires: leaseUntil, start: now, end: null, attempts: eb('attempts', '+', 1) }))
-      .where('id', '=', id)
-      .where('status', '=', 'PENDING')
-      .executeTakeFirst();
-    return { claimed: Number(r.numUpdatedRows) === 1, full: false };
+    const r = await this.db.executeQuery(CLAIM(this.db, id, owner, leaseUntil, now));
+    return { claimed: Number(r.numAffectedRows) === 1, full: false };
   }
 
   /** Extends the leases `owner` still holds; returns the ids it still holds. */
@@ -292,14 +296,8 @@ export class TaskRepository {
 
   /** Records how a task ended, only if `owner` still holds it (a reclaimed task's late result is dropped). */
   async finish(id: number, owner: string, patch: Pick<Task, 'status' | 'end' | 'errorCode' | 'message'>): Promise<boolean> {
-    const r = await this.db
-      .updateTable('tasks')
-      .set({ ...patch, owner: null, leaseExpires: null })
-      .where('id', '=', id)
-      .where('owner', '=', owner)
-      .where('status', '=', 'RUNNING')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const r = await this.db.executeQuery(FINISH(this.db, id, owner, patch.status, patch.end, patch.errorCode, patch.message));
+    return Number(r.numAffectedRows) === 1;
   }
 
   /** RUNNING tasks whose owner stopped renewing: its process died or hangs. */
