@@ -4,16 +4,13 @@
  * store dialects. And the migration that gave tasks a general target keeps old rows' targets.
  */
 import { sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/core/clock.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
+import { describe, expect, it } from 'vitest';
 import type { Job } from '../src/core/types.ts';
-import { Engine } from '../src/engine/engine.ts';
 import type { JobType } from '../src/engine/jobtypes/index.ts';
 import type { Message } from '../src/engine/messages.ts';
-import { InProcessQueue } from '../src/engine/queue.ts';
 import { Store } from '../src/store/index.ts';
-import { DIALECTS, type TestStore } from './support/stores.ts';
+import { engineTests } from './support/engines.ts';
+import { DIALECTS } from './support/stores.ts';
 
 const NOTIFY_SERVICE = 'test.notification.delivery';
 const NOTIFY_JOB_ID = 4242;
@@ -66,27 +63,12 @@ const logsOf = async (store: Store, sessionId: number) =>
   (await store.logs.list({ where: [{ column: 'sessionId', kind: 'cmp', op: '=', value: sessionId }], order: [], limit: 1000, offset: 0 })).items;
 
 describe.each(DIALECTS)('a registered job type on %s', (_name, open) => {
-  let t: TestStore | undefined;
-  let engine: Engine | undefined;
-
-  afterEach(async () => {
-    await engine?.stop();
-    engine = undefined;
-    await t?.cleanup();
-    t = undefined;
-  });
-
-  const startEngine = async (store: Store, types: JobType[]) => {
-    engine = new Engine({ store, clock: systemClock, secrets: SecretBox.fromKey(Buffer.alloc(32, 3)), collectors: new Map(), queue: new InProcessQueue(2), jobTypes: types });
-    await engine.init();
-    engine.start();
-    return engine;
-  };
+  const engines = engineTests(open);
 
   it('fans out over its payloads, runs each task and ends with its own summary', async () => {
-    t = await open();
+    const t = await engines.open();
     const seen: Delivery[] = [];
-    const e = await startEngine(t.store, [deliveries(seen)]);
+    const e = await engines.start(t.store, { jobTypes: [deliveries(seen)] });
     await t.store.jobs.ensure(notifyJob([{ to: 'ops@example.test' }, { to: 'dba@example.test', fail: true }, { to: 'sec@example.test' }]));
 
     const { session, started } = await e.startJob(NOTIFY_JOB_ID, { by: 'test', trigger: 'manual' });
@@ -115,11 +97,11 @@ describe.each(DIALECTS)('a registered job type on %s', (_name, open) => {
   });
 
   it('adds the tasks its join plans to a running session', async () => {
-    t = await open();
+    const t = await engines.open();
     let open_!: () => void;
     const gate = new Promise<void>((resolve) => (open_ = resolve));
     const seen: Delivery[] = [];
-    const e = await startEngine(t.store, [deliveries(seen, gate)]);
+    const e = await engines.start(t.store, { jobTypes: [deliveries(seen, gate)] });
     await t.store.jobs.ensure(notifyJob([{ to: 'ops@example.test' }]));
 
     const first = await e.startJob(NOTIFY_JOB_ID, { by: 'test', trigger: 'manual' });
@@ -132,9 +114,9 @@ describe.each(DIALECTS)('a registered job type on %s', (_name, open) => {
   });
 
   it('refuses a job whose type is not registered, and fails a task whose run throws', async () => {
-    t = await open();
+    const t = await engines.open();
     const throwing: JobType = { ...deliveries([]), run: async () => { throw new Error('smtp exploded'); } };
-    const e = await startEngine(t.store, [throwing]);
+    const e = await engines.start(t.store, { jobTypes: [throwing] });
     await t.store.jobs.ensure({ ...notifyJob([]), id: NOTIFY_JOB_ID + 1, serviceId: 'test.unknown' });
     await expect(e.startJob(NOTIFY_JOB_ID + 1, { by: 'test', trigger: 'manual' })).rejects.toThrow('Job Notify cannot be started by Census.');
 
@@ -145,7 +127,7 @@ describe.each(DIALECTS)('a registered job type on %s', (_name, open) => {
   });
 
   it('migrates tasks written before targets existed: a task with a server targets it, others target nothing', async () => {
-    t = await open();
+    const t = await engines.open();
     const { store } = t;
     const server = await store.appservers.create({
       name: 'db1', hostAddress: 'h', portNumber: 1, applicationType: 'postgresql', osType: 'linux', identityId: null, comment: null,

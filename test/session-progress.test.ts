@@ -3,15 +3,12 @@
  * end (a 10,000-task session's counts took a tenth of a server's time), yet its close is never
  * held back, and a count owed at a pause is paid by a timer. Real engine, both store dialects.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/core/clock.ts';
-import { SecretBox } from '../src/core/secret-box.ts';
+import { describe, expect, it } from 'vitest';
 import type { Job } from '../src/core/types.ts';
-import { Engine } from '../src/engine/engine.ts';
 import type { JobType } from '../src/engine/jobtypes/index.ts';
-import { InProcessQueue } from '../src/engine/queue.ts';
 import type { Store } from '../src/store/index.ts';
-import { DIALECTS, type TestStore } from './support/stores.ts';
+import { engineTests } from './support/engines.ts';
+import { DIALECTS } from './support/stores.ts';
 
 const SERVICE = 'test.progress.steps';
 const JOB_ID = 4343;
@@ -57,30 +54,16 @@ const percentOf = async (store: Store, id: number) => (await store.sessions.getS
 const ended = async (store: Store, id: number) => (await store.tasks.bySession(id)).filter((x) => x.status === 'COMPLETED').length;
 
 describe.each(DIALECTS)('session progress on %s', (_name, open) => {
-  let t: TestStore | undefined;
-  let engine: Engine | undefined;
-
-  afterEach(async () => {
-    await engine?.stop();
-    engine = undefined;
-    await t?.cleanup();
-    t = undefined;
-  });
+  const engines = engineTests(open);
 
   const start = async (progressIntervalMs: number, concurrency = TASKS) => {
-    t = await open();
+    const { store } = await engines.open();
     const steps = gatedSteps();
-    engine = new Engine({
-      store: t.store, clock: systemClock, secrets: SecretBox.fromKey(Buffer.alloc(32, 5)), collectors: new Map(),
-      queue: new InProcessQueue(concurrency), jobTypes: [steps.type], progressIntervalMs,
-      // The sweeper counts live sessions too: kept out of the way, so only a task's end can close one.
-      sweepMs: 600_000,
-    });
-    await engine.init();
-    engine.start();
-    await t.store.jobs.ensure(job);
+    // The sweeper counts live sessions too: kept out of the way, so only a task's end can close one.
+    const engine = await engines.start(store, { jobTypes: [steps.type], concurrency, progressIntervalMs, sweepMs: 600_000 });
+    await store.jobs.ensure(job);
     const { session } = await engine.startJob(JOB_ID, { by: 'test', trigger: 'manual' });
-    return { store: t.store, e: engine, release: steps.release, id: session.id };
+    return { store, e: engine, release: steps.release, id: session.id };
   };
 
   // With all ten running at once, a task's end finds its siblings still running in this process;
