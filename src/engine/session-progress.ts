@@ -32,7 +32,10 @@ export async function queueWithin(e: EngineContext, r: Repositories, sessionId: 
  * queues every PENDING task again. With no tasks, closes the session if that was all it had.
  */
 export async function dispatch(e: EngineContext, sessionId: number, tasks: Pick<Task, 'id'>[]): Promise<void> {
-  if (!tasks.length) return finishIfDone(e, sessionId);
+  if (!tasks.length) {
+    await finishIfDone(e, sessionId);
+    return;
+  }
   if (!e.queue.enqueueWithin) await e.queue.enqueue(tasks.map((t) => ({ taskId: t.id, sessionId })));
 }
 
@@ -42,13 +45,11 @@ export async function enqueue(e: EngineContext, sessionId: number, tasks: Pick<T
   await dispatch(e, sessionId, tasks);
 }
 
-/** Updates progress, and closes the session once every task has ended. Safe to call twice. */
-export async function finishIfDone(e: EngineContext, sessionId: number): Promise<void> {
-  await count(e, sessionId);
-}
-
-/** finishIfDone, saying whether the session is still live after the count. */
-async function count(e: EngineContext, sessionId: number): Promise<boolean> {
+/**
+ * Updates progress, and closes the session once every task has ended. Safe to call twice.
+ * Says whether the session is still live after the count.
+ */
+export async function finishIfDone(e: EngineContext, sessionId: number): Promise<boolean> {
   const { closed, live } = await e.store.transaction((r) => progressWithin(e, r, sessionId));
   if (closed) e.emit('session-ended', closed);
   return live;
@@ -112,7 +113,7 @@ async function countOrOwe(e: EngineContext, sessionId: number): Promise<void> {
   }
   clearTimeout(last?.timer);
   e.counted.delete(sessionId);
-  if (!(await count(e, sessionId))) return;
+  if (!(await finishIfDone(e, sessionId))) return;
   // A session whose last task ended in another process leaves its entry here: drop stale ones.
   for (const [id, c] of e.counted) if (!c.timer && now - c.at > STALE_COUNT_MS) e.counted.delete(id);
   e.counted.set(sessionId, { at: now });
