@@ -2,7 +2,7 @@
 import { sql, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { AppServer, Identity } from '../core/types.ts';
-import { bit, bool, fixedQuery, inScope, joinedColumns, listPage, type Db, type ServerScope } from './rows.ts';
+import { bit, bool, everyField, fixedQuery, inScope, joinedColumns, listPage, type Db, type ServerScope } from './rows.ts';
 import type { AppServersTable, DB } from './schema.ts';
 
 const toAppServer = (r: Selectable<AppServersTable> & { siteName?: string | null }): AppServer => ({ ...r, siteName: r.siteName ?? undefined, useKeyAuthentication: bool(r.useKeyAuthentication) });
@@ -13,12 +13,8 @@ const own = <T extends { siteName?: unknown }>(a: T): Omit<T, 'siteName'> => {
   return rest;
 };
 
-const IDENTITY_COLUMNS = ['id', 'name', 'username', 'kind', 'secret', 'type', 'ostype', 'comment', 'createdAt'] as const satisfies readonly (keyof Identity)[];
-// Fails to compile when Identity gains a field the list above does not read.
-const everyIdentityColumn: [Exclude<keyof Identity, (typeof IDENTITY_COLUMNS)[number]>] extends [never] ? true : never = true;
-void everyIdentityColumn;
 /** A server's identity, read with the server (AppServerRepository.withIdentity). */
-const IDENTITY_JOINED = joinedColumns('identities', 'idn', IDENTITY_COLUMNS);
+const IDENTITY_JOINED = joinedColumns('identities', 'idn', everyField<Identity>()(['id', 'name', 'username', 'kind', 'secret', 'type', 'ostype', 'comment', 'createdAt']));
 
 export class IdentityRepository {
   constructor(private db: Db) {}

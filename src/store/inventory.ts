@@ -7,7 +7,7 @@ import type { CompiledQuery, Selectable } from 'kysely';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Database, Finding, Instance, InventoryChange } from '../core/types.ts';
-import { bool, dialectOf, fixedQuery, inScope, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
+import { bool, dialectOf, everyField, fixedQuery, inScope, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
 import type { DatabasesTable, InstancesTable } from './schema.ts';
 
 const toInstance = (r: Selectable<InstancesTable>): Instance => ({
@@ -62,14 +62,10 @@ export interface RecordContext {
   threshold?: SizeThreshold;
 }
 
-const DATABASE_COLUMNS = [
-  'id', 'instanceId', 'name', 'sizeBytes', 'owner', 'encoding', 'properties', 'firstSeen', 'lastSeen', 'missing', 'findings', 'objectType',
-] as const satisfies readonly (keyof DatabasesTable)[];
-// Fails to compile when the databases table gains a column the list above does not read.
-const everyDatabaseColumn: [Exclude<keyof DatabasesTable, (typeof DATABASE_COLUMNS)[number]>] extends [never] ? true : never = true;
-void everyDatabaseColumn;
 /** An instance's databases, read with the instance (InventoryRepository.record). */
-const DATABASE_JOINED = joinedColumns('databases', 'dbx', DATABASE_COLUMNS);
+const DATABASE_JOINED = joinedColumns('databases', 'dbx', everyField<DatabasesTable>()([
+  'id', 'instanceId', 'name', 'sizeBytes', 'owner', 'encoding', 'properties', 'firstSeen', 'lastSeen', 'missing', 'findings', 'objectType',
+]));
 
 /**
  * One server's instances, each joined with its databases (only those not missing, with
@@ -183,7 +179,6 @@ export class InventoryRepository {
     }
     return { instances: [...instances.values()], databasesOf: (id) => databases.get(id) ?? [] };
   }
-
 
   private async recordDatabases(instanceId: number, rows: Selectable<DatabasesTable>[], inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
     const existing = rows.map(toDatabase);

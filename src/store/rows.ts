@@ -50,10 +50,10 @@ export const dialectOf = (db: Db): Dialect => (db.getExecutor().adapter instance
  * it is not seen by the WriteCounter (store/db.ts), so only tables outside the 'jobs' scope.
  */
 export function fixedQuery<A extends unknown[], R>(build: (db: Db, ...args: A) => Compilable<R>): (db: Db, ...args: A) => CompiledQuery<R> {
-  const byKind = new Map<unknown, { sql: string; slots: ({ arg: number } | { value: unknown })[] }>();
+  const byKind = new Map<Dialect, { sql: string; slots: ({ arg: number } | { value: unknown })[] }>();
   return (db, ...args) => {
-    // The adapter says which SQL the database speaks ($1 or ?); the plugins are the same on every Kysely of the store.
-    const kind = db.getExecutor().adapter.constructor;
+    // The kind says which SQL the database speaks ($1 or ?); the plugins are the same on every Kysely of the store.
+    const kind = dialectOf(db);
     let fixed = byKind.get(kind);
     if (!fixed) {
       const stand = args.map((_, i) => `\u0000census fixed query argument ${i}\u0000`);
@@ -69,6 +69,14 @@ export function fixedQuery<A extends unknown[], R>(build: (db: Db, ...args: A) =
 
 /** Rows per multi-row INSERT of buffered writes (events, log entries): well under PostgreSQL's 65,535 parameters. */
 export const INSERT_SLICE = 200;
+
+/**
+ * A list of every field of T, for a select list that must read them all: it fails to compile when
+ * T gains a field the list lacks (the error names it).
+ */
+export const everyField = <T>() => <const C extends readonly (keyof T & string)[]>(
+  fields: C & ([Exclude<keyof T, C[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, C[number]> }),
+): C => fields;
 
 /**
  * Reading rows of two tables joined in one query when their columns share names (id, name,

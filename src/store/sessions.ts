@@ -3,7 +3,7 @@ import type { CompiledQuery, Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, OPEN_TASK_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionState, SessionStatistic, Task } from '../core/types.ts';
-import { bit, bool, fixedQuery, INSERT_SLICE, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
+import { bit, bool, everyField, fixedQuery, INSERT_SLICE, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
@@ -19,13 +19,10 @@ const toState = (r: StateRow): SessionState => ({
 
 export const toSession = (r: Selectable<JobSessionsTable>): JobSession => ({ ...toState(r), scope: json<ScopeEntry[]>(r.scope, []) });
 
-const STATE_COLUMNS = [
+const STATE_COLUMNS = everyField<SessionState>()([
   'id', 'jobId', 'jobName', 'type', 'subType', 'serviceId', 'status', 'start', 'end', 'lastUpdate', 'numTasks', 'percent',
   'results', 'trigger', 'cancelRequested', 'statistics',
-] as const satisfies readonly (keyof SessionState)[];
-// Fails to compile when SessionState gains a field the list above does not read.
-const everyColumn: [Exclude<keyof SessionState, (typeof STATE_COLUMNS)[number]>] extends [never] ? true : never = true;
-void everyColumn;
+]);
 
 /** A task's session, read with the task (TaskRepository.withSession). */
 const SESSION_JOINED = joinedColumns('jobSessions', 'js', STATE_COLUMNS);
