@@ -260,10 +260,11 @@ async function main(): Promise<void> {
       admin = new pg.Client({ connectionString: DATABASE });
       await admin.connect();
       await admin.query(`CREATE DATABASE ${dbName}`);
-      db.push('--database', DATABASE.replace(/\/[^/?]*(\?.*)?$/, `/${dbName}$1`));
+      const censusDb = DATABASE.replace(/\/[^/?]*(\?.*)?$/, `/${dbName}$1`);
+      db.push('--database', censusDb);
       if (Number(new URL(DATABASE).port || 5432) === PG.port) storeDb = dbName;
       if (STATEMENTS) {
-        statementsClient = new pg.Client({ connectionString: DATABASE.replace(/\/[^/?]*(\?.*)?$/, `/${dbName}$1`) });
+        statementsClient = new pg.Client({ connectionString: censusDb });
         await statementsClient.connect();
         await statementsClient.query('CREATE EXTENSION pg_stat_statements');
       }
