@@ -122,7 +122,9 @@ describe('census backup and restore', () => {
     for (const f of ['census.db', 'secret.key', 'tls/key.pem', 'tls/cert.pem']) expect(statSync(join(restored, f)).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(restored, 'tls/cert.pem'), 'utf8')).toBe(readFileSync(join(s.dataDir, 'tls/cert.pem'), 'utf8'));
 
-    const t = await startTestServer({ dataDir: restored, taskTimeoutMs: 2_000 });
+    // The resumed task hangs on the silent listener, as it did at the backup, until the test lets
+    // it go: with a short task timeout it could end before the snapshot below saw it RUNNING.
+    const t = await startTestServer({ dataDir: restored, taskTimeoutMs: 60_000 });
     try {
       const tsid = await t.login();
       const snap = await snapshot(getter(t, tsid));
@@ -146,6 +148,9 @@ describe('census backup and restore', () => {
       // The session that was running at the backup is taken up again and ends.
       const live = snap.sessions.filter((x) => !earlier.has(String(x.id)));
       expect(live.map((x) => x.status)).toEqual(['RUNNING']);
+      // Its server stops hanging (the listener goes, so the live server's hung task ends too): the
+      // resumed task fails at once and the session ends.
+      await silent.close();
       await waitFor(async () => ((await t.req('GET', `/api/endeavour/jobsession/${live[0]!.id}`, { sid: tsid })).json.status === 'RUNNING' ? undefined : true), 'the resumed session to end');
 
       // The sealed credentials open: with the restored key, to the very passwords registered …
