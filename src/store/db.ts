@@ -16,6 +16,8 @@ export interface OpenOptions {
   /** PostgreSQL schema to use (tests give each run its own). */
   schema?: string;
   poolSize?: number;
+  /** SQLite file: checkpoint on a thread of its own (store/checkpointer.ts; default true). */
+  checkpointThread?: boolean;
 }
 
 /**

@@ -24,6 +24,7 @@ import { SealedRepository } from './sealed.ts';
 import { SiteRepository } from './sites.ts';
 import { WorkerRepository } from './workers.ts';
 import { VmRepository } from './vms.ts';
+import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 
 export class Repositories {
   readonly users: UserRepository;
@@ -162,6 +163,7 @@ export class Store extends Repositories {
     dialect: Dialect,
     private writes: { count: number },
     private readonly options: OpenOptions,
+    private readonly checkpointer?: Checkpointer,
   ) {
     super(db, dialect);
   }
@@ -169,7 +171,9 @@ export class Store extends Repositories {
   static async open(options: OpenOptions): Promise<Store> {
     const o = openDatabase(options);
     await migrate(o.db, o.dialect);
-    return new Store(o.db, o.dialect, o.writes, options);
+    // A database file's checkpoints run on a thread of their own, off the event loop.
+    const checkpointer = o.sqlite && !o.sqlite.memory && options.checkpointThread !== false ? startCheckpointer(options.url, o.sqlite) : undefined;
+    return new Store(o.db, o.dialect, o.writes, options, checkpointer);
   }
 
   /** On PostgreSQL, what other processes changed (store/change-feed.ts); set by listenForChanges. */
@@ -261,6 +265,8 @@ export class Store extends Repositories {
 
   async close(): Promise<void> {
     await this.changes?.close();
+    // Before the server's connection closes: the last connection to close folds the WAL in.
+    await this.checkpointer?.stop();
     await this.db.destroy();
   }
 }
