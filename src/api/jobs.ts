@@ -31,7 +31,7 @@ const MAX_CACHED = 256;
 type JobStatusAnswer = { currentStatus: string; lastSessionStatus: string | null; lastrun: LastrunWire | null; id: string };
 
 /** A serialized job: whole, or split where its running session's duration goes. */
-type KeptBody = string | { head: string; tail: string };
+type KeptBody = Buffer | { head: string; tail: string };
 
 /** A job's two answers under one generation; `start` is its running session's (null: none runs). */
 interface Kept {
@@ -45,15 +45,17 @@ const DURATION_MARK = '\u0000duration\u0000';
 
 /** The job's JSON; while a session runs, cut where lastrun.duration is written (render() puts it in). */
 function keepBody(w: JobWire, running: boolean): KeptBody {
-  if (!running || !w.lastrun) return JSON.stringify(w);
+  // Kept as bytes: a string body is encoded again inside every write (measured: 7 µs of the
+  // job-status GET's 24 beyond the bare route, which sends bytes).
+  if (!running || !w.lastrun) return Buffer.from(JSON.stringify(w));
   const text = JSON.stringify({ ...w, lastrun: { ...w.lastrun, duration: DURATION_MARK } });
   const mark = JSON.stringify(DURATION_MARK);
   const at = text.indexOf(mark);
   return { head: text.slice(0, at), tail: text.slice(at + mark.length) };
 }
 
-function render({ body, start }: Kept, now: number): string {
-  return typeof body === 'string' ? body : body.head + String(now - start!) + body.tail;
+function render({ body, start }: Kept, now: number): string | Buffer {
+  return Buffer.isBuffer(body) ? body : body.head + String(now - start!) + body.tail;
 }
 
 export function jobRoutes(app: FastifyInstance, ctx: ApiContext): void {
