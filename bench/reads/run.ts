@@ -259,13 +259,16 @@ async function main(): Promise<number> {
       // the bare route again: the ceiling is the mean of before and after, so that this VM's drift
       // over the minute between them (its throughput moves by half within minutes) does not all
       // land on one side of the ratio.
+      const cancelledAt = Date.now();
       if (sess) await fetchOnce(`${census.url}/api/endeavour/jobsession/${sess}?action=cancel`, cert, 'POST', { ...headers, 'content-type': 'application/json' }, undefined, '{}');
       const deadline = Date.now() + 120_000;
       while (Date.now() < deadline) {
         const now = JSON.parse((await fetchOnce(`${census.url}${JOB_PATH}`, cert, 'GET', headers)).body.toString('utf8')) as { status?: string };
         if (now.status !== 'RUNNING') break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      // From the cancel's POST to the status GET no longer saying RUNNING (20 ms polls).
+      const cancelSeconds = (Date.now() - cancelledAt) / 1000;
       const b3 = await load(jobBare.url, {}, opts);
       const b4 = await load(jobBare.url, {}, opts);
       for (const [label, r] of [['bare 3', b3], ['bare 4', b4]] as const) failures.push(...problems(`status GET ${label}`, r));
@@ -275,7 +278,8 @@ async function main(): Promise<number> {
       const censusRps = (c1.requests.average + c2.requests.average) / 2;
       console.log('');
       console.log(`status GET while the session runs: bare ${Math.round(before)} req/s before it, ${Math.round(after)} after (p99 ${b1.latency.p99}/${b2.latency.p99}/${b3.latency.p99}/${b4.latency.p99} ms), ` +
-        `census ${Math.round(censusRps)} req/s (p99 ${c1.latency.p99}/${c2.latency.p99} ms); job ${state.status}, ${tasks.total ?? '?'} of ${SERVERS} tasks completed by the end`);
+        `census ${Math.round(censusRps)} req/s (p99 ${c1.latency.p99}/${c2.latency.p99} ms); job ${state.status}, ${tasks.total ?? '?'} of ${SERVERS} tasks completed by the end; ` +
+        `the cancel took ${cancelSeconds.toFixed(2)} s`);
       statusLine = `status-while-running: census/bare = ${(censusRps / bareRps).toFixed(2)} (bare: the mean of before and after the session)`;
     }
 

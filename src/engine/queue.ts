@@ -37,7 +37,10 @@ export interface TaskQueue {
   readonly bySite?: boolean;
   /** Begins handing queued tasks to `handler`. */
   start(handler: TaskHandler): void;
-  /** Aborts tasks of one session that this process is running. */
+  /**
+   * Aborts tasks of one session that this process is running, once the session's cancel has
+   * committed; a queue may also drop the session's tasks it holds waiting (they are CANCELLED).
+   */
   abortSession(sessionId: number): void;
   /** Stops taking tasks, aborts the running ones and waits for their handlers to return. */
   stop(): Promise<void>;
@@ -67,6 +70,9 @@ export class InProcessQueue implements TaskQueue {
 
   abortSession(sessionId: number): void {
     for (const r of this.running.values()) if (r.task.sessionId === sessionId) r.controller.abort();
+    // The cancel moved every PENDING task of the session to CANCELLED: each of these would only
+    // read its task to find that out (10,000 reads after cancelling a 10,000-server session).
+    this.waiting = this.waiting.filter((t) => t.sessionId !== sessionId);
   }
 
   async stop(): Promise<void> {
