@@ -26,7 +26,7 @@ import { SecretBox } from './core/secret-box.ts';
 import { Engine } from './engine/engine.ts';
 import { PgBossQueue } from './engine/pgboss-queue.ts';
 import { PgProcessLiveness } from './engine/process-lock.ts';
-import { InProcessQueue } from './engine/queue.ts';
+import { InProcessQueue, wakeOnSessions, type TaskQueue } from './engine/queue.ts';
 import { webhookChannel } from './engine/delivery/webhook.ts';
 import { EmailChannel } from './engine/delivery/email.ts';
 import { nextFireTime, validateSchedule } from './engine/schedule.ts';
@@ -158,6 +158,8 @@ interface Runtime {
   engine: Engine;
   /** The web UI's address for links in e-mail when the SMTP server sets none: --public-url, else (a server) its own address once it listens. */
   ui: { base: string | undefined };
+  /** The engine's task queue (told of sessions other processes start: wakeOnSessions). */
+  queue: TaskQueue;
 }
 
 /**
@@ -214,7 +216,7 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
     ...(store.dialect === 'postgres' ? { liveness: new PgProcessLiveness(config.database!) } : {}),
     ...(runsTasks ? { worker: { siteId: site.id, version: packageVersion(), address: role === 'server' && config.host !== '0.0.0.0' && config.host !== '::' ? config.host : ownAddress() } } : {}),
   });
-  return { config, clock, store, secrets, engine, ui };
+  return { config, clock, store, secrets, engine, ui, queue };
 }
 
 export async function startCensus(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Census> {
@@ -224,7 +226,7 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   if ((partial.tlsCert === undefined) !== (partial.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together: give both or neither');
   const ownPaths = partial.tlsCert !== undefined && partial.tlsKey !== undefined && !partial.http ? { cert: partial.tlsCert, key: partial.tlsKey } : undefined;
   const ownTls = ownPaths && (await import('./store/certificate.ts')).readCertificatePair(ownPaths.cert, ownPaths.key);
-  const { config, clock, store, secrets, engine, ui } = await openRuntime(partial, 'server');
+  const { config, clock, store, secrets, engine, ui, queue } = await openRuntime(partial, 'server');
   const initialAdminPassword = await ensureAdmin(store, config, clock);
   // On SQLite this process is the only one: it runs the tasks. On PostgreSQL `census worker`
   // processes do, unless this server is asked to work too.
@@ -241,9 +243,11 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   engine.start({ runTasks });
   // On PostgreSQL the API's caches (job status, login sessions) follow every process's writes;
   // without the listener this server caches nothing there, and is only slower.
-  await store.listenForChanges().catch((err: unknown) => {
+  const feed = await store.listenForChanges().catch((err: unknown) => {
     console.warn(`census: not caching reads: cannot listen for changes on PostgreSQL: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
   });
+  if (runTasks) wakeOnSessions(feed, queue);
   const collectors = collectorInfos(partial.collectors ?? COLLECTORS);
   const services = createServices({ store, engine, clock, secrets, collectors }, { auth: { policy: config.loginPolicy ?? DEFAULT_LOGIN_POLICY }, host: { dataDir: config.dataDir } });
   if (firstStart) {
@@ -322,9 +326,14 @@ export async function startWorker(partial: Partial<CensusConfig> & { dataDir: st
   if (!partial.database || !/^postgres(ql)?:\/\//.test(partial.database)) {
     throw new Error('census worker needs --database postgres://…: on the embedded SQLite default the server runs the tasks itself.');
   }
-  const { store, engine, secrets, clock } = await openRuntime(partial, 'worker');
+  const { store, engine, secrets, clock, queue } = await openRuntime(partial, 'worker');
   await engine.init({ exclusive: false });
   engine.start({ runTasks: true });
+  const feed = await store.listenForChanges().catch((err: unknown) => {
+    console.warn(`census: polling for tasks only: cannot listen for changes on PostgreSQL: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  });
+  wakeOnSessions(feed, queue);
   // A worker fires no triggers, but its schedule watchdog still says so when no server does
   // (docs/scheduling.md).
   const watchdog = new Scheduler({ store, clock }, { start: () => Promise.reject(new Error('a worker starts no scheduled jobs')) });

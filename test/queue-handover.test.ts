@@ -16,7 +16,7 @@ import type { Job, SessionState } from '../src/core/types.ts';
 import { Engine } from '../src/engine/engine.ts';
 import type { JobType } from '../src/engine/jobtypes/index.ts';
 import { PgBossQueue } from '../src/engine/pgboss-queue.ts';
-import { InProcessQueue, type TaskQueue } from '../src/engine/queue.ts';
+import { InProcessQueue, wakeOnSessions, type TaskQueue } from '../src/engine/queue.ts';
 import { Store } from '../src/store/index.ts';
 import { waitFor } from './support/server.ts';
 import { createPgSchema, PG_URL, sqliteStore } from './support/stores.ts';
@@ -87,7 +87,7 @@ async function twoProcesses() {
   const queue = (concurrency: number) => new PgBossQueue({ connectionString: PG_URL, schema: `${schema}_queue`, concurrency, pollingIntervalSeconds: 0.5 });
   const messages = async (store: Store) =>
     Number((await sql<{ n: string }>`SELECT COUNT(*) AS n FROM ${sql.raw(`${schema}_queue`)}.job WHERE name = 'census-task'`.execute(store.db)).rows[0]!.n);
-  return { open, queue, messages };
+  return { open, queue, messages, schema };
 }
 
 const runningSession = async (store: Store): Promise<number> => (await store.jobs.get(JOB_ID))!.runningSessionId!;
@@ -182,6 +182,31 @@ describe('waiting for a session on PostgreSQL', () => {
     // The worker closed it; the waiting process learnt it from the store, not from its own events.
     expect(closedThere.map((s) => s.id)).toEqual([session.id]);
     expect(closedHere).toEqual([]);
+  });
+});
+
+describe("a worker's idle slots on PostgreSQL", () => {
+  it('take a session started by another process when its change is heard, not at their next poll', async () => {
+    const pg = await twoProcesses();
+    const apiStore = await pg.open();
+    const workerStore = await pg.open();
+    await apiStore.jobs.ensure(job);
+    const api = engine(apiStore, pg.queue(1), [handover()]);
+    await api.init();
+    api.start({ runTasks: false });
+    // Polling every two minutes: only the wake can bring the tasks within the wait below.
+    const slow = new PgBossQueue({ connectionString: PG_URL, schema: `${pg.schema}_queue`, concurrency: 2, pollingIntervalSeconds: 120 });
+    const worker = engine(workerStore, slow, [handover()]);
+    await worker.init();
+    worker.start();
+    wakeOnSessions(await workerStore.listenForChanges(), slow);
+    // Both slots found the queue empty and wait out their interval.
+    await waitFor(async () => (slow.idleSlots === 2 ? true : undefined), 'both slots to be idle');
+
+    const { session } = await api.startJob(JOB_ID, { by: 'test', trigger: 'manual' });
+    const ended = await api.waitForSession(session.id, 15_000);
+    expect(ended.status).toBe('COMPLETED');
+    expect((await apiStore.tasks.bySession(session.id)).map((t) => t.status)).toEqual(['COMPLETED', 'COMPLETED']);
   });
 });
 

@@ -54,7 +54,7 @@ export class PgBossQueue implements TaskQueue {
   /** Messages done but not yet marked so, by queue (completed()). */
   private toComplete = new Map<string, string[]>();
   private completing: NodeJS.Timeout | undefined;
-  /** Wakes idle slots at once (stop). */
+  /** Wakes idle slots at once (stop, wakeIdle). */
   private wake = new Set<() => void>();
   readonly bySite = true;
 
@@ -263,6 +263,16 @@ export class PgBossQueue implements TaskQueue {
 
   abortSession(sessionId: number): void {
     for (const r of this.running.values()) if (r.task.sessionId === sessionId) r.controller.abort();
+  }
+
+  /** Idle slots fetch now: a session's first tasks do not wait out the polling interval (up to 0.5 s). */
+  wakeIdle(): void {
+    for (const wake of [...this.wake]) wake();
+  }
+
+  /** Slots waiting out the polling interval. */
+  get idleSlots(): number {
+    return this.wake.size;
   }
 
   async stop(): Promise<void> {

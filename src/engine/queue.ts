@@ -11,6 +11,7 @@
  * (recovery.ts, resume). session-progress.ts calls the one or the other.
  */
 import type { Repositories } from '../store/index.ts';
+import type { ChangeFeed } from '../store/change-feed.ts';
 
 export interface QueuedTask {
   taskId: number;
@@ -42,6 +43,11 @@ export interface TaskQueue {
    * committed; a queue may also drop the session's tasks it holds waiting (they are CANCELLED).
    */
   abortSession(sessionId: number): void;
+  /**
+   * Messages may have come from another process (a session started there): a queue that polls
+   * looks at once instead of at its next poll. The in-process queue needs no telling.
+   */
+  wakeIdle?(): void;
   /** Stops taking tasks, aborts the running ones and waits for their handlers to return. */
   stop(): Promise<void>;
 }
@@ -103,4 +109,15 @@ export class InProcessQueue implements TaskQueue {
       this.running.set(task.taskId, { task, controller, done });
     }
   }
+}
+
+/**
+ * On PostgreSQL a session started by another process is heard at once (store/change-feed.ts: its
+ * row changes in the transaction that queues its tasks), and this process's idle slots fetch
+ * its tasks then, not at their next poll.
+ */
+export function wakeOnSessions(feed: Pick<ChangeFeed, 'onChange'> | undefined, queue: TaskQueue): void {
+  feed?.onChange((scope) => {
+    if (scope === 'jobs') queue.wakeIdle?.();
+  });
 }

@@ -112,6 +112,7 @@ export class ChangeFeed {
   private readonly retryMs: number;
   /** Connections made (tests see a reconnect). */
   connects = 0;
+  private readonly listeners = new Set<(scope: ChangeScope) => void>();
 
   constructor(
     private readonly connection: pg.ClientConfig,
@@ -141,6 +142,26 @@ export class ChangeFeed {
     return this.gens[scope];
   }
 
+  /**
+   * Calls `listener` with each change's scope as it is heard, and with both after a (re)connect,
+   * since what was said meanwhile is lost. Returns the function that unsubscribes.
+   */
+  onChange(listener: (scope: ChangeScope) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private tell(scope: ChangeScope): void {
+    this.gens[scope]++;
+    for (const listener of this.listeners) {
+      try {
+        listener(scope);
+      } catch {
+        // A listener's trouble is its own: the feed goes on.
+      }
+    }
+  }
+
   /** The listener's connection (tests end it from the server side to see the fallback). */
   get backendPid(): number | undefined {
     return (this.client as unknown as { processID?: number } | undefined)?.processID;
@@ -160,7 +181,7 @@ export class ChangeFeed {
     const c = new pg.Client(this.connection);
     c.on('notification', (n) => {
       if (c !== this.client) return;
-      if (n.payload === 'jobs' || n.payload === 'auth') this.gens[n.payload]++;
+      if (n.payload === 'jobs' || n.payload === 'auth') this.tell(n.payload);
     });
     c.on('error', () => this.lost(c));
     c.on('end', () => this.lost(c));
@@ -175,9 +196,9 @@ export class ChangeFeed {
     if (c !== this.client) return;
     this.connects++;
     // Whatever was said while nobody listened is lost: every cached read is suspect.
-    this.gens.jobs++;
-    this.gens.auth++;
     this.heardAt = Date.now();
+    this.tell('jobs');
+    this.tell('auth');
   }
 
   /** The connection failed or ended: stop trusting caches at once, and connect again soon. */
