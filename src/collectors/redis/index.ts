@@ -4,7 +4,8 @@
  * where the login may; what it may not read is a warning, not a failure.
  *
  * Speaks RESP itself (resp.ts) over one connection per run, raced against the deadline and the
- * abort signal; whichever ends the run drops the connection.
+ * abort signal; whichever ends the run drops the connection. The login and the reads go in one
+ * write (CLUSTER INFO, which only a cluster answers, after INFO says so).
  */
 
 import { describeServer } from '../network-errors.ts';
@@ -21,9 +22,9 @@ import {
   replicationProperties,
   roleOf,
 } from './inventory.ts';
-import { readAclUserCount, readClusterInfo, readConfig, readInfo } from './reads.ts';
-import type { RespConnection } from './resp.ts';
-import { DEFAULT_PORT, login, nameClient, Session, withDefaultPort } from './session.ts';
+import { ACL_USERS, aclUserCountOf, CONFIG_GETS, configOf, INFO, infoOf, readClusterInfo } from './reads.ts';
+import type { RespConnection, RespValue } from './resp.ts';
+import { authCommand, DEFAULT_PORT, loggedIn, NAME_CLIENT, named, Session, withDefaultPort } from './session.ts';
 
 export const redisCollector: Collector = {
   info: {
@@ -56,14 +57,22 @@ export const redisCollector: Collector = {
   test: testConnection,
 };
 
+type Reply = Promise<RespValue>;
+
 async function collectWith(conn: RespConnection, target: CollectTarget): Promise<CollectResult> {
   await conn.ready;
   const server = describeServer(target);
-  const warnings = await login(conn, target);
-  await nameClient(conn);
+  // Every read in one write, the login first: one round trip instead of five. After a refused
+  // AUTH the rest are refused too (NOAUTH), and the login's refusal is what the run reports.
+  const auth = authCommand(target);
+  const replies = conn.pipeline([...(auth ? [auth] : []), NAME_CLIENT, INFO, ACL_USERS, ...CONFIG_GETS]);
+  const authReply = auth ? replies.shift() : undefined;
+  const [nameReply, infoReply, aclReply, ...configReplies] = replies as [Reply, Reply, Reply, ...Reply[]];
+  const warnings = await loggedIn(authReply, target);
+  await named(nameReply);
 
-  const info = await readInfo(conn);
-  const config = await readConfig(conn, target, warnings);
+  const info = await infoOf(infoReply);
+  const config = await configOf(configReplies, target, warnings);
   const mode = modeOf(info);
 
   const properties: Record<string, unknown> = {
@@ -72,7 +81,7 @@ async function collectWith(conn: RespConnection, target: CollectTarget): Promise
     replication: replicationProperties(info),
     persistence: persistenceProperties(info, config),
     memory: memoryProperties(info),
-    aclUsers: await readAclUserCount(conn, target, warnings),
+    aclUsers: await aclUserCountOf(aclReply, target, warnings),
     uptimeSeconds: infoNumber(info.get('uptime_in_seconds')),
   };
   if (mode === 'cluster') properties.cluster = await readClusterInfo(conn, target, warnings);

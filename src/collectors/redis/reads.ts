@@ -8,23 +8,31 @@ import { describeServer, errorMessage } from '../network-errors.ts';
 import type { CollectTarget } from '../types.ts';
 import { isNoPermission, isUnknownCommand, redisUser } from './errors.ts';
 import { CONFIG_PARAMETERS, parseInfo, type ConfigSettings, type Info } from './inventory.ts';
-import { RedisReplyError, RespProtocolError, type RespConnection } from './resp.ts';
+import { RedisReplyError, RespProtocolError, type RespConnection, type RespValue } from './resp.ts';
 
 /** INFO with its default sections: server, memory, persistence, replication, cluster and keyspace are among them on every version. */
-export async function readInfo(conn: RespConnection): Promise<Info> {
-  const text = await conn.command('INFO');
+export const INFO = ['INFO'];
+
+export async function infoOf(reply: Promise<RespValue>): Promise<Info> {
+  const text = await reply;
   if (typeof text !== 'string') throw new RespProtocolError('INFO did not answer with text');
   return parseInfo(text);
 }
 
+export const readInfo = (conn: RespConnection): Promise<Info> => infoOf(conn.command(...INFO));
+
+const CONFIG_KEYS = Object.keys(CONFIG_PARAMETERS) as (keyof ConfigSettings)[];
+
+/** CONFIG GET, one parameter per command (several in one came with Redis 7). */
+export const CONFIG_GETS = CONFIG_KEYS.map((key) => ['CONFIG', 'GET', CONFIG_PARAMETERS[key]]);
+
 /**
- * CONFIG GET, one parameter per command (several in one came with Redis 7), sent together.
- * Managed services rename or disable CONFIG, and an ACL user may lack it: then null and a warning.
+ * CONFIG_GETS' replies, in order. Managed services rename or disable CONFIG, and an ACL user may
+ * lack it: then null and a warning.
  */
-export async function readConfig(conn: RespConnection, target: CollectTarget, warnings: string[]): Promise<Partial<ConfigSettings> | null> {
-  const keys = Object.keys(CONFIG_PARAMETERS) as (keyof ConfigSettings)[];
-  const replies = await Promise.allSettled(keys.map((key) => conn.command('CONFIG', 'GET', CONFIG_PARAMETERS[key])));
-  const refused = replies.find((r) => r.status === 'rejected');
+export async function configOf(replies: Promise<RespValue>[], target: CollectTarget, warnings: string[]): Promise<Partial<ConfigSettings> | null> {
+  const settled = await Promise.allSettled(replies);
+  const refused = settled.find((r) => r.status === 'rejected');
   if (refused) {
     const reason: unknown = refused.reason;
     if (!(reason instanceof RedisReplyError)) throw reason;
@@ -32,8 +40,8 @@ export async function readConfig(conn: RespConnection, target: CollectTarget, wa
     return null;
   }
   const settings: Partial<ConfigSettings> = {};
-  keys.forEach((key, i) => {
-    const reply = (replies[i] as PromiseFulfilledResult<unknown>).value;
+  CONFIG_KEYS.forEach((key, i) => {
+    const reply = (settled[i] as PromiseFulfilledResult<unknown>).value;
     // [name, value]; empty when the version has no such parameter.
     if (Array.isArray(reply) && typeof reply[1] === 'string') settings[key] = reply[1];
   });
@@ -47,10 +55,12 @@ export function configRefusal(err: RedisReplyError, target: CollectTarget): stri
   return errorMessage(err, target);
 }
 
-/** The number of ACL users (Redis 6+); null before 6, or when the login may not list them. */
-export async function readAclUserCount(conn: RespConnection, target: CollectTarget, warnings: string[]): Promise<number | null> {
+export const ACL_USERS = ['ACL', 'USERS'];
+
+/** The number of ACL users (Redis 6+) from ACL_USERS' reply; null before 6, or when the login may not list them. */
+export async function aclUserCountOf(reply: Promise<RespValue>, target: CollectTarget, warnings: string[]): Promise<number | null> {
   try {
-    const users = await conn.command('ACL', 'USERS');
+    const users = await reply;
     return Array.isArray(users) ? users.length : null;
   } catch (err) {
     if (!(err instanceof RedisReplyError)) throw err;

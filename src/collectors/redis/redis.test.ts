@@ -159,6 +159,35 @@ describe('redisCollector.collect against the machine Redis', () => {
     expect(result.warnings).toEqual([]);
   });
 
+  it('logs in and reads in one round trip: one write before the QUIT', async () => {
+    // A forwarder in front of the machine Redis that counts what the collector writes: each
+    // write it waits on an answer for arrives apart from the next.
+    const writes: string[] = [];
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(PORT, HOST);
+      client.on('data', (chunk: Buffer) => {
+        writes.push(chunk.toString('latin1'));
+        upstream.write(chunk);
+      });
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, HOST, resolve));
+    try {
+      const port = (relay.address() as net.AddressInfo).port;
+      const result = await redisCollector.collect(target({ port, username: aclUser, password: aclPassword }), options());
+      expect(result.instances[0]!.version).toMatch(/^\d+\./);
+      expect(result.warnings).toEqual([]);
+      expect(writes).toHaveLength(2);
+      // The first carries AUTH and every read; the second is the QUIT.
+      for (const command of ['AUTH', 'SETNAME', 'INFO', 'ACL', 'CONFIG']) expect(writes[0]).toContain(command);
+      expect(writes[1]).toContain('QUIT');
+    } finally {
+      await new Promise((resolve) => relay.close(resolve));
+    }
+  });
+
   it('the default port is 6379', async () => {
     const result = await redisCollector.collect(target({ port: null }), options());
     expect(result.instances[0]).toMatchObject({ name: `${HOST}:6379`, port: 6379 });

@@ -161,11 +161,25 @@ export class RespConnection {
 
   /** Send one command; its reply, or a RedisReplyError for an error reply. */
   command(...args: string[]): Promise<RespValue> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<RespValue>((resolve, reject) => {
-      this.pending.push({ resolve, reject });
-      this.socket.write(encodeCommand(args));
-    });
+    return this.send([args])[0]!;
+  }
+
+  /**
+   * Send several commands in one write: one round trip for all. A reply each, in order; the
+   * caller may leave some unread (a rejection nobody awaits is not reported as unhandled).
+   */
+  pipeline(commands: string[][]): Promise<RespValue>[] {
+    const replies = this.send(commands);
+    for (const reply of replies) reply.catch(() => {});
+    return replies;
+  }
+
+  private send(commands: string[][]): Promise<RespValue>[] {
+    const failure = this.failure;
+    if (failure) return commands.map(() => Promise.reject(failure));
+    const replies = commands.map(() => new Promise<RespValue>((resolve, reject) => this.pending.push({ resolve, reject })));
+    this.socket.write(commands.length === 1 ? encodeCommand(commands[0]!) : Buffer.concat(commands.map(encodeCommand)));
+    return replies;
   }
 
   /** Say goodbye (QUIT) and wait up to `graceMs` for the server to close; then drop the socket anyway. */

@@ -8,7 +8,7 @@ import { raceDeadline } from '../deadline.ts';
 import { describeServer } from '../network-errors.ts';
 import { CollectorError, withPort, type CollectOptions, type CollectTarget } from '../types.ts';
 import { redisUser, WHAT } from './errors.ts';
-import { RedisReplyError, RespConnection } from './resp.ts';
+import { RedisReplyError, RespConnection, type RespValue } from './resp.ts';
 
 export const DEFAULT_PORT = 6379;
 /** How long a clean QUIT may take before we just drop the socket. */
@@ -76,14 +76,19 @@ const cancelledError = (target: CollectTarget, activity: string) =>
 /**
  * Log in: AUTH with the password alone for the default user (the requirepass style, which Redis
  * before 6 only knows), AUTH user password for an ACL user. Without a password, the default user
- * is expected to need none. Returns remarks for the run's warnings.
+ * is expected to need none: undefined, nothing to send.
  */
-export async function login(conn: RespConnection, target: CollectTarget): Promise<string[]> {
+export function authCommand(target: CollectTarget): string[] | undefined {
   const user = redisUser(target);
   const password = target.password ?? '';
-  if (user === 'default' && password === '') return [];
+  if (user === 'default' && password === '') return undefined;
+  return user === 'default' ? ['AUTH', password] : ['AUTH', user, password];
+}
+
+/** AUTH's reply, judged: remarks for the run's warnings, or the refusal thrown. */
+export async function loggedIn(reply: Promise<RespValue> | undefined, target: CollectTarget): Promise<string[]> {
   try {
-    await conn.command(...(user === 'default' ? ['AUTH', password] : ['AUTH', user, password]));
+    await reply;
   } catch (err) {
     // A password for a server that has none: the login works without it, which is worth telling.
     if (err instanceof RedisReplyError && /without any password configured/i.test(err.message)) {
@@ -94,9 +99,17 @@ export async function login(conn: RespConnection, target: CollectTarget): Promis
   return [];
 }
 
-/** Name the connection (CLIENT SETNAME); a login not allowed to do so still collects. */
-export async function nameClient(conn: RespConnection): Promise<void> {
-  await conn.command('CLIENT', 'SETNAME', CLIENT_NAME).catch((err: unknown) => {
+/** Log in on its own (the connection test's step). */
+export async function login(conn: RespConnection, target: CollectTarget): Promise<string[]> {
+  const auth = authCommand(target);
+  return loggedIn(auth && conn.command(...auth), target);
+}
+
+/** Names the connection; a login not allowed to do so still collects. */
+export const NAME_CLIENT = ['CLIENT', 'SETNAME', CLIENT_NAME];
+
+export async function named(reply: Promise<RespValue>): Promise<void> {
+  await reply.catch((err: unknown) => {
     if (!(err instanceof RedisReplyError)) throw err;
   });
 }
