@@ -1,19 +1,23 @@
 /**
  * What collect() reads, in the order that matters: the version (must succeed), then the optional
  * descriptions of the server (variables, engines, replication, grants), each of which becomes a
- * warning or finding when refused, and last the schemas, whose sizes are time-boxed.
+ * warning or finding when refused, and last the schemas, whose sizes are time-boxed. Those that
+ * are never refused to a login are sent together first, in one round trip.
  */
 
 import { describeServer, errorMessage } from '../network-errors.ts';
 import type { CollectedInstance, CollectResult, CollectTarget, ReadinessFinding } from '../types.ts';
 import { binaryLogFindings, privilegeFindings, replicaStatusFinding } from './findings.ts';
-import { optional, readEngines, readGrants, readReplicaStatus, readVersion } from './reads.ts';
-import { readSchemas, readSchemaSizes, schemaDatabases } from './schemas.ts';
+import { Batch, ENGINES_SQL, GRANTS_SQL, optional, readEngines, readGrants, readReplicaStatus, readVersion, VERSION_SQL } from './reads.ts';
+import { readSchemas, readSchemaSizes, SCHEMAS_SQL, schemaDatabases } from './schemas.ts';
 import { type Budget, DEFAULT_PORT, type Session } from './session.ts';
-import { flavorOf, gtidProperties, onOff, readVariables, type Variables } from './variables.ts';
+import { flavorOf, gtidProperties, onOff, readVariables, VARIABLES_SQL, type Variables } from './variables.ts';
 
 export async function collectInventory(session: Session, budget: Budget, target: CollectTarget): Promise<CollectResult> {
-  const conn = await session.open();
+  const conn = new Batch(await session.open());
+  // The reads no login is refused go in one round trip; the replica status, which may be
+  // refused, and the time-boxed sizes go on their own.
+  await conn.ahead([VERSION_SQL, VARIABLES_SQL, ENGINES_SQL, GRANTS_SQL, SCHEMAS_SQL]);
   const server = describeServer(target);
   const warnings: string[] = [];
   const findings: ReadinessFinding[] = [];
@@ -52,7 +56,7 @@ export async function collectInventory(session: Session, budget: Budget, target:
 
   // Schema names are cheap; sizes and table counts are last, time-boxed, and may be given up on.
   const schemas = await readSchemas(conn);
-  const sizes = await readSchemaSizes(conn, session, budget, flavor, version, target, warnings);
+  const sizes = await readSchemaSizes(conn.connection, session, budget, flavor, version, target, warnings);
 
   const instance: CollectedInstance = {
     name: `${target.host}:${target.port ?? DEFAULT_PORT}`,

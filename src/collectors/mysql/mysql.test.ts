@@ -289,7 +289,7 @@ interface FakeConnection {
   serverHandshake(args: Record<string, unknown>): void;
   writeColumns(columns: Record<string, unknown>[]): void;
   writeTextRow(values: (string | null)[]): void;
-  writeEof(): void;
+  writeEof(warnings?: number, statusFlags?: number): void;
   writeError(args: { code: number; message: string }): void;
   on(event: 'query', listener: (sql: string) => void): void;
   on(event: 'error', listener: (err: Error) => void): void;
@@ -299,7 +299,10 @@ interface FakeConnection {
 
 type Rows = Array<Record<string, string | null>>;
 
-async function fakeMysql8(answer: (sql: string) => Rows | 'hang' | { errno: number; message: string }): Promise<number> {
+/** The EOF packet's status flag saying another result set follows. */
+const SERVER_MORE_RESULTS_EXISTS = 0x08;
+
+async function fakeMysql8(answer: (sql: string) => Rows | 'hang' | { errno: number; message: string }, onQuery?: (text: string) => void): Promise<number> {
   const server = mysql.createServer((raw) => {
     const conn = raw as unknown as FakeConnection;
     sockets.add(conn.stream);
@@ -317,13 +320,20 @@ async function fakeMysql8(answer: (sql: string) => Rows | 'hang' | { errno: numb
         conn.sequenceId = 0;
       },
     });
-    conn.on('query', (sql) => {
-      const reply = answer(sql);
-      if (reply === 'hang') return;
+    conn.on('query', (text) => {
+      onQuery?.(text);
+      // Several statements in one string (the collector's Batch), as MySQL answers them: a result
+      // set each, all but the last flagged "more results", up to the first error.
+      const statements = text.split(';\n');
+      const replies = statements.map((sql) => answer(sql));
+      if (replies.includes('hang')) return;
       conn.sequenceId = 1; // mysql2's server side does not restart the sequence per command
-      if (!Array.isArray(reply)) {
-        conn.writeError({ code: reply.errno, message: reply.message });
-      } else {
+      for (const [i, reply] of replies.entries()) {
+        if (reply === 'hang') break;
+        if (!Array.isArray(reply)) {
+          conn.writeError({ code: reply.errno, message: reply.message });
+          break;
+        }
         const names = Object.keys(reply[0] ?? { empty: null });
         conn.writeColumns(
           names.map((name) => ({
@@ -341,7 +351,7 @@ async function fakeMysql8(answer: (sql: string) => Rows | 'hang' | { errno: numb
           })),
         );
         for (const row of reply) conn.writeTextRow(names.map((n) => row[n] ?? null));
-        conn.writeEof();
+        conn.writeEof(0, i < replies.length - 1 ? SERVER_MORE_RESULTS_EXISTS : 0);
       }
       conn.sequenceId = 0; // the client's next command starts at 0
     });
@@ -449,6 +459,46 @@ describe('mysqlCollector.collect against a fake MySQL 8', () => {
     expect(result.warnings[0]).toMatch(/sizes and table counts .* not read: information_schema.TABLES did not answer/);
     // The size query carried MySQL's server-side limit as well.
     expect(seen.find((s) => s.includes('information_schema.TABLES'))).toMatch(/^SELECT \/\*\+ MAX_EXECUTION_TIME\(\d+\) \*\//);
+  });
+
+  it('sends the reads no login is refused in one round trip, the replica status and the sizes after it', async () => {
+    const queries: string[] = [];
+    const port = await fakeMysql8(
+      (sql) => (sql.includes('information_schema.TABLES') ? [{ schema_name: 'shop', engine: 'InnoDB', table_count: '4', size_bytes: '65536' }] : mysql8Answers(sql)),
+      (text) => queries.push(text),
+    );
+    const result = await mysqlCollector.collect(target({ port, username: 'bk' }), options());
+    expect(result.instances[0]!.databases.map((d) => d.name)).toEqual(['shop']);
+    expect(result.warnings).toEqual([]);
+    expect(queries).toHaveLength(3);
+    const batch = queries[0]!.split(';\n');
+    expect(batch.map((sql) => sql.split(/\s+/).slice(0, 2).join(' '))).toEqual([
+      'SELECT VERSION()', 'SHOW GLOBAL', 'SHOW ENGINES', 'SHOW GRANTS', 'SELECT SCHEMA_NAME',
+    ]);
+    expect(queries[1]).toBe('SHOW REPLICA STATUS');
+    expect(queries[2]).toContain('information_schema.TABLES');
+  });
+
+  it('a read refused inside the batch: each runs on its own, and only the refused one is a warning', async () => {
+    const seen: string[] = [];
+    const port = await fakeMysql8((sql) => {
+      seen.push(sql);
+      return sql === 'SHOW ENGINES'
+        ? { errno: 1227, message: 'Access denied; you need the PROCESS privilege' }
+        : sql.includes('information_schema.TABLES')
+          ? [{ schema_name: 'shop', engine: 'InnoDB', table_count: '4', size_bytes: '65536' }]
+          : mysql8Answers(sql);
+    });
+    const result = await mysqlCollector.collect(target({ port, username: 'bk' }), options());
+    const instance = result.instances[0]!;
+    expect(instance.version).toBe('8.0.36');
+    expect(instance.properties).toMatchObject({ flavor: 'MySQL', gtidMode: 'ON' });
+    expect(instance.properties).not.toHaveProperty('storageEngines');
+    expect(instance.databases[0]).toMatchObject({ name: 'shop', sizeBytes: 65536 });
+    expect(result.warnings).toEqual([expect.stringMatching(/^storage engines of .* not read: .*PROCESS/)]);
+    // The batch stopped at SHOW ENGINES; then every read again, one by one.
+    expect(seen.filter((sql) => sql === 'SHOW ENGINES')).toHaveLength(2);
+    expect(seen.filter((sql) => /VERSION\(\)/.test(sql))).toHaveLength(2);
   });
 
   it('a refused SHOW REPLICA STATUS is a finding, not a failure', async () => {

@@ -22,7 +22,45 @@ export async function optional<T>(read: () => Promise<T>, onError: (err: unknown
   }
 }
 
-export async function rows(conn: PromiseConnection, sql: string): Promise<RowDataPacket[]> {
+/**
+ * A connection with some statements answered ahead: `ahead()` sends them in one string (one
+ * round trip instead of one each; the session allows multiple statements), and each read takes
+ * its answer from there. Should any of them be refused, none is kept: each then runs on its own
+ * when read, and fails or warns exactly as it would have.
+ */
+export class Batch {
+  private answers = new Map<string, RowDataPacket[]>();
+
+  constructor(readonly connection: PromiseConnection) {}
+
+  async ahead(statements: string[]): Promise<void> {
+    try {
+      const [results] = await this.connection.query<RowDataPacket[][]>(statements.join(';\n'));
+      // A result set each, or (a proxy that does not pass multiple statements on) none kept.
+      if (!Array.isArray(results) || results.length !== statements.length || !results.every(Array.isArray)) return;
+      statements.forEach((sql, i) => this.answers.set(sql, results[i]!));
+    } catch (err) {
+      if (!isStatementError(err)) throw err;
+    }
+  }
+
+  /** The statement's rows if answered ahead (once), else undefined. */
+  take(sql: string): RowDataPacket[] | undefined {
+    const answer = this.answers.get(sql);
+    this.answers.delete(sql);
+    return answer;
+  }
+}
+
+/** What reads run on: a plain connection, or one with answers ahead. */
+export type Reads = PromiseConnection | Batch;
+
+export async function rows(conn: Reads, sql: string): Promise<RowDataPacket[]> {
+  if (conn instanceof Batch) {
+    const answer = conn.take(sql);
+    if (answer) return answer;
+    conn = conn.connection;
+  }
   const [result] = await conn.query<RowDataPacket[]>(sql);
   return result;
 }
@@ -38,8 +76,10 @@ export function text(row: RowDataPacket, ...names: string[]): string | null {
   return null;
 }
 
-export async function readVersion(conn: PromiseConnection): Promise<string> {
-  const [row] = await rows(conn, 'SELECT VERSION() AS version');
+export const VERSION_SQL = 'SELECT VERSION() AS version';
+
+export async function readVersion(conn: Reads): Promise<string> {
+  const [row] = await rows(conn, VERSION_SQL);
   const version = row ? text(row, 'version') : null;
   if (version === null) throw new Error('SELECT VERSION() returned no row');
   return version;
@@ -50,10 +90,12 @@ interface EngineSummary {
   default: string | null;
 }
 
-export async function readEngines(conn: PromiseConnection): Promise<EngineSummary> {
+export const ENGINES_SQL = 'SHOW ENGINES';
+
+export async function readEngines(conn: Reads): Promise<EngineSummary> {
   const available: string[] = [];
   let defaultEngine: string | null = null;
-  for (const row of await rows(conn, 'SHOW ENGINES')) {
+  for (const row of await rows(conn, ENGINES_SQL)) {
     const name = text(row, 'Engine');
     const support = text(row, 'Support')?.toUpperCase();
     if (name === null || (support !== 'YES' && support !== 'DEFAULT')) continue;
@@ -63,9 +105,11 @@ export async function readEngines(conn: PromiseConnection): Promise<EngineSummar
   return { available: available.sort(), default: defaultEngine };
 }
 
-export async function readGrants(conn: PromiseConnection): Promise<string[]> {
+export const GRANTS_SQL = 'SHOW GRANTS FOR CURRENT_USER()';
+
+export async function readGrants(conn: Reads): Promise<string[]> {
   // One column whose name carries the account ("Grants for u@%"); take whatever it is.
-  return (await rows(conn, 'SHOW GRANTS FOR CURRENT_USER()')).map((row) => Object.values(row).map(String)[0] ?? '');
+  return (await rows(conn, GRANTS_SQL)).map((row) => Object.values(row).map(String)[0] ?? '');
 }
 
 interface ReplicaChannel {
@@ -93,7 +137,7 @@ interface ReplicaStatus {
  * 10.5+); a refusal, or any other statement error, is returned rather than failing the run.
  */
 export async function readReplicaStatus(
-  conn: PromiseConnection,
+  conn: Reads,
   flavor: Flavor,
 ): Promise<{ ok: true; status: ReplicaStatus } | { ok: false; error: unknown }> {
   const statements =

@@ -8,7 +8,7 @@ import type { Connection as PromiseConnection, RowDataPacket } from 'mysql2/prom
 import { describeServer, errorMessage } from '../network-errors.ts';
 import type { CollectedDatabase, CollectTarget } from '../types.ts';
 import { isStatementError, isStatementTimeout } from './errors.ts';
-import { rows, text } from './reads.ts';
+import { rows, text, type Reads } from './reads.ts';
 import type { Budget, Session } from './session.ts';
 import type { Flavor } from './variables.ts';
 
@@ -30,14 +30,13 @@ interface SchemaRow {
 }
 
 /** Lists the schemas this login can see (any privilege on them, or SHOW DATABASES). */
-export async function readSchemas(conn: PromiseConnection): Promise<SchemaRow[]> {
-  const result = await rows(
-    conn,
-    `SELECT SCHEMA_NAME AS name, DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation
+export const SCHEMAS_SQL = `SELECT SCHEMA_NAME AS name, DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation
        FROM information_schema.SCHEMATA
       WHERE SCHEMA_NAME ${NOT_SYSTEM}
-      ORDER BY SCHEMA_NAME`,
-  );
+      ORDER BY SCHEMA_NAME`;
+
+export async function readSchemas(conn: Reads): Promise<SchemaRow[]> {
+  const result = await rows(conn, SCHEMAS_SQL);
   return result.flatMap((row) => {
     const name = text(row, 'name');
     return name === null ? [] : [{ name, charset: text(row, 'charset'), collation: text(row, 'collation') }];

@@ -157,6 +157,9 @@ export class Session {
       supportBigNumbers: true,
       // mysql2 sets up a large prepared-statement cache per connection; the collector prepares none.
       maxPreparedStatements: 1,
+      // Several of the collector's own fixed statements in one round trip (reads.ts, Batch); it
+      // never puts outside input into a statement.
+      multipleStatements: true,
       ...(driverSsl(this.target.tls) ? { ssl: driverSsl(this.target.tls) as { rejectUnauthorized: boolean } } : {}),
     });
     this.connection = connection;

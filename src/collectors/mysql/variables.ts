@@ -3,9 +3,7 @@
  * whether binary logging is on, and how GTIDs are set up.
  */
 
-import type { Connection as PromiseConnection } from 'mysql2/promise';
-
-import { rows, text } from './reads.ts';
+import { rows, text, type Reads } from './reads.ts';
 
 /** Server variables read in one SHOW (absent ones simply do not come back, on any version). */
 const VARIABLES = [
@@ -22,10 +20,11 @@ export type Variables = Partial<Record<(typeof VARIABLES)[number], string>>;
 
 export type Flavor = 'MariaDB' | 'MySQL';
 
-export async function readVariables(conn: PromiseConnection): Promise<Variables> {
-  const list = VARIABLES.map((v) => `'${v}'`).join(', ');
+export const VARIABLES_SQL = `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${VARIABLES.map((v) => `'${v}'`).join(', ')})`;
+
+export async function readVariables(conn: Reads): Promise<Variables> {
   const result: Record<string, string> = {};
-  for (const row of await rows(conn, `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${list})`)) {
+  for (const row of await rows(conn, VARIABLES_SQL)) {
     const name = text(row, 'Variable_name');
     const value = text(row, 'Value');
     if (name !== null && value !== null) result[name.toLowerCase()] = value;
