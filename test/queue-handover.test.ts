@@ -84,10 +84,28 @@ async function twoProcesses() {
     cleanups.push(() => store.close());
     return store;
   };
-  const queue = (concurrency: number) => new PgBossQueue({ connectionString: PG_URL, schema: `${schema}_queue`, concurrency, pollingIntervalSeconds: 0.5 });
+  const queue = (concurrency: number, pollingIntervalSeconds = 0.5) =>
+    new PgBossQueue({ connectionString: PG_URL, schema: `${schema}_queue`, concurrency, pollingIntervalSeconds });
   const messages = async (store: Store) =>
     Number((await sql<{ n: string }>`SELECT COUNT(*) AS n FROM ${sql.raw(`${schema}_queue`)}.job WHERE name = 'census-task'`.execute(store.db)).rows[0]!.n);
-  return { open, queue, messages, schema };
+  return { open, queue, messages };
+}
+
+/**
+ * An API process that runs no tasks and a worker process on the two processes' schema, both
+ * started, the handover job known to both.
+ */
+async function apiAndWorker(pg: Awaited<ReturnType<typeof twoProcesses>>, o: { apiQueue: TaskQueue; workerQueue: TaskQueue; types: JobType[] }) {
+  const apiStore = await pg.open();
+  const workerStore = await pg.open();
+  await apiStore.jobs.ensure(job);
+  const api = engine(apiStore, o.apiQueue, o.types);
+  await api.init();
+  api.start({ runTasks: false });
+  const worker = engine(workerStore, o.workerQueue, o.types);
+  await worker.init();
+  worker.start();
+  return { apiStore, workerStore, api, worker };
 }
 
 const runningSession = async (store: Store): Promise<number> => (await store.jobs.get(JOB_ID))!.runningSessionId!;
@@ -95,16 +113,8 @@ const runningSession = async (store: Store): Promise<number> => (await store.job
 describe('a start that dies right after its commit', () => {
   it('on PostgreSQL: a worker runs its tasks at once, from the messages that committed with them', async () => {
     const pg = await twoProcesses();
-    const apiStore = await pg.open();
-    const workerStore = await pg.open();
-    await apiStore.jobs.ensure(job);
     const dying = diesAfterCommit(pg.queue(1));
-    const api = engine(apiStore, dying, [handover()]);
-    await api.init();
-    api.start({ runTasks: false });
-    const worker = engine(workerStore, pg.queue(2), [handover()]);
-    await worker.init();
-    worker.start();
+    const { apiStore, workerStore, api, worker } = await apiAndWorker(pg, { apiQueue: dying, workerQueue: pg.queue(2), types: [handover()] });
 
     // Whatever the start says after its commit, the commit is all that counts.
     await api.startJob(JOB_ID, { by: 'test', trigger: 'manual' }).catch(() => undefined);
@@ -154,17 +164,9 @@ describe('a start that dies right after its commit', () => {
 describe('waiting for a session on PostgreSQL', () => {
   it('returns in a process that runs no tasks when a worker process closes the session', async () => {
     const pg = await twoProcesses();
-    const apiStore = await pg.open();
-    const workerStore = await pg.open();
-    await apiStore.jobs.ensure(job);
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
-    const api = engine(apiStore, pg.queue(1), [handover(gate)]);
-    await api.init();
-    api.start({ runTasks: false });
-    const worker = engine(workerStore, pg.queue(2), [handover(gate)]);
-    await worker.init();
-    worker.start();
+    const { apiStore, api, worker } = await apiAndWorker(pg, { apiQueue: pg.queue(1), workerQueue: pg.queue(2), types: [handover(gate)] });
     const closedHere: SessionState[] = [];
     const closedThere: SessionState[] = [];
     api.on('session-ended', (s: SessionState) => closedHere.push(s));
@@ -188,17 +190,9 @@ describe('waiting for a session on PostgreSQL', () => {
 describe("a worker's idle slots on PostgreSQL", () => {
   it('take a session started by another process when its change is heard, not at their next poll', async () => {
     const pg = await twoProcesses();
-    const apiStore = await pg.open();
-    const workerStore = await pg.open();
-    await apiStore.jobs.ensure(job);
-    const api = engine(apiStore, pg.queue(1), [handover()]);
-    await api.init();
-    api.start({ runTasks: false });
     // Polling every two minutes: only the wake can bring the tasks within the wait below.
-    const slow = new PgBossQueue({ connectionString: PG_URL, schema: `${pg.schema}_queue`, concurrency: 2, pollingIntervalSeconds: 120 });
-    const worker = engine(workerStore, slow, [handover()]);
-    await worker.init();
-    worker.start();
+    const slow = pg.queue(2, 120);
+    const { apiStore, workerStore, api } = await apiAndWorker(pg, { apiQueue: pg.queue(1), workerQueue: slow, types: [handover()] });
     wakeOnSessions(await workerStore.listenForChanges(), slow);
     // Both slots found the queue empty and wait out their interval.
     await waitFor(async () => (slow.idleSlots === 2 ? true : undefined), 'both slots to be idle');
