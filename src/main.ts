@@ -31,6 +31,7 @@ import { webhookChannel } from './engine/delivery/webhook.ts';
 import { EmailChannel } from './engine/delivery/email.ts';
 import { nextFireTime, validateSchedule } from './engine/schedule.ts';
 import { DELIVERY_JOB_ID, HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from './engine/system-jobs.ts';
+import type { ChangeFeed } from './store/change-feed.ts';
 import { Store } from './store/index.ts';
 import { createPrivateFile, makeDataDirPrivate } from './store/data-dir.ts';
 import { loadOrCreateKeys } from './store/keyfile.ts';
@@ -243,10 +244,7 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   engine.start({ runTasks });
   // On PostgreSQL the API's caches (job status, login sessions) follow every process's writes;
   // without the listener this server caches nothing there, and is only slower.
-  const feed = await store.listenForChanges().catch((err: unknown) => {
-    console.warn(`census: not caching reads: cannot listen for changes on PostgreSQL: ${err instanceof Error ? err.message : String(err)}`);
-    return undefined;
-  });
+  const feed = await listenForChanges(store, 'not caching reads');
   if (runTasks) wakeOnSessions(feed, queue);
   const collectors = collectorInfos(partial.collectors ?? COLLECTORS);
   const services = createServices({ store, engine, clock, secrets, collectors }, { auth: { policy: config.loginPolicy ?? DEFAULT_LOGIN_POLICY }, host: { dataDir: config.dataDir } });
@@ -322,6 +320,17 @@ export interface Worker {
 }
 
 /** A worker: takes tasks from the PostgreSQL queue and runs them; serves no API. */
+/**
+ * The store's change feed (PostgreSQL; undefined on SQLite). A process that cannot listen still
+ * runs, without what the feed gives it: `without` says what that is, in the warning.
+ */
+async function listenForChanges(store: Store, without: string): Promise<ChangeFeed | undefined> {
+  return store.listenForChanges().catch((err: unknown) => {
+    console.warn(`census: ${without}: cannot listen for changes on PostgreSQL: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  });
+}
+
 export async function startWorker(partial: Partial<CensusConfig> & { dataDir: string }): Promise<Worker> {
   if (!partial.database || !/^postgres(ql)?:\/\//.test(partial.database)) {
     throw new Error('census worker needs --database postgres://…: on the embedded SQLite default the server runs the tasks itself.');
@@ -329,11 +338,7 @@ export async function startWorker(partial: Partial<CensusConfig> & { dataDir: st
   const { store, engine, secrets, clock, queue } = await openRuntime(partial, 'worker');
   await engine.init({ exclusive: false });
   engine.start({ runTasks: true });
-  const feed = await store.listenForChanges().catch((err: unknown) => {
-    console.warn(`census: polling for tasks only: cannot listen for changes on PostgreSQL: ${err instanceof Error ? err.message : String(err)}`);
-    return undefined;
-  });
-  wakeOnSessions(feed, queue);
+  wakeOnSessions(await listenForChanges(store, 'polling for tasks only'), queue);
   // A worker fires no triggers, but its schedule watchdog still says so when no server does
   // (docs/scheduling.md).
   const watchdog = new Scheduler({ store, clock }, { start: () => Promise.reject(new Error('a worker starts no scheduled jobs')) });
