@@ -14,8 +14,8 @@
  * writer waits for the other's lock (SQLite's own design for this: "run checkpoints in a
  * separate thread", sqlite.org/wal.html). A commit that writes while the thread syncs can still
  * be slowed by the disk: bench/checkpoint counts the stalls over 1 ms, 32–33 a round before and
- * 4–11 after. The next commit after a complete checkpoint starts the
- * WAL from its beginning again, so the file stays the size of an interval's writes.
+ * 4–11 after. The next commit after a complete checkpoint starts the WAL from its beginning
+ * again, so the file stays the size of an interval's writes.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';

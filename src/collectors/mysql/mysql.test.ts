@@ -364,6 +364,9 @@ async function fakeMysql8(answer: (sql: string) => Rows | 'hang' | { errno: numb
 
 const variables = (pairs: Record<string, string>): Rows => Object.entries(pairs).map(([Variable_name, Value]) => ({ Variable_name, Value }));
 
+/** information_schema.TABLES' answer for the one schema mysql8Answers lists, where a test wants sizes rather than the hang. */
+const SHOP_SIZES: Rows = [{ schema_name: 'shop', engine: 'InnoDB', table_count: '4', size_bytes: '65536' }];
+
 function mysql8Answers(sql: string): Rows | 'hang' | { errno: number; message: string } {
   if (/VERSION\(\)/.test(sql)) return [{ version: '8.0.36' }];
   if (/^SHOW GLOBAL VARIABLES/.test(sql)) {
@@ -464,7 +467,7 @@ describe('mysqlCollector.collect against a fake MySQL 8', () => {
   it('sends the reads no login is refused in one round trip, the replica status and the sizes after it', async () => {
     const queries: string[] = [];
     const port = await fakeMysql8(
-      (sql) => (sql.includes('information_schema.TABLES') ? [{ schema_name: 'shop', engine: 'InnoDB', table_count: '4', size_bytes: '65536' }] : mysql8Answers(sql)),
+      (sql) => (sql.includes('information_schema.TABLES') ? SHOP_SIZES : mysql8Answers(sql)),
       (text) => queries.push(text),
     );
     const result = await mysqlCollector.collect(target({ port, username: 'bk' }), options());
@@ -486,7 +489,7 @@ describe('mysqlCollector.collect against a fake MySQL 8', () => {
       return sql === 'SHOW ENGINES'
         ? { errno: 1227, message: 'Access denied; you need the PROCESS privilege' }
         : sql.includes('information_schema.TABLES')
-          ? [{ schema_name: 'shop', engine: 'InnoDB', table_count: '4', size_bytes: '65536' }]
+          ? SHOP_SIZES
           : mysql8Answers(sql);
     });
     const result = await mysqlCollector.collect(target({ port, username: 'bk' }), options());
@@ -506,7 +509,7 @@ describe('mysqlCollector.collect against a fake MySQL 8', () => {
       sql === 'SHOW REPLICA STATUS'
         ? { errno: 1227, message: 'Access denied; you need (at least one of) the SUPER, REPLICATION CLIENT privilege(s) for this operation' }
         : sql.includes('information_schema.TABLES')
-          ? [{ schema_name: 'shop', engine: 'InnoDB', table_count: '4', size_bytes: '65536' }]
+          ? SHOP_SIZES
           : mysql8Answers(sql),
     );
     const result = await mysqlCollector.collect(target({ port, username: 'bk' }), options());
