@@ -51,45 +51,63 @@ export interface ClusterOptions {
   settings?: Readonly<Record<string, string>>;
 }
 
-/** A private cluster of this machine's PostgreSQL, on a free loopback port, removed by stop(). */
-export async function startCluster(o: ClusterOptions): Promise<AuthCluster> {
-  const bin = binDir();
+/** A folder owned by the postgres OS user, and a way to run its commands as that user. */
+function clusterDir() {
   const dir = mkdtempSync(join(tmpdir(), 'census-pgcluster-'));
   chmodSync(dir, 0o755);
-  const data = join(dir, 'data');
   const pg = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
   const pgGroup = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
   chownSync(dir, pg, pgGroup);
   const asPostgres = (cmd: string, args: string[]) =>
     execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe', timeout: 60_000 });
-  const init = ['-D', data, '-E', 'UTF8', '--no-sync'];
-  if (o.auth === 'scram') {
-    const pwfile = join(dir, 'pw');
-    writeFileSync(pwfile, AUTH_SUPERPASS);
-    chownSync(pwfile, pg, pgGroup);
-    init.push('-U', AUTH_SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256');
-  } else {
-    init.push('-U', 'postgres', '--auth=trust');
-  }
-  asPostgres(join(bin, 'initdb'), init);
-  appendFileSync(join(data, 'pg_hba.conf'), `\nhost all all 127.0.0.0/8 ${o.auth === 'scram' ? 'scram-sha-256' : 'trust'}\n`);
+  return { dir, data: join(dir, 'data'), owner: { pg, pgGroup }, asPostgres };
+}
+
+/** Starts the server of `data` on a free port; stop() ends it at once and removes `dir`. */
+async function run(at: ReturnType<typeof clusterDir>, hosts: readonly string[], settings: Readonly<Record<string, string>>): Promise<AuthCluster> {
+  const bin = binDir();
   const port = await freePort();
-  const hosts = o.hosts ?? ['127.0.0.1'];
-  asPostgres(join(bin, 'pg_ctl'), [
-    '-D', data, '-w', '-t', '60', '-l', join(dir, 'log'),
-    '-o', [`-p ${port} -k ${dir} -c listen_addresses=${hosts.join(',')}`, ...(o.fsync ? [] : ['-c fsync=off']),
-      ...Object.entries(o.settings ?? {}).map(([k, v]) => `-c ${k}=${v}`)].join(' '), 'start',
+  at.asPostgres(join(bin, 'pg_ctl'), [
+    '-D', at.data, '-w', '-t', '60', '-l', join(at.dir, 'log'),
+    '-o', [`-p ${port} -k ${at.dir} -c listen_addresses=${hosts.join(',')}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(' '), 'start',
   ]);
   return {
     port,
     stop() {
       try {
-        asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+        at.asPostgres(join(bin, 'pg_ctl'), ['-D', at.data, '-m', 'immediate', 'stop']);
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        rmSync(at.dir, { recursive: true, force: true });
       }
     },
   };
+}
+
+/** A private cluster of this machine's PostgreSQL, on a free loopback port, removed by stop(). */
+export async function startCluster(o: ClusterOptions): Promise<AuthCluster> {
+  const at = clusterDir();
+  const init = ['-D', at.data, '-E', 'UTF8', '--no-sync'];
+  if (o.auth === 'scram') {
+    const pwfile = join(at.dir, 'pw');
+    writeFileSync(pwfile, AUTH_SUPERPASS);
+    chownSync(pwfile, at.owner.pg, at.owner.pgGroup);
+    init.push('-U', AUTH_SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256');
+  } else {
+    init.push('-U', 'postgres', '--auth=trust');
+  }
+  at.asPostgres(join(binDir(), 'initdb'), init);
+  appendFileSync(join(at.data, 'pg_hba.conf'), `\nhost all all 127.0.0.0/8 ${o.auth === 'scram' ? 'scram-sha-256' : 'trust'}\n`);
+  return run(at, o.hosts ?? ['127.0.0.1'], { ...(o.fsync ? {} : { fsync: 'off' }), ...o.settings });
+}
+
+/**
+ * A streaming standby of a 'trust' cluster (pg_basebackup -R: it replays what its primary
+ * writes, and takes no writes itself), on a free loopback port, removed by stop().
+ */
+export async function startStandby(primaryPort: number): Promise<AuthCluster> {
+  const at = clusterDir();
+  at.asPostgres(join(binDir(), 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-D', at.data, '-R', '--no-sync', '-X', 'stream', '-c', 'fast']);
+  return run(at, ['127.0.0.1'], { fsync: 'off' });
 }
 
 /** The cluster that checks passwords, on AUTH_HOSTS (distinct addresses for distinct registered servers). */

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 
 import { errorCode } from '../network-errors.ts';
+import { CATALOG_SIGNAL_VERSION, carryOf, catalogFromCarry, type CatalogCarry } from './catalog-carry.ts';
 
 /** The settings collect() and test() look at. */
 const SETTING_NAMES = [
@@ -38,7 +39,7 @@ export interface Setting {
  * readable" — one query instead of a SHOW per setting and a permission error per refusal.
  */
 // The names are this file's constants (plain identifiers), so they are written into the text:
-// every query here then has no parameters and can be one part of readHome's single statement.
+// every query here then has no parameters and can be one part of one of readHome's statements.
 const SETTINGS_SQL = `SELECT name, setting, reset_val FROM pg_settings WHERE name IN (${SETTING_NAMES.map((n) => `'${n}'`).join(', ')})`;
 type SettingRow = { name: SettingName; setting: string; reset_val: string | null };
 const settingsOf = (rows: SettingRow[]): Map<SettingName, Setting> => new Map(rows.map((r) => [r.name, { setting: r.setting, configured: r.reset_val }]));
@@ -66,21 +67,10 @@ function loginRoleOf(rows: RoleRow[]): LoginRole {
   return { isSuperuser: row.rolsuper, canReplicate: row.rolreplication };
 }
 
-export interface InstanceState {
-  isReplica: boolean;
-  /** Roles people created; the predefined pg_* roles (a reserved prefix) are not counted. */
-  rolesCount: number;
-}
-
-const STATE_SQL = `SELECT pg_is_in_recovery() AS is_replica,
-            (SELECT count(*) FROM pg_roles WHERE rolname !~ '^pg_') AS roles_count`;
-type StateRow = { is_replica: boolean; roles_count: string | number };
-
-function instanceStateOf(rows: StateRow[]): InstanceState {
-  const row = rows[0];
-  if (row === undefined) throw new Error('the server returned no row for a catalog query');
-  return { isReplica: row.is_replica, rolesCount: Number(row.roles_count) };
-}
+/** Roles people created; the predefined pg_* roles (a reserved prefix) are not counted. */
+const ROLES_COUNT_SQL = "SELECT count(*) AS roles_count FROM pg_roles WHERE rolname !~ '^pg_'";
+type RolesCountRow = { roles_count: string | number };
+const rolesCountOf = (rows: RolesCountRow[]): number => Number(rows[0]?.roles_count ?? 0);
 
 export interface ReplicationSlot {
   name: string;
@@ -204,6 +194,10 @@ function sizesById(pairs: [number, string | null][]): Map<number, number> {
  * connected to the database is not idle, or went idle too recently, so what it committed may not
  * be counted yet. An unsettled database is read again. (A role without pg_read_all_stats sees no
  * state for other roles' backends: they count as unsettled.)
+ *
+ * Key 0 is the shared catalogs' row (pg_authid, pg_auth_members, pg_database, pg_tablespace,
+ * pg_db_role_setting): any backend connected to any database can write those, so it is unsettled
+ * while any such backend is.
  */
 export interface ChangeSignals {
   epoch: string;
@@ -229,12 +223,12 @@ const SIGNALS_SQL = `SELECT s.datid, (s.tup_inserted + s.tup_updated + s.tup_del
                  THEN (SELECT system_identifier::text FROM pg_control_system()) ELSE '' END
               || ' ' || pg_postmaster_start_time()::text || ' ' || coalesce((SELECT stats_reset::text FROM pg_stat_bgwriter), '') AS epoch,
             EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL::integer) a
-                     WHERE a.datid = s.datid AND a.pid <> pg_backend_pid() AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
+                     WHERE (a.datid = s.datid OR (s.datid = 0 AND a.datid IS NOT NULL))
+                       AND a.pid <> pg_backend_pid() AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
                        AND a.application_name IS DISTINCT FROM '${COLLECTOR_APPLICATION_NAME}'
                        AND (a.state IS DISTINCT FROM 'idle' OR a.state_change IS NULL
                             OR a.state_change > clock_timestamp() - interval '${SETTLE_SECONDS} seconds')) AS unsettled
-       FROM pg_stat_database s
-      WHERE s.datid <> 0`;
+       FROM pg_stat_database s`;
 type SignalRow = { datid: number; writes: string; stats_reset: string | null; epoch: string; unsettled: boolean };
 
 function signalsOf(rows: SignalRow[]): ChangeSignals {
@@ -244,18 +238,37 @@ function signalsOf(rows: SignalRow[]): ChangeSignals {
   };
 }
 
-/** What the home connection reads. */
-export interface HomeReading {
+/**
+ * Shared-memory statistics (PostgreSQL 15+) lose no counts; the older statistics collector's UDP
+ * messages could. And a standby's counters count only its own backends' writes, not the catalog
+ * changes it replays from its primary: there no signal is trusted either.
+ */
+const SIGNALS_FROM = 150000;
+
+/**
+ * What the home connection reads from the catalogs: the part of a reading that only a catalog
+ * change, a configuration reload or a restart can change, and that a run may therefore carry over
+ * (catalog-carry.ts).
+ */
+export interface Catalog {
   settings: Map<SettingName, Setting>;
   role: LoginRole;
-  state: InstanceState;
+  rolesCount: number;
   tablespaces: TablespaceRow[];
   databases: DatabaseRow[];
-  signals: ChangeSignals;
-  /** null when the role may not read pg_replication_slots. */
-  slots: ReplicationSlot[] | null;
   /** Per-database settings by OID; null when the role may not read pg_db_role_setting. */
   dbSettings: Map<number, string[]> | null;
+}
+
+/** What the home connection reads. */
+export interface HomeReading extends Catalog {
+  isReplica: boolean;
+  /** null where they are not exact (before PostgreSQL 15, on a standby): every database is read. */
+  signals: ChangeSignals | null;
+  /** null when the role may not read pg_replication_slots. */
+  slots: ReplicationSlot[] | null;
+  /** The catalog with its signal, for the instance's properties; null when there is no exact signal. */
+  carry: CatalogCarry | null;
 }
 
 /**
@@ -281,47 +294,92 @@ const DB_SETTINGS_SQL = 'SELECT setdatabase, setconfig FROM pg_db_role_setting W
 type DbSettingRow = { setdatabase: number; setconfig: string[] | null };
 const dbSettingsOf = (rows: DbSettingRow[]): Map<number, string[]> => new Map(rows.map((r) => [Number(r.setdatabase), [...(r.setconfig ?? [])].sort()]));
 
-type HomeRow = {
-  settings: SettingRow[]; role: RoleRow[]; state: StateRow[]; tablespaces: TablespaceSqlRow[]; databases: DatabaseSqlRow[]; signals: SignalRow[];
-  slots?: SlotRow[]; db_settings?: DbSettingRow[];
-};
-
 const part = (sql: string, as: string) => `(SELECT coalesce(json_agg(x), '[]'::json) FROM (${sql}) x) AS ${as}`;
-const HOME_PARTS = [
-  part(SETTINGS_SQL, 'settings'), part(ROLE_SQL, 'role'), part(STATE_SQL, 'state'),
-  part(TABLESPACES_SQL, 'tablespaces'), part(DATABASES_SQL, 'databases'), part(SIGNALS_SQL, 'signals'),
-];
-const HOME_SQL = `SELECT ${HOME_PARTS.join(',\n       ')}`;
-const HOME_WITH_SHARED_SQL = `SELECT ${[...HOME_PARTS, part(SLOTS_SQL, 'slots'), part(DB_SETTINGS_SQL, 'db_settings')].join(',\n       ')}`;
 
 /**
- * Everything the home connection reads, in one statement (JSON writes an oid as a string: the
- * readers' Number() takes both): one round trip and one plan instead of eight. Each part is the
- * query its own reader sends, as a JSON array. pg_replication_slots and pg_db_role_setting are
- * readable by every role in stock PostgreSQL, but an administrator may revoke that, and a
- * relation the role may not read fails the whole statement at its start (whatever CASE guards
- * it): on that refusal the rest is read again without them, and each of the two on its own.
+ * A statement of several parts, each the query its own reader sends as a JSON array (JSON writes
+ * an oid as a string: the readers' Number() takes both), and one part on a relation stock
+ * PostgreSQL lets every role read but an administrator may revoke. A relation the role may not
+ * read fails the whole statement at its start (whatever CASE guards it): on that refusal the rest
+ * is read again without it, and it on its own, so a refusal costs just that part.
  */
-export async function readHome(client: pg.Client): Promise<HomeReading> {
-  let row: HomeRow | undefined;
-  try {
-    row = (await client.query<HomeRow>(HOME_WITH_SHARED_SQL)).rows[0];
-  } catch (err) {
-    if (errorCode(err) !== '42501') throw err;
-    row = (await client.query<HomeRow>(HOME_SQL)).rows[0];
-  }
-  if (row === undefined) throw new Error('the server returned no row for a catalog query');
-  const slots = row.slots ? slotsOf(row.slots) : await unlessRefused(client, SLOTS_SQL, slotsOf);
-  const dbSettings = row.db_settings ? dbSettingsOf(row.db_settings) : await unlessRefused(client, DB_SETTINGS_SQL, dbSettingsOf);
+function withOptional<R extends object, O, T>(parts: string[], optional: { sql: string; as: keyof R & string; of: (rows: O[]) => T }) {
+  const all = `SELECT ${[...parts, part(optional.sql, optional.as)].join(',\n       ')}`;
+  const without = `SELECT ${parts.join(',\n       ')}`;
+  return async (client: pg.Client): Promise<{ row: R; optional: T | null }> => {
+    let row: R | undefined;
+    try {
+      row = (await client.query<R & pg.QueryResultRow>(all)).rows[0];
+    } catch (err) {
+      if (errorCode(err) !== '42501') throw err;
+      row = (await client.query<R & pg.QueryResultRow>(without)).rows[0];
+    }
+    if (row === undefined) throw new Error('the server returned no row for a catalog query');
+    const rows = row[optional.as] as O[] | undefined;
+    return { row, optional: rows ? optional.of(rows) : await unlessRefused<O & pg.QueryResultRow, T>(client, optional.sql, optional.of) };
+  };
+}
+
+/** What is read on every run: the change signals and what no catalog holds (recovery, slots). */
+type PulseRow = { signals: SignalRow[]; is_replica: boolean; conf_loaded: string; login: string; home_oid: number | string; version_num: string; slots?: SlotRow[] };
+const readPulse = withOptional<PulseRow, SlotRow, ReplicationSlot[]>([
+  part(SIGNALS_SQL, 'signals'), 'pg_is_in_recovery() AS is_replica', 'pg_conf_load_time()::text AS conf_loaded', 'current_user AS login',
+  '(SELECT oid FROM pg_database WHERE datname = current_database()) AS home_oid', "current_setting('server_version_num') AS version_num",
+], { sql: SLOTS_SQL, as: 'slots', of: slotsOf });
+
+type CatalogRow = { settings: SettingRow[]; role: RoleRow[]; roles: RolesCountRow[]; tablespaces: TablespaceSqlRow[]; databases: DatabaseSqlRow[]; db_settings?: DbSettingRow[] };
+const readCatalogRow = withOptional<CatalogRow, DbSettingRow, Map<number, string[]>>([
+  part(SETTINGS_SQL, 'settings'), part(ROLE_SQL, 'role'), part(ROLES_COUNT_SQL, 'roles'), part(TABLESPACES_SQL, 'tablespaces'), part(DATABASES_SQL, 'databases'),
+], { sql: DB_SETTINGS_SQL, as: 'db_settings', of: dbSettingsOf });
+
+async function readCatalog(client: pg.Client): Promise<Catalog> {
+  const { row, optional: dbSettings } = await readCatalogRow(client);
   return {
     settings: settingsOf(row.settings),
     role: loginRoleOf(row.role),
-    state: instanceStateOf(row.state),
+    rolesCount: rolesCountOf(row.roles),
     tablespaces: tablespacesOf(row.tablespaces),
     databases: databasesOf(row.databases),
-    signals: signalsOf(row.signals),
-    slots,
     dbSettings,
+  };
+}
+
+/**
+ * The catalog's change signal: everything the catalog statement reads lives in the shared
+ * catalogs (whose writes key 0 of the signals counts) or is decided by the home database's own
+ * catalog (the privileges on the catalog views and functions), or is a setting that only a reload
+ * (pg_conf_load_time) or a restart (the epoch) changes. The login and the home database are part
+ * of it, since what a role may see depends on both. null when either row is unsettled or missing:
+ * then the catalog is read.
+ */
+function catalogSignal(signals: ChangeSignals, pulse: PulseRow): string | null {
+  const shared = signals.databases.get(0);
+  const home = signals.databases.get(Number(pulse.home_oid));
+  if (!shared || !home || shared.unsettled || home.unsettled) return null;
+  return [CATALOG_SIGNAL_VERSION, signals.epoch, pulse.conf_loaded, pulse.login, pulse.home_oid,
+    home.writes, home.statsReset ?? '', shared.writes, shared.statsReset ?? ''].join('|');
+}
+
+/**
+ * Everything the home connection reads. Two statements: the signals, slots and recovery state,
+ * read on every run; then the catalog, unless `stored` (what the last run recorded,
+ * catalog-carry.ts) was read under exactly the signal read now. Reading the signals first means a
+ * change committed between the two moves the signal by the next run: the stored catalog may be
+ * newer than its signal (a needless reading next time), never older.
+ */
+export async function readHome(client: pg.Client, stored?: unknown): Promise<HomeReading> {
+  const { row: pulse, optional: slots } = await readPulse(client);
+  const all = signalsOf(pulse.signals);
+  const signals = Number(pulse.version_num) >= SIGNALS_FROM && !pulse.is_replica ? all : null;
+  const signal = signals && catalogSignal(signals, pulse);
+  const kept = signal === null ? null : catalogFromCarry(stored, signal);
+  const catalog = kept ?? (await readCatalog(client));
+  return {
+    ...catalog,
+    isReplica: pulse.is_replica,
+    signals,
+    slots,
+    carry: signal === null ? null : kept ? (stored as CatalogCarry) : carryOf(signal, catalog),
   };
 }
 

@@ -69,8 +69,6 @@ interface TablespaceEntry {
  * another version of this collector never matches, so the first run after an upgrade reads all.
  */
 const SIGNAL_VERSION = 'pg2';
-/** Shared-memory statistics (PostgreSQL 15+) lose no counts; the older statistics collector's UDP messages could. */
-const SIGNALS_FROM = 150000;
 
 export async function collectInventory(
   session: Session,
@@ -81,28 +79,30 @@ export async function collectInventory(
 ): Promise<CollectResult> {
   const notes = new Notes(target, budget);
   const client = await session.connectHome();
+  const name = `${target.host}:${target.port ?? DEFAULT_PORT}`;
+  const before = previous?.instances.find((i) => i.name === name);
 
-  // Read before any database is visited (the change signals with the rest): a change after this
-  // moves the counter for next time.
-  const home = await readHome(client);
-  const { settings, role } = home;
+  // Read before any database is visited (the change signals first): a change after this moves
+  // the counter for next time.
+  const home = await readHome(client, before?.properties.catalog);
+  const { settings, role, signals } = home;
   const properties = instanceProperties(home, notes);
   const tablespaces = home.tablespaces.map(
     (row): TablespaceEntry => ({ row, out: { name: row.name, location: row.location, sizeBytes: null } }),
   );
   properties.tablespaces = tablespaces.map((t) => t.out);
+  // What the next run carries over if the catalog's signal has not moved (catalog-carry.ts).
+  if (home.carry) properties.catalog = home.carry;
   const databases = home.databases.map((row): DatabaseEntry => ({ row, out: databaseOut(row) }));
   const { dbSettings } = home;
   for (const { row, out } of databases) if (dbSettings) out.properties.settings = dbSettings.get(row.oid) ?? [];
-  const signals = Number(settings.get('server_version_num')?.setting ?? 0) >= SIGNALS_FROM ? home.signals : null;
   for (const finding of settingsFindings(settings, role, target)) notes.find(finding);
   noteUnconnectable(databases, notes);
 
   // From here on everything is optional: it fills in what the time allows.
   await addDatabaseSizes(session, budget, databases, notes, signals && shared ? { epoch: signals.epoch, shared } : null);
   await addTablespaceSizes(session, budget, tablespaces, notes);
-  const name = `${target.host}:${target.port ?? DEFAULT_PORT}`;
-  await addExtensions(session, budget, databases, notes, carryOver(signals, previous?.instances.find((i) => i.name === name), shared));
+  await addExtensions(session, budget, databases, notes, carryOver(signals, before, shared));
 
   const instance: CollectedInstance = {
     name,
@@ -116,11 +116,11 @@ export async function collectInventory(
   return { instances: [instance], warnings: notes.warnings };
 }
 
-function instanceProperties({ settings, state, slots }: HomeReading, notes: Notes): Record<string, unknown> {
+function instanceProperties({ settings, isReplica, rolesCount, slots }: HomeReading, notes: Notes): Record<string, unknown> {
   const properties: Record<string, unknown> = {
     ...settingsProperties(settings),
-    isReplica: state.isReplica,
-    rolesCount: state.rolesCount,
+    isReplica,
+    rolesCount,
   };
   if (slots === null) {
     notes.find({

@@ -203,7 +203,7 @@ describe('postgresqlCollector: instance properties, extensions and readiness fin
       expect(neither.slots).toBeNull();
       expect(neither.dbSettings).toBeNull();
       expect(neither.databases).toEqual(full.databases);
-      expect(neither.signals.epoch).toBe(full.signals.epoch);
+      expect(neither.signals?.epoch).toBe(full.signals?.epoch);
     } finally {
       await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     }
