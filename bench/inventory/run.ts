@@ -29,6 +29,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
+import { Session as Inspector } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
@@ -55,6 +56,8 @@ const C = envInt('BENCH_CONCURRENCY', 16, 1);
 const PIPELINING = process.env.BENCH_ANSIBLE_PIPELINING === '1';
 /** Rounds of (cold Census session, warm Census session, Ansible run); the ratios printed are their medians. */
 const ROUNDS = envInt('BENCH_ROUNDS', 3, 1);
+/** A file for the CPU profile of the first round's warm session (Census's process, main thread). */
+const PROFILE = process.env.BENCH_PROFILE;
 const INVENTORY_JOB_ID = 1004;
 
 const PG_ADMIN = {
@@ -603,6 +606,23 @@ function checkAnsible(what: string, r: AnsibleRun, hosts: string[]): void {
 
 class BenchFailure extends Error {}
 
+/** Runs `work`, writing its CPU profile (the main thread's) to `file` if one is given. */
+async function profiled<T>(file: string | undefined, work: () => Promise<T>): Promise<T> {
+  if (!file) return work();
+  const inspector = new Inspector();
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await inspector.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    inspector.disconnect();
+    say(`  CPU profile of the warm session written to ${file}`);
+  }
+}
+
 async function main(): Promise<number> {
   const benchStart = performance.now();
   say(`inventory benchmark: ${N} servers (${PG_LOGINS.length} PostgreSQL, ${MY_LOGINS.length} MariaDB/MySQL), concurrency/forks ${C}`);
@@ -662,7 +682,7 @@ async function main(): Promise<number> {
       census = await startCensus({ dataDir, port: 0, http: true, scheduler: false, concurrency: C });
       const kindOf = await registerServers(census, dataDir);
       const cold = await runCensus(census, kindOf, meter);
-      const warm = await runCensus(census, kindOf, meter);
+      const warm = await profiled(round === 1 ? PROFILE : undefined, () => runCensus(census!, kindOf, meter));
       await census.stop();
       census = undefined;
       const ans = await ansiblePlaybook(join(dir, 'ansible'), files.cfg, files.inventory, files.playbook, C, meter);
