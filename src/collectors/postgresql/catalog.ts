@@ -216,19 +216,23 @@ export const COLLECTOR_APPLICATION_NAME = 'census-collector';
 /** PGSTAT_IDLE_INTERVAL (10 s) and a margin. */
 const SETTLE_SECONDS = 15;
 
-// pg_stat_get_activity() rather than the pg_stat_activity view: the same rows without the view's
-// joins, which cost a new backend several ms of catalog loading (measured: ~6 ms against ~2).
-const SIGNALS_SQL = `SELECT s.datid, (s.tup_inserted + s.tup_updated + s.tup_deleted)::text AS writes, s.stats_reset::text AS stats_reset,
+// The statistics functions rather than the views made of them (pg_stat_database, pg_stat_bgwriter,
+// pg_stat_activity): the same rows and values, without the views' other columns and joins, which
+// cost a new backend a few ms of catalog loading (measured: ~6 ms against ~2 for the activity).
+// The first row is the shared catalogs' (datid 0), as in pg_stat_database.
+const SIGNALS_SQL = `SELECT s.datid,
+            (pg_stat_get_db_tuples_inserted(s.datid) + pg_stat_get_db_tuples_updated(s.datid) + pg_stat_get_db_tuples_deleted(s.datid))::text AS writes,
+            pg_stat_get_db_stat_reset_time(s.datid)::text AS stats_reset,
             CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
                  THEN (SELECT system_identifier::text FROM pg_control_system()) ELSE '' END
-              || ' ' || pg_postmaster_start_time()::text || ' ' || coalesce((SELECT stats_reset::text FROM pg_stat_bgwriter), '') AS epoch,
+              || ' ' || pg_postmaster_start_time()::text || ' ' || coalesce(pg_stat_get_bgwriter_stat_reset_time()::text, '') AS epoch,
             EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL::integer) a
                      WHERE (a.datid = s.datid OR (s.datid = 0 AND a.datid IS NOT NULL))
                        AND a.pid <> pg_backend_pid() AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
                        AND a.application_name IS DISTINCT FROM '${COLLECTOR_APPLICATION_NAME}'
                        AND (a.state IS DISTINCT FROM 'idle' OR a.state_change IS NULL
                             OR a.state_change > clock_timestamp() - interval '${SETTLE_SECONDS} seconds')) AS unsettled
-       FROM pg_stat_database s`;
+       FROM (SELECT 0::oid AS datid UNION ALL SELECT oid FROM pg_database) s`;
 type SignalRow = { datid: number; writes: string; stats_reset: string | null; epoch: string; unsettled: boolean };
 
 function signalsOf(rows: SignalRow[]): ChangeSignals {
@@ -286,6 +290,13 @@ async function unlessRefused<R extends pg.QueryResultRow, T>(client: pg.Client, 
 }
 
 const SLOTS_SQL = 'SELECT slot_name, slot_type, active FROM pg_replication_slots ORDER BY slot_name';
+/**
+ * The same rows from the function the view is made of (the view's join costs a new backend ~1 ms),
+ * and only when the view may be read: an administrator's REVOKE on the view still hides them
+ * (null, and then SLOTS_SQL on its own says so).
+ */
+const SLOTS_PART = `CASE WHEN has_table_privilege('pg_catalog.pg_replication_slots', 'SELECT')
+            THEN (SELECT coalesce(json_agg(x), '[]'::json) FROM (SELECT slot_name, slot_type, active FROM pg_get_replication_slots() ORDER BY slot_name) x) END AS slots`;
 type SlotRow = { slot_name: string; slot_type: string; active: boolean };
 const slotsOf = (rows: SlotRow[]): ReplicationSlot[] => rows.map((r) => ({ name: r.slot_name, type: r.slot_type, active: r.active }));
 
@@ -301,10 +312,11 @@ const part = (sql: string, as: string) => `(SELECT coalesce(json_agg(x), '[]'::j
  * an oid as a string: the readers' Number() takes both), and one part on a relation stock
  * PostgreSQL lets every role read but an administrator may revoke. A relation the role may not
  * read fails the whole statement at its start (whatever CASE guards it): on that refusal the rest
- * is read again without it, and it on its own, so a refusal costs just that part.
+ * is read again without it, and it on its own, so a refusal costs just that part. `inline`, when
+ * given, is the part's form inside the statement; a null there also means "read it on its own".
  */
-function withOptional<R extends object, O, T>(parts: string[], optional: { sql: string; as: keyof R & string; of: (rows: O[]) => T }) {
-  const all = `SELECT ${[...parts, part(optional.sql, optional.as)].join(',\n       ')}`;
+function withOptional<R extends object, O, T>(parts: string[], optional: { sql: string; as: keyof R & string; of: (rows: O[]) => T; inline?: string }) {
+  const all = `SELECT ${[...parts, optional.inline ?? part(optional.sql, optional.as)].join(',\n       ')}`;
   const without = `SELECT ${parts.join(',\n       ')}`;
   return async (client: pg.Client): Promise<{ row: R; optional: T | null }> => {
     let row: R | undefined;
@@ -315,19 +327,19 @@ function withOptional<R extends object, O, T>(parts: string[], optional: { sql: 
       row = (await client.query<R & pg.QueryResultRow>(without)).rows[0];
     }
     if (row === undefined) throw new Error('the server returned no row for a catalog query');
-    const rows = row[optional.as] as O[] | undefined;
+    const rows = row[optional.as] as O[] | null | undefined;
     return { row, optional: rows ? optional.of(rows) : await unlessRefused<O & pg.QueryResultRow, T>(client, optional.sql, optional.of) };
   };
 }
 
 /** What is read on every run: the change signals and what no catalog holds (recovery, slots). */
-type PulseRow = { signals: SignalRow[]; is_replica: boolean; conf_loaded: string; login: string; home_oid: number | string; version_num: string; slots?: SlotRow[] };
+type PulseRow = { signals: SignalRow[]; is_replica: boolean; conf_loaded: string; login: string; home_oid: number | string; version_num: string; slots?: SlotRow[] | null };
 const readPulse = withOptional<PulseRow, SlotRow, ReplicationSlot[]>([
   part(SIGNALS_SQL, 'signals'), 'pg_is_in_recovery() AS is_replica', 'pg_conf_load_time()::text AS conf_loaded', 'current_user AS login',
   '(SELECT oid FROM pg_database WHERE datname = current_database()) AS home_oid', "current_setting('server_version_num') AS version_num",
-], { sql: SLOTS_SQL, as: 'slots', of: slotsOf });
+], { sql: SLOTS_SQL, inline: SLOTS_PART, as: 'slots', of: slotsOf });
 
-type CatalogRow = { settings: SettingRow[]; role: RoleRow[]; roles: RolesCountRow[]; tablespaces: TablespaceSqlRow[]; databases: DatabaseSqlRow[]; db_settings?: DbSettingRow[] };
+type CatalogRow = { settings: SettingRow[]; role: RoleRow[]; roles: RolesCountRow[]; tablespaces: TablespaceSqlRow[]; databases: DatabaseSqlRow[]; db_settings?: DbSettingRow[] | null };
 const readCatalogRow = withOptional<CatalogRow, DbSettingRow, Map<number, string[]>>([
   part(SETTINGS_SQL, 'settings'), part(ROLE_SQL, 'role'), part(ROLES_COUNT_SQL, 'roles'), part(TABLESPACES_SQL, 'tablespaces'), part(DATABASES_SQL, 'databases'),
 ], { sql: DB_SETTINGS_SQL, as: 'db_settings', of: dbSettingsOf });
