@@ -17,6 +17,7 @@
 import PgBoss from 'pg-boss';
 import type { Repositories } from '../store/index.ts';
 import type { QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
+import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
 
 export const TASK_QUEUE = 'census-task';
 /** Messages one fetch takes at most, ahead of the slots that will run them. */
@@ -66,7 +67,7 @@ export class PgBossQueue implements TaskQueue {
       // Census schedules its own jobs and keeps its own state; pg-boss only moves messages.
       schedule: false,
       supervise: true,
-      application_name: 'census-queue',
+      application_name: STORE_CONNECTION_NAMES.queue,
     });
     this.boss.on('error', (err: Error) => console.error(`census: queue error: ${err.message}`));
   }

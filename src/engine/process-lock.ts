@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
 
 /** First key of the two-key advisory lock form: which locks are Census process locks. */
 const NAMESPACE = 4242100;
@@ -49,7 +50,7 @@ export class PgProcessLiveness implements ProcessLiveness {
 
   /** Connects (again) and takes the lock under the current key; false if another process has it. */
   private async lock(): Promise<boolean> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'census-liveness', keepAlive: true });
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: STORE_CONNECTION_NAMES.liveness, keepAlive: true });
     client.on('error', () => {
       // The connection broke while the process lives on: the lock went with it. Take it back, so
       // this process's tasks are not mistaken for a dead one's for longer than needed.

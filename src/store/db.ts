@@ -9,6 +9,7 @@ import { StoreClient } from './pg-client.ts';
 import { scopeTables } from './change-feed.ts';
 import type { DB } from './schema.ts';
 import type { Dialect } from './migrations.ts';
+import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
 
 export interface OpenOptions {
   /** `postgres://…` for PostgreSQL; otherwise a SQLite file path (or ':memory:'). */
@@ -87,6 +88,7 @@ export function openDatabase(options: OpenOptions): Opened {
       Client: StoreClient,
       connectionString: options.url,
       max: options.poolSize ?? 10,
+      application_name: STORE_CONNECTION_NAMES.store,
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
     return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins }), dialect: 'postgres', writes };

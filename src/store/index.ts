@@ -25,6 +25,7 @@ import { SiteRepository } from './sites.ts';
 import { WorkerRepository } from './workers.ts';
 import { VmRepository } from './vms.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
+import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
 
 export class Repositories {
   readonly users: UserRepository;
@@ -188,7 +189,7 @@ export class Store extends Repositories {
     if (this.dialect !== 'postgres' || this.changes) return this.changes;
     const channel = changeChannel(this.options.schema);
     await installChangeTriggers(this.db, channel);
-    const feed = new ChangeFeed({ connectionString: this.options.url }, channel, options);
+    const feed = new ChangeFeed({ connectionString: this.options.url, application_name: STORE_CONNECTION_NAMES.changes }, channel, options);
     await feed.start();
     this.changes = feed;
     return feed;

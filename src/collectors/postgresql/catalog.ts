@@ -6,6 +6,7 @@
 
 import type pg from 'pg';
 
+import { STORE_CONNECTION_NAMES } from '../../core/connection-names.ts';
 import { errorCode } from '../network-errors.ts';
 import { CATALOG_SIGNAL_VERSION, carryOf, catalogFromCarry, type CatalogCarry } from './catalog-carry.ts';
 
@@ -213,6 +214,13 @@ export interface ChangeSignals {
  */
 export const COLLECTOR_APPLICATION_NAME = 'census-collector';
 
+/**
+ * Census's own store connections, should the store live on a cluster it inventories: they never
+ * write what the catalog reading reads (core/connection-names.ts), so they do not unsettle the
+ * shared catalogs' row (they do their own database's: they write it all the time).
+ */
+const CENSUS_STORE = Object.values(STORE_CONNECTION_NAMES).map((n) => `'${n}'`).join(', ');
+
 /** PGSTAT_IDLE_INTERVAL (10 s) and a margin. */
 const SETTLE_SECONDS = 15;
 
@@ -230,6 +238,7 @@ const SIGNALS_SQL = `SELECT s.datid,
                      WHERE (a.datid = s.datid OR (s.datid = 0 AND a.datid IS NOT NULL))
                        AND a.pid <> pg_backend_pid() AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
                        AND a.application_name IS DISTINCT FROM '${COLLECTOR_APPLICATION_NAME}'
+                       AND NOT (s.datid = 0 AND a.application_name IN (${CENSUS_STORE}))
                        AND (a.state IS DISTINCT FROM 'idle' OR a.state_change IS NULL
                             OR a.state_change > clock_timestamp() - interval '${SETTLE_SECONDS} seconds')) AS unsettled
        FROM (SELECT 0::oid AS datid UNION ALL SELECT oid FROM pg_database) s`;
@@ -361,37 +370,41 @@ async function readCatalog(client: pg.Client): Promise<Catalog> {
  * catalogs (whose writes key 0 of the signals counts) or is decided by the home database's own
  * catalog (the privileges on the catalog views and functions), or is a setting that only a reload
  * (pg_conf_load_time) or a restart (the epoch) changes. The login and the home database are part
- * of it, since what a role may see depends on both. null when either row is unsettled or missing:
- * then the catalog is read.
+ * of it, since what a role may see depends on both. null when either row is missing. A stored
+ * catalog is used only while both rows are `settled` (a write not counted yet could be hiding
+ * behind an unmoved counter); one read while they are not may still be stored with the signal, as
+ * the catalog is read after it and so is never older than it.
  */
-function catalogSignal(signals: ChangeSignals, pulse: PulseRow): string | null {
+function catalogSignal(signals: ChangeSignals, pulse: PulseRow): { signal: string; settled: boolean } | null {
   const shared = signals.databases.get(0);
   const home = signals.databases.get(Number(pulse.home_oid));
-  if (!shared || !home || shared.unsettled || home.unsettled) return null;
-  return [CATALOG_SIGNAL_VERSION, signals.epoch, pulse.conf_loaded, pulse.login, pulse.home_oid,
+  if (!shared || !home) return null;
+  const signal = [CATALOG_SIGNAL_VERSION, signals.epoch, pulse.conf_loaded, pulse.login, pulse.home_oid,
     home.writes, home.statsReset ?? '', shared.writes, shared.statsReset ?? ''].join('|');
+  return { signal, settled: !shared.unsettled && !home.unsettled };
 }
 
 /**
  * Everything the home connection reads. Two statements: the signals, slots and recovery state,
  * read on every run; then the catalog, unless `stored` (what the last run recorded,
- * catalog-carry.ts) was read under exactly the signal read now. Reading the signals first means a
- * change committed between the two moves the signal by the next run: the stored catalog may be
- * newer than its signal (a needless reading next time), never older.
+ * catalog-carry.ts) was read under exactly the signal read now, and that signal is settled.
+ * Reading the signals first means a change committed between the two moves the signal by the
+ * next run: the stored catalog may be newer than its signal (a needless reading next time), never
+ * older.
  */
 export async function readHome(client: pg.Client, stored?: unknown): Promise<HomeReading> {
   const { row: pulse, optional: slots } = await readPulse(client);
   const all = signalsOf(pulse.signals);
   const signals = Number(pulse.version_num) >= SIGNALS_FROM && !pulse.is_replica ? all : null;
-  const signal = signals && catalogSignal(signals, pulse);
-  const kept = signal === null ? null : catalogFromCarry(stored, signal);
+  const now = signals && catalogSignal(signals, pulse);
+  const kept = now?.settled ? catalogFromCarry(stored, now.signal) : null;
   const catalog = kept ?? (await readCatalog(client));
   return {
     ...catalog,
     isReplica: pulse.is_replica,
     signals,
     slots,
-    carry: signal === null ? null : kept ? (stored as CatalogCarry) : carryOf(signal, catalog),
+    carry: now === null ? null : kept ? (stored as CatalogCarry) : carryOf(now.signal, catalog),
   };
 }
 
