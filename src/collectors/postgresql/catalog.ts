@@ -394,8 +394,7 @@ function catalogSignal(signals: ChangeSignals, pulse: PulseRow): { signal: strin
  */
 export async function readHome(client: pg.Client, stored?: unknown): Promise<HomeReading> {
   const { row: pulse, optional: slots } = await readPulse(client);
-  const all = signalsOf(pulse.signals);
-  const signals = Number(pulse.version_num) >= SIGNALS_FROM && !pulse.is_replica ? all : null;
+  const signals = Number(pulse.version_num) >= SIGNALS_FROM && !pulse.is_replica ? signalsOf(pulse.signals) : null;
   const now = signals && catalogSignal(signals, pulse);
   const kept = now?.settled ? catalogFromCarry(stored, now.signal) : null;
   const catalog = kept ?? (await readCatalog(client));
