@@ -28,6 +28,28 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     expect((await t.store.users.byName('admin'))?.id).toBe(1000);
   });
 
+  it('writes a commit\'s log entries and events in batches of any size, each value in its column', async () => {
+    t = await open();
+    const s = await t.store.sessions.insert(session(1_700_000_000_000, { status: 'RUNNING' }));
+    const entry = (i: number) => ({
+      id: String(i).padStart(24, '0'), sessionId: s.id, jobId: 1004, taskId: i % 2 ? i : null, logTime: 1_000 + i,
+      type: i % 3 ? 'INFO' as const : 'WARN' as const, messageId: `CNSJ${i}`, messageParams: [`p${i}`, 'q'], message: `m ${i}`,
+    });
+    const seq = (await t.store.events.after(0, {}, 1_000_000)).at(-1)?.seq ?? 0;
+    // 1, 2 and 201 rows: each a different statement text, the last one past a batch's 200 rows.
+    for (const n of [1, 2, 201]) {
+      await t.store.transaction(async (r) => {
+        await r.logs.add(Array.from({ length: n }, (_, k) => entry(n * 1_000 + k)));
+        await r.events.add(...Array.from({ length: n }, (_, k) => ({ type: 'session.updated' as const, jobId: 1004, sessionId: s.id, data: { n, k } })));
+      });
+    }
+    const logs = await t.store.logs.list({ where: [{ column: 'sessionId', kind: 'cmp', op: '=', value: s.id }], order: [], limit: 1_000, offset: 0 });
+    const expected = [1, 2, 201].flatMap((n) => Array.from({ length: n }, (_, k) => entry(n * 1_000 + k)));
+    expect(logs.items.map((l) => ({ ...l })).sort((a, b) => a.logTime - b.logTime)).toEqual(expected);
+    const events = (await t.store.events.after(seq, { sessionId: s.id }, 1_000)).map((e) => [e.type, e.jobId, e.sessionId, e.data]);
+    expect(events).toEqual([1, 2, 201].flatMap((n) => Array.from({ length: n }, (_, k) => ['session.updated', 1004, s.id, { n, k }])));
+  });
+
   it('gives two sessions created in the same millisecond distinct ids', async () => {
     t = await open();
     const a = await t.store.sessions.insert(session(1_700_000_000_000));

@@ -28,7 +28,7 @@ import { sql, type CompiledQuery } from 'kysely';
 import type { Job, SessionState, LogEntry, Task } from '../core/types.ts';
 import type { Dialect } from './migrations.ts';
 import type { Db } from './rows.ts';
-import { INSERT_SLICE, json } from './rows.ts';
+import { json, rowInserts } from './rows.ts';
 
 /** PostgreSQL advisory lock key that serializes event writers (4242001: migrations, 4242002: estate limit). */
 export const EVENTS_LOCK = 4242003;
@@ -42,6 +42,10 @@ export interface NewEvent {
   sessionId: number | null;
   data: unknown;
 }
+
+/** An event and the time it is written (one for all of a commit's events). */
+const EVENT_INSERTS = rowInserts('events', ['type', 'jobId', 'sessionId', 'data', 'createdAt'],
+  ([e, now]: readonly [NewEvent, number]) => [e.type, e.jobId, e.sessionId, JSON.stringify(e.data ?? null), now]);
 
 export interface StoredEvent extends NewEvent {
   seq: number;
@@ -101,14 +105,7 @@ export class EventRepository {
     const statements: CompiledQuery[] = [];
     if (this.dialect === 'postgres') statements.push(sql`SELECT pg_advisory_xact_lock(${EVENTS_LOCK}::bigint)`.compile(this.db));
     const now = Date.now();
-    for (let i = 0; i < events.length; i += INSERT_SLICE) {
-      statements.push(this.db
-        .insertInto('events')
-        .values(events.slice(i, i + INSERT_SLICE).map((e) => ({
-          type: e.type, jobId: e.jobId, sessionId: e.sessionId, data: JSON.stringify(e.data ?? null), createdAt: now,
-        })))
-        .compile());
-    }
+    statements.push(...EVENT_INSERTS(this.db, events.map((e) => [e, now] as const)));
     return { count: events.length, statements };
   }
 

@@ -3,7 +3,7 @@ import type { CompiledQuery, Selectable } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, OPEN_TASK_STATUSES, type LogType, type SessionStatus, type TaskStatus } from '../core/status.ts';
 import type { JobSession, LogEntry, ScopeEntry, SessionState, SessionStatistic, Task } from '../core/types.ts';
-import { bit, bool, everyField, fixedQuery, INSERT_SLICE, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
+import { bit, bool, everyField, fixedQuery, joinedColumns, json, listPage, rowInserts, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
@@ -39,6 +39,8 @@ const FINISH = fixedQuery((db, id: number, owner: string, status: TaskStatus, en
   .set({ status, end, errorCode, message, owner: null, leaseExpires: null })
   .where('id', '=', id).where('owner', '=', owner).where('status', '=', 'RUNNING'));
 
+const LOG_INSERTS = rowInserts('logs', ['id', 'sessionId', 'jobId', 'taskId', 'logTime', 'type', 'messageId', 'messageParams', 'message'],
+  (e: LogEntry) => [e.id, e.sessionId, e.jobId, e.taskId, e.logTime, e.type, e.messageId, JSON.stringify(e.messageParams), e.message]);
 const toTask = (r: Selectable<TasksTable>): Task => ({ ...r, status: r.status as TaskStatus, payload: json<unknown>(r.payload, null) });
 
 /**
@@ -430,14 +432,7 @@ export class LogRepository {
   }
 
   private inserts(entries: LogEntry[]): CompiledQuery[] {
-    const out: CompiledQuery[] = [];
-    for (let i = 0; i < entries.length; i += INSERT_SLICE) {
-      out.push(this.db
-        .insertInto('logs')
-        .values(entries.slice(i, i + INSERT_SLICE).map((e) => ({ ...e, messageParams: JSON.stringify(e.messageParams) })))
-        .compile());
-    }
-    return out;
+    return LOG_INSERTS(this.db, entries);
   }
 
   /**
