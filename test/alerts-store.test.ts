@@ -87,6 +87,17 @@ describe.each(DIALECTS)('alerts and notifications on %s', (_name, open) => {
     expect((await store.alerts.openOfKind('inventory.finding')).length).toBe(3);
   });
 
+  it('clears any number of keys in one statement, and only those', async () => {
+    const { store } = t;
+    const keys = Array.from({ length: 2_500 }, (_, i) => `database:7:main/db${i}`);
+    await store.transaction(async (r) => {
+      for (const key of [...keys, 'database:7:main/kept']) await r.alerts.raise({ ...FAILED, kind: 'inventory.database-removed', key }, 1000);
+    });
+    const cleared = await store.transaction((r) => r.alerts.clearAll(keys, 2000));
+    expect(cleared.map((a) => a.key).sort()).toEqual([...keys].sort());
+    expect((await store.alerts.openOfKind('inventory.database-removed')).map((a) => a.key)).toEqual(['database:7:main/kept']);
+  });
+
   it('acknowledges only an active alert', async () => {
     const { store } = t;
     const { alert } = await store.transaction((r) => r.alerts.raise(FAILED, 1000));

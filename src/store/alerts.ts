@@ -3,13 +3,13 @@
  * so two processes raising the same condition at once count one alert instead of failing. Opening
  * and clearing write their notification (alert.raised, alert.cleared) in the same transaction.
  */
-import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Alert, AlertKind, AlertObject, AlertSeverity, AlertStatus, RaiseAlert } from '../core/alerts.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Dialect } from './migrations.ts';
 import type { NotificationRepository } from './notifications.ts';
-import { json, listPage, type Db } from './rows.ts';
-import type { AlertsTable, DB } from './schema.ts';
+import { dialectOf, fixedQuery, json, listPage, type Db } from './rows.ts';
+import type { AlertsTable } from './schema.ts';
 
 /** Open alerts of one kind under one key prefix, but for the keys in `except` (AlertRepository.clearAll). */
 export interface AlertsUnderPrefix {
@@ -35,6 +35,39 @@ export const toAlert = (r: Selectable<AlertsTable>): Alert => ({
   acknowledgedAt: r.acknowledgedAt === null ? null : Number(r.acknowledgedAt),
   clearedAt: r.clearedAt === null ? null : Number(r.clearedAt),
 });
+
+/**
+ * The keys that start with `prefix`. SQLite compares text bytewise, so a prefix is a range of the
+ * open_key index (up to the prefix with its last character's successor). PostgreSQL's collation
+ * may ignore punctuation, which makes no such range exact: there LIKE decides (the prefixes are
+ * built from ids and fixed words, with no wildcard to escape).
+ */
+function prefixRange(prefix: string): { from: string; below: string } {
+  return { from: prefix, below: prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) };
+}
+
+/** The UPDATE that closes alerts; the caller says which. */
+const clearing = (db: Db, now: number) => db.updateTable('alerts').set({ status: 'CLEARED', openKey: null, clearedAt: now });
+
+/** The elements of a JSON array of strings, as a subquery of each database kind. */
+const jsonList = (db: Db, list: string) => (dialectOf(db) === 'sqlite'
+  ? sql<string>`(SELECT value FROM json_each(${list}))`
+  : sql<string>`(SELECT json_array_elements_text(${list}::json))`);
+
+// AlertRepository.clearAll's statements: the keys, and with them one kind's keys under a prefix
+// but for some (a range on SQLite, LIKE on PostgreSQL: prefixRange says why).
+const CLEAR_KEYS = fixedQuery((db, now: number, keys: string) => clearing(db, now)
+  .where('openKey', 'in', jsonList(db, keys)).returningAll());
+const CLEAR_KEYS_AND_RANGE = fixedQuery((db, now: number, keys: string, kind: string, from: string, below: string, except: string) => clearing(db, now)
+  .where((eb) => eb.or([
+    eb('openKey', 'in', jsonList(db, keys)),
+    eb.and([eb('kind', '=', kind), eb('openKey', '>=', from), eb('openKey', '<', below), eb('openKey', 'not in', jsonList(db, except))]),
+  ])).returningAll());
+const CLEAR_KEYS_AND_LIKE = fixedQuery((db, now: number, keys: string, kind: string, like: string, except: string) => clearing(db, now)
+  .where((eb) => eb.or([
+    eb('openKey', 'in', jsonList(db, keys)),
+    eb.and([eb('kind', '=', kind), eb('openKey', 'like', like), eb('openKey', 'not in', jsonList(db, except))]),
+  ])).returningAll());
 
 export class AlertRepository {
   constructor(
@@ -78,20 +111,17 @@ export class AlertRepository {
    * it clears so). Each clearing is notified.
    */
   async clearAll(keys: readonly string[], now: number, alsoOf?: AlertsUnderPrefix): Promise<Alert[]> {
-    const rows = [];
-    // In slices: a server's first inventory can name tens of thousands of databases.
-    for (let i = 0; i < keys.length || (i === 0 && alsoOf); i += 1_000) {
-      const slice = keys.slice(i, i + 1_000);
-      const of = i === 0 ? alsoOf : undefined;
-      rows.push(...await this.clearing(now).where((eb) => eb.or([
-        ...(slice.length ? [eb('openKey', 'in', slice)] : []),
-        ...(of ? [eb.and([
-          eb('kind', '=', of.kind), this.underPrefix(eb, of.keyPrefix),
-          ...(of.except.length ? [eb('openKey', 'not in', [...of.except])] : []),
-        ])] : []),
-      ])).returningAll().execute());
-    }
-    return this.notifyCleared(rows, now);
+    // The key lists go as one JSON parameter each, whatever their length (a server's first
+    // inventory can name tens of thousands of databases), so the statement has one shape: every
+    // inventory's commit runs it, and it is built once (fixedQuery).
+    const listed = JSON.stringify(keys);
+    let q;
+    if (!alsoOf) q = CLEAR_KEYS(this.db, now, listed);
+    else if (this.dialect === 'sqlite') {
+      const { from, below } = prefixRange(alsoOf.keyPrefix);
+      q = CLEAR_KEYS_AND_RANGE(this.db, now, listed, alsoOf.kind, from, below, JSON.stringify(alsoOf.except));
+    } else q = CLEAR_KEYS_AND_LIKE(this.db, now, listed, alsoOf.kind, `${alsoOf.keyPrefix}%`, JSON.stringify(alsoOf.except));
+    return this.notifyCleared((await this.db.executeQuery(q)).rows, now);
   }
 
   /**
@@ -100,7 +130,7 @@ export class AlertRepository {
    */
   async clearServer(appserverId: number, now: number): Promise<Alert[]> {
     const id = String(appserverId);
-    const rows = await this.clearing(now)
+    const rows = await clearing(this.db, now)
       .where((eb) => eb.or([
         eb('openKey', '=', `appserver:${id}`),
         ...['database', 'version', 'finding'].map((k) => eb('openKey', 'like', `${k}:${id}:%`)),
@@ -110,10 +140,6 @@ export class AlertRepository {
     return this.notifyCleared(rows, now);
   }
 
-  /** The UPDATE that closes alerts; the caller says which. */
-  private clearing(now: number) {
-    return this.db.updateTable('alerts').set({ status: 'CLEARED', openKey: null, clearedAt: now });
-  }
 
   /** The cleared alerts, oldest first, each with its alert.cleared notification written. */
   private async notifyCleared(rows: Selectable<AlertsTable>[], now: number): Promise<Alert[]> {
@@ -134,17 +160,6 @@ export class AlertRepository {
     return rows.map(toAlert);
   }
 
-  /**
-   * Open keys that start with `keyPrefix`. SQLite compares text bytewise, so a prefix is a range
-   * of the open_key index (up to the prefix with its last character's successor). PostgreSQL's
-   * collation may ignore punctuation, which makes no such range exact: there LIKE decides (the
-   * prefixes are built from ids and fixed words, with no wildcard to escape).
-   */
-  private underPrefix(eb: ExpressionBuilder<DB, 'alerts'>, keyPrefix: string) {
-    if (this.dialect !== 'sqlite') return eb('openKey', 'like', `${keyPrefix}%`);
-    const end = keyPrefix.slice(0, -1) + String.fromCharCode(keyPrefix.charCodeAt(keyPrefix.length - 1) + 1);
-    return eb.and([eb('openKey', '>=', keyPrefix), eb('openKey', '<', end)]);
-  }
 
   async get(id: number): Promise<Alert | undefined> {
     const r = await this.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
