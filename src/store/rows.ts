@@ -96,7 +96,8 @@ export function rowInserts<T extends keyof DB & string, R>(
         text = db.insertInto(table).values(slice.map(() => placeholder) as never).compile().sql;
         texts.set(key, text);
       }
-      out.push(CompiledQuery.raw(text, slice.flatMap(values)));
+      // A value left undefined goes as NULL: better-sqlite3 would refuse to bind it.
+      out.push(CompiledQuery.raw(text, slice.flatMap((row) => values(row).map((v) => v ?? null))));
     }
     return out;
   };
