@@ -127,7 +127,7 @@ describe('attack suite: every protected operation, every credential, every spell
     const after = await s.req('GET', '/api/endeavour/jobsession', { sid });
     expect(after.json.total).toBe(sessionsBefore);
     expect((await s.req('GET', '/api/identity/user', { sid })).json.users).toEqual([]);
-  });
+  }, 120_000); // thousands of requests: ~12 s on this 2-core VM, over 30 s when its host starves it
 
   it('reaches the same route through every spelling the one rule accepts, with a session', async () => {
     for (const sp of SPELLINGS.filter((x) => x.same)) {
