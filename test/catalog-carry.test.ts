@@ -7,7 +7,6 @@
  * is carried over: its counters do not count what it replays.
  */
 import { mkdtempSync, chownSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -20,31 +19,20 @@ import { STORE_CONNECTION_NAMES } from '../src/core/connection-names.ts';
 import type { CollectResult, CollectTarget, PreviousInventory } from '../src/collectors/types.ts';
 import { options } from './support/collectors.ts';
 import { startCluster, startStandby, type AuthCluster } from './support/pg-auth-cluster.ts';
+import { startTcpRelay } from './support/tcp-relay.ts';
 
 const LOGIN = 'census_carry';
 /** A piece of the catalog statement's text (catalog.ts): sent only when the catalog is read. */
 const CATALOG_READ = 'FROM pg_settings';
 
-/** A TCP relay that keeps every byte clients send, so a test can tell which statements went. */
+/** A relay that keeps every byte clients send, so a test can tell which statements went. */
 async function startRecordingRelay(targetPort: number) {
   const sent: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) sockets.add(s);
-    client.on('data', (chunk: Buffer) => sent.push(chunk));
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const done = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
-    client.on('error', done).on('close', done);
-    upstream.on('error', done).on('close', done);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const relay = await startTcpRelay(targetPort, () => (chunk) => sent.push(chunk));
   return {
-    port: (server.address() as net.AddressInfo).port,
+    ...relay,
     /** Everything sent since the last call. */
     take: () => Buffer.concat(sent.splice(0)).toString('latin1'),
-    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
 }
 

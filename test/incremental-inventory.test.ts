@@ -6,12 +6,12 @@
  * database dropped and one created, and one Redis key count change, and the next run finds each.
  */
 import { execFileSync } from 'node:child_process';
-import net from 'node:net';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
 import { startRedis, type RedisProcess } from './support/redis-server.ts';
+import { startTcpRelay } from './support/tcp-relay.ts';
 import { runInventory as runJob, startTestServer, type TestServer } from './support/server.ts';
 
 const suffix = Math.random().toString(36).slice(2, 8);
@@ -28,34 +28,19 @@ const redisPass = `Redis-${suffix}`;
  */
 async function startLoginRelay(targetPort: number): Promise<{ port: number; logins: string[]; close(): Promise<void> }> {
   const logins: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    let head = Buffer.alloc(0);
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    sockets.add(upstream);
-    const onData = (chunk: Buffer) => {
+  const relay = await startTcpRelay(targetPort, () => {
+    let head: Buffer | null = Buffer.alloc(0);
+    return (chunk) => {
+      if (head === null) return;
       head = Buffer.concat([head, chunk]);
       if (head.length < 4 || head.length < head.readInt32BE(0)) return;
-      client.off('data', onData);
       const params = head.subarray(8, head.readInt32BE(0)).toString('utf8').split('\0');
       const at = params.indexOf('database');
       logins.push(at >= 0 ? params[at + 1]! : params[params.indexOf('user') + 1]!);
-      upstream.write(head);
-      client.pipe(upstream);
+      head = null;
     };
-    client.on('data', onData);
-    upstream.pipe(client);
-    const done = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
-    client.on('error', done).on('close', done);
-    upstream.on('error', done).on('close', done);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    logins,
-    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
-  };
+  return { ...relay, logins };
 }
 
 interface ChangeRow { objectType: string; objectName: string; parentName: string | null; change: string; field: string | null; oldValue: string | null; newValue: string | null }
