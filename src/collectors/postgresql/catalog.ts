@@ -6,9 +6,9 @@
 
 import type pg from 'pg';
 
-import { STORE_CONNECTION_NAMES } from '../../core/connection-names.ts';
 import { errorCode } from '../network-errors.ts';
 import { CATALOG_SIGNAL_VERSION, carryOf, catalogFromCarry, type CatalogCarry } from './catalog-carry.ts';
+import { readPulse, type ChangeSignals, type Pulse, type ReplicationSlot } from './pulse.ts';
 
 /** The settings collect() and test() look at. */
 const SETTING_NAMES = [
@@ -72,12 +72,6 @@ function loginRoleOf(rows: RoleRow[]): LoginRole {
 const ROLES_COUNT_SQL = "SELECT count(*) AS roles_count FROM pg_roles WHERE rolname !~ '^pg_'";
 type RolesCountRow = { roles_count: string | number };
 const rolesCountOf = (rows: RolesCountRow[]): number => Number(rows[0]?.roles_count ?? 0);
-
-export interface ReplicationSlot {
-  name: string;
-  type: string;
-  active: boolean;
-}
 
 export interface TablespaceRow {
   oid: number;
@@ -182,83 +176,6 @@ function sizesById(pairs: [number, string | null][]): Map<number, number> {
 }
 
 /**
- * What tells whether a database's own catalog can have changed since the last run (see
- * docs/inventory.md): the rows inserted, updated and deleted in it (catalog rows included, so
- * CREATE/ALTER/DROP EXTENSION moves them; reading never does) and when its statistics were last
- * reset. `epoch` is the cluster's: its system identifier (the same on a primary and its
- * standbys), its start time and the shared statistics' reset time, which crash recovery also
- * sets; together they name one running server, whatever address it was reached at. Everyone may
- * read these views (and pg_control_system() unless an administrator revoked it).
- *
- * A backend adds its counts to these totals only when it goes idle (and at the latest
- * PGSTAT_IDLE_INTERVAL, 10 s, after that), or when it exits: `unsettled` says some other backend
- * connected to the database is not idle, or went idle too recently, so what it committed may not
- * be counted yet. An unsettled database is read again. (A role without pg_read_all_stats sees no
- * state for other roles' backends: they count as unsettled.)
- *
- * Key 0 is the shared catalogs' row (pg_authid, pg_auth_members, pg_database, pg_tablespace,
- * pg_db_role_setting): any backend connected to any database can write those, so it is unsettled
- * while any such backend is.
- */
-export interface ChangeSignals {
-  epoch: string;
-  databases: Map<number, { writes: string; statsReset: string | null; unsettled: boolean }>;
-}
-
-/**
- * What Census's collectors call themselves (session.ts). Their backends only read, so they have
- * no uncounted writes and do not make a database unsettled: without this, Census's own concurrent
- * collections on one cluster would make every database look busy to each other. A backend of
- * someone else's that takes this name can at worst delay the reading of a change by one run: its
- * writes move the counter once they are counted.
- */
-export const COLLECTOR_APPLICATION_NAME = 'census-collector';
-
-/**
- * Census's own store connections, should the store live on a cluster it inventories: they never
- * write what the catalog reading reads (core/connection-names.ts), so they do not unsettle the
- * shared catalogs' row (they do their own database's: they write it all the time).
- */
-const CENSUS_STORE = Object.values(STORE_CONNECTION_NAMES).map((n) => `'${n}'`).join(', ');
-
-/** PGSTAT_IDLE_INTERVAL (10 s) and a margin. */
-const SETTLE_SECONDS = 15;
-
-// The statistics functions rather than the views made of them (pg_stat_database, pg_stat_bgwriter,
-// pg_stat_activity): the same rows and values, without the views' other columns and joins, which
-// cost a new backend a few ms of catalog loading (measured: ~6 ms against ~2 for the activity).
-// The first row is the shared catalogs' (datid 0), as in pg_stat_database.
-const SIGNALS_SQL = `SELECT s.datid,
-            (pg_stat_get_db_tuples_inserted(s.datid) + pg_stat_get_db_tuples_updated(s.datid) + pg_stat_get_db_tuples_deleted(s.datid))::text AS writes,
-            pg_stat_get_db_stat_reset_time(s.datid)::text AS stats_reset,
-            CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
-                 THEN (SELECT system_identifier::text FROM pg_control_system()) ELSE '' END
-              || ' ' || pg_postmaster_start_time()::text || ' ' || coalesce(pg_stat_get_bgwriter_stat_reset_time()::text, '') AS epoch,
-            EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL::integer) a
-                     WHERE (a.datid = s.datid OR (s.datid = 0 AND a.datid IS NOT NULL))
-                       AND a.pid <> pg_backend_pid() AND a.backend_type IS DISTINCT FROM 'autovacuum worker'
-                       AND a.application_name IS DISTINCT FROM '${COLLECTOR_APPLICATION_NAME}'
-                       AND NOT (s.datid = 0 AND a.application_name IN (${CENSUS_STORE}))
-                       AND (a.state IS DISTINCT FROM 'idle' OR a.state_change IS NULL
-                            OR a.state_change > clock_timestamp() - interval '${SETTLE_SECONDS} seconds')) AS unsettled
-       FROM (SELECT 0::oid AS datid UNION ALL SELECT oid FROM pg_database) s`;
-type SignalRow = { datid: number; writes: string; stats_reset: string | null; epoch: string; unsettled: boolean };
-
-function signalsOf(rows: SignalRow[]): ChangeSignals {
-  return {
-    epoch: rows[0]?.epoch ?? '',
-    databases: new Map(rows.map((r) => [Number(r.datid), { writes: r.writes, statsReset: r.stats_reset, unsettled: r.unsettled }])),
-  };
-}
-
-/**
- * Shared-memory statistics (PostgreSQL 15+) lose no counts; the older statistics collector's UDP
- * messages could. And a standby's counters count only its own backends' writes, not the catalog
- * changes it replays from its primary: there no signal is trusted either.
- */
-const SIGNALS_FROM = 150000;
-
-/**
  * What the home connection reads from the catalogs: the part of a reading that only a catalog
  * change, a configuration reload or a restart can change, and that a run may therefore carry over
  * (catalog-carry.ts).
@@ -298,17 +215,6 @@ async function unlessRefused<R extends pg.QueryResultRow, T>(client: pg.Client, 
   }
 }
 
-const SLOTS_SQL = 'SELECT slot_name, slot_type, active FROM pg_replication_slots ORDER BY slot_name';
-/**
- * The same rows from the function the view is made of (the view's join costs a new backend ~1 ms),
- * and only when the view may be read: an administrator's REVOKE on the view still hides them
- * (null, and then SLOTS_SQL on its own says so).
- */
-const SLOTS_PART = `CASE WHEN has_table_privilege('pg_catalog.pg_replication_slots', 'SELECT')
-            THEN (SELECT coalesce(json_agg(x), '[]'::json) FROM (SELECT slot_name, slot_type, active FROM pg_get_replication_slots() ORDER BY slot_name) x) END AS slots`;
-type SlotRow = { slot_name: string; slot_type: string; active: boolean };
-const slotsOf = (rows: SlotRow[]): ReplicationSlot[] => rows.map((r) => ({ name: r.slot_name, type: r.slot_type, active: r.active }));
-
 /** Per-database settings (ALTER DATABASE … SET), as "name=value", by database OID; pg_db_role_setting is a shared catalog, so one query from any database sees every database's. */
 const DB_SETTINGS_SQL = 'SELECT setdatabase, setconfig FROM pg_db_role_setting WHERE setrole = 0 AND setdatabase <> 0';
 type DbSettingRow = { setdatabase: number; setconfig: string[] | null };
@@ -321,11 +227,10 @@ const part = (sql: string, as: string) => `(SELECT coalesce(json_agg(x), '[]'::j
  * an oid as a string: the readers' Number() takes both), and one part on a relation stock
  * PostgreSQL lets every role read but an administrator may revoke. A relation the role may not
  * read fails the whole statement at its start (whatever CASE guards it): on that refusal the rest
- * is read again without it, and it on its own, so a refusal costs just that part. `inline`, when
- * given, is the part's form inside the statement; a null there also means "read it on its own".
+ * is read again without it, and it on its own, so a refusal costs just that part.
  */
-function withOptional<R extends object, O, T>(parts: string[], optional: { sql: string; as: keyof R & string; of: (rows: O[]) => T; inline?: string }) {
-  const all = `SELECT ${[...parts, optional.inline ?? part(optional.sql, optional.as)].join(',\n       ')}`;
+function withOptional<R extends object, O, T>(parts: string[], optional: { sql: string; as: keyof R & string; of: (rows: O[]) => T }) {
+  const all = `SELECT ${[...parts, part(optional.sql, optional.as)].join(',\n       ')}`;
   const without = `SELECT ${parts.join(',\n       ')}`;
   return async (client: pg.Client): Promise<{ row: R; optional: T | null }> => {
     let row: R | undefined;
@@ -340,13 +245,6 @@ function withOptional<R extends object, O, T>(parts: string[], optional: { sql: 
     return { row, optional: rows ? optional.of(rows) : await unlessRefused<O & pg.QueryResultRow, T>(client, optional.sql, optional.of) };
   };
 }
-
-/** What is read on every run: the change signals and what no catalog holds (recovery, slots). */
-type PulseRow = { signals: SignalRow[]; is_replica: boolean; conf_loaded: string; login: string; home_oid: number | string; version_num: string; slots?: SlotRow[] | null };
-const readPulse = withOptional<PulseRow, SlotRow, ReplicationSlot[]>([
-  part(SIGNALS_SQL, 'signals'), 'pg_is_in_recovery() AS is_replica', 'pg_conf_load_time()::text AS conf_loaded', 'current_user AS login',
-  '(SELECT oid FROM pg_database WHERE datname = current_database()) AS home_oid', "current_setting('server_version_num') AS version_num",
-], { sql: SLOTS_SQL, inline: SLOTS_PART, as: 'slots', of: slotsOf });
 
 type CatalogRow = { settings: SettingRow[]; role: RoleRow[]; roles: RolesCountRow[]; tablespaces: TablespaceSqlRow[]; databases: DatabaseSqlRow[]; db_settings?: DbSettingRow[] | null };
 const readCatalogRow = withOptional<CatalogRow, DbSettingRow, Map<number, string[]>>([
@@ -375,34 +273,34 @@ async function readCatalog(client: pg.Client): Promise<Catalog> {
  * behind an unmoved counter); one read while they are not may still be stored with the signal, as
  * the catalog is read after it and so is never older than it.
  */
-function catalogSignal(signals: ChangeSignals, pulse: PulseRow): { signal: string; settled: boolean } | null {
+function catalogSignal(signals: ChangeSignals, pulse: Pulse): { signal: string; settled: boolean } | null {
   const shared = signals.databases.get(0);
-  const home = signals.databases.get(Number(pulse.home_oid));
+  const home = pulse.homeOid === null ? undefined : signals.databases.get(Number(pulse.homeOid));
   if (!shared || !home) return null;
-  const signal = [CATALOG_SIGNAL_VERSION, signals.epoch, pulse.conf_loaded, pulse.login, pulse.home_oid,
+  const signal = [CATALOG_SIGNAL_VERSION, signals.epoch, pulse.confLoaded, pulse.login, pulse.homeOid,
     home.writes, home.statsReset ?? '', shared.writes, shared.statsReset ?? ''].join('|');
   return { signal, settled: !shared.unsettled && !home.unsettled };
 }
 
 /**
- * Everything the home connection reads. Two statements: the signals, slots and recovery state,
- * read on every run; then the catalog, unless `stored` (what the last run recorded,
+ * Everything the home connection reads. The pulse (pulse.ts: the signals, slots and recovery
+ * state), read on every run; then the catalog, unless `stored` (what the last run recorded,
  * catalog-carry.ts) was read under exactly the signal read now, and that signal is settled.
  * Reading the signals first means a change committed between the two moves the signal by the
  * next run: the stored catalog may be newer than its signal (a needless reading next time), never
  * older.
  */
 export async function readHome(client: pg.Client, stored?: unknown): Promise<HomeReading> {
-  const { row: pulse, optional: slots } = await readPulse(client);
-  const signals = Number(pulse.version_num) >= SIGNALS_FROM && !pulse.is_replica ? signalsOf(pulse.signals) : null;
+  const pulse = await readPulse(client);
+  const { signals } = pulse;
   const now = signals && catalogSignal(signals, pulse);
   const kept = now?.settled ? catalogFromCarry(stored, now.signal) : null;
   const catalog = kept ?? (await readCatalog(client));
   return {
     ...catalog,
-    isReplica: pulse.is_replica,
+    isReplica: pulse.isReplica,
     signals,
-    slots,
+    slots: pulse.slots,
     carry: now === null ? null : kept ? (stored as CatalogCarry) : carryOf(now.signal, catalog),
   };
 }

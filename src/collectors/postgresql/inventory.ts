@@ -14,7 +14,6 @@ import {
   readHome,
   readTablespaceSizes,
   withStatementTimeout,
-  type ChangeSignals,
   type DatabaseRow,
   type HomeReading,
   type Extension,
@@ -24,6 +23,7 @@ import {
   type TablespaceRow,
 } from './catalog.ts';
 import { classifyPgError } from './errors.ts';
+import type { ChangeSignals } from './pulse.ts';
 import { DEFAULT_PORT, OUT_OF_TIME, optionalProbe, type Budget, type Session } from './session.ts';
 
 /** Warnings and findings of one collection, worded for a person and naming the server. */

@@ -209,6 +209,42 @@ describe('postgresqlCollector: instance properties, extensions and readiness fin
     }
   });
 
+  it('reads the rest of the pulse when an administrator revoked EXECUTE on pg_control_system() or pg_get_replication_slots()', async () => {
+    // Function ACLs are kept per database (pg_proc) too.
+    const db = `census_t_${suffix}_f`;
+    await admin.query(`CREATE DATABASE ${db}`);
+    try {
+      const asRole = async () => {
+        const client = new pg.Client({ host: HOST, port: PORT, user: role, password, database: db });
+        await client.connect();
+        try {
+          return await readHome(client);
+        } finally {
+          await client.end();
+        }
+      };
+      const full = await asRole();
+      const systemIdentifier = (await admin.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]!.id;
+      expect(full.signals?.epoch.startsWith(`${systemIdentifier} `)).toBe(true);
+
+      await inDatabase(db, (c) => c.query('REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC'));
+      const noControl = await asRole();
+      // The cluster is then named by its start and reset times alone; the rest is read as before.
+      expect(noControl.signals?.epoch).toBe(full.signals!.epoch.slice(systemIdentifier.length));
+      expect(noControl.slots).toEqual(full.slots);
+      expect(noControl.databases).toEqual(full.databases);
+      expect([...noControl.signals!.databases.keys()].sort()).toEqual([...full.signals!.databases.keys()].sort());
+
+      await inDatabase(db, (c) => c.query('REVOKE EXECUTE ON FUNCTION pg_catalog.pg_get_replication_slots() FROM PUBLIC'));
+      const neither = await asRole();
+      expect(neither.slots).toBeNull();
+      expect(neither.signals?.epoch).toBe(noControl.signals!.epoch);
+      expect(neither.databases).toEqual(full.databases);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    }
+  });
+
   it("lists each connectable database's extensions, read in that database", async () => {
     const result = await postgresqlCollector.collect(target(), options());
     const byName = new Map(result.instances[0]!.databases.map((d) => [d.name, d]));

@@ -11,7 +11,7 @@ import { Budget, raceDeadline } from '../deadline.ts';
 import { CollectorError, driverSsl, withPort, type CollectTarget } from '../types.ts';
 
 export { Budget };
-import { COLLECTOR_APPLICATION_NAME } from './catalog.ts';
+import { COLLECTOR_APPLICATION_NAME } from './pulse.ts';
 import { classifyPgError } from './errors.ts';
 
 export const DEFAULT_PORT = 5432;
