@@ -140,22 +140,39 @@ async function taskTimes(api: Api, sessionId: string | number): Promise<string> 
   }).join('; ');
 }
 
-/** Logins to the machine's PostgreSQL so far (pg_stat_database.sessions, PostgreSQL 14+), through one connection kept open. */
-let statsClient: pg.Client | undefined;
-/** Census's own database, when it is on the estate's PostgreSQL server (its backends are then that server's children). */
-let storeDb: string | undefined;
+/**
+ * A question to the machine's PostgreSQL on a connection of its own, closed again at once. A
+ * connection kept open would be a backend that went idle moments before each run: the collector
+ * must take such a backend for one that may hold writes not counted yet (docs/inventory.md,
+ * "settled"), so every task of a warm run would read the cluster's catalog again. An estate is
+ * unchanged only if nobody was writing; the benchmark's own readings must not look as if they were.
+ */
+async function askPg<T>(ask: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ host: PG.host, port: PG.port, user: 'postgres', database: 'postgres', application_name: 'census-bench' });
+  await c.connect();
+  try {
+    return await ask(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Logins to the machine's PostgreSQL so far (pg_stat_database.sessions, PostgreSQL 14+). Each
+ * reading is a login of its own, counted by the next reading: a difference of two holds one more
+ * than the logins between them.
+ */
 async function pgLogins(): Promise<number | null> {
   try {
-    if (!statsClient) {
-      statsClient = new pg.Client({ host: PG.host, port: PG.port, user: 'postgres', database: 'postgres' });
-      await statsClient.connect();
-    }
-    const { rows } = await statsClient.query<{ n: string }>('SELECT sum(sessions)::text AS n FROM pg_stat_database');
+    const { rows } = await askPg((c) => c.query<{ n: string }>('SELECT sum(sessions)::text AS n FROM pg_stat_database'));
     return Number(rows[0]!.n);
   } catch {
     return null;
   }
 }
+
+/** Census's own database, when it is on the estate's PostgreSQL server (its backends are then that server's children). */
+let storeDb: string | undefined;
 
 /** CPU seconds of these processes since `before` (null if one could not be read). */
 const cpuOf = (pids: number[]) => pids.map(cpuSeconds);
@@ -170,8 +187,8 @@ const dbCpuOf = (dbPids: (number | null)[]) => dbPids.map((pid, i) => (i === 0 ?
 
 /** Backends connected to Census's own database (ESTATE_DATABASE): its store's and its queue's pools. */
 async function storeBackends(): Promise<number[]> {
-  if (!storeDb || !statsClient) return [];
-  const { rows } = await statsClient.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [storeDb]);
+  if (!storeDb) return [];
+  const { rows } = await askPg((c) => c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [storeDb]));
   return rows.map((r) => r.pid);
 }
 
@@ -226,13 +243,23 @@ async function inventory(api: Api, pids: () => number[], dbPids: (number | null)
   const perType = await taskTimes(api, job.lastrun?.sessionId).catch((err: Error) => `task times unavailable: ${err.message}`);
   const statements = await storeStatements(job.lastrun?.numTasks ?? 0);
   if (statements) console.log(`${statements}\n`);
-  return { storeCpu, pgLogins: logins0 !== null && logins1 !== null ? logins1 - logins0 : null, dbEach, seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, censusCpu, proxyCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
+  return { storeCpu, pgLogins: logins0 !== null && logins1 !== null ? logins1 - logins0 - 1 : null, dbEach, seconds, status: job.lastrun?.status, tasks: job.lastrun?.numTasks ?? 0, peakMb, dbCpu, censusCpu, proxyCpu, machine: busy0 !== null && busy1 !== null ? busy1 - busy0 : null, perType };
 }
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'census-estate-'));
   const dbName = `census_estate_${randomBytes(3).toString('hex')}`;
-  let admin: pg.Client | undefined;
+  let made = false;
+  // The admin login is not kept open through the runs (askPg says why): one to make the database, one to drop it.
+  const asAdmin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: DATABASE });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
   let storeCluster: AuthCluster | undefined;
   await MY_ACCOUNT.create();
   try {
@@ -257,9 +284,8 @@ async function main(): Promise<void> {
     const env = { ...process.env, CENSUS_ADMIN_PASSWORD: ADMIN_PASSWORD };
     const db: string[] = [];
     if (DATABASE) {
-      admin = new pg.Client({ connectionString: DATABASE });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${dbName}`);
+      await asAdmin(`CREATE DATABASE ${dbName}`);
+      made = true;
       const censusDb = DATABASE.replace(/\/[^/?]*(\?.*)?$/, `/${dbName}$1`);
       db.push('--database', censusDb);
       if (Number(new URL(DATABASE).port || 5432) === PG.port) storeDb = dbName;
@@ -337,15 +363,11 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    await statsClient?.end().catch(() => {});
     await statementsClient?.end().catch(() => {});
     await children.stopAll();
     await redis?.stop();
     await MY_ACCOUNT.drop();
-    if (admin) {
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-      await admin.end();
-    }
+    if (made) await asAdmin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
     storeCluster?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
