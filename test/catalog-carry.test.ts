@@ -65,7 +65,8 @@ describe('PostgreSQL catalog carry-over', () => {
   };
 
   beforeAll(async () => {
-    cluster = await startCluster({ auth: 'trust', fsync: false });
+    // Autovacuum off: its ANALYZE writes, which would move the counters and the next transaction ID at random.
+    cluster = await startCluster({ auth: 'trust', fsync: false, settings: { autovacuum: 'off' } });
     await admin('postgres', `CREATE ROLE ${LOGIN} LOGIN`, 'CREATE DATABASE carry_a');
     relay = await startRecordingRelay(cluster.port);
   });
@@ -140,12 +141,14 @@ describe('PostgreSQL catalog carry-over', () => {
     expect((await collect()).readCatalog).toBe(false);
 
     // Nothing changed, but a transaction open in another database may hold a shared-catalog write
-    // not counted yet; unless it is Census's own store's, which never writes what the reading reads.
+    // not counted yet (one that has written holds a transaction ID); unless it is Census's own
+    // store's, which never writes what the reading reads.
     const busyAs = async (applicationName: string) => {
       const busy = new pg.Client({ host: '127.0.0.1', port: cluster.port, user: 'postgres', database: 'carry_a', application_name: applicationName });
       await busy.connect();
       try {
         await busy.query('BEGIN');
+        await busy.query('SELECT txid_current()');
         return (await collect()).readCatalog;
       } finally {
         await busy.query('ROLLBACK').catch(() => {});
@@ -154,6 +157,48 @@ describe('PostgreSQL catalog carry-over', () => {
     };
     expect(await busyAs('someone')).toBe(true);
     expect(await busyAs(STORE_CONNECTION_NAMES.store)).toBe(false);
+  });
+
+  it('carries the catalog over while a monitoring connection only reads, and reads it again once a connection has written', async () => {
+    const connection = async (applicationName: string) => {
+      const c = new pg.Client({ host: '127.0.0.1', port: cluster.port, user: 'postgres', database: 'postgres', application_name: applicationName });
+      await c.connect();
+      return c;
+    };
+    const monitor = await connection('monitor');
+    const writer = await connection('writer');
+    try {
+      const settled = await collect();
+      expect(settled.instance.properties.quietXid).toEqual(expect.stringMatching(/^\d+$/));
+      const roles = settled.instance.properties.rolesCount as number;
+
+      // Read moments ago in the home database: by activity alone it is unsettled, but nothing has
+      // taken a transaction ID since the last run, so nothing can be uncounted.
+      await monitor.query('SELECT count(*) FROM pg_stat_activity');
+      const watched = await collect();
+      expect(watched.readCatalog).toBe(false);
+
+      // The monitor writes and stays connected (its counts may not be flushed yet): read again.
+      await monitor.query('CREATE ROLE carry_watched');
+      const wrote = await collect();
+      expect(wrote.readCatalog).toBe(true);
+      expect(wrote.instance.properties.rolesCount).toBe(roles + 1);
+
+      // A write under way at a run's pulse (its transaction ID given out before it), committed
+      // after: that run was not quiet, so the next one cannot lean on the transaction IDs.
+      await writer.query('BEGIN');
+      await writer.query('CREATE ROLE carry_late');
+      const during = await collect();
+      expect(during.instance.properties).not.toHaveProperty('quietXid');
+      expect(during.instance.properties.rolesCount).toBe(roles + 1);
+      await writer.query('COMMIT');
+      const after = await collect();
+      expect(after.readCatalog).toBe(true);
+      expect(after.instance.properties.rolesCount).toBe(roles + 2);
+    } finally {
+      await monitor.end();
+      await writer.end();
+    }
   });
 
   it('carries nothing over on a standby, whose counters do not count what it replays', async () => {

@@ -161,11 +161,13 @@ describe('incremental inventory', () => {
     expect(afterReset.mineLogins).toEqual([quietDb]);
     expect(afterReset.changes).toEqual([]);
 
-    // A session in the database that is not idle may have committed what its statistics do not count yet.
+    // A session in the database that is not idle may have committed what its statistics do not
+    // count yet (one that has written holds a transaction ID; without one it has written nothing).
     const busy = new pg.Client({ host: '127.0.0.1', port: pgPort, user: AUTH_SUPERUSER, password: AUTH_SUPERPASS, database: extDb });
     await busy.connect();
     try {
       await busy.query('BEGIN');
+      await busy.query('SELECT txid_current()');
       const whileBusy = await run();
       expect(whileBusy.mineLogins).toEqual([extDb]);
     } finally {

@@ -199,6 +199,8 @@ export interface HomeReading extends Catalog {
   slots: ReplicationSlot[] | null;
   /** The catalog with its signal, for the instance's properties; null when there is no exact signal. */
   carry: CatalogCarry | null;
+  /** For the next run's quiet test (pulse.ts), for the instance's properties. */
+  quietAt: string | null;
 }
 
 /**
@@ -290,8 +292,8 @@ function catalogSignal(signals: ChangeSignals, pulse: Pulse): { signal: string; 
  * next run: the stored catalog may be newer than its signal (a needless reading next time), never
  * older.
  */
-export async function readHome(client: pg.Client, stored?: unknown): Promise<HomeReading> {
-  const pulse = await readPulse(client);
+export async function readHome(client: pg.Client, stored?: unknown, quietBefore?: unknown): Promise<HomeReading> {
+  const pulse = await readPulse(client, quietBefore);
   const { signals } = pulse;
   const now = signals && catalogSignal(signals, pulse);
   const kept = now?.settled ? catalogFromCarry(stored, now.signal) : null;
@@ -302,6 +304,7 @@ export async function readHome(client: pg.Client, stored?: unknown): Promise<Hom
     signals,
     slots: pulse.slots,
     carry: now === null ? null : kept ? (stored as CatalogCarry) : carryOf(now.signal, catalog),
+    quietAt: pulse.quietAt,
   };
 }
 

@@ -84,7 +84,7 @@ export async function collectInventory(
 
   // Read before any database is visited (the change signals first): a change after this moves
   // the counter for next time.
-  const home = await readHome(client, before?.properties.catalog);
+  const home = await readHome(client, before?.properties.catalog, before?.properties.quietXid);
   const { settings, role, signals } = home;
   const properties = instanceProperties(home, notes);
   const tablespaces = home.tablespaces.map(
@@ -93,6 +93,8 @@ export async function collectInventory(
   properties.tablespaces = tablespaces.map((t) => t.out);
   // What the next run carries over if the catalog's signal has not moved (catalog-carry.ts).
   if (home.carry) properties.catalog = home.carry;
+  // Whether the cluster stays quiet until the next run (pulse.ts).
+  if (home.quietAt) properties.quietXid = home.quietAt;
   const databases = home.databases.map((row): DatabaseEntry => ({ row, out: databaseOut(row) }));
   const { dbSettings } = home;
   for (const { row, out } of databases) if (dbSettings) out.properties.settings = dbSettings.get(row.oid) ?? [];

@@ -76,6 +76,11 @@ export interface Pulse {
   homeOid: string | null;
   /** null when the role may not read pg_replication_slots. */
   slots: ReplicationSlot[] | null;
+  /**
+   * The next transaction ID, when no transaction holding one was running at the pulse (null
+   * otherwise, or where signals are not exact): kept for the next run's quiet test (readPulse).
+   */
+  quietAt: string | null;
 }
 
 /**
@@ -103,7 +108,9 @@ const serverSql = (control: boolean) => `SELECT pg_backend_pid() AS pid, pg_is_i
             pg_conf_load_time() AS conf_loaded, current_user AS login, current_setting('server_version_num') AS version_num,
             ${control ? '(SELECT system_identifier FROM pg_control_system())' : "''"} AS system_identifier,
             pg_postmaster_start_time() AS started, pg_stat_get_bgwriter_stat_reset_time() AS shared_reset,
-            has_table_privilege('pg_catalog.pg_replication_slots', 'SELECT') AS slots_readable`;
+            has_table_privilege('pg_catalog.pg_replication_slots', 'SELECT') AS slots_readable,
+            txid_snapshot_xmin(txid_current_snapshot()) AS xmin, txid_snapshot_xmax(txid_current_snapshot()) AS xmax,
+            age('3'::xid) AS next_age`;
 const SLOTS_SQL = 'SELECT slot_name, slot_type, active FROM pg_get_replication_slots() ORDER BY slot_name';
 
 /**
@@ -120,7 +127,19 @@ async function run(client: pg.Client, statements: string[]): Promise<Row[][]> {
   return results.map((r) => r.rows);
 }
 
-export async function readPulse(client: pg.Client): Promise<Pulse> {
+/**
+ * `quietBefore` is what the last run's pulse kept as `quietAt`. When it is the next transaction ID
+ * now, the cluster was **quiet** in between: no transaction was running then that held a
+ * transaction ID, and none has been given one since. Every catalog write (a role, a database, an
+ * extension, a setting stored in a catalog) takes a transaction ID, so nothing was written in
+ * between, anywhere in the cluster, and no backend can hold uncounted writes from that time,
+ * however recently it was busy: every database is then settled. (A monitoring tool that queries
+ * every few seconds no longer makes its database, and the shared catalogs, look unsettled to every
+ * run.) Whatever the last run read was read after its pulse, so it holds everything committed
+ * before it. Anything that writes, even autovacuum's ANALYZE, moves the next ID, and then the
+ * activity decides, as before.
+ */
+export async function readPulse(client: pg.Client, quietBefore?: unknown): Promise<Pulse> {
   let control = true;
   let slotsAllowed = true;
   let results: Row[][];
@@ -138,16 +157,38 @@ export async function readPulse(client: pg.Client): Promise<Pulse> {
   const isReplica = server.is_replica === 't';
   const exact = Number(server.version_num) >= SIGNALS_FROM && !isReplica;
   const epoch = `${server.system_identifier ?? ''} ${server.started ?? ''} ${server.shared_reset ?? ''}`;
+  const ids = transactionIds(server);
+  const quiet = exact && ids !== null && quietBefore === ids.next;
   return {
     isReplica,
-    signals: exact ? signalsOf(counters, activity, server.pid ?? null, epoch) : null,
+    signals: exact ? signalsOf(counters, quiet ? [] : activity, server.pid ?? null, epoch) : null,
     confLoaded: server.conf_loaded ?? '',
     login: server.login ?? '',
     homeOid: activity.find((a) => a.pid === server.pid)?.datid ?? null,
     slots: slotsAllowed && server.slots_readable === 't' && slotRows
       ? slotRows.map((r) => ({ name: r.slot_name ?? '', type: r.slot_type ?? '', active: r.active === 't' }))
       : null,
+    quietAt: exact && ids?.idle ? ids.next : null,
   };
+}
+
+/**
+ * The next transaction ID to be given out, and whether no transaction holding one is running.
+ * A snapshot's xmax is one past the latest *completed* transaction, not the next ID: a
+ * transaction given an ID after that is running but in neither bound. The next ID itself comes
+ * from age(): for a transaction that holds no ID it counts from the next one, as 32 bits, and the
+ * snapshot's xmax (64 bits, never above it and never 2^31 behind) places it. When the next ID is
+ * the snapshot's xmax, no ID was given out after the latest completed one, so every running ID
+ * would be below xmax, between xmin and xmax: none is when xmin is xmax too.
+ */
+function transactionIds(server: Row): { next: string; idle: boolean } | null {
+  if (server.xmin == null || server.xmax == null || server.next_age == null) return null;
+  const xmin = BigInt(server.xmin);
+  const xmax = BigInt(server.xmax);
+  const low32 = 0xffffffffn;
+  const next32 = (BigInt(server.next_age) + 3n) & low32;
+  const next = xmax + ((next32 - (xmax & low32)) & low32);
+  return { next: String(next), idle: xmin === xmax && next === xmax };
 }
 
 /**
