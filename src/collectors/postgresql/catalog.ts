@@ -40,7 +40,7 @@ export interface Setting {
  * readable" — one query instead of a SHOW per setting and a permission error per refusal.
  */
 // The names are this file's constants (plain identifiers), so they are written into the text:
-// every query here then has no parameters and can be one part of one of readHome's statements.
+// every query here then has no parameters and can go in one string with readHome's others.
 const SETTINGS_SQL = `SELECT name, setting, reset_val FROM pg_settings WHERE name IN (${SETTING_NAMES.map((n) => `'${n}'`).join(', ')})`;
 type SettingRow = { name: SettingName; setting: string; reset_val: string | null };
 const settingsOf = (rows: SettingRow[]): Map<SettingName, Setting> => new Map(rows.map((r) => [r.name, { setting: r.setting, configured: r.reset_val }]));
@@ -222,45 +222,42 @@ const DB_SETTINGS_SQL = 'SELECT setdatabase, setconfig FROM pg_db_role_setting W
 type DbSettingRow = { setdatabase: number; setconfig: string[] | null };
 const dbSettingsOf = (rows: DbSettingRow[]): Map<number, string[]> => new Map(rows.map((r) => [Number(r.setdatabase), [...(r.setconfig ?? [])].sort()]));
 
-const part = (sql: string, as: string) => `(SELECT coalesce(json_agg(x), '[]'::json) FROM (${sql}) x) AS ${as}`;
-
 /**
- * A statement of several parts, each the query its own reader sends as a JSON array (JSON writes
- * an oid as a string: the readers' Number() takes both), and one part on a relation stock
- * PostgreSQL lets every role read but an administrator may revoke. A relation the role may not
- * read fails the whole statement at its start (whatever CASE guards it): on that refusal the rest
- * is read again without it, and it on its own, so a refusal costs just that part.
+ * Several statements in one round trip (the simple protocol takes several), each its own reader's
+ * query: plain rows, no JSON aggregate or cast around them, which a new backend pays for in
+ * catalog lookups with cold caches. The optional one reads a relation stock PostgreSQL lets every
+ * role read but an administrator may revoke, and a relation the role may not read fails the whole
+ * string at its start: on that refusal the rest is read again without it, and it on its own, so a
+ * refusal costs just that part.
  */
-function withOptional<R extends object, O, T>(parts: string[], optional: { sql: string; as: keyof R & string; of: (rows: O[]) => T }) {
-  const all = `SELECT ${[...parts, part(optional.sql, optional.as)].join(',\n       ')}`;
-  const without = `SELECT ${parts.join(',\n       ')}`;
-  return async (client: pg.Client): Promise<{ row: R; optional: T | null }> => {
-    let row: R | undefined;
+function withOptional<O extends pg.QueryResultRow, T>(statements: string[], optional: { sql: string; of: (rows: O[]) => T }) {
+  const rowsOf = (answer: unknown) => (Array.isArray(answer) ? answer : [answer]).map((r: pg.QueryResult) => r.rows);
+  return async (client: pg.Client): Promise<{ results: pg.QueryResultRow[][]; optional: T | null }> => {
     try {
-      row = (await client.query<R & pg.QueryResultRow>(all)).rows[0];
+      const all = rowsOf(await client.query([...statements, optional.sql].join(';\n')));
+      return { results: all.slice(0, statements.length), optional: optional.of(all[statements.length] as O[]) };
     } catch (err) {
       if (errorCode(err) !== '42501') throw err;
-      row = (await client.query<R & pg.QueryResultRow>(without)).rows[0];
     }
-    if (row === undefined) throw new Error('the server returned no row for a catalog query');
-    const rows = row[optional.as] as O[] | null | undefined;
-    return { row, optional: rows ? optional.of(rows) : await unlessRefused<O & pg.QueryResultRow, T>(client, optional.sql, optional.of) };
+    const results = rowsOf(await client.query(statements.join(';\n')));
+    return { results, optional: await unlessRefused<O, T>(client, optional.sql, optional.of) };
   };
 }
 
-type CatalogRow = { settings: SettingRow[]; role: RoleRow[]; roles: RolesCountRow[]; tablespaces: TablespaceSqlRow[]; databases: DatabaseSqlRow[]; db_settings?: DbSettingRow[] | null };
-const readCatalogRow = withOptional<CatalogRow, DbSettingRow, Map<number, string[]>>([
-  part(SETTINGS_SQL, 'settings'), part(ROLE_SQL, 'role'), part(ROLES_COUNT_SQL, 'roles'), part(TABLESPACES_SQL, 'tablespaces'), part(DATABASES_SQL, 'databases'),
-], { sql: DB_SETTINGS_SQL, as: 'db_settings', of: dbSettingsOf });
+const readCatalogResults = withOptional<DbSettingRow, Map<number, string[]>>(
+  [SETTINGS_SQL, ROLE_SQL, ROLES_COUNT_SQL, TABLESPACES_SQL, DATABASES_SQL],
+  { sql: DB_SETTINGS_SQL, of: dbSettingsOf },
+);
 
 async function readCatalog(client: pg.Client): Promise<Catalog> {
-  const { row, optional: dbSettings } = await readCatalogRow(client);
+  const { results, optional: dbSettings } = await readCatalogResults(client);
+  const [settings = [], role = [], roles = [], tablespaces = [], databases = []] = results;
   return {
-    settings: settingsOf(row.settings),
-    role: loginRoleOf(row.role),
-    rolesCount: rolesCountOf(row.roles),
-    tablespaces: tablespacesOf(row.tablespaces),
-    databases: databasesOf(row.databases),
+    settings: settingsOf(settings as SettingRow[]),
+    role: loginRoleOf(role as RoleRow[]),
+    rolesCount: rolesCountOf(roles as RolesCountRow[]),
+    tablespaces: tablespacesOf(tablespaces as TablespaceSqlRow[]),
+    databases: databasesOf(databases as DatabaseSqlRow[]),
     dbSettings,
   };
 }
