@@ -140,15 +140,17 @@ async function taskTimes(api: Api, sessionId: string | number): Promise<string> 
   }).join('; ');
 }
 
+const PG_ADMIN: pg.ClientConfig = { host: PG.host, port: PG.port, user: 'postgres', database: 'postgres', application_name: 'census-bench' };
+
 /**
- * A question to the machine's PostgreSQL on a connection of its own, closed again at once. A
+ * A question to the machine's PostgreSQL (or to `config`'s) on a connection of its own, closed again at once. A
  * connection kept open would be a backend that went idle moments before each run: the collector
  * must take such a backend for one that may hold writes not counted yet (docs/inventory.md,
  * "settled"), so every task of a warm run would read the cluster's catalog again. An estate is
  * unchanged only if nobody was writing; the benchmark's own readings must not look as if they were.
  */
-async function askPg<T>(ask: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ host: PG.host, port: PG.port, user: 'postgres', database: 'postgres', application_name: 'census-bench' });
+async function askPg<T>(ask: (c: pg.Client) => Promise<T>, config: pg.ClientConfig = PG_ADMIN): Promise<T> {
+  const c = new pg.Client(config);
   await c.connect();
   try {
     return await ask(c);
@@ -251,15 +253,7 @@ async function main(): Promise<void> {
   const dbName = `census_estate_${randomBytes(3).toString('hex')}`;
   let made = false;
   // The admin login is not kept open through the runs (askPg says why): one to make the database, one to drop it.
-  const asAdmin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: DATABASE });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
+  const asAdmin = (sql: string) => askPg((c) => c.query(sql), { connectionString: DATABASE });
   let storeCluster: AuthCluster | undefined;
   await MY_ACCOUNT.create();
   try {

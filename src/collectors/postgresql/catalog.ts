@@ -8,7 +8,7 @@ import type pg from 'pg';
 
 import { errorCode } from '../network-errors.ts';
 import { CATALOG_SIGNAL_VERSION, carryOf, catalogFromCarry, type CatalogCarry } from './catalog-carry.ts';
-import { readPulse, type ChangeSignals, type Pulse, type ReplicationSlot } from './pulse.ts';
+import { queryStatements, readPulse, type ChangeSignals, type Pulse, type ReplicationSlot } from './pulse.ts';
 
 /** The settings collect() and test() look at. */
 const SETTING_NAMES = [
@@ -231,15 +231,14 @@ const dbSettingsOf = (rows: DbSettingRow[]): Map<number, string[]> => new Map(ro
  * refusal costs just that part.
  */
 function withOptional<O extends pg.QueryResultRow, T>(statements: string[], optional: { sql: string; of: (rows: O[]) => T }) {
-  const rowsOf = (answer: unknown) => (Array.isArray(answer) ? answer : [answer]).map((r: pg.QueryResult) => r.rows);
   return async (client: pg.Client): Promise<{ results: pg.QueryResultRow[][]; optional: T | null }> => {
     try {
-      const all = rowsOf(await client.query([...statements, optional.sql].join(';\n')));
+      const all = await queryStatements(client, [...statements, optional.sql]);
       return { results: all.slice(0, statements.length), optional: optional.of(all[statements.length] as O[]) };
     } catch (err) {
       if (errorCode(err) !== '42501') throw err;
     }
-    const results = rowsOf(await client.query(statements.join(';\n')));
+    const results = await queryStatements(client, statements);
     return { results, optional: await unlessRefused<O, T>(client, optional.sql, optional.of) };
   };
 }

@@ -178,15 +178,7 @@ describe('postgresqlCollector: instance properties, extensions and readiness fin
     try {
       await admin.query(`ALTER DATABASE ${db} SET work_mem = '5MB'`);
       const oid = Number((await admin.query<{ oid: string }>('SELECT oid FROM pg_database WHERE datname = $1', [db])).rows[0]!.oid);
-      const asRole = async () => {
-        const client = new pg.Client({ host: HOST, port: PORT, user: role, password, database: db });
-        await client.connect();
-        try {
-          return await readHome(client);
-        } finally {
-          await client.end();
-        }
-      };
+      const asRole = () => homeAsRole(db);
       const full = await asRole();
       expect(full.slots).toEqual(expect.any(Array));
       expect(full.dbSettings?.get(oid)).toEqual(['work_mem=5MB']);
@@ -214,15 +206,7 @@ describe('postgresqlCollector: instance properties, extensions and readiness fin
     const db = `census_t_${suffix}_f`;
     await admin.query(`CREATE DATABASE ${db}`);
     try {
-      const asRole = async () => {
-        const client = new pg.Client({ host: HOST, port: PORT, user: role, password, database: db });
-        await client.connect();
-        try {
-          return await readHome(client);
-        } finally {
-          await client.end();
-        }
-      };
+      const asRole = () => homeAsRole(db);
       const full = await asRole();
       const systemIdentifier = (await admin.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]!.id;
       expect(full.signals?.epoch.startsWith(`${systemIdentifier} `)).toBe(true);
@@ -604,9 +588,9 @@ function listen(server: net.Server): Promise<number> {
   });
 }
 
-/** Run `work` as the admin connected to `database`. */
-async function inDatabase<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ host: HOST, port: PORT, user: 'postgres', database });
+/** Run `work` connected to `database`, as the admin or as the given login. */
+async function inDatabase<T>(database: string, work: (client: pg.Client) => Promise<T>, as = { user: 'postgres', password: '' }): Promise<T> {
+  const client = new pg.Client({ host: HOST, port: PORT, ...as, database });
   await client.connect();
   try {
     return await work(client);
@@ -614,6 +598,9 @@ async function inDatabase<T>(database: string, work: (client: pg.Client) => Prom
     await client.end();
   }
 }
+
+/** The home reading as the test's login, connected to `database`. */
+const homeAsRole = (database: string) => inDatabase(database, (c) => readHome(c), { user: role, password });
 
 const codes = (result: CollectResult, database?: string) =>
   (result.instances[0]!.findings ?? []).filter((f) => f.database === database).map((f) => f.code);

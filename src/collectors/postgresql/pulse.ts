@@ -121,11 +121,17 @@ const SLOTS_SQL = 'SELECT slot_name, slot_type, active FROM pg_get_replication_s
 const MAY_SQL = `SELECT has_function_privilege('pg_control_system()', 'EXECUTE') AS control,
             has_function_privilege('pg_get_replication_slots()', 'EXECUTE') AS slots`;
 
-/** All statements in one round trip (the simple protocol takes several at once). */
-async function run(client: pg.Client, statements: string[]): Promise<Row[][]> {
-  const results = (await client.query({ text: statements.join(';\n'), types: RAW_TEXT } as pg.QueryConfig)) as unknown as pg.QueryResult<Row>[];
-  return results.map((r) => r.rows);
+/**
+ * Each statement's rows, all sent in one round trip (the simple protocol takes several at once;
+ * pg answers one statement with a result and several with a list of them). Used by the catalog
+ * reading too.
+ */
+export async function queryStatements<R extends pg.QueryResultRow>(client: pg.Client, statements: string[], types?: pg.CustomTypesConfig): Promise<R[][]> {
+  const answer: unknown = await client.query({ text: statements.join(';\n'), ...(types ? { types } : {}) });
+  return (Array.isArray(answer) ? answer : [answer]).map((r: pg.QueryResult<R>) => r.rows);
 }
+
+const run = (client: pg.Client, statements: string[]) => queryStatements<Row>(client, statements, RAW_TEXT);
 
 /**
  * `quietBefore` is what the last run's pulse kept as `quietAt`. When it is the next transaction ID
@@ -147,7 +153,7 @@ export async function readPulse(client: pg.Client, quietBefore?: unknown): Promi
     results = await run(client, [COUNTERS_SQL, ACTIVITY_SQL, serverSql(true), SLOTS_SQL]);
   } catch (err) {
     if (errorCode(err) !== '42501') throw err;
-    const may = (await client.query<Row>({ text: MAY_SQL, types: RAW_TEXT } as pg.QueryConfig)).rows[0];
+    const [[may] = []] = await run(client, [MAY_SQL]);
     control = may?.control === 't';
     slotsAllowed = may?.slots === 't';
     results = await run(client, [COUNTERS_SQL, ACTIVITY_SQL, serverSql(control), ...(slotsAllowed ? [SLOTS_SQL] : [])]);
