@@ -14,6 +14,7 @@ import { nextFireTime } from '../src/engine/schedule.ts';
 import { HYPERVISOR_INVENTORY_JOB_ID, INVENTORY_JOB_ID, MAINTENANCE_JOB_ID } from '../src/engine/system-jobs.ts';
 import { jobService } from '../src/services/jobs.ts';
 import { Scheduler } from '../src/services/scheduler.ts';
+import type { Notification } from '../src/core/notifications.ts';
 import type { Store } from '../src/store/index.ts';
 import { AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
 import { silentListener, type SilentListener } from './support/silent-listener.ts';
@@ -254,6 +255,67 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     expect(await t.store.loginSessions.get('a'.repeat(32))).toBeUndefined();
     const said = (await logsOf(t.store, m.session.id)).find((l) => l.messageId === 'CNSM0200');
     expect(said?.messageParams.slice(0, 1)).toEqual(['1']);
+  });
+
+  it('maintenance removes alerts cleared and notifications sent before the retention period, and keeps counting their attempts', async () => {
+    t = await open();
+    const day = 86_400_000;
+    const clock = new FakeClock(Date.UTC(2026, 5, 1));
+    const engine = await started(t.store, clock);
+    const s = t.store;
+    const raise = (key: string) => s.alerts.raise({ kind: 'server.failing', key, severity: 'ERROR', message: key, objects: [] }, clock.now());
+    /** A notification fanned out to one webhook delivery with one attempt; `waiting` leaves the delivery PENDING. */
+    const sent = async (name: string, waiting = false) => {
+      const n = await s.notifications.add({ type: 'session.ended', data: { name } }, clock.now());
+      await s.notifications.markDispatched([n.id], clock.now());
+      await s.notifications.addDeliveries([{ notificationId: n.id, channel: 'webhook', targetId: null, target: name, nextAttemptAt: clock.now(), giveUpAt: clock.now() + 400 * day }], clock.now());
+      const [d] = await s.notifications.queueDue(clock.now(), 10);
+      // A retry far ahead, so the engine's own dispatcher leaves it waiting through the test.
+      await s.notifications.recordAttempt(d!.id, { attempt: { at: clock.now(), durationMs: 5, ok: !waiting, statusCode: waiting ? 503 : 200, response: null, error: waiting ? 'HTTP 503' : null },
+        status: waiting ? 'PENDING' : 'DELIVERED', ...(waiting ? { nextAttemptAt: clock.now() + 365 * day } : {}) });
+      return n;
+    };
+    await raise('appserver:1');
+    await s.alerts.clear('appserver:1', clock.now());
+    await raise('appserver:2'); // still open: stays whatever its age
+    const oldSent = await sent('old');
+    const oldWaiting = await sent('old, still retrying', true);
+    const oldUnsent = await s.notifications.add({ type: 'session.ended', data: {} }, clock.now());
+    const attempts = await s.metrics.deliveryAttempts();
+    clock.advance(31 * day);
+    await raise('appserver:3');
+    await s.alerts.clear('appserver:3', clock.now()); // cleared within the period: stays
+    const recentSent = await sent('recent');
+    // Raising and clearing alerts wrote notifications too, which the engine may fan out meanwhile.
+    const ids = Array.from({ length: recentSent.id }, (_, i) => i + 1);
+    const before = new Map<number, Notification | undefined>();
+    for (const id of ids) before.set(id, await s.notifications.get(id));
+
+    const m = await engine.startJob(MAINTENANCE_JOB_ID, { by: 'test', trigger: 'manual' });
+    expect((await engine.waitForSession(m.session.id)).status).toBe('COMPLETED');
+    const keys = async () => (await s.alerts.list({ where: [], order: [{ column: 'id', direction: 'asc' }], limit: 100, offset: 0 })).items.map((a) => `${a.key} ${a.status}`);
+    expect(await keys()).toEqual(['appserver:2 ACTIVE', 'appserver:3 CLEARED']);
+    expect(await s.notifications.get(oldSent.id)).toBeUndefined();
+    const deliveries = await s.notifications.listDeliveries({ where: [], order: [{ column: 'id', direction: 'asc' }], limit: 100, offset: 0 });
+    expect(deliveries.items.map((d) => d.target)).toEqual(['old, still retrying', 'recent']);
+    expect(await s.notifications.get(oldWaiting.id)).toBeDefined();
+    let removed = 0;
+    for (const id of ids) {
+      const was = before.get(id);
+      const now = await s.notifications.get(id);
+      if (!was) continue;
+      // Kept: written within the period, or not yet fanned out when maintenance looked.
+      if (was.createdAt >= clock.now() - 30 * day || was.dispatchedAt === null) expect(now, `notification ${id}`).toBeDefined();
+      if (!now) removed++;
+    }
+    expect(await s.notifications.get(oldUnsent.id)).toBeDefined();
+    // The removed delivery's attempt still counts: census_delivery_attempts_total never goes down.
+    const after = await s.metrics.deliveryAttempts();
+    const n = (xs: typeof after, ok: boolean) => xs.find((x) => x.channel === 'webhook' && x.ok === ok)?.n ?? 0;
+    expect([n(after, true), n(after, false)]).toEqual([n(attempts, true) + 1, n(attempts, false)]);
+    const said = (await logsOf(t.store, m.session.id)).find((l) => l.messageId === 'CNSM0203');
+    expect(said?.messageParams.slice(0, 2)).toEqual(['1', String(removed)]);
+    expect(removed).toBeGreaterThanOrEqual(1);
   });
 
   it('fires a due trigger once, moves it to the next day, and skips a held job', async () => {

@@ -162,7 +162,7 @@ export function metricsRoutes(app: FastifyInstance, ctx: ApiContext): HttpMetric
       e.sample('census_inventory_objects', { type: o.type, application_type: o.applicationType, missing: String(o.missing) }, o.n);
     }
     // Every kind and status, 0 where there is none, so a series does not vanish when its last alert clears.
-    e.family('census_alerts', 'gauge', 'Alerts by kind and status (ACTIVE, ACKNOWLEDGED, CLEARED; cleared ones stay in the store).');
+    e.family('census_alerts', 'gauge', 'Alerts by kind and status (ACTIVE, ACKNOWLEDGED, CLEARED; cleared ones stay for the maintenance retention period).');
     const alertCount = new Map(alerts.map((a) => [`${a.kind} ${a.status}`, a.n]));
     for (const kind of ALERT_KINDS) {
       for (const status of ALERT_STATUSES) e.sample('census_alerts', { kind, status }, alertCount.get(`${kind} ${status}`) ?? 0);

@@ -59,6 +59,7 @@ const TEMPLATES = {
   CNSM0200: 'Maintenance: removed {0} job session(s) and {1} log entries older than {2} days; removed {3} idle login session(s).',
   CNSM0201: 'Maintenance: removed {0} event(s) older than {1} day(s) from the event stream.',
   CNSM0202: 'Maintenance: removed {0} audit log entries older than {1} day(s).',
+  CNSM0203: 'Maintenance: removed {0} cleared alert(s) and {1} sent notification(s) with their deliveries older than {2} days.',
 } as const;
 
 export type MessageId = keyof typeof TEMPLATES;

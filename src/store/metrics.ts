@@ -110,12 +110,16 @@ export class MetricsRepository {
     return toHistogram(r.rows, { channel: 'channel' }, bounds);
   }
 
-  /** Delivery attempts by channel and whether they succeeded. */
+  /** Delivery attempts by channel and whether they succeeded: those in the store and those maintenance removed. */
   async deliveryAttempts(): Promise<{ channel: string; ok: boolean; n: number }[]> {
     const r = await sql<{ channel: string; ok: number | boolean; n: number | string }>`
-      SELECT d.channel AS channel, a.ok AS ok, COUNT(*) AS n
-      FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
-      GROUP BY d.channel, a.ok`.execute(this.db);
+      SELECT channel, ok, SUM(n) AS n FROM (
+        SELECT d.channel AS channel, a.ok AS ok, COUNT(*) AS n
+        FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+        GROUP BY d.channel, a.ok
+        UNION ALL
+        SELECT channel, ok, n FROM delivery_attempt_tallies
+      ) t GROUP BY channel, ok`.execute(this.db);
     return r.rows.map((x) => ({ channel: x.channel, ok: Boolean(Number(x.ok)), n: Number(x.n) }));
   }
 

@@ -358,6 +358,20 @@ DROP INDEX IF EXISTS tasks_session;
 CREATE INDEX IF NOT EXISTS appservers_address ON appservers (application_type, lower(host_address), port_number);
 `,
   },
+  {
+    version: 14,
+    // Maintenance removes sent notifications past the retention period, and their deliveries and
+    // attempts with them: the attempts they held stay counted here, so the
+    // census_delivery_attempts_total counter never goes down (store/metrics.ts). They are found
+    // by age.
+    name: 'tallies of removed delivery attempts, cleared alerts by age',
+    sql: `
+CREATE TABLE delivery_attempt_tallies (
+  channel TEXT NOT NULL, ok INTEGER NOT NULL, n {BIGINT} NOT NULL, PRIMARY KEY (channel, ok)
+);
+CREATE INDEX IF NOT EXISTS notifications_created ON notifications (created_at);
+`,
+  },
 ];
 
 function render(text: string, dialect: Dialect): string {

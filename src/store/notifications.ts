@@ -195,6 +195,35 @@ export class NotificationRepository {
     return listPage(this.db.selectFrom(this.deliveries().as('d')), q, 'd.id', (r: DeliveryRow) => toDelivery(r));
   }
 
+  /**
+   * Removes up to `limit` notifications written before `cutoff` that are done with: fanned out,
+   * and none of their deliveries still waiting or queued. Their deliveries and attempts go with
+   * them (ON DELETE CASCADE); the attempts are added to delivery_attempt_tallies first, so the
+   * attempts counter keeps them. Run it in a transaction. Returns how many were removed.
+   */
+  async pruneBefore(cutoff: number, limit: number): Promise<number> {
+    const ids = (await this.db.selectFrom('notifications').select('id')
+      .where('createdAt', '<', cutoff).where('dispatchedAt', 'is not', null)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('deliveries').select('deliveries.id')
+        .whereRef('deliveries.notificationId', '=', 'notifications.id').where('deliveries.status', 'in', ['PENDING', 'QUEUED']))))
+      .orderBy('id').limit(limit).execute()).map((r) => Number(r.id));
+    if (!ids.length) return 0;
+    const tallies = await this.db.selectFrom('deliveryAttempts')
+      .innerJoin('deliveries', 'deliveries.id', 'deliveryAttempts.deliveryId')
+      .select(['deliveries.channel as channel', 'deliveryAttempts.ok as ok', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('deliveries.notificationId', 'in', ids)
+      .groupBy(['deliveries.channel', 'deliveryAttempts.ok'])
+      .execute();
+    for (const t of tallies) {
+      await this.db.insertInto('deliveryAttemptTallies')
+        .values({ channel: t.channel, ok: Number(t.ok) ? 1 : 0, n: Number(t.n) })
+        .onConflict((oc) => oc.columns(['channel', 'ok']).doUpdateSet((eb) => ({ n: eb('deliveryAttemptTallies.n', '+', eb.ref('excluded.n')) })))
+        .execute();
+    }
+    const r = await this.db.deleteFrom('notifications').where('id', 'in', ids).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async attempts(deliveryId: number): Promise<DeliveryAttempt[]> {
     const rows = await this.db.selectFrom('deliveryAttempts').selectAll().where('deliveryId', '=', deliveryId).orderBy('id').execute();
     return rows.map(toAttempt);

@@ -323,6 +323,13 @@ export interface SessionTalliesTable {
   n: number;
 }
 
+/** Delivery attempts of notifications maintenance removed, by channel and result. */
+export interface DeliveryAttemptTalliesTable {
+  channel: string;
+  ok: number;
+  n: number;
+}
+
 export interface DB {
   users: UsersTable;
   loginSessions: LoginSessionsTable;
@@ -339,6 +346,7 @@ export interface DB {
   connectionTests: ConnectionTestsTable;
   events: EventsTable;
   sessionTallies: SessionTalliesTable;
+  deliveryAttemptTallies: DeliveryAttemptTalliesTable;
   roles: RolesTable;
   resourcePools: ResourcePoolsTable;
   userPermissions: UserPermissionsTable;

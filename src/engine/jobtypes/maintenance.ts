@@ -1,6 +1,7 @@
 /**
  * The Maintenance job (1001): removes ended job sessions, their tasks and log entries older than
- * the retention period, events of the live event stream older than theirs (job option
+ * the retention period, with cleared alerts and sent notifications (their deliveries too) of that
+ * age, events of the live event stream older than theirs (job option
  * `eventRetentionDays`, default 1), audit log entries older than theirs (`auditRetentionDays`,
  * default 365), and login sessions left idle past their timeout.
  */
@@ -44,6 +45,15 @@ async function runMaintenance(loginIdleMs: number, d: TaskRun): Promise<TaskOutc
   }
   const logins = await d.store.loginSessions.deleteIdleSince(d.clock.now() - loginIdleMs);
   await d.log(d.store, message('INFO', 'CNSM0200', sessions, logs, days, logins));
+  // Alerts cleared and notifications sent within the same period stay, as the sessions do.
+  const alerts = await d.store.alerts.deleteClearedBefore(cutoff);
+  let notifications = 0;
+  for (;;) {
+    const n = await d.store.transaction((r) => r.notifications.pruneBefore(cutoff, BATCH));
+    notifications += n;
+    if (n < BATCH) break;
+  }
+  await d.log(d.store, message('INFO', 'CNSM0203', alerts, notifications, days));
   const asked = Number(job?.options.eventRetentionDays ?? DEFAULT_EVENT_RETENTION_DAYS);
   const eventDays = Number.isFinite(asked) && asked >= 0 ? asked : DEFAULT_EVENT_RETENTION_DAYS;
   const events = await d.store.events.prune(d.clock.now() - eventDays * DAY);
