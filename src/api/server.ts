@@ -62,6 +62,12 @@ const badPaths = new WeakMap<IncomingMessage, { reason: string; ngp: boolean }>(
  */
 const isNgp = (req: FastifyRequest) => badPaths.get(req.raw)?.ngp ?? /^\/(ngp\/|api\/site(\/|$))/.test(req.routeOptions.url ?? req.url);
 
+/** Whether a request comes with a body (HTTP/1.1: a length other than 0, or chunks). */
+const announcesBody = (req: FastifyRequest) => {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+};
+
 export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInstance {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const serverOptions = nodeServerOptions(limits);
@@ -147,8 +153,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
 
   // A body that stops arriving is cut within seconds (408) instead of holding its connection.
   app.addHook('preParsing', (req, reply, payload, done) => {
-    const length = req.headers['content-length'];
-    if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return done(null, payload);
+    if (!announcesBody(req)) return done(null, payload);
     done(null, guardBody(payload, limits.bodyIdleTimeoutMs, reply.raw));
   });
 
@@ -165,7 +170,9 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     }
     // A body that was not read to its end (cut, or refused before reading) leaves the connection
     // out of step: close it after this answer rather than read the next request from the middle.
-    if (reply.statusCode === 408 || !req.raw.complete) reply.header('connection', 'close');
+    // A request that announced no body has none to read, though an answer given before Node saw
+    // its end (a route with nothing to wait for) finds it not `complete` yet.
+    if (reply.statusCode === 408 || (announcesBody(req) && !req.raw.complete)) reply.header('connection', 'close');
     done(null, payload);
   });
 

@@ -87,6 +87,24 @@ describe('request deadlines and connection bounds', () => {
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
   });
 
+  it('keeps the connection after answers to bodiless requests, and closes it after one refused before its body was read', async () => {
+    const c = await connect(s.url);
+    // Answered before Node has seen the request's end (a public route with nothing to await),
+    // then a POST refused with no body at all: neither leaves anything unread.
+    c.socket.write(`GET /api/docs/json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n` +
+      `POST /api/endeavour/job/1004?action=start HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n` +
+      `GET /api/lifecycle/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    const { text } = await closedWithin(c, 8_000);
+    expect(text.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 401', 'HTTP/1.1 200']);
+    expect(text).not.toMatch(/^connection: close/im);
+    // A body announced and refused before it was read: the connection ends after the answer.
+    const d = await connect(s.url);
+    d.socket.write(`POST /api/endeavour/job/1004?action=start HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n`);
+    const refused = await closedWithin(d, 8_000);
+    expect(refused.text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(refused.text).toMatch(/^connection: close/im);
+  });
+
   it('refuses connections beyond the per-address bound, and keeps serving other addresses', async () => {
     const held = await Promise.all(Array.from({ length: LIMITS.maxConnectionsPerAddress }, () => connect(s.url, '127.0.0.3')));
     try {
