@@ -182,13 +182,13 @@ export class AlertRepository {
     return r && toAlert(r);
   }
 
-  /** How many alerts there are of each kind and status (for /metrics). */
   /** Removes the alerts cleared before `cutoff` (maintenance); open and acknowledged ones stay. */
   async deleteClearedBefore(cutoff: number): Promise<number> {
     const r = await this.db.deleteFrom('alerts').where('status', '=', 'CLEARED').where('clearedAt', '<', cutoff).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 
+  /** How many alerts there are of each kind and status (for /metrics). */
   async tally(): Promise<{ kind: string; status: string; n: number }[]> {
     const rows = await this.db
       .selectFrom('alerts')

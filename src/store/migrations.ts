@@ -362,9 +362,9 @@ CREATE INDEX IF NOT EXISTS appservers_address ON appservers (application_type, l
     version: 14,
     // Maintenance removes sent notifications past the retention period, and their deliveries and
     // attempts with them: the attempts they held stay counted here, so the
-    // census_delivery_attempts_total counter never goes down (store/metrics.ts). They are found
-    // by age.
-    name: 'tallies of removed delivery attempts, cleared alerts by age',
+    // census_delivery_attempts_total counter never goes down (store/metrics.ts). Notifications
+    // are found by age.
+    name: 'tallies of removed delivery attempts, notifications by age',
     sql: `
 CREATE TABLE delivery_attempt_tallies (
   channel TEXT NOT NULL, ok INTEGER NOT NULL, n {BIGINT} NOT NULL, PRIMARY KEY (channel, ok)
