@@ -185,6 +185,11 @@ describe('the jobs cache generation on SQLite', () => {
     await store.users.create('someone', 'x', 1);
     await store.identities.create({ name: 'i', username: 'u', kind: 'password', secret: 'sealed', type: 'system', ostype: 'LINUX', comment: null, createdAt: 1 });
     await store.settings.put('alerts', { failingRuns: 2 });
+    // Reads written with the sql tag (the metrics' figures) read; a /metrics scrape must not
+    // drop the cached job answers.
+    await store.metrics.sessionTotals();
+    await store.metrics.sessionDurations([1, 10]);
+    await store.metrics.deliveryAttempts();
     expect(gen()).toBe(before);
 
     const s = await store.sessions.insert(session(1_700_000_000_000, { status: 'RUNNING' }));

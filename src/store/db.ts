@@ -48,6 +48,10 @@ function writtenTable(node: RootOperationNode): string | null | undefined {
   switch (node.kind) {
     case 'SelectQueryNode':
       return null;
+    // SQL written with the sql tag: a plain SELECT reads (the metrics' reads are written so, and
+    // each scrape would otherwise drop every cached job answer); anything else may write.
+    case 'RawNode':
+      return /^\s*SELECT\s/i.test(node.sqlFragments[0] ?? '') ? null : undefined;
     case 'InsertQueryNode':
       return tableName(node.into);
     case 'UpdateQueryNode':
