@@ -4,6 +4,7 @@
  * timeout) is the auth service's (src/services/auth.ts); the hook in server.ts puts the checked
  * session on the request as `principal`.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Credentials, Principal } from '../services/index.ts';
 
@@ -24,7 +25,7 @@ export function basicCredentials(req: FastifyRequest): Credentials | undefined {
 }
 
 /** The session header, whatever case the client wrote it in (Node lower-cases header names). */
-export const sessionHeader = (req: FastifyRequest): string | undefined => {
+export const sessionHeader = (req: { headers: IncomingHttpHeaders }): string | undefined => {
   const v = req.headers['x-endeavour-sessionid'];
   return (Array.isArray(v) ? v[0] : v)?.trim() || undefined;
 };

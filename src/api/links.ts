@@ -8,7 +8,9 @@
  * - otherwise the address the connection reached. A `Host` a proxy forwarded, or none at all,
  *   never sends a client (and its session id) elsewhere.
  */
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { hostname } from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
@@ -71,10 +73,16 @@ const bounds = new WeakMap<Server, AddressInfo>();
 const answers = new WeakMap<Server, Map<string, string>>();
 const MAX_ANSWERS = 64;
 
-export function baseUrl(req: FastifyRequest): string {
-  if (req.server.publicUrl) return req.server.publicUrl;
-  const scheme = req.protocol;
-  const server = req.server.server;
+export const baseUrl = (req: FastifyRequest): string => rawBaseUrl(req.server, req.raw);
+
+/**
+ * baseUrl for a request Fastify has not wrapped (the fast lane's, src/api/fast-lane.ts); the
+ * scheme is the connection's, as Fastify's `req.protocol` is without a trusted proxy.
+ */
+export function rawBaseUrl(app: Pick<FastifyInstance, 'publicUrl' | 'server'>, req: IncomingMessage): string {
+  if (app.publicUrl) return app.publicUrl;
+  const scheme = (req.socket as TLSSocket | undefined)?.encrypted ? 'https' : 'http';
+  const server = app.server;
   let bound = bounds.get(server);
   if (!bound) {
     const address = server.address();

@@ -2,7 +2,8 @@
  * The HTTP API: one Fastify instance with SPP's conventions applied once for every route —
  * tolerant paths and bodies, login sessions, and errors in SPP's `{id, description}` shape.
  */
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { invalid } from '../core/errors.ts';
 import { wireError } from './errors.ts';
@@ -19,6 +20,7 @@ import { collectorRoutes } from './collectors.ts';
 import { sessionHeader } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { eventRoutes, streamSessionId } from './events.ts';
+import { FastLane } from './fast-lane.ts';
 import { answerClientError, DEFAULT_HTTP_LIMITS, guardBody, limitConnectionsPerAddress, nodeServerOptions, type HttpLimits } from './http-limits.ts';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from './json-depth.ts';
 import { identityRoutes } from './identities.ts';
@@ -71,6 +73,16 @@ const announcesBody = (req: FastifyRequest) => {
 export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInstance {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const serverOptions = nodeServerOptions(limits);
+  const tls = options.https ? { ...options.https, ...serverOptions } : undefined;
+  // Headers every answer carries: no MIME sniffing, and HSTS where Census speaks HTTPS (the onSend
+  // hook below adds the rest by the answer).
+  const alwaysHeaders: [string, string][] = [['x-content-type-options', 'nosniff']];
+  if (options.https) alwaysHeaders.push(['strict-transport-security', 'max-age=31536000']);
+  // The lane's routes set no cache-control of their own: onSend gives them no-store. Not with a
+  // logger, which logs every request that Fastify sees.
+  const lane = options.logger
+    ? undefined
+    : new FastLane({ principalOf: (id) => ctx.services.auth.cachedPrincipal(id), headers: [...alwaysHeaders, ['cache-control', 'no-store']] });
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -91,8 +103,20 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
       const body = { id: status === 500 ? 'XSBInternalException' : 'XSBInvalidArgumentException', description: status === 414 ? 'A path parameter is too long.' : 'The request path is not valid.' };
       void reply.code(status).send(errorPayload(isNgp(req), status, body));
     },
-    ...(options.https ? { https: { ...options.https, ...serverOptions } } : { http: serverOptions }),
+    ...(tls ? { https: tls } : { http: serverOptions }),
+    // The server Fastify would make, with the fast lane in front of its request listener.
+    serverFactory: (handler) => {
+      const listener = lane ? (req: IncomingMessage, res: ServerResponse) => lane.serve(req, res) || handler(req, res) : handler;
+      const server = tls ? https.createServer(tls, listener) : http.createServer(serverOptions, listener);
+      server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+      server.requestTimeout = limits.requestTimeoutMs;
+      return server;
+    },
   }) as unknown as FastifyInstance;
+  app.addHook('preClose', (done) => {
+    lane?.close();
+    done();
+  });
   limitConnectionsPerAddress(app.server, limits.maxConnectionsPerAddress);
 
   // Before any route: each route's access (public, session, token) is fixed as it is added.
@@ -157,11 +181,10 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
     done(null, guardBody(payload, limits.bodyIdleTimeoutMs, reply.raw));
   });
 
-  // Headers every answer carries: no MIME sniffing, nothing cached by default (API answers hold
-  // session-bound data), no framing of any HTML page, and HSTS where Census speaks HTTPS.
+  // Besides alwaysHeaders: nothing cached by default (API answers hold session-bound data), and
+  // no framing of any HTML page.
   app.addHook('onSend', (req, reply, payload, done) => {
-    reply.header('x-content-type-options', 'nosniff');
-    if (options.https) reply.header('strict-transport-security', 'max-age=31536000');
+    for (const [name, value] of alwaysHeaders) reply.header(name, value);
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     if (/^text\/html/i.test(String(reply.getHeader('content-type') ?? ''))) {
       reply.header('x-frame-options', 'DENY');
@@ -216,7 +239,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   });
 
   systemRoutes(app, ctx);
-  jobRoutes(app, ctx);
+  jobRoutes(app, ctx, lane);
   sessionRoutes(app, ctx);
   identityRoutes(app, ctx);
   appserverRoutes(app, ctx);
@@ -236,6 +259,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   alertRoutes(app, ctx);
   smtpRoutes(app, ctx);
   const metrics = metricsRoutes(app, ctx); // GET /metrics: a session or the metrics token
+  if (lane) lane.count = metrics.count;
   app.addHook('onResponse', (req, reply, done) => {
     metrics.observe(req, reply);
     done();
