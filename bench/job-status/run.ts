@@ -2,7 +2,9 @@
  * Benchmark: authenticated `GET /api/endeavour/job/1004` on Census's embedded default (SQLite,
  * HTTPS, in-process) versus a bare Fastify HTTPS route that replies the very same bytes, measured
  * in the same run on the same machine. Prints req/s and p50/p99 latency for each target and the
- * ratio census/bare (the median of paired rounds).
+ * ratio census/bare (the median of paired rounds). A third target, `wire`, is the bare route
+ * answering with Census's headers and asked with the session header: census/wire is what Census's
+ * own work leaves, wire/bare what those bytes cost.
  *
  *   npm run bench                       # 10 s per measured run
  *   BENCH_SECONDS=5 npm run bench       # shorter
@@ -76,6 +78,7 @@ async function main(): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'census-bench-'));
   let census: Awaited<ReturnType<typeof startCensus>> | undefined;
   let bare: { close(): PromiseLike<unknown> } | undefined;
+  let wire: { close(): PromiseLike<unknown> } | undefined;
   // On PostgreSQL: a schema of its own (and pg-boss's beside it), dropped at the end.
   const schema = DATABASE ? `census_bench_${randomBytes(4).toString('hex')}` : undefined;
   const onPg = async (statement: string) => {
@@ -107,10 +110,18 @@ async function main(): Promise<number> {
     const route = await startBareRoute({ key, cert, path: PATH, bytes });
     bare = route;
     const bareUrl = route.url.slice(0, -PATH.length);
+    // The same bare route answering with Census's headers (its security headers, its content
+    // type) and asked with the session header: the bytes on the wire as Census's, the work not.
+    // census/wire is then what Census's own work leaves; wire/bare what those bytes cost.
+    const NODE_HEADERS = new Set(['date', 'connection', 'keep-alive', 'content-length']);
+    const answerHeaders = Object.fromEntries(Object.entries(job.headers).filter(([k]) => !NODE_HEADERS.has(k)).map(([k, v]) => [k, String(v)]));
+    const wireRoute = await startBareRoute({ key, cert, path: PATH, bytes, headers: answerHeaders });
+    wire = wireRoute;
 
     const targets = [
       { name: 'bare', url: `${bareUrl}${PATH}`, headers: {} as Record<string, string> },
       { name: 'census', url: `${census.url}${PATH}`, headers: censusHeaders },
+      { name: 'wire', url: wireRoute.url, headers: censusHeaders },
     ] as const;
 
     console.log(`job-status benchmark: GET ${PATH} on ${DATABASE ? `PostgreSQL (schema ${schema})` : 'SQLite'}, ${bytes.length} bytes, HTTPS, ${CONNECTIONS} connections, ` +
@@ -122,10 +133,10 @@ async function main(): Promise<number> {
       for (const t of targets) failures.push(...problems(`${t.name} warm-up`, await load(t.url, t.headers, WARMUP_SECONDS)));
     }
 
-    const results: Record<'bare' | 'census', AutocannonResult[]> = { bare: [], census: [] };
+    const results: Record<'bare' | 'census' | 'wire', AutocannonResult[]> = { bare: [], census: [], wire: [] };
     for (let round = 1; round <= ROUNDS; round++) {
-      // Each round is a pair, run back to back and in turn in either order, so that the host's
-      // drifts (this VM's throughput moves by half within minutes) fall on both sides of its ratio.
+      // Each round runs the targets back to back, in turn in either order, so that the host's
+      // drifts (this VM's throughput moves by half within minutes) fall on both sides of its ratios.
       for (const t of round % 2 ? targets : [...targets].reverse()) {
         const r = await load(t.url, t.headers, SECONDS);
         failures.push(...problems(`${t.name} round ${round}`, r));
@@ -148,7 +159,7 @@ async function main(): Promise<number> {
         console.log(`${t.name.padEnd(8)} ${pad(String(round + 1), 5)} ${pad(fmt(r.requests.average), 10)} ${pad(fmt(r.latency.p50), 7)} ${pad(fmt(r.latency.p99), 7)} ${pad(fmt(littleMs(r.requests.average), 3), 8)} ${pad(fmt(r.latency.totalCount), 10)} ${pad(String(r.non2xx), 7)}`);
       }
     }
-    const summary = (name: 'bare' | 'census') => {
+    const summary = (name: 'bare' | 'census' | 'wire') => {
       const rs = results[name];
       return {
         rps: median(rs.map((r) => r.requests.average)),
@@ -158,8 +169,9 @@ async function main(): Promise<number> {
     };
     const b = summary('bare');
     const c = summary('census');
+    const w = summary('wire');
     console.log(`${'-'.repeat(8)} ${'-'.repeat(5)} ${'-'.repeat(10)} ${'-'.repeat(7)} ${'-'.repeat(7)} ${'-'.repeat(8)}`);
-    for (const [name, s] of [['bare', b], ['census', c]] as const) {
+    for (const [name, s] of [['bare', b], ['census', c], ['wire', w]] as const) {
       console.log(`${name.padEnd(8)} ${pad('all', 5)} ${pad(fmt(s.rps), 10)} ${pad(fmt(s.p50, 1), 7)} ${pad(fmt(s.p99, 1), 7)} ${pad(fmt(littleMs(s.rps), 3), 8)}`);
     }
     console.log('(req/s: median of the rounds' + (ROUNDS === 2 ? ', i.e. their mean' : '') + '; p50/p99: mean of the rounds\' percentiles, ' +
@@ -171,11 +183,16 @@ async function main(): Promise<number> {
       return 1;
     }
     const ratios = results.census.map((r, i) => r.requests.average / results.bare[i]!.requests.average);
+    const own = results.census.map((r, i) => r.requests.average / results.wire[i]!.requests.average);
+    const bytesCost = results.wire.map((r, i) => r.requests.average / results.bare[i]!.requests.average);
+    const range = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
     console.log(`per-round census/bare: ${ratios.map((x) => x.toFixed(2)).join(', ')}`);
+    console.log(`where the rest goes: census/wire ${range(own)} is Census's own work; wire/bare ${range(bytesCost)} is its headers and the session header on the wire`);
     console.log(`job-status${DATABASE ? ' (PostgreSQL)' : ''}: census/bare = ${median(ratios).toFixed(2)} (median of ${ROUNDS} paired rounds, ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}; census ${Math.round(c.rps)} req/s, bare ${Math.round(b.rps)} req/s)`);
     return 0;
   } finally {
     await Promise.resolve(bare?.close()).catch(() => {});
+    await Promise.resolve(wire?.close()).catch(() => {});
     await census?.stop().catch(() => {});
     if (schema) {
       await onPg(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});

@@ -85,12 +85,14 @@ export interface BareRoute {
 
 /**
  * The baseline: a Fastify HTTPS server on 127.0.0.1 with the same TLS material and one GET route
- * at `path` replying `bytes` as application/json. Checks that it really answers those bytes.
+ * at `path` replying `bytes` as application/json (or with `headers`, which then name the content
+ * type too). Checks that it really answers those bytes.
  */
-export async function startBareRoute(o: { key: string; cert: string; path: string; bytes: Buffer }): Promise<BareRoute> {
+export async function startBareRoute(o: { key: string; cert: string; path: string; bytes: Buffer; headers?: Record<string, string> }): Promise<BareRoute> {
   const server = Fastify({ https: { key: o.key, cert: o.cert } });
+  const headers = o.headers ?? { 'content-type': 'application/json' };
   server.get(o.path, (_req, reply) => {
-    reply.header('content-type', 'application/json').send(o.bytes);
+    reply.headers(headers).send(o.bytes);
   });
   await server.listen({ port: 0, host: '127.0.0.1' });
   const addr = server.server.address();
