@@ -226,6 +226,30 @@ describe('the in-memory session cache', () => {
     expect((await auth.authenticate(b)).sessionId).toBe(b);
   });
 
+  it('answers without the store only while nothing is left to check or write (the fast lane\'s check)', async () => {
+    const sid = await login();
+    const checked = await auth.authenticate(sid);
+    const held = auth.cachedPrincipal(sid);
+    expect([held?.sessionId, held?.name, held?.userId, held?.access]).toEqual([sid, 'admin', checked.userId, checked.access]);
+    // A touch is due a minute after the last one written: only authenticate writes it.
+    clock.advance(60 * SEC);
+    expect(auth.cachedPrincipal(sid)).toBeUndefined();
+    const touchedAt = clock.now();
+    await auth.authenticate(sid);
+    expect((await t.store.loginSessions.get(sid))?.lastAccess).toBe(touchedAt);
+    expect(auth.cachedPrincipal(sid)?.sessionId).toBe(sid);
+    // Idle, logged out, unknown, or an API key: never.
+    clock.advance(46 * 60 * SEC);
+    expect(auth.cachedPrincipal(sid)).toBeUndefined();
+    const other = await login();
+    await auth.authenticate(other);
+    expect(auth.cachedPrincipal(other)?.sessionId).toBe(other);
+    await auth.logout(other);
+    expect(auth.cachedPrincipal(other)).toBeUndefined();
+    expect(auth.cachedPrincipal('0123456789abcdef0123456789abcdef')).toBeUndefined();
+    expect(auth.cachedPrincipal('cns_0123456789abcdef0123456789abcdef')).toBeUndefined();
+  });
+
   it('asks for a session when none is given', async () => {
     const missing = await rejection(auth.authenticate(undefined));
     expect([missing.status, missing.id, missing.code]).toEqual([401, 'XSBMissingSessionidException', 'auth.no-session']);
