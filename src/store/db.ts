@@ -48,10 +48,11 @@ function writtenTable(node: RootOperationNode): string | null | undefined {
   switch (node.kind) {
     case 'SelectQueryNode':
       return null;
-    // SQL written with the sql tag: a plain SELECT reads (the metrics' reads are written so, and
-    // each scrape would otherwise drop every cached job answer); anything else may write.
+    // SQL written with the sql tag: one plain SELECT reads (the metrics' reads are written so,
+    // and each scrape would otherwise drop every cached job answer); anything else, or more than
+    // one statement, may write.
     case 'RawNode':
-      return /^\s*SELECT\s/i.test(node.sqlFragments[0] ?? '') ? null : undefined;
+      return /^\s*SELECT\s/i.test(node.sqlFragments[0] ?? '') && !node.sqlFragments.some((f) => f.includes(';')) ? null : undefined;
     case 'InsertQueryNode':
       return tableName(node.into);
     case 'UpdateQueryNode':
