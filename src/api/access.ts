@@ -53,16 +53,23 @@ export function markAccess(app: FastifyInstance): void {
  * the unknown action with a 400 to whoever may call the route at all).
  */
 export function checkPermission(req: FastifyRequest, held: HeldAccess, config: RouteAccess | undefined = req.routeOptions.config): void {
-  const need = config?.permission;
-  if (need === undefined || need === 'session') return;
+  const missing = missingPermission(held, config?.permission, (req.query as Record<string, unknown> | undefined)?.action);
+  if (missing) throw forbidden(`This needs the permission ${missing}, which the user's roles do not give.`, 'permission.missing');
+}
+
+/**
+ * What `held` lacks of what a route needs (undefined: nothing), `action` being the request's
+ * `?action=` (the last one given). checkPermission's rule; the fast lane asks it too.
+ */
+export function missingPermission(held: HeldAccess, need: RoutePermission | undefined, action?: unknown): Permission | undefined {
+  if (need === undefined || need === 'session') return undefined;
   let p: Permission | 'session';
   if (typeof need === 'string') p = need;
   else {
-    const action = (req.query as Record<string, unknown> | undefined)?.action;
     const name = Array.isArray(action) ? action[action.length - 1] : action;
     p = (typeof name === 'string' && Object.hasOwn(need.action, name) ? need.action[name] : Object.values(need.action)[0])!;
   }
-  if (p !== 'session' && !held.can(p)) throw forbidden(`This needs the permission ${p}, which the user's roles do not give.`, 'permission.missing');
+  return p !== 'session' && !held.can(p) ? p : undefined;
 }
 
 /** What markAccess put in a route's config. */

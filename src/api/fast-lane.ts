@@ -25,6 +25,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Permission } from '../core/permissions.ts';
 import type { Principal } from '../services/index.ts';
+import { missingPermission } from './access.ts';
 import { sessionHeader } from './auth.ts';
 import { canonicalPath } from './paths.ts';
 
@@ -89,7 +90,7 @@ export class FastLane {
     if (!entry) return false;
     const sessionId = sessionHeader(req);
     const who = sessionId === undefined ? undefined : this.options.principalOf(sessionId);
-    if (!who || (entry.permission !== 'session' && !who.access.can(entry.permission))) return false;
+    if (!who || missingPermission(who.access, entry.permission)) return false;
     let answer: ReturnType<LaneAnswer>;
     try {
       answer = entry.answer(req);
