@@ -17,8 +17,8 @@
  * - the answer: only what the route's keeper holds now.
  * Anything else (no session header, any Authorization header, a body, another method, a refusal,
  * a cold keeper, a closing server) goes to Fastify as it always did, and so does every error.
- * Answers carry Fastify's headers for the same answer (answerHeaders) and count in the same
- * metrics. Requests injected in tests (Fastify's `inject`) never take the lane: it stands in
+ * Answers carry the headers the server's onSend hook gives the same answer (FastLaneOptions.headers)
+ * and count in the same metrics. Requests injected in tests (Fastify's `inject`) never take the lane: it stands in
  * front of the Node server's request listener.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -62,8 +62,8 @@ export class FastLane {
    * the permission, so a later GET of the same canonical URL may be answered by `answer`.
    */
   learn(req: FastifyRequest, answer: LaneAnswer): void {
-    const permission = req.routeOptions.config.permission;
-    const route = req.routeOptions.url;
+    // Read once: Fastify builds routeOptions afresh at each read.
+    const { config: { permission }, url: route } = req.routeOptions;
     // Only routes whose permission needs no look at the query (an ?action= decides some).
     if (this.closed || req.method !== 'GET' || route === undefined || typeof permission !== 'string') return;
     // req.url is the rewritten, canonical URL (Fastify's rewriteUrl ran canonicalPath).

@@ -99,8 +99,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, lane?: FastLane
     const hit = gen === undefined ? undefined : kept.get(`${base} ${id}`);
     return hit && hit.gen === gen ? hit : undefined;
   }
-  async function keptAnswers(req: FastifyRequest): Promise<Kept> {
-    const id = idParam(req);
+  async function keptAnswers(req: FastifyRequest, id: number): Promise<Kept> {
     const base = baseUrl(req);
     const hit = keptHit(base, id);
     if (hit) return hit;
@@ -125,9 +124,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, lane?: FastLane
     // The handler sends a serialized string: the 200 schema documents it and is not applied to it.
     schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: 'Get a job', params: JOB_ID, ok: { 200: 'Job' }, errors: [400, 404] }),
   }, async (req, reply) => {
-    const answers = await keptAnswers(req);
-    // The same GET again goes by the fast lane while the answers hold (src/api/fast-lane.ts).
     const id = idParam(req);
+    const answers = await keptAnswers(req, id);
+    // The same GET again goes by the fast lane while the answers hold (src/api/fast-lane.ts).
     lane?.learn(req, (raw) => {
       const hit = keptHit(rawBaseUrl(app, raw), id);
       return hit && { body: render(hit, clock.now()), type: JSON_TYPE };
@@ -139,7 +138,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ApiContext, lane?: FastLane
   app.get('/api/endeavour/job/:id/status', {
     schema: routeSchema({ tag: TAGS.jobs, permission: 'policy.view', summary: "Get a job's status", params: JOB_ID, ok: { 200: 'JobStatus' }, errors: [400, 404] }),
   }, async (req) => {
-    const { status, start } = await keptAnswers(req);
+    const { status, start } = await keptAnswers(req, idParam(req));
     return start === null || !status.lastrun ? status : { ...status, lastrun: { ...status.lastrun, duration: clock.now() - start } };
   });
 

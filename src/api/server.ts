@@ -78,11 +78,12 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   // hook below adds the rest by the answer).
   const alwaysHeaders: [string, string][] = [['x-content-type-options', 'nosniff']];
   if (options.https) alwaysHeaders.push(['strict-transport-security', 'max-age=31536000']);
-  // The lane's routes set no cache-control of their own: onSend gives them no-store. Not with a
-  // logger, which logs every request that Fastify sees.
+  // An answer that sets no cache-control of its own (the lane's never do): nothing cached.
+  const noStore: [string, string] = ['cache-control', 'no-store'];
+  // Not with a logger, which logs every request that Fastify sees.
   const lane = options.logger
     ? undefined
-    : new FastLane({ principalOf: (id) => ctx.services.auth.cachedPrincipal(id), headers: [...alwaysHeaders, ['cache-control', 'no-store']] });
+    : new FastLane({ principalOf: (id) => ctx.services.auth.cachedPrincipal(id), headers: [...alwaysHeaders, noStore] });
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -93,8 +94,6 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
       return BAD_PATH_ROUTE;
     },
     trustProxy: false,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
     clientErrorHandler: answerClientError,
     // What the router refuses (an escape that decodes to invalid UTF-8, a parameter over its
     // length limit): SPP's shape, like every other error.
@@ -103,7 +102,9 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
       const body = { id: status === 500 ? 'XSBInternalException' : 'XSBInvalidArgumentException', description: status === 414 ? 'A path parameter is too long.' : 'The request path is not valid.' };
       void reply.code(status).send(errorPayload(isNgp(req), status, body));
     },
-    ...(tls ? { https: tls } : { http: serverOptions }),
+    // With a serverFactory Fastify makes no server: `https` only tells it how to print addresses,
+    // and the factory sets the server's options and timeouts itself.
+    ...(tls ? { https: tls } : {}),
     // The server Fastify would make, with the fast lane in front of its request listener.
     serverFactory: (handler) => {
       const listener = lane ? (req: IncomingMessage, res: ServerResponse) => lane.serve(req, res) || handler(req, res) : handler;
@@ -185,7 +186,7 @@ export function buildApi(ctx: ApiContext, options: ApiOptions = {}): FastifyInst
   // no framing of any HTML page.
   app.addHook('onSend', (req, reply, payload, done) => {
     for (const [name, value] of alwaysHeaders) reply.header(name, value);
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (!reply.hasHeader('cache-control')) reply.header(...noStore);
     if (/^text\/html/i.test(String(reply.getHeader('content-type') ?? ''))) {
       reply.header('x-frame-options', 'DENY');
       const csp = reply.getHeader('content-security-policy');
