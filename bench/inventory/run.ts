@@ -327,6 +327,32 @@ async function bareLoginMs(rounds: number): Promise<{ pg: number | null; my: num
   return out;
 }
 
+/**
+ * How fast the PostgreSQL server takes bare logins (log in, SELECT 1, log out) with `at` of them at
+ * once, and what each costs its CPU: a warm run of an unchanged estate logs in once per server, so
+ * this is the rate no warm run can beat on this machine (the server forks a backend per login).
+ */
+async function pgLoginRate(at: number, count: number, meter: ServerCpuMeter): Promise<{ perSecond: number; cpuMs: number | null } | null> {
+  const p = PG_LOGINS[0];
+  if (!p) return null;
+  const cpu0 = meter.read();
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: at }, async () => {
+    while (next++ < count) {
+      const c = new pg.Client({ host: PG_ADMIN.host, port: PG_ADMIN.port, user: p.user, password: p.password, database: 'postgres' });
+      await c.connect();
+      await c.query('SELECT 1');
+      await c.end();
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  // As in runCensus: let the server reap the last backends before reading its CPU.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const cpu = ServerCpuMeter.delta(cpu0, meter.read()).pg;
+  return { perSecond: count / seconds, cpuMs: cpu === null ? null : (cpu * 1000) / count };
+}
+
 // ---- 3. Census ------------------------------------------------------------------------------------
 
 interface CensusOutcome {
@@ -666,6 +692,7 @@ async function main(): Promise<number> {
 
     for (const line of await describeServers()) say(`  ${line}`);
     const floor = await bareLoginMs(20);
+    const loginRate = await pgLoginRate(C, Math.max(4 * C, PG_LOGINS.length), meter);
 
     // ---- rounds: each a fresh Census (cold session, then warm session over the unchanged
     // estate) and one Ansible run; the ratios printed are the medians over the rounds.
@@ -716,6 +743,18 @@ async function main(): Promise<number> {
     ]));
     say(`  warm session CPU: Census process ${(w.cpuMs / 1000).toFixed(2)} s, PostgreSQL server ${fmtCpu(w.serverCpu.pg)}, MariaDB server ${fmtCpu(w.serverCpu.my)}` +
       ` (cold: ${(c.cpuMs / 1000).toFixed(2)} s, ${fmtCpu(c.serverCpu.pg)}, ${fmtCpu(c.serverCpu.my)})`);
+    // What this machine allows the warm run: all its CPU spread perfectly over the cores, and the
+    // PostgreSQL logins alone at the rate the server takes them.
+    const warmCpu = w.cpuMs / 1000 + (w.serverCpu.pg ?? 0) + (w.serverCpu.my ?? 0);
+    const cpuFloor = warmCpu / availableParallelism();
+    say(`  warm floor on this machine: its CPU ${warmCpu.toFixed(2)} s / ${availableParallelism()} cores = ${cpuFloor.toFixed(2)} s,` +
+      ` so at most ${(ansibleS / cpuFloor).toFixed(1)}x Ansible for this work`);
+    if (loginRate) {
+      const loginsS = PG_LOGINS.length / loginRate.perSecond;
+      say(`  PostgreSQL takes ${loginRate.perSecond.toFixed(0)} bare logins/s with ${C} at once here` +
+        `${loginRate.cpuMs === null ? '' : ` (${loginRate.cpuMs.toFixed(1)} ms of its CPU each)`}:` +
+        ` the warm run's ${PG_LOGINS.length} logins alone take ${loginsS.toFixed(2)} s (${(ansibleS / loginsS).toFixed(1)}x Ansible)`);
+    }
     say('');
     say('Census per-task time (task end - start, ms; one task = one server: log in, read, log out, record)');
     const row = (name: string, s: ReturnType<typeof summary>) => [name, s.n, s.p50, s.p95, s.max, s.mean.toFixed(1)];
