@@ -8,7 +8,19 @@
  *
  * The N servers are logins to the machine's PostgreSQL (127.0.0.1:5432, trust auth), registered
  * straight into the store: the API refuses the same host:port twice, and this benchmark wants many
- * registrations of one real server. Everything runs in a database of its own, dropped at the end.
+ * registrations of one real server.
+ *
+ * Census's store is a PostgreSQL cluster of the run's own (BENCH_STORE=own, the default), as a
+ * deployment has it: were it a database on the inventoried server, it would be one of the
+ * databases every task reads, changed all the time, so each task would log in to it as well.
+ * BENCH_STORE=shared puts it on BENCH_PG_URL's server instead. Either way it is removed at the end.
+ *
+ * Every timed run does the same work, with workers that have run a session before, as a
+ * deployment's long-running workers have: each set of workers first runs an untimed session (the
+ * first of them records the estate), then the timed one, an incremental run over the recorded
+ * estate. (Until 2026-12-04 the one-worker run was the first, full reading, with fresh workers,
+ * and the others incremental: the speed-up counted incremental inventory's gain as well as the
+ * workers'.) BENCH_WARMUP=0 leaves the untimed sessions out, as before.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +30,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { SecretBox } from '../../src/core/secret-box.ts';
+import { startCluster, type AuthCluster } from '../../test/support/pg-auth-cluster.ts';
 import { Store } from '../../src/store/index.ts';
 import { loadOrCreateKey } from '../../src/store/keyfile.ts';
 
@@ -27,11 +40,14 @@ const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 0);
 const PER_WORKER = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** Where Census's store lives: "own", a cluster of the run's own (default); "shared", PG_URL's server. */
+const STORE = process.env.BENCH_STORE ?? 'own';
+if (STORE !== 'own' && STORE !== 'shared') throw new Error('BENCH_STORE is "own" or "shared"');
+const WARMUP = process.env.BENCH_WARMUP !== '0';
 const PASSWORD = 'Bench-Admin-Pass-1';
 const root = new URL('../..', import.meta.url).pathname;
 
 const dbName = `census_scale_${Math.random().toString(36).slice(2, 8)}`;
-const dbUrl = PG_URL.replace(/\/[^/]*$/, `/${dbName}`);
 const dataDir = mkdtempSync(join(tmpdir(), 'census-scale-'));
 const children: ChildProcess[] = [];
 
@@ -87,8 +103,38 @@ async function stopAll(list: ChildProcess[]) {
   })));
 }
 
+/** One inventory session of the N servers, from the start call to its end: seconds. */
+async function session(url: string, sid: string): Promise<number> {
+  const t0 = performance.now();
+  const started = await call(url, 'POST', '/api/endeavour/job/1004?action=start', sid);
+  const id = started.lastrun.sessionId as string;
+  let state: any;
+  for (;;) {
+    state = await call(url, 'GET', `/api/endeavour/jobsession/${id}`, sid);
+    if (state.status !== 'RUNNING') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (state.status !== 'COMPLETED' || state.numTasks !== N) throw new Error(`session ${id} ended ${state.status} with ${state.numTasks} tasks`);
+  return seconds;
+}
+
+let dbUrl = '';
+
 async function main() {
-  const admin = new pg.Client({ connectionString: PG_URL });
+  if (STORE === 'shared') return measure(PG_URL);
+  // fsync on, as a deployment's store would have it.
+  const storeCluster: AuthCluster = await startCluster({ auth: 'trust', fsync: true });
+  try {
+    await measure(`postgres://postgres@127.0.0.1:${storeCluster.port}/postgres`);
+  } finally {
+    storeCluster.stop();
+  }
+}
+
+async function measure(adminUrl: string) {
+  dbUrl = adminUrl.replace(/\/[^/]*$/, `/${dbName}`);
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
   try {
@@ -120,23 +166,15 @@ async function main() {
     for (const w of WORKERS) {
       const workers = await Promise.all(Array.from({ length: w }, () =>
         spawnCensus('worker', ['--database', dbUrl, '--data-dir', dataDir, '--concurrency', String(PER_WORKER)], /is taking tasks/).then((x) => x.child)));
-      const t0 = performance.now();
-      const started = await call(url, 'POST', '/api/endeavour/job/1004?action=start', sid);
-      const id = started.lastrun.sessionId as string;
-      let session: any;
-      for (;;) {
-        session = await call(url, 'GET', `/api/endeavour/jobsession/${id}`, sid);
-        if (session.status !== 'RUNNING') break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      if (session.status !== 'COMPLETED' || session.numTasks !== N) throw new Error(`run with ${w} worker(s) ended ${session.status} with ${session.numTasks} tasks`);
-      rows.push({ workers: w, seconds });
-      console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s`);
+      const warmUp = WARMUP ? ` (after an untimed session of ${(await session(url, sid)).toFixed(2)} s)` : '';
+      const seconds = await session(url, sid);
       await stopAll(workers);
+      rows.push({ workers: w, seconds });
+      console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
     }
     const base = rows[0]!.seconds;
-    console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker, ${availableParallelism()} cores, ${LATENCY} ms added latency each way`);
+    console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker, ${availableParallelism()} cores, ${LATENCY} ms added latency each way;` +
+      ` store on ${STORE === 'own' ? 'a cluster of its own' : 'the inventoried server'}; ${WARMUP ? 'every timed run incremental, after one untimed session per set of workers' : 'no untimed sessions: the first run a full reading'}`);
     console.log('workers  seconds  speed-up');
     for (const r of rows) console.log(`${String(r.workers).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${(base / r.seconds).toFixed(2).padStart(8)}`);
     const last = rows.at(-1)!;
