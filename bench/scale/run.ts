@@ -10,6 +10,9 @@
  * straight into the store: the API refuses the same host:port twice, and this benchmark wants many
  * registrations of one real server.
  *
+ * The census program is bin/census.js when the project is built, else src/cli/main.ts through tsx
+ * (BENCH_CENSUS=bin|src chooses; bench/support/processes.ts).
+ *
  * Census's store is a PostgreSQL cluster of the run's own (BENCH_STORE=own, the default), as a
  * deployment has it: were it a database on the inventoried server, it would be one of the
  * databases every task reads, changed all the time, so each task would log in to it as well.
@@ -22,7 +25,7 @@
  * and the others incremental: the speed-up counted incremental inventory's gain as well as the
  * workers'.) BENCH_WARMUP=0 leaves the untimed sessions out, as before.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -33,6 +36,7 @@ import { SecretBox } from '../../src/core/secret-box.ts';
 import { startCluster, type AuthCluster } from '../../test/support/pg-auth-cluster.ts';
 import { Store } from '../../src/store/index.ts';
 import { loadOrCreateKey } from '../../src/store/keyfile.ts';
+import { censusProgram, Children } from '../support/processes.ts';
 
 const N = Number(process.env.BENCH_N ?? 120);
 /** Milliseconds added each way between Census and the servers (0: the local server as it is). */
@@ -45,40 +49,14 @@ const STORE = process.env.BENCH_STORE ?? 'own';
 if (STORE !== 'own' && STORE !== 'shared') throw new Error('BENCH_STORE is "own" or "shared"');
 const WARMUP = process.env.BENCH_WARMUP !== '0';
 const PASSWORD = 'Bench-Admin-Pass-1';
-const root = new URL('../..', import.meta.url).pathname;
 
 const dbName = `census_scale_${Math.random().toString(36).slice(2, 8)}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'census-scale-'));
-const children: ChildProcess[] = [];
+const children = new Children();
 
-function spawnCensus(command: string, args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: string }> {
-  return spawnNode(['src/cli/main.ts', command, ...args], ready);
-}
-
-async function spawnScript(script: string, args: string[], ready: RegExp): Promise<string> {
-  return (await spawnNode([script, ...args], ready)).match;
-}
-
-function spawnNode(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: string }> {
-  const command = args[0]!;
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
-    cwd: root,
-    env: { ...process.env, CENSUS_ADMIN_PASSWORD: PASSWORD },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) resolve({ child, match: m[1]! });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => reject(new Error(`census ${command} exited ${code}:\n${out}`)));
-  });
-}
+/** The census program (built, or through tsx; bench/support/processes.ts) with the run's admin password. */
+const spawnCensus = (command: string, args: string[], ready: RegExp) =>
+  children.start([censusProgram(), command, ...args], ready, { ...process.env, CENSUS_ADMIN_PASSWORD: PASSWORD });
 
 function call(base: string, method: string, path: string, sid?: string): Promise<any> {
   return new Promise((resolve, reject) => {
@@ -144,8 +122,8 @@ async function measure(adminUrl: string) {
 
     let targetPort = 5432;
     if (LATENCY > 0) {
-      const proxy = await spawnScript('bench/scale/latency-proxy.ts', ['0', '127.0.0.1', '5432', String(LATENCY)], /proxy listening on (\d+)/);
-      targetPort = Number(proxy);
+      const proxy = await children.start(['bench/scale/latency-proxy.ts', '0', '127.0.0.1', '5432', String(LATENCY)], /proxy listening on (\d+)/);
+      targetPort = Number(proxy.match);
     }
 
     // Registration shortcut: straight into the store, sealed with the cluster's key.
@@ -180,7 +158,7 @@ async function measure(adminUrl: string) {
     const last = rows.at(-1)!;
     console.log(`\nscale: ${last.workers} workers = ${(base / last.seconds).toFixed(2)}x one worker (${rows.map((r) => `${r.workers}w ${r.seconds.toFixed(1)} s`).join(', ')})`);
   } finally {
-    await stopAll(children);
+    await children.stopAll();
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
     await admin.end();
     rmSync(dataDir, { recursive: true, force: true });
