@@ -25,7 +25,6 @@
  * and the others incremental: the speed-up counted incremental inventory's gain as well as the
  * workers'.) BENCH_WARMUP=0 leaves the untimed sessions out, as before.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -71,14 +70,6 @@ function call(base: string, method: string, path: string, sid?: string): Promise
     req.on('error', reject);
     req.end();
   });
-}
-
-async function stopAll(list: ChildProcess[]) {
-  await Promise.all(list.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGTERM');
-  })));
 }
 
 /** One inventory session of the N servers, from the start call to its end: seconds. */
@@ -146,7 +137,7 @@ async function measure(adminUrl: string) {
         spawnCensus('worker', ['--database', dbUrl, '--data-dir', dataDir, '--concurrency', String(PER_WORKER)], /is taking tasks/).then((x) => x.child)));
       const warmUp = WARMUP ? ` (after an untimed session of ${(await session(url, sid)).toFixed(2)} s)` : '';
       const seconds = await session(url, sid);
-      await stopAll(workers);
+      await children.stopAll(workers);
       rows.push({ workers: w, seconds });
       console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
     }

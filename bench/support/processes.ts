@@ -55,9 +55,9 @@ export class Children {
     });
   }
 
-  /** SIGTERM to every child still running, SIGKILL after 15 s. */
-  async stopAll(): Promise<void> {
-    await Promise.all(this.all.map((c) => new Promise<void>((resolve) => {
+  /** SIGTERM to every child (or those of `some`) still running, SIGKILL after 15 s. */
+  async stopAll(some: ChildProcess[] = this.all): Promise<void> {
+    await Promise.all(some.map((c) => new Promise<void>((resolve) => {
       if (c.exitCode !== null || c.signalCode !== null) return resolve();
       const timer = setTimeout(() => c.kill('SIGKILL'), 15_000);
       c.once('exit', () => {
