@@ -267,6 +267,20 @@ describe('census client commands', () => {
     expect(badType.stderr).toContain(`--type must be one of ${served.map((c) => c.type).join(', ')} (what this server can inventory`);
     const keyForPg = await run(home, ['appserver', 'add', '--name', 'x', '--host', 'h', '--type', 'postgresql', '--user', 'u', '--key', '/nonexistent']);
     expect(keyForPg.code).toBe(2);
+    // A Redis whose default user has no password is registered with --no-password; PostgreSQL's servers need one.
+    expect(text.stdout).toMatch(/^redis\s+Redis\s+databases\s+6379\s+password or none\s+yes\s+keyspace$/m);
+    const noPasswordPg = await run(home, ['appserver', 'add', '--name', 'x', '--host', 'h', '--type', 'postgresql', '--user', 'u', '--no-password']);
+    expect(noPasswordPg.code).toBe(2);
+    expect(noPasswordPg.stderr).toContain('a postgresql server needs a password: give --password P or --password-stdin');
+    const twoSecrets = await run(home, ['appserver', 'add', '--name', 'x', '--host', 'h', '--type', 'redis', '--user', 'u', '--no-password', '--password', 'p']);
+    expect(twoSecrets.code).toBe(2);
+    expect(twoSecrets.stderr).toContain('give exactly one of --password P, --password-stdin, --key FILE or --no-password');
+    const open = await runJson(home, ['appserver', 'add', '--name', 'open-cache', '--host', '127.0.0.1', '--type', 'redis', '--user', 'default', '--no-password', '--no-inventory']);
+    expect(open.response).toMatchObject({ name: 'open-cache', applicationType: 'redis' });
+    const tested = await run(home, ['appserver', 'test', open.response.id]);
+    expect(tested.code, tested.stdout + tested.stderr).toBe(0);
+    expect(tested.stdout).toMatch(/^SUCCESS\s+login\s+/m);
+    expect((await s.req('DELETE', `/api/appserver/${open.response.id}`, { sid })).status).toBe(204);
     const badShow = await run(home, ['inventory', 'show', '--type', 'oracle']);
     expect(badShow.code).toBe(2);
     expect(badShow.stderr).toContain(`--type must be one of ${served.map((c) => c.type).join(', ')}`);

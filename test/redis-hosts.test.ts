@@ -1,7 +1,8 @@
 /**
  * Redis through the API, on a throwaway redis-server with a password: registration, an
  * inventory with its keyspaces as children, a keyspace emptied between two runs reported as
- * disappeared, readiness findings, and a wrong password failing that server alone.
+ * disappeared, readiness findings, and a wrong password failing that server alone. And one whose
+ * default user has no password, registered with an empty one (which only such types take).
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +33,47 @@ describe('Redis hosts', () => {
     await s?.stop();
     await redis?.stop();
     await other?.stop();
+  });
+
+  it('registers a server that asks for no password with an empty one, tests and inventories it; other types and stored identities still need one', async () => {
+    const open = await startRedis(['--save', '']);
+    let id: string | undefined;
+    try {
+      execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(open.port), '-n', '2', 'SET', 'k', 'v']);
+      const collector = (await s.req('GET', '/api/census/collector/redis', { sid })).json;
+      expect(collector.passwordOptional).toBe(true);
+      expect((await s.req('GET', '/api/census/collector/postgresql', { sid })).json.passwordOptional).toBe(false);
+
+      const reg = await s.req('POST', '/ngp/appserver', {
+        sid, body: { name: 'open-cache', hostAddress: '127.0.0.1', portNumber: open.port, applicationType: 'redis', username: 'default', password: '', addToCatJob: false },
+      });
+      expect(reg.status, reg.text).toBe(201);
+      id = reg.json.response.id as string;
+      const test = await s.req('POST', `/api/appserver/${id}?action=test`, { sid, body: {} });
+      expect(test.status, test.text).toBe(200);
+      const checks = test.json.configGroups.flatMap((g: { tests: { name: string; status: string }[] }) => g.tests);
+      expect(checks.find((c: { name: string }) => c.name === 'login')).toMatchObject({ status: 'SUCCESS' });
+
+      const run = await runJob(s, sid);
+      expect(run.status).toBe('COMPLETED');
+      const instances = (await s.req('GET', '/api/application/redis/instance', { sid })).json.instances as { port: number; links: { databases: { href: string } } }[];
+      const mine = instances.find((i) => i.port === open.port)!;
+      const keyspaces = (await s.req('GET', mine.links.databases.href, { sid })).json.databases as { name: string }[];
+      expect(keyspaces.map((k) => k.name)).toEqual(['db2']);
+
+      // PostgreSQL's servers ask for a password: an empty one is refused before anything is stored.
+      const pg = await s.req('POST', '/ngp/appserver', {
+        sid, body: { name: 'no-pw-pg', hostAddress: '127.0.0.1', applicationType: 'postgresql', username: 'postgres', password: '' },
+      });
+      expect(pg.status).toBe(400);
+      expect(pg.json.description).toContain('"password" is required');
+      // A stored identity is not tied to a type: it always has a password.
+      expect((await s.req('POST', '/api/identity/user', { sid, body: { username: 'default', password: '' } })).status).toBe(400);
+    } finally {
+      // The next test inventories every registered server and expects each to answer.
+      if (id) expect((await s.req('DELETE', `/api/appserver/${id}`, { sid })).status).toBe(204);
+      await open.stop();
+    }
   });
 
   it('inventories keyspaces, reports an emptied one as disappeared, and fails a wrong password alone', async () => {

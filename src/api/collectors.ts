@@ -44,6 +44,7 @@ export function collectorWire(base: string, c: CollectorInfo): CollectorWire {
     defaultPort: c.defaultPort,
     childTypes: [...c.childTypes],
     identityKinds: [...c.identityKinds],
+    passwordOptional: c.passwordOptional ?? false,
     tls: c.tls,
     defaultTls: c.tls ? c.defaultTls ?? 'disable' : null,
     defaultUri: c.defaultUri ?? null,

@@ -31,6 +31,12 @@ export interface CollectorInfo {
   childTypes: readonly string[];
   /** Identity kinds it accepts, in order of preference. */
   identityKinds: readonly IdentityKind[];
+  /**
+   * Its servers may ask for no password (Redis's default user without `requirepass`): a
+   * registration with its credentials inline may then give an empty one. Absent: a password is
+   * required, as it is for every stored identity.
+   */
+  passwordOptional?: boolean;
   /** Whether the per-server `tls` mode (disable, require, verify) applies. */
   tls: boolean;
   /** The `tls` mode of a registration that names none (absent: "disable"); one that speaks only TLS says "verify". */

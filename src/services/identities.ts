@@ -26,13 +26,17 @@ export interface IdentityInput {
 
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
-/** Checks and seals a new identity without saving it. */
-export function identityDraft(ctx: ServiceContext, input: IdentityInput, kind: IdentityKind): Omit<Identity, 'id'> {
+/**
+ * Checks and seals a new identity without saving it. `emptyPassword`: an empty password is a
+ * login with none, for a server that asks for none (a registration to a type whose collector says
+ * `passwordOptional`); elsewhere an empty password is far more likely a mistake than a choice.
+ */
+export function identityDraft(ctx: ServiceContext, input: IdentityInput, kind: IdentityKind, emptyPassword = false): Omit<Identity, 'id'> {
   if (!input.username) throw invalid('"username" is required.');
   let sealed: string;
   if (kind === 'password') {
     const { password } = input;
-    if (typeof password !== 'string' || password === '') throw invalid('"password" is required and must be a string.');
+    if (typeof password !== 'string' || (password === '' && !emptyPassword)) throw invalid('"password" is required and must be a string.');
     if (password.length > 1024) throw invalid('"password" is longer than 1024 characters.');
     sealed = ctx.secrets.seal(password);
   } else {

@@ -141,6 +141,17 @@ describe('web UI in Chromium', () => {
     await page.getByText('No MySQL/MariaDB servers are registered.').waitFor();
     await page.getByRole('button', { name: 'Register server' }).click();
     expect(await page.locator('form.register-form').getByLabel('Port').inputValue()).toBe('3306');
+    // Redis's default user may have no password: the form lets it be empty (the collector's passwordOptional).
+    await nav.getByRole('link', { name: 'Redis' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Redis' }).waitFor();
+    await page.getByRole('button', { name: 'Register server' }).click();
+    const redisForm = page.locator('form.register-form');
+    expect(await redisForm.getByLabel('Port').inputValue()).toBe('6379');
+    await redisForm.getByLabel('Password (optional)').waitFor();
+    await redisForm.getByRole('button', { name: 'Register' }).click();
+    await redisForm.getByText('Enter the user name Census logs in with.').waitFor();
+    expect(await redisForm.getByText('Enter the password.').count()).toBe(0);
+    await redisForm.getByText('Leave it empty if the server asks for none.').waitFor();
     await nav.getByRole('link', { name: 'File Systems' }).click();
     await page.getByRole('heading', { level: 1, name: 'File Systems' }).waitFor();
     await page.getByRole('button', { name: 'Register server' }).click();

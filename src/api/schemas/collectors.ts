@@ -14,6 +14,7 @@ export const Collector = object({
   defaultPort: orNull(integer('The port a registration without one uses.')),
   childTypes: arrayOf(str(), 'What an instance holds: `database`, `filesystem`, `keyspace`, …'),
   identityKinds: arrayOf(Type.Unsafe<(typeof IDENTITY_KINDS)[number]>(oneOf(IDENTITY_KINDS)), 'How it may log in, in order of preference: `password` (an identity/user) or `key` (an identity/key, `useKeyAuthentication`).'),
+  passwordOptional: boolean('Whether its servers may ask for no password (Redis\'s default user without `requirepass`): a registration with inline credentials may then give `"password": ""`. A stored identity always has one.'),
   tls: boolean('Whether a server\'s `tls` mode (disable, require, verify) applies.'),
   defaultTls: orNull(Type.Unsafe<(typeof TLS_MODES)[number]>(oneOf(TLS_MODES, 'The `tls` mode of a registration that names none; null where `tls` does not apply.'))),
   defaultUri: orNull(str('The connection URI used on the host when a registration gives none (libvirt: `qemu:///system`); null: it takes no `uri`.')),

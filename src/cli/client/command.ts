@@ -104,10 +104,20 @@ export interface Secret {
   passphrase?: string;
 }
 
-/** Exactly one of `--password P`, `--password-stdin`, `--key FILE` (with `--passphrase`). */
-export async function secretOptions(ctx: Ctx): Promise<Secret> {
-  const given = ['password', 'password-stdin', 'key'].filter((n) => ctx.values[n] !== undefined && ctx.values[n] !== false);
-  if (given.length !== 1) throw new UsageError('give exactly one of --password P, --password-stdin or --key FILE', ctx.usage);
+/**
+ * Exactly one of `--password P`, `--password-stdin`, `--key FILE` (with `--passphrase`), or
+ * `--no-password` where the command takes it (`noPassword`: the server's type lets a login have none).
+ */
+export async function secretOptions(ctx: Ctx, noPassword?: { allowed: boolean; type: string }): Promise<Secret> {
+  const names = ['password', 'password-stdin', 'key', ...(noPassword ? ['no-password'] : [])];
+  const given = names.filter((n) => ctx.values[n] !== undefined && ctx.values[n] !== false);
+  if (given.length !== 1) {
+    throw new UsageError(`give exactly one of --password P, --password-stdin${noPassword ? ', --key FILE or --no-password' : ' or --key FILE'}`, ctx.usage);
+  }
+  if (given[0] === 'no-password') {
+    if (!noPassword!.allowed) throw new UsageError(`a ${noPassword!.type} server needs a password: give --password P or --password-stdin`, ctx.usage);
+    return { kind: 'password', password: '' };
+  }
   const passphrase = str(ctx, 'passphrase');
   if (passphrase !== undefined && given[0] !== 'key') throw new UsageError('--passphrase goes with --key', ctx.usage);
   if (given[0] === 'key') {

@@ -34,6 +34,7 @@ export const redisCollector: Collector = {
     defaultPort: DEFAULT_PORT,
     childTypes: ['keyspace'],
     identityKinds: ['password'],
+    passwordOptional: true,
     tls: true,
     checks: CHECKS,
   },

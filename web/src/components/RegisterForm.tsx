@@ -34,7 +34,7 @@ export function RegisterForm({ app, onRegistered, onCancel }: { app: AppType; on
     if (!port.trim()) e.port = 'Enter the port.';
     else if (!/^\d+$/.test(port.trim()) || !Number.isInteger(p) || p < 1 || p > 65535) e.port = 'The port is a whole number from 1 to 65535.';
     if (!username.trim()) e.username = 'Enter the user name Census logs in with.';
-    if (auth === 'password' && !password) e.password = 'Enter the password.';
+    if (auth === 'password' && !password && !app.passwordOptional) e.password = 'Enter the password.';
     if (auth === 'key') {
       if (!privatekey.trim()) e.privatekey = 'Paste the SSH private key.';
       else if (!/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(privatekey)) e.privatekey = 'This does not look like a private key (it starts with "-----BEGIN … PRIVATE KEY-----").';
@@ -127,7 +127,9 @@ export function RegisterForm({ app, onRegistered, onCancel }: { app: AppType; on
       <div className="form-grid">
         {field('username', app.ssh ? 'SSH user' : 'User name', <input {...aria('username')} value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="off" spellCheck={false} required />)}
         {auth === 'password' ? (
-          field('password', app.ssh ? 'SSH password' : 'Password', <input {...aria('password')} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" required />)
+          app.passwordOptional
+            ? field('password', 'Password (optional)', <input {...aria('password', true)} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />, 'Leave it empty if the server asks for none.')
+            : field('password', app.ssh ? 'SSH password' : 'Password', <input {...aria('password')} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" required />)
         ) : (
           <>
             <div className="field">

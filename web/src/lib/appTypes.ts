@@ -41,6 +41,8 @@ export interface AppType {
   defaultAuth: 'password' | 'key';
   /** The logins it accepts (a password, an SSH key), in order of preference. */
   identityKinds: readonly ('password' | 'key')[];
+  /** Its servers may ask for no password: the form then lets it be empty. */
+  passwordOptional: boolean;
   /** Whether a server's TLS mode applies, and the mode a registration gets when it names none (null where it does not apply). */
   tls: boolean;
   defaultTls: 'disable' | 'require' | 'verify' | null;
@@ -79,6 +81,7 @@ export function appTypeOf(c: Collector, aloneInGroup: boolean): AppType {
     ssh,
     defaultAuth: c.identityKinds[0] ?? 'password',
     identityKinds: c.identityKinds,
+    passwordOptional: c.passwordOptional,
     tls: c.tls,
     defaultTls: c.tls ? c.defaultTls ?? 'disable' : null,
     defaultUri: c.defaultUri,

@@ -17,7 +17,7 @@ export const appserverTypes: Command = {
     ctx.print(table(
       ['type', 'name', 'group', { title: 'port', align: 'right' }, 'login', 'tls', 'holds'],
       list.map((c: Json) => [
-        c.type, c.displayName, c.group, c.defaultPort ?? '-', (c.identityKinds ?? []).map((k: string) => (k === 'key' ? 'ssh key' : k)).join(', '),
+        c.type, c.displayName, c.group, c.defaultPort ?? '-', (c.identityKinds ?? []).map((k: string) => (k === 'key' ? 'ssh key' : k === 'password' && c.passwordOptional ? 'password or none' : k)).join(', '),
         c.tls ? 'yes' : 'no', (c.childTypes ?? []).join(', '),
       ]),
     ));
@@ -46,7 +46,7 @@ export const appserverList: Command = {
 
 export const appserverAdd: Command = {
   words: ['appserver', 'add'],
-  synopsis: '--name N --host H [--port P] --type TYPE --user U (--password P | --password-stdin | --key FILE [--passphrase P]) [--tls disable|require|verify] [--no-inventory]',
+  synopsis: '--name N --host H [--port P] --type TYPE --user U (--password P | --password-stdin | --key FILE [--passphrase P] | --no-password) [--tls disable|require|verify] [--no-inventory]',
   summary: 'register an application server (POST /ngp/appserver) and inventory it',
   help: `  --name N          the name Census shows
   --host H          host name or IP address
@@ -55,6 +55,8 @@ export const appserverAdd: Command = {
                     lists them, with their default ports and the logins they take
   --user U          the login Census uses on that server (a database user, or the SSH user)
   --password P      its password; --password-stdin reads it from standard input instead
+  --no-password     the server asks for none (types that allow it, e.g. redis whose default
+                    user has no password: --user default --no-password)
   --key FILE        an SSH private key, for types that log in over SSH; --passphrase if the key has one
   --tls MODE        for types with TLS: disable (default), require (any certificate) or verify
   --no-inventory    only register; do not start the Application Server Inventory for it
@@ -63,7 +65,7 @@ Here --user and --password are the server's credentials; the login to Census the
 from CENSUS_USER/CENSUS_PASSWORD, the config file or the session saved by census login.`,
   options: {
     name: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, type: { type: 'string' },
-    tls: { type: 'string' }, 'no-inventory': { type: 'boolean' }, ...SECRET_OPTIONS,
+    tls: { type: 'string' }, 'no-inventory': { type: 'boolean' }, 'no-password': { type: 'boolean' }, ...SECRET_OPTIONS,
   },
   ownCredentials: true,
   async run(ctx) {
@@ -81,7 +83,7 @@ from CENSUS_USER/CENSUS_PASSWORD, the config file or the session saved by census
     if (!(collector.identityKinds ?? []).includes(kind)) {
       throw new UsageError(kind === 'key' ? `${type} does not log in with an SSH key: give --password` : `${type} logs in with an SSH key: give --key FILE`, ctx.usage);
     }
-    const secret = await secretOptions(ctx);
+    const secret = await secretOptions(ctx, { allowed: collector.passwordOptional === true, type });
     const body: Record<string, unknown> = {
       name, hostAddress: host, applicationType: type, username: user,
       ...(port !== undefined ? { portNumber: port } : {}),
