@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from './support/redis-server.ts';
-import { runInventory as runJob, startTestServer, type TestServer } from './support/server.ts';
+import { runInventory as runJob, startTestServer, waitFor, type TestServer } from './support/server.ts';
 
 const password = `Redis-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -61,12 +61,27 @@ describe('Redis hosts', () => {
       const keyspaces = (await s.req('GET', mine.links.databases.href, { sid })).json.databases as { name: string }[];
       expect(keyspaces.map((k) => k.name)).toEqual(['db2']);
 
+      // A CSV leaves an empty cell out: for such a type, no password is none too.
+      expect((await s.req('DELETE', `/api/appserver/${id}`, { sid })).status).toBe(204);
+      id = undefined;
+      const csv = ['name,hostAddress,portNumber,applicationType,username,password', `open-csv,127.0.0.1,${open.port},redis,default,`].join('\n');
+      const bulk = await s.req('POST', '/api/appserver?action=bulk', { sid, raw: csv, headers: { 'Content-Type': 'text/csv' } });
+      expect(bulk.status, bulk.text).toBe(201);
+      id = bulk.json.appservers[0].id as string;
+      const session = await waitFor(async () => {
+        const x = await s.req('GET', `/api/endeavour/jobsession/${bulk.json.sessionId}`, { sid });
+        return x.json.status === 'RUNNING' ? undefined : x.json;
+      }, 'the CSV session to end');
+      expect(session.status).toBe('COMPLETED');
+
       // PostgreSQL's servers ask for a password: an empty one is refused before anything is stored.
       const pg = await s.req('POST', '/ngp/appserver', {
         sid, body: { name: 'no-pw-pg', hostAddress: '127.0.0.1', applicationType: 'postgresql', username: 'postgres', password: '' },
       });
       expect(pg.status).toBe(400);
       expect(pg.json.description).toContain('"password" is required');
+      const pgWithout = await s.req('POST', '/ngp/appserver', { sid, body: { name: 'no-pw-pg', hostAddress: '127.0.0.1', applicationType: 'postgresql', username: 'postgres' } });
+      expect(pgWithout.status).toBe(400);
       // A stored identity is not tied to a type: it always has a password.
       expect((await s.req('POST', '/api/identity/user', { sid, body: { username: 'default', password: '' } })).status).toBe(400);
     } finally {

@@ -27,15 +27,16 @@ export interface IdentityInput {
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
 /**
- * Checks and seals a new identity without saving it. `emptyPassword`: an empty password is a
- * login with none, for a server that asks for none (a registration to a type whose collector says
- * `passwordOptional`); elsewhere an empty password is far more likely a mistake than a choice.
+ * Checks and seals a new identity without saving it. `emptyPassword`: an empty or absent password
+ * is a login with none, for a server that asks for none (a registration to a type whose collector
+ * says `passwordOptional`; a CSV leaves an empty cell out); elsewhere an empty password is far more
+ * likely a mistake than a choice.
  */
 export function identityDraft(ctx: ServiceContext, input: IdentityInput, kind: IdentityKind, emptyPassword = false): Omit<Identity, 'id'> {
   if (!input.username) throw invalid('"username" is required.');
   let sealed: string;
   if (kind === 'password') {
-    const { password } = input;
+    const password = input.password ?? (emptyPassword ? '' : undefined);
     if (typeof password !== 'string' || (password === '' && !emptyPassword)) throw invalid('"password" is required and must be a string.');
     if (password.length > 1024) throw invalid('"password" is longer than 1024 characters.');
     sealed = ctx.secrets.seal(password);
