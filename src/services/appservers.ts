@@ -155,7 +155,7 @@ export function appServerService(ctx: ServiceContext, jobs: JobService, kind: Se
       },
       identity: 'identityId' in input.credentials
         ? { id: input.credentials.identityId }
-        : { draft: identityDraft(ctx, input.credentials.inline, useKey ? 'key' : 'password', !useKey && collector.passwordOptional === true) },
+        : { draft: identityDraft(ctx, input.credentials.inline, useKey ? 'key' : 'password', collector.passwordOptional === true) },
     };
   }
 

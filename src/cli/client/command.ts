@@ -109,10 +109,12 @@ export interface Secret {
  * `--no-password` where the command takes it (`noPassword`: the server's type lets a login have none).
  */
 export async function secretOptions(ctx: Ctx, noPassword?: { allowed: boolean; type: string }): Promise<Secret> {
-  const names = ['password', 'password-stdin', 'key', ...(noPassword ? ['no-password'] : [])];
+  const spelled: Record<string, string> = { password: '--password P', 'password-stdin': '--password-stdin', key: '--key FILE', ...(noPassword ? { 'no-password': '--no-password' } : {}) };
+  const names = Object.keys(spelled);
   const given = names.filter((n) => ctx.values[n] !== undefined && ctx.values[n] !== false);
   if (given.length !== 1) {
-    throw new UsageError(`give exactly one of --password P, --password-stdin${noPassword ? ', --key FILE or --no-password' : ' or --key FILE'}`, ctx.usage);
+    const all = Object.values(spelled);
+    throw new UsageError(`give exactly one of ${all.slice(0, -1).join(', ')} or ${all.at(-1)}`, ctx.usage);
   }
   if (given[0] === 'no-password') {
     if (!noPassword!.allowed) throw new UsageError(`a ${noPassword!.type} server needs a password: give --password P or --password-stdin`, ctx.usage);

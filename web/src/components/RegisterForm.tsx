@@ -127,9 +127,12 @@ export function RegisterForm({ app, onRegistered, onCancel }: { app: AppType; on
       <div className="form-grid">
         {field('username', app.ssh ? 'SSH user' : 'User name', <input {...aria('username')} value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="off" spellCheck={false} required />)}
         {auth === 'password' ? (
-          app.passwordOptional
-            ? field('password', 'Password (optional)', <input {...aria('password', true)} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />, 'Leave it empty if the server asks for none.')
-            : field('password', app.ssh ? 'SSH password' : 'Password', <input {...aria('password')} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" required />)
+          field(
+            'password',
+            app.passwordOptional ? 'Password (optional)' : app.ssh ? 'SSH password' : 'Password',
+            <input {...aria('password', app.passwordOptional)} type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" required={!app.passwordOptional} />,
+            app.passwordOptional ? 'Leave it empty if the server asks for none.' : undefined,
+          )
         ) : (
           <>
             <div className="field">
