@@ -140,6 +140,25 @@ describe.each(DIALECTS)('engine on %s', (_name, open) => {
     expect((await logsOf(t.store, session.id)).some((l) => l.messageId === 'CNSJ0004' && l.message.includes('tester'))).toBe(true);
   });
 
+  it('cancels the pending tasks of a session at once, each with its task event', async () => {
+    t = await open();
+    hang = await silentListener();
+    // One task at a time: the first hangs RUNNING, the other three wait PENDING.
+    const engine = await started(t.store, systemClock, { taskTimeoutMs: 60_000, queue: new InProcessQueue(1) });
+    for (const name of ['h1', 'h2', 'h3', 'h4']) await addServer(t.store, name, hang.port);
+    const { session } = await engine.startJob(INVENTORY_JOB_ID, { by: 'test', trigger: 'manual' });
+    await expect.poll(async () => (await t.store.tasks.bySession(session.id)).map((x) => x.status).sort().join(), { timeout: 5000 }).toBe('PENDING,PENDING,PENDING,RUNNING');
+    const seq = await t.store.events.latest();
+    await engine.cancelSession(session.id, 'tester');
+    const done = await engine.waitForSession(session.id, 10_000);
+    expect(done.status).toBe('CANCELLED');
+    const tasks = await t.store.tasks.bySession(session.id);
+    expect(tasks.map((x) => [x.status, x.errorCode])).toEqual(tasks.map(() => ['CANCELLED', 'CANCELLED']));
+    const cancelledEvents = (await t.store.events.after(seq, { sessionId: session.id, types: ['task.updated'] }))
+      .map((ev) => ev.data as { taskId: string; status: string }).filter((d) => d.status === 'CANCELLED');
+    expect(cancelledEvents.map((d) => d.taskId).sort()).toEqual(tasks.map((x) => String(x.id)).sort());
+  });
+
   it('resumes at start-up a session that a stopped process left running, running only unfinished tasks', async () => {
     t = await open();
     hang = await silentListener();

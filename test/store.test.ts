@@ -161,6 +161,23 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     expect(await t.store.appservers.withIdentity(without.id + 100)).toBeUndefined();
   });
 
+  it("moves a session's tasks in one status at once, leaving the rest and other sessions' alone", async () => {
+    t = await open();
+    let server = 0;
+    const task = (sessionId: number, name: string, status: 'PENDING' | 'RUNNING' | 'COMPLETED') => ({
+      sessionId, name, targetKind: 'appserver', targetId: String(++server), payload: null, status, start: null, end: null, attempts: 0, errorCode: null, message: null, owner: null, leaseExpires: null, queuedAt: null,
+    });
+    const a = await t.store.sessions.insert(session(1_700_000_000_000, { status: 'RUNNING' }));
+    const b = await t.store.sessions.insert(session(1_700_000_000_100, { status: 'RUNNING' }));
+    await t.store.tasks.insertMany([task(a.id, 'p1', 'PENDING'), task(a.id, 'r1', 'RUNNING'), task(a.id, 'p2', 'PENDING'), task(a.id, 'c1', 'COMPLETED'), task(b.id, 'p3', 'PENDING')]);
+    const moved = await t.store.tasks.transitionSession(a.id, ['PENDING'], { status: 'CANCELLED', end: 9, errorCode: 'CANCELLED' });
+    expect(moved.map((x) => [x.name, x.status, x.end, x.errorCode])).toEqual([['p1', 'CANCELLED', 9, 'CANCELLED'], ['p2', 'CANCELLED', 9, 'CANCELLED']]);
+    expect((await t.store.tasks.bySession(a.id)).map((x) => [x.name, x.status])).toEqual([['p1', 'CANCELLED'], ['r1', 'RUNNING'], ['p2', 'CANCELLED'], ['c1', 'COMPLETED']]);
+    expect((await t.store.tasks.bySession(b.id)).map((x) => x.status)).toEqual(['PENDING']);
+    expect(await t.store.tasks.transitionSession(a.id, ['PENDING'], { status: 'CANCELLED' })).toEqual([]);
+    await expect(t.store.tasks.transitionSession(a.id, ['COMPLETED'], { status: 'PENDING' })).rejects.toThrow('cannot move');
+  });
+
   it('rolls a transaction back as a whole', async () => {
     t = await open();
     await expect(

@@ -6,7 +6,7 @@ import { sessionEvent } from '../store/events.ts';
 import type { EngineContext } from './context.ts';
 import { message } from './messages.ts';
 import { finishIfDone } from './session-progress.ts';
-import { moveTask, writeLog } from './session-records.ts';
+import { moveSessionTasks, writeLog } from './session-records.ts';
 
 export async function cancelSession(e: EngineContext, sessionId: number, by: string): Promise<JobSession> {
   const s = await e.store.sessions.get(sessionId);
@@ -16,9 +16,7 @@ export async function cancelSession(e: EngineContext, sessionId: number, by: str
     const lastUpdate = e.clock.now();
     await r.sessions.update(sessionId, { status: 'CANCELLING', cancelRequested: true, lastUpdate });
     await r.events.add(sessionEvent('session.updated', { ...s, status: 'CANCELLING', cancelRequested: true, lastUpdate }));
-    for (const t of await r.tasks.bySession(sessionId)) {
-      await moveTask(r, s, t, ['PENDING'], { status: 'CANCELLED', end: e.clock.now(), errorCode: 'CANCELLED' });
-    }
+    await moveSessionTasks(r, s, ['PENDING'], { status: 'CANCELLED', end: e.clock.now(), errorCode: 'CANCELLED' });
     await writeLog(e, r, s, null, message('WARN', 'CNSJ0004', by));
   });
   e.queue.abortSession(sessionId);

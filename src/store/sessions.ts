@@ -397,6 +397,17 @@ export class TaskRepository {
     const r = await this.db.updateTable('tasks').set(patch).where('id', '=', id).where('status', 'in', from).executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
+
+  /**
+   * Moves every task of a session that is in `from` at once and returns them as they are now: one
+   * statement, where a task at a time made cancelling a 10,000-task session 10,000 round trips.
+   */
+  async transitionSession(sessionId: number, from: TaskStatus[], patch: TaskPatch): Promise<Task[]> {
+    const to = patch.status;
+    if (to && from.some((f) => !canMoveTask(f, to))) throw new Error(`a task cannot move from ${from.join('/')} to ${to}`);
+    const rows = await this.db.updateTable('tasks').set(patch).where('sessionId', '=', sessionId).where('status', 'in', from).returningAll().execute();
+    return rows.map(toTask).sort((a, b) => a.id - b.id);
+  }
 }
 
 export class LogRepository {
