@@ -14,6 +14,7 @@ import { appserverWire } from '../src/api/appserver-wire.ts';
 import { identityWire } from '../src/api/identities.ts';
 import { userWire } from '../src/api/security.ts';
 import { changeWire, logToWire, sessionToWire } from '../src/api/wire.ts';
+import { postgresqlCollector } from '../src/collectors/postgresql/index.ts';
 import { systemClock } from '../src/core/clock.ts';
 import { AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
 import { ADMIN_PASSWORD, startTestServer, waitFor, type Reply, type TestServer } from './support/server.ts';
@@ -230,8 +231,17 @@ describe('OpenAPI description', () => {
     expect(logs.json.logs[0]).toEqual(plain(logToWire(base, (await store.logs.get(logs.json.logs[0].id))!)));
     expect((await get(`/api/appserver/${server.json.id}`)).json).toEqual(plain(appserverWire(base, (await store.appservers.get(Number(server.json.id)))!)));
     expect((await get(`/api/identity/user/${ident.json.id}`)).json).toEqual(plain(identityWire(base, (await store.identities.get(Number(ident.json.id)))!)));
-    expect(instances.json.instances[0]).toEqual(plain(instanceWire(base, (await store.inventory.instance(Number(instanceId)))!)));
-    expect(databases.json.databases[0]).toEqual(plain(databaseWire(base, 'postgresql', (await store.inventory.database(Number(dbId)))!)));
+    const kept = postgresqlCollector.info.keptForNextRun!;
+    const instance = (await store.inventory.instance(Number(instanceId)))!;
+    const database = (await store.inventory.database(Number(dbId)))!;
+    expect(instances.json.instances[0]).toEqual(plain(instanceWire(base, instance, 'database', kept.instance)));
+    expect(databases.json.databases[0]).toEqual(plain(databaseWire(base, 'postgresql', database, kept.child)));
+    // What the collector keeps for its next run is stored, and left out of the answers.
+    expect(instance.properties).toHaveProperty('catalog');
+    expect(database.properties).toHaveProperty('changeSignal');
+    for (const k of kept.instance!) expect(instances.json.instances[0].properties).not.toHaveProperty(k);
+    for (const k of kept.child!) expect(databases.json.databases[0].properties).not.toHaveProperty(k);
+    expect(instances.json.instances[0].properties).toHaveProperty('walLevel');
     const changes = (await get(`/api/endeavour/jobsession/${sessionId}/change`)).json.changes as unknown[];
     expect(changes.length).toBeGreaterThan(0);
     const stored = await store.inventory.listChanges({ where: [], order: [{ column: 'id', direction: 'asc' }], limit: 100_000, offset: 0 }, { sessionId: Number(sessionId) });

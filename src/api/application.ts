@@ -1,6 +1,7 @@
 /** Inventory results through SPP's application endpoints (spec §7.4). */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor } from '../core/actor.ts';
+import type { CollectorInfo } from '../core/collector-info.ts';
 import { INT32_MAX, type FieldMap, type ListQuery, type ListResult } from '../core/query.ts';
 import type { Database, Instance, InventoryChange } from '../core/types.ts';
 import { envelope, readCollectionQuery, toListQuery } from './collection.ts';
@@ -30,8 +31,16 @@ const DATABASE_FIELDS: FieldMap = {
   lastSeen: { column: 'lastSeen', type: 'number' }, missing: { column: 'missing', type: 'boolean' },
 };
 
+/** `properties` without the keys its collector keeps only for its next run (CollectorInfo.keptForNextRun). */
+function shown(properties: Record<string, unknown>, kept: readonly string[] | undefined): Record<string, unknown> {
+  if (!kept?.some((k) => k in properties)) return properties;
+  const out = { ...properties };
+  for (const k of kept) delete out[k];
+  return out;
+}
+
 /** An inventoried instance on the wire (spec §7.4); `children` is where its databases (or file systems) answer. */
-export function instanceWire(base: string, i: Instance, children: ChildSegment = 'database'): InstanceWire {
+export function instanceWire(base: string, i: Instance, children: ChildSegment = 'database', kept?: readonly string[]): InstanceWire {
   const self = `/api/application/${i.applicationType}/instance/${i.id}`;
   return {
     links: {
@@ -51,7 +60,7 @@ export function instanceWire(base: string, i: Instance, children: ChildSegment =
     appserverId: String(i.appserverId),
     storageProfiles: [],
     metadataPath: null,
-    properties: i.properties,
+    properties: shown(i.properties, kept),
     firstSeen: i.firstSeen,
     lastSeen: i.lastSeen,
     missing: i.missing,
@@ -62,7 +71,7 @@ export function instanceWire(base: string, i: Instance, children: ChildSegment =
 }
 
 /** An inventoried database (or file system) on the wire. */
-export const databaseWire = (base: string, type: string, d: Database): DatabaseWire => ({
+export const databaseWire = (base: string, type: string, d: Database, kept?: readonly string[]): DatabaseWire => ({
   links: {
     self: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}/${d.id}`, 'self'),
     up: link(base, `/api/application/${type}/instance/${d.instanceId}/${d.objectType}`, 'up'),
@@ -76,7 +85,7 @@ export const databaseWire = (base: string, type: string, d: Database): DatabaseW
   sizeBytes: d.sizeBytes,
   owner: d.owner,
   encoding: d.encoding,
-  properties: d.properties,
+  properties: shown(d.properties, kept),
   firstSeen: d.firstSeen,
   lastSeen: d.lastSeen,
   missing: d.missing,
@@ -89,6 +98,10 @@ export const databaseWire = (base: string, type: string, d: Database): DatabaseW
 export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { inventory } = ctx.services;
   const typeOf = (req: { params: unknown }) => String((req.params as { type: string }).type).toLowerCase();
+  const infoOf = (type: string): CollectorInfo | undefined => ctx.collectors.find((c) => c.type === type);
+  const instanceOut = (base: string, i: Instance) =>
+    instanceWire(base, i, childSegment(ctx.collectors, i.applicationType), infoOf(i.applicationType)?.keptForNextRun?.instance);
+  const databaseOut = (base: string, type: string, d: Database) => databaseWire(base, type, d, infoOf(type)?.keptForNextRun?.child);
 
   app.get('/api/application/:type/instance', {
     schema: routeSchema({
@@ -100,7 +113,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const q = toListQuery(cq, INSTANCE_FIELDS, [{ property: 'name', direction: 'ASC' }]);
     const page = await inventory.listInstances(await actorOf(ctx, req), q, typeOf(req));
     const base = baseUrl(req);
-    return envelope(req, 'instances', page.items.map((i) => instanceWire(base, i, childSegment(ctx.collectors, i.applicationType))), page.total, cq.paging);
+    return envelope(req, 'instances', page.items.map((i) => instanceOut(base, i)), page.total, cq.paging);
   });
 
   const instanceOr404 = (req: FastifyRequest, actor: Actor) => inventory.instance(actor, typeOf(req), idParam(req));
@@ -109,7 +122,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: routeSchema({ tag: TAGS.inventory, permission: 'application.view', summary: 'Get an instance', params: pathParams(INSTANCE), ok: { 200: 'Instance' }, errors: [400, 404] }),
   }, async (req) => {
     const i = await instanceOr404(req, await actorOf(ctx, req));
-    return instanceWire(baseUrl(req), i, childSegment(ctx.collectors, i.applicationType));
+    return instanceOut(baseUrl(req), i);
   });
 
   // File-system hosts list their file systems; the same records answer under both names.
@@ -130,7 +143,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const cq = readCollectionQuery(req);
       const page = await inventory.listDatabases(actor, i, toListQuery(cq, DATABASE_FIELDS, [{ property: 'name', direction: 'ASC' }]));
       const base = baseUrl(req);
-      return envelope(req, key, page.items.map((d) => databaseWire(base, i.applicationType, d)), page.total, cq.paging);
+      return envelope(req, key, page.items.map((d) => databaseOut(base, i.applicationType, d)), page.total, cq.paging);
     });
 
     app.get(`/api/application/:type/instance/:id/${segment}/:dbId`, {
@@ -138,7 +151,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: ApiContext): void {
         tag: TAGS.inventory, permission: 'application.view', summary: `Get a ${what}`, params: pathParams({ ...INSTANCE, dbId: `${what === 'database' ? 'Database' : 'File system'} id.` }),
         ok: { 200: 'Database' }, errors: [400, 404],
       }),
-    }, async (req) => databaseWire(baseUrl(req), typeOf(req), await databaseOr404(req, await actorOf(ctx, req))));
+    }, async (req) => databaseOut(baseUrl(req), typeOf(req), await databaseOr404(req, await actorOf(ctx, req))));
 
     app.get(`/api/application/:type/instance/:id/${segment}/:dbId/history`, {
       schema: routeSchema({

@@ -37,6 +37,12 @@ export interface CollectorInfo {
    * required, as it is for every stored identity.
    */
   passwordOptional?: boolean;
+  /**
+   * Properties it stores only for its own next run (a change signal, a catalog it may carry over;
+   * docs/inventory.md), by the instance's and by its children's: the API leaves them out of its
+   * answers, where they would be bookkeeping that no one reads (and most of an instance's bytes).
+   */
+  keptForNextRun?: { instance?: readonly string[]; child?: readonly string[] };
   /** Whether the per-server `tls` mode (disable, require, verify) applies. */
   tls: boolean;
   /** The `tls` mode of a registration that names none (absent: "disable"); one that speaks only TLS says "verify". */

@@ -21,6 +21,7 @@ const postgresqlInfo: CollectorInfo = {
   childTypes: ['database'],
   identityKinds: ['password'],
   tls: true,
+  keptForNextRun: { instance: ['catalog', 'quietXid'], child: ['changeSignal'] },
   checks: Object.entries(PG_CHECKS).map(([name, description]) => ({ name, description })),
 };
 
