@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DIALECTS, sqliteStore, type TestStore } from './support/stores.ts';
 import { parseFilter, parseSort, toConditions, toOrder, type FieldMap } from '../src/core/query.ts';
 import type { JobSession } from '../src/core/types.ts';
+import { fixedQuery, rowInserts } from '../src/store/rows.ts';
 
 const sessionFields: FieldMap = {
   id: { column: 'id', type: 'number' },
@@ -218,5 +219,18 @@ describe('the jobs cache generation on SQLite', () => {
     expect(gen()).toBe(before);
     await store.sessions.update(s.id, { percent: 50, lastUpdate: 2 });
     expect(gen()).toBeGreaterThan(before);
+  });
+
+  it('refuses a statement compiled once (which the count does not see) that writes jobs or sessions', async () => {
+    t = await sqliteStore();
+    const db = t.store.db;
+    const touch = fixedQuery((d, id: number) => d.updateTable('jobSessions').set({ percent: 1 }).where('id', '=', id));
+    expect(() => touch(db, 1)).toThrow(/may not write the jobs scope/);
+    const rename = fixedQuery((d, id: number) => d.updateTable('jobs').set({ name: 'x' }).where('id', '=', id));
+    expect(() => rename(db, 1)).toThrow(/may not write the jobs scope/);
+    expect(() => rowInserts('jobSessions', ['id'], (id: number) => [id])(db, [1])).toThrow(/may not write the jobs scope/);
+    // A write elsewhere compiles (the tasks' claim and finish are such).
+    const seen = fixedQuery((d, id: number) => d.updateTable('tasks').set({ queuedAt: 1 }).where('id', '=', id));
+    expect(seen(db, 1).sql).toMatch(/^update "tasks"/i);
   });
 });

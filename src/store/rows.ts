@@ -1,6 +1,7 @@
 /** Row ↔ record conversions shared by the repositories. */
 import { CompiledQuery, PostgresAdapter, sql, type Compilable, type Insertable, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
+import { mayMoveJobs } from './db.ts';
 import type { Dialect } from './migrations.ts';
 import type { DB } from './schema.ts';
 import { orderSql, whereAll } from './where.ts';
@@ -47,7 +48,8 @@ export const dialectOf = (db: Db): Dialect => (db.getExecutor().adapter instance
  * the hot queries were a tenth of a worker's CPU. `build` gets stand-ins for the arguments, and
  * each must reach the query as one parameter, as it is: no IN list of it, no JSON of it, no
  * arithmetic on it (compiling checks that each stand-in is one parameter). A write run through
- * it is not seen by the WriteCounter (store/db.ts), so only tables outside the 'jobs' scope.
+ * it is not seen by the WriteCounter (store/db.ts), so only tables outside the 'jobs' scope
+ * (compiling refuses any other).
  */
 export function fixedQuery<A extends unknown[], R>(build: (db: Db, ...args: A) => Compilable<R>): (db: Db, ...args: A) => CompiledQuery<R> {
   const byKind = new Map<Dialect, { sql: string; slots: ({ arg: number } | { value: unknown })[] }>();
@@ -61,6 +63,7 @@ export function fixedQuery<A extends unknown[], R>(build: (db: Db, ...args: A) =
       const slots = q.parameters.map((p) => (typeof p === 'string' && stand.includes(p) ? { arg: stand.indexOf(p) } : { value: p }));
       const used = slots.flatMap((s) => ('arg' in s ? [s.arg] : []));
       if (used.length !== args.length || new Set(used).size !== args.length) throw new Error(`a fixed query must use each of its ${args.length} arguments once as a parameter: ${q.sql}`);
+      if (mayMoveJobs(q.query)) throw new Error(`a fixed query runs past the WriteCounter, so it may not write the jobs scope's tables: ${q.sql}`);
       byKind.set(kind, (fixed = { sql: q.sql, slots }));
     }
     return CompiledQuery.raw(fixed.sql, fixed.slots.map((s) => ('arg' in s ? args[s.arg] : s.value))) as CompiledQuery<R>;
@@ -76,7 +79,7 @@ const INSERT_SLICE = 200;
  * values (as fixedQuery does for one row): building every batch with Kysely was a few per cent of
  * a warm inventory's CPU (bench/inventory's profile). `values` gives one row's values in
  * `columns`' order. Like fixedQuery, the statements bypass the WriteCounter: only for tables
- * outside the 'jobs' scope.
+ * outside the 'jobs' scope (it refuses any other).
  */
 export function rowInserts<T extends keyof DB & string, R>(
   table: T,
@@ -93,7 +96,9 @@ export function rowInserts<T extends keyof DB & string, R>(
       if (text === undefined) {
         const placeholder = Object.fromEntries(columns.map((c) => [c, null])) as Insertable<DB[T]>;
         // Kysely numbers the parameters row by row, each row's in the columns' order: as `values` gives them.
-        text = db.insertInto(table).values(slice.map(() => placeholder) as never).compile().sql;
+        const q = db.insertInto(table).values(slice.map(() => placeholder) as never).compile();
+        if (mayMoveJobs(q.query)) throw new Error(`rowInserts runs past the WriteCounter, so it may not write the jobs scope's tables: ${table}`);
+        text = q.sql;
         texts.set(key, text);
       }
       // A value left undefined goes as NULL: better-sqlite3 would refuse to bind it.
