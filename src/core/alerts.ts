@@ -87,5 +87,3 @@ export const DEFAULT_ALERT_SETTINGS: AlertSettings = {
   missedGraceMs: 5 * 60_000,
   watch: { databaseRemoved: true, versionChanged: true, findings: false },
 };
-
-export const isOpen = (s: AlertStatus): boolean => s !== 'CLEARED';
