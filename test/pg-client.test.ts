@@ -2,11 +2,12 @@
  * The store's pg client (src/store/pg-client.ts) sends a transaction's BEGIN with its first
  * statement and lets a string commit the transaction: seen from the server, a transaction opens
  * only when its first statement arrives, ends with the string that commits it, and rolls back as
- * a whole whichever way its first statement was sent.
+ * a whole whichever way its first statement was sent. The statements marked to be prepared are
+ * prepared once on the connection, and prepared again when their table changed shape.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENDS_TRANSACTION, StoreClient } from '../src/store/pg-client.ts';
+import { ENDS_TRANSACTION, prepareOnEachConnection, StoreClient } from '../src/store/pg-client.ts';
 import { PG_URL } from './support/stores.ts';
 
 const table = `census_pgclient_${process.pid}`;
@@ -78,5 +79,31 @@ describe("the store's pg client", () => {
     await client.query('rollback', []);
     expect(await state()).toBe('idle');
     expect(await values()).toEqual(['a', "it's"]);
+  });
+
+  it('prepares a marked statement once on the connection, and again when its table changed shape', async () => {
+    const text = `SELECT * FROM ${table} WHERE v = $1`;
+    prepareOnEachConnection(text);
+    const prepared = async (): Promise<string[]> => (await client.query('SELECT statement FROM pg_prepared_statements', [])).rows.map((r: { statement: string }) => r.statement);
+    expect((await client.query(text, ['a'])).rows).toEqual([{ v: 'a' }]);
+    expect((await client.query(text, ['a'])).rows).toEqual([{ v: 'a' }]);
+    expect((await prepared()).filter((t) => t === text)).toHaveLength(1);
+    // Unmarked statements stay unnamed.
+    await client.query(`SELECT v FROM ${table} WHERE v <> $1`, ['x']);
+    expect(await prepared()).toEqual([text]);
+
+    // A newer Census adds a column: the prepared SELECT * would fail ("cached plan must not
+    // change result type"); outside a transaction it is prepared again and answers.
+    await watcher.query(`ALTER TABLE ${table} ADD COLUMN w text`);
+    expect((await client.query(text, ['a'])).rows).toEqual([{ v: 'a', w: null }]);
+    expect((await client.query(text, ['a'])).rows).toEqual([{ v: 'a', w: null }]);
+    // Inside one the error stands (the transaction is aborted), and the next call prepares again.
+    await watcher.query(`ALTER TABLE ${table} ADD COLUMN x text`);
+    await client.query('begin', []);
+    await client.query(`SELECT 1 WHERE $1::text IS NOT NULL`, ['open']);
+    await expect(client.query(text, ['a'])).rejects.toThrow(/cached plan must not change result type/);
+    await client.query('rollback', []);
+    expect((await client.query(text, ['a'])).rows).toEqual([{ v: 'a', w: null, x: null }]);
+    expect((await prepared()).filter((t) => t === text)).toHaveLength(3);
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DIALECTS, sqliteStore, type TestStore } from './support/stores.ts';
+import { createPgSchema, DIALECTS, PG_URL, sqliteStore, type TestStore } from './support/stores.ts';
+import { Store } from '../src/store/index.ts';
 import { parseFilter, parseSort, toConditions, toOrder, type FieldMap } from '../src/core/query.ts';
 import type { JobSession } from '../src/core/types.ts';
 import { fixedQuery, rowInserts } from '../src/store/rows.ts';
@@ -232,5 +233,24 @@ describe('the jobs cache generation on SQLite', () => {
     // A write elsewhere compiles (the tasks' claim and finish are such).
     const seen = fixedQuery((d, id: number) => d.updateTable('tasks').set({ queuedAt: 1 }).where('id', '=', id));
     expect(seen(db, 1).sql).toMatch(/^update "tasks"/i);
+  });
+});
+
+describe('the fixed queries on PostgreSQL', () => {
+  it('are prepared once on each connection, then only bound and run', async () => {
+    const { schema, drop } = await createPgSchema();
+    const store = await Store.open({ url: PG_URL, schema, poolSize: 1 });
+    try {
+      const s = await store.sessions.insert(session(1_700_000_000_000, { status: 'RUNNING' }));
+      const [task] = await store.tasks.insertMany([{ sessionId: s.id, name: 'db1', targetKind: 'appserver', targetId: '42', payload: null, status: 'PENDING', start: null, end: null, attempts: 0, errorCode: null, message: null, owner: null, leaseExpires: null, queuedAt: null }]);
+      for (let i = 0; i < 3; i++) expect((await store.tasks.withSession(task!.id))?.task.id).toBe(task!.id);
+      const { rows } = await store.executeSql('SELECT name, statement FROM pg_prepared_statements', []);
+      const mine = (rows as { name: string; statement: string }[]).filter((r) => r.statement.includes('inner join "job_sessions"'));
+      expect(mine).toHaveLength(1);
+      expect(mine[0]!.name).toMatch(/^census_\d+_0$/);
+    } finally {
+      await store.close();
+      await drop();
+    }
   });
 });

@@ -2,6 +2,7 @@
 import { CompiledQuery, PostgresAdapter, sql, type Compilable, type Insertable, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { mayMoveJobs } from './db.ts';
+import { prepareOnEachConnection } from './pg-client.ts';
 import type { Dialect } from './migrations.ts';
 import type { DB } from './schema.ts';
 import { orderSql, whereAll } from './where.ts';
@@ -64,6 +65,7 @@ export function fixedQuery<A extends unknown[], R>(build: (db: Db, ...args: A) =
       const used = slots.flatMap((s) => ('arg' in s ? [s.arg] : []));
       if (used.length !== args.length || new Set(used).size !== args.length) throw new Error(`a fixed query must use each of its ${args.length} arguments once as a parameter: ${q.sql}`);
       if (mayMoveJobs(q.query)) throw new Error(`a fixed query runs past the WriteCounter, so it may not write the jobs scope's tables: ${q.sql}`);
+      if (kind === 'postgres') prepareOnEachConnection(q.sql);
       byKind.set(kind, (fixed = { sql: q.sql, slots }));
     }
     return CompiledQuery.raw(fixed.sql, fixed.slots.map((s) => ('arg' in s ? args[s.arg] : s.value))) as CompiledQuery<R>;
