@@ -36,6 +36,7 @@ import { startCluster, type AuthCluster } from '../../test/support/pg-auth-clust
 import { Store } from '../../src/store/index.ts';
 import { loadOrCreateKey } from '../../src/store/keyfile.ts';
 import { censusProgram, Children } from '../support/processes.ts';
+import { cpuSeconds, listenerPid, machineBusySeconds, serverCpuSeconds } from '../inventory/server-cpu.ts';
 
 const N = Number(process.env.BENCH_N ?? 120);
 /** Milliseconds added each way between Census and the servers (0: the local server as it is). */
@@ -72,6 +73,36 @@ function call(base: string, method: string, path: string, sid?: string): Promise
   });
 }
 
+/** The processes whose CPU a timed session reports, by what they are. */
+interface Meters { server: number; workers: number[]; proxy: number | null; store: number | null; inventoried: number | null }
+
+/** CPU seconds of each kind of process, and of the whole machine. */
+function cpuNow(m: Meters): Record<string, number | null> {
+  const sum = (pids: number[]): number | null => {
+    let total = 0;
+    for (const pid of pids) {
+      const v = cpuSeconds(pid);
+      if (v === null) return null;
+      total += v;
+    }
+    return total;
+  };
+  const self = process.cpuUsage();
+  return {
+    workers: sum(m.workers), 'API server': cpuSeconds(m.server), store: serverCpuSeconds(m.store), 'inventoried PostgreSQL': serverCpuSeconds(m.inventoried),
+    ...(m.proxy === null ? {} : { 'latency proxy': cpuSeconds(m.proxy) }), bench: (self.user + self.system) / 1e6, machine: machineBusySeconds(),
+  };
+}
+
+/** What each kind of process spent between two readings, and the machine's share of its cores. */
+function cpuLine(a: Record<string, number | null>, b: Record<string, number | null>, seconds: number): string {
+  const d = (k: string) => (a[k] == null || b[k] == null ? null : b[k]! - a[k]!);
+  const parts = Object.keys(a).filter((k) => k !== 'machine').map((k) => `${k} ${d(k)?.toFixed(2) ?? '?'}`);
+  const busy = d('machine');
+  const share = busy === null ? '' : `; the machine ${busy.toFixed(2)} of ${(seconds * availableParallelism()).toFixed(2)} core-s (${((100 * busy) / (seconds * availableParallelism())).toFixed(0)} %)`;
+  return `CPU s: ${parts.join(', ')}${share}`;
+}
+
 /** One inventory session of the N servers, from the start call to its end: seconds. */
 async function session(url: string, sid: string): Promise<number> {
   const t0 = performance.now();
@@ -91,17 +122,17 @@ async function session(url: string, sid: string): Promise<number> {
 let dbUrl = '';
 
 async function main() {
-  if (STORE === 'shared') return measure(PG_URL);
+  if (STORE === 'shared') return measure(PG_URL, null);
   // fsync on, as a deployment's store would have it.
   const storeCluster: AuthCluster = await startCluster({ auth: 'trust', fsync: true });
   try {
-    await measure(`postgres://postgres@127.0.0.1:${storeCluster.port}/postgres`);
+    await measure(`postgres://postgres@127.0.0.1:${storeCluster.port}/postgres`, listenerPid(storeCluster.port));
   } finally {
     storeCluster.stop();
   }
 }
 
-async function measure(adminUrl: string) {
+async function measure(adminUrl: string, storePid: number | null) {
   dbUrl = adminUrl.replace(/\/[^/]*$/, `/${dbName}`);
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -112,9 +143,11 @@ async function measure(adminUrl: string) {
     const sid = (await call(url, 'POST', '/api/endeavour/session')).sessionid as string;
 
     let targetPort = 5432;
+    let proxyPid: number | null = null;
     if (LATENCY > 0) {
       const proxy = await children.start(['bench/scale/latency-proxy.ts', '0', '127.0.0.1', '5432', String(LATENCY)], /proxy listening on (\d+)/);
       targetPort = Number(proxy.match);
+      proxyPid = proxy.child.pid ?? null;
     }
 
     // Registration shortcut: straight into the store, sealed with the cluster's key.
@@ -136,10 +169,14 @@ async function measure(adminUrl: string) {
       const workers = await Promise.all(Array.from({ length: w }, () =>
         spawnCensus('worker', ['--database', dbUrl, '--data-dir', dataDir, '--concurrency', String(PER_WORKER)], /is taking tasks/).then((x) => x.child)));
       const warmUp = WARMUP ? ` (after an untimed session of ${(await session(url, sid)).toFixed(2)} s)` : '';
+      const meters: Meters = { server: server.child.pid!, workers: workers.map((c) => c.pid!), proxy: proxyPid, store: storePid, inventoried: listenerPid(5432) };
+      const cpu0 = cpuNow(meters);
       const seconds = await session(url, sid);
+      const cpu1 = cpuNow(meters);
       await children.stopAll(workers);
       rows.push({ workers: w, seconds });
       console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
+      console.log(`    ${cpuLine(cpu0, cpu1, seconds)}`);
     }
     const base = rows[0]!.seconds;
     console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker, ${availableParallelism()} cores, ${LATENCY} ms added latency each way;` +
