@@ -140,6 +140,19 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
         { name: 'h2:5433', properties: { v: 2 }, databases: [] },
       ],
     });
+
+    // A task reads the stored inventory once: the collector's copy and recording's rows are the
+    // same read, and what the collector does with its copy does not reach what recording compares.
+    const stored = await t.store.inventory.stored(a.id);
+    const previous = stored.previous();
+    expect(previous).toEqual(await t.store.inventory.previous(a.id));
+    previous.instances[0]!.properties.v = 99;
+    previous.instances[0]!.databases[0]!.properties.signal = 'moved';
+    const ctx = { appserverId: a.id, applicationType: 'postgresql', childType: 'database', sessionId: 3, now: 300 };
+    // `y`, missing since session 2, was left out of the collector's copy; found again, it reappears.
+    const changes = await t.store.transaction((r) => r.inventory.record(ctx, found(['x', 'y', 'z']), stored));
+    expect(changes.map((c) => [c.objectName, c.change])).toEqual([['y', 'reappeared']]);
+    expect((await t.store.inventory.previous(a.id)).instances[0]!.databases.map((d) => d.name)).toEqual(['x', 'y', 'z']);
   });
 
   it('reads a task with its session, and a server with its identity, each in one read', async () => {

@@ -68,34 +68,65 @@ const DATABASE_JOINED = joinedColumns('databases', 'dbx', everyField<DatabasesTa
 ]));
 
 /**
- * One server's instances, each joined with its databases (only those not missing, with
- * `presentOnly`). On PostgreSQL the databases come from a LATERAL subquery fenced with OFFSET 0:
- * with the statistics of tables that grew since their last ANALYZE (a first inventory just
- * wrote them), its planner hashed every database row of the estate for each server (0.8 ms a
- * task at 1,000 servers) rather than use the index on instance_id; fenced, it always does.
+ * One server's instances, each joined with all its databases. On PostgreSQL the databases come
+ * from a LATERAL subquery fenced with OFFSET 0: with the statistics of tables that grew since
+ * their last ANALYZE (a first inventory just wrote them), its planner hashed every database row of
+ * the estate for each server (0.8 ms a task at 1,000 servers) rather than use the index on
+ * instance_id; fenced, it always does.
  */
-function instancesWithDatabases(db: Db, appserverId: number, presentOnly: boolean) {
+function instancesWithDatabases(db: Db, appserverId: number) {
   const from = db.selectFrom('instances');
   const joined = dialectOf(db) === 'postgres'
-    ? from.leftJoinLateral((eb) => {
-      const dbs = eb.selectFrom('databases').selectAll().whereRef('databases.instanceId', '=', 'instances.id');
-      return (presentOnly ? dbs.where('databases.missing', '=', 0) : dbs).offset(0).as('databases');
-    }, (j) => j.onTrue())
-    : from.leftJoin('databases', (j) => {
-      const on = j.onRef('databases.instanceId', '=', 'instances.id');
-      return presentOnly ? on.on('databases.missing', '=', 0) : on;
-    });
+    ? from.leftJoinLateral((eb) => eb.selectFrom('databases').selectAll().whereRef('databases.instanceId', '=', 'instances.id').offset(0).as('databases'), (j) => j.onTrue())
+    : from.leftJoin('databases', (j) => j.onRef('databases.instanceId', '=', 'instances.id'));
   return joined.where('instances.appserverId', '=', appserverId).orderBy('instances.id').orderBy('databases.id');
 }
 
-// Every inventory task's reads and its instance's update, built once (rows.ts fixedQuery).
-const STORED = fixedQuery((db, appserverId: number) => instancesWithDatabases(db, appserverId, false).selectAll('instances').select(DATABASE_JOINED.select as 'databases.id'[]));
-const PREVIOUS = fixedQuery((db, appserverId: number) => instancesWithDatabases(db, appserverId, true)
-  .select(['instances.id as id', 'instances.name as name', 'instances.properties as properties', 'databases.name as dbName', 'databases.properties as dbProperties'])
-  .where('instances.missing', '=', 0));
+// Every inventory task's read and its instance's update, built once (rows.ts fixedQuery).
+const STORED = fixedQuery((db, appserverId: number) => instancesWithDatabases(db, appserverId).selectAll('instances').select(DATABASE_JOINED.select as 'databases.id'[]));
 const UPDATE_INSTANCE = fixedQuery((db, id: number, host: string, port: number | null, version: string | null, properties: string, lastSeen: number,
   lastSessionId: number, applicationType: string, findings: string) => db.updateTable('instances')
   .set({ host, port, version, properties, lastSeen, missing: 0, lastSessionId, applicationType, findings }).where('id', '=', id));
+
+/** What the collector is given of a server's last inventory (collectors/types.ts PreviousInventory). */
+export interface PreviousObjects {
+  instances: { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] }[];
+}
+
+/**
+ * One server's stored inventory, read once by its task (InventoryRepository.stored): the
+ * collector is given what it still holds (previous()), and recording diffs against the same rows
+ * (record()). Only the server's own task writes them (one task a server in a session, one session
+ * of a job at a time), so reading them when the task starts rather than in its end's
+ * transaction changes nothing recording sees, and saves that transaction a round trip.
+ */
+export class StoredInventory {
+  constructor(
+    readonly instances: Instance[],
+    /** Each instance's properties as stored (JSON text), for previous(). */
+    private readonly instanceProperties: Map<number, string>,
+    private readonly databases: Map<number, Selectable<DatabasesTable>[]>,
+  ) {}
+
+  databasesOf(instanceId: number): Selectable<DatabasesTable>[] {
+    return this.databases.get(instanceId) ?? [];
+  }
+
+  /**
+   * What the last inventory found and still holds (missing objects left out), names and
+   * properties: parsed afresh, so that what the collector does with them cannot touch the rows
+   * recording compares with.
+   */
+  previous(): PreviousObjects {
+    return {
+      instances: this.instances.filter((i) => !i.missing).map((i) => ({
+        name: i.name,
+        properties: json<Record<string, unknown>>(this.instanceProperties.get(i.id), {}),
+        databases: this.databasesOf(i.id).filter((d) => !d.missing).map((d) => ({ name: d.name, properties: json<Record<string, unknown>>(d.properties, {}) })),
+      })),
+    };
+  }
+}
 
 export class InventoryRepository {
   /** `later`: Repositories.later, for the writes whose outcome recording does not read. */
@@ -106,13 +137,16 @@ export class InventoryRepository {
 
   /**
    * Records one server's inventory from one session and returns what changed since the last
-   * one. Call in a transaction, so the objects and their history commit together.
+   * one. Call in a transaction, so the objects and their history commit together. `read`: the
+   * server's stored inventory its task read when it started (else it is read now).
    */
-  async record(ctx: RecordContext, found: FoundInstance[]): Promise<Change[]> {
+  async record(ctx: RecordContext, found: FoundInstance[], read?: StoredInventory): Promise<Change[]> {
     const { appserverId, sessionId, now } = ctx;
     const threshold = ctx.threshold ?? DEFAULT_SIZE_THRESHOLD;
     const childType: ObjectType = ctx.childType;
-    const { instances: existing, databasesOf } = await this.stored(appserverId);
+    const stored = read ?? (await this.stored(appserverId));
+    const existing = stored.instances;
+    const databasesOf = (id: number) => stored.databasesOf(id);
     const changes: { change: Change; objectId: number | null }[] = [];
     const idOf = new Map(existing.map((e) => [e.name, e.id]));
 
@@ -161,23 +195,25 @@ export class InventoryRepository {
   }
 
   /**
-   * The server's stored instances and, by instance, their database rows, in one read (recording
-   * read them with one query an instance, each a round trip on PostgreSQL).
+   * The server's stored instances and, by instance, all their database rows, in one read
+   * (recording read them with one query an instance, each a round trip on PostgreSQL).
    */
-  private async stored(appserverId: number): Promise<{ instances: Instance[]; databasesOf: (instanceId: number) => Selectable<DatabasesTable>[] }> {
+  async stored(appserverId: number): Promise<StoredInventory> {
     const rows = (await this.db.executeQuery(STORED(this.db, appserverId))).rows;
     const instances = new Map<number, Instance>();
+    const properties = new Map<number, string>();
     const databases = new Map<number, Selectable<DatabasesTable>[]>();
     for (const r of rows) {
       const [instance, database] = DATABASE_JOINED.split(r);
       const id = instance.id as number;
       if (!instances.has(id)) {
         instances.set(id, toInstance(instance as Selectable<InstancesTable>));
+        properties.set(id, instance.properties as string);
         databases.set(id, []);
       }
       if (database.id != null) databases.get(id)!.push(database as unknown as Selectable<DatabasesTable>);
     }
-    return { instances: [...instances.values()], databasesOf: (id) => databases.get(id) ?? [] };
+    return new StoredInventory([...instances.values()], properties, databases);
   }
 
   private async recordDatabases(instanceId: number, rows: Selectable<DatabasesTable>[], inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
@@ -208,20 +244,9 @@ export class InventoryRepository {
     return out;
   }
 
-  /**
-   * What the last inventory of one server found and still holds (missing objects left out), for
-   * the collector to compare its change signals with: one query, names and properties only.
-   */
-  async previous(appserverId: number): Promise<{ instances: { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] }[] }> {
-    const rows = (await this.db.executeQuery(PREVIOUS(this.db, appserverId))).rows;
-    type Previous = { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] };
-    const byId = new Map<number, Previous>();
-    for (const r of rows) {
-      let instance = byId.get(r.id);
-      if (!instance) byId.set(r.id, (instance = { name: r.name, properties: json<Record<string, unknown>>(r.properties, {}), databases: [] }));
-      if (r.dbName !== null) instance.databases.push({ name: r.dbName, properties: json<Record<string, unknown>>(r.dbProperties, {}) });
-    }
-    return { instances: [...byId.values()] };
+  /** What the last inventory of one server found and still holds (StoredInventory.previous). */
+  async previous(appserverId: number): Promise<PreviousObjects> {
+    return (await this.stored(appserverId)).previous();
   }
 
   listInstances(q: ListQuery, applicationType: string, scope: ServerScope = 'all'): Promise<ListResult<Instance>> {

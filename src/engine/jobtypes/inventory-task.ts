@@ -115,9 +115,10 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
   const sessionId = t.session.id;
   const shared = d.shares?.of(sessionId);
   // What the last run recorded: the collector reads again only what its change signals say may
-  // have changed (docs/inventory.md, incremental inventory). Read after the claim, not in
-  // prepare: a task waiting for a slot should not hold it.
-  const previous = await t.store.inventory.previous(server.id);
+  // have changed (docs/inventory.md, incremental inventory), and recording diffs against the same
+  // read. Read after the claim, not in prepare: a task waiting for a slot should not hold it.
+  const stored = await t.store.inventory.stored(server.id);
+  const previous = stored.previous();
 
   // The deadline covers the whole task, retries included: a host that never answers fails at it.
   const deadline = Date.now() + d.timeoutMs;
@@ -149,6 +150,7 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
         const changes = await r.inventory.record(
           { appserverId: server.id, applicationType: server.applicationType, childType: collector.info.childTypes[0] ?? 'database', sessionId, now },
           result.instances,
+          stored,
         );
         // The inventory.changed notification and the watched-change alerts commit with what was found.
         await onInventoryRecorded(r, {
