@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -36,12 +36,14 @@ async function runJson(home: string, args: string[], o: { env?: Record<string, s
  * A plain-HTTP proxy in front of the test server whose event stream is missing (404, as on a
  * server from before it) or answers only `reset`; it counts the requests per path.
  */
-async function proxyWithoutEvents(target: string, mode: '404' | 'reset') {
+async function proxyWithoutEvents(target: string, mode: '404' | 'reset', afterStreamProgress: () => void = () => {}) {
   const counts = new Map<string, number>();
   const upstream = new https.Agent({ rejectUnauthorized: false, keepAlive: true });
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     counts.set(path, (counts.get(path) ?? 0) + 1);
+    // The session read once the stream was asked for: the CLI's first look at its progress.
+    if (counts.has('/api/endeavour/events') && /^\/api\/endeavour\/jobsession\/\d+$/.test(path)) res.on('finish', afterStreamProgress);
     if (path === '/api/endeavour/events') {
       if (mode === '404') {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'XSBObjectNotFoundException', description: 'Not found.' }));
@@ -67,6 +69,37 @@ async function proxyWithoutEvents(target: string, mode: '404' | 'reset') {
       upstream.destroy();
       server.close(() => resolve());
     }),
+  };
+}
+
+/**
+ * A relay to the test cluster that holds every connection until open(): an inventory task through
+ * it waits, so its session is still running when the test wants it to be.
+ */
+async function heldRelay(targetPort: number) {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.pause();
+    client.on('error', () => client.destroy());
+    void opened.then(() => {
+      const up = net.connect(targetPort, '127.0.0.1');
+      sockets.add(up);
+      const done = () => { client.destroy(); up.destroy(); };
+      up.on('error', done).on('close', done);
+      client.on('close', done);
+      client.pipe(up);
+      up.pipe(client);
+      client.resume();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    open,
+    close: () => new Promise<void>((resolve) => { open(); for (const x of sockets) x.destroy(); server.close(() => resolve()); }),
   };
 }
 
@@ -628,9 +661,14 @@ describe('census client commands', () => {
   }
 
   it('falls back to polling where the server has no event stream (404) or resets it', async () => {
-    await registerOnly([good()]);
     for (const mode of ['404', 'reset'] as const) {
-      const proxy = await proxyWithoutEvents(s.url, mode);
+      // The reset is read only while the session runs (one that ended before the CLI first looked
+      // needs no stream): its one task waits until the CLI has read the session after asking for
+      // the stream.
+      const relay = await heldRelay(pgPort);
+      if (mode === '404') relay.open();
+      await registerOnly([{ ...good(), portNumber: relay.port }]);
+      const proxy = await proxyWithoutEvents(s.url, mode, relay.open);
       try {
         const r = await run(home, ['job', 'run', '1004', '--follow', '--json', '--url', proxy.url, '--user', 'admin'], { env: { CENSUS_PASSWORD: ADMIN_PASSWORD } });
         expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -645,6 +683,7 @@ describe('census client commands', () => {
         expect(proxy.count('/api/endeavour/log/job')).toBeGreaterThanOrEqual(2);
       } finally {
         await proxy.close();
+        await relay.close();
       }
     }
     await registerOnly([]);
