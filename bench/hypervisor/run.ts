@@ -28,7 +28,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { cpuSeconds, machineBusySeconds } from '../inventory/server-cpu.ts';
+import { cpuSeconds, cpuSecondsOf, machineBusySeconds } from '../inventory/server-cpu.ts';
 import { readAll, readBatched, readNaive, type HostRead, type SshLogin } from './hand-loop.ts';
 import { cleanLeftovers, startHosts, type BenchHost, type BenchHosts } from './hosts.ts';
 
@@ -78,26 +78,15 @@ interface Phase {
   machineCpu: number | null;
 }
 
-/** CPU seconds of the processes (with their reaped children), or null if one is unreadable. */
-function cpuOf(pids: number[]): number | null {
-  let sum = 0;
-  for (const pid of pids) {
-    const s = cpuSeconds(pid);
-    if (s === null) return null;
-    sum += s;
-  }
-  return sum;
-}
-
 async function measure<T>(toolPid: number, hostPids: number[], work: () => Promise<T>): Promise<{ phase: Phase; result: T }> {
   const tool0 = cpuSeconds(toolPid);
-  const host0 = cpuOf(hostPids);
+  const host0 = cpuSecondsOf(hostPids);
   const busy0 = machineBusySeconds();
   const t0 = performance.now();
   const result = await work();
   const wallMs = performance.now() - t0;
   const diff = (a: number | null, b: number | null) => (a !== null && b !== null ? b - a : null);
-  return { phase: { wallMs, toolCpu: diff(tool0, cpuSeconds(toolPid)), hostCpu: diff(host0, cpuOf(hostPids)), machineCpu: diff(busy0, machineBusySeconds()) }, result };
+  return { phase: { wallMs, toolCpu: diff(tool0, cpuSeconds(toolPid)), hostCpu: diff(host0, cpuSecondsOf(hostPids)), machineCpu: diff(busy0, machineBusySeconds()) }, result };
 }
 
 // ---- Census, a child process on the API ------------------------------------------------------------

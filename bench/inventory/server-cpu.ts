@@ -42,6 +42,17 @@ export function cpuSeconds(pid: number | null): number | null {
   return f && (f[11]! + f[12]! + f[13]! + f[14]!) / TICKS;
 }
 
+/** CPU seconds of several processes (each with its reaped children), or null if one is unreadable. */
+export function cpuSecondsOf(pids: readonly number[]): number | null {
+  let sum = 0;
+  for (const pid of pids) {
+    const s = cpuSeconds(pid);
+    if (s === null) return null;
+    sum += s;
+  }
+  return sum;
+}
+
 /**
  * CPU seconds of each live child of `parent` (its own utime and stime), by pid. PostgreSQL's
  * backends that are still connected (a connection pool's) have not been reaped yet, so

@@ -40,7 +40,7 @@ import { startCluster, type AuthCluster } from '../../test/support/pg-auth-clust
 import { Store } from '../../src/store/index.ts';
 import { loadOrCreateKey } from '../../src/store/keyfile.ts';
 import { censusProgram, Children } from '../support/processes.ts';
-import { cpuSeconds, listenerPid, machineBusySeconds, serverCpuSeconds } from '../inventory/server-cpu.ts';
+import { cpuSeconds, cpuSecondsOf, listenerPid, machineBusySeconds, serverCpuSeconds } from '../inventory/server-cpu.ts';
 
 const N = Number(process.env.BENCH_N ?? 120);
 /** Milliseconds added each way between Census and the servers (0: the local server as it is). */
@@ -85,18 +85,9 @@ interface Meters { server: number; workers: number[]; proxy: number | null; stor
 
 /** CPU seconds of each kind of process, and of the whole machine. */
 function cpuNow(m: Meters): Record<string, number | null> {
-  const sum = (pids: number[]): number | null => {
-    let total = 0;
-    for (const pid of pids) {
-      const v = cpuSeconds(pid);
-      if (v === null) return null;
-      total += v;
-    }
-    return total;
-  };
   const self = process.cpuUsage();
   return {
-    workers: sum(m.workers), 'API server': cpuSeconds(m.server), store: serverCpuSeconds(m.store), 'inventoried PostgreSQL': serverCpuSeconds(m.inventoried),
+    workers: cpuSecondsOf(m.workers), 'API server': cpuSeconds(m.server), store: serverCpuSeconds(m.store), 'inventoried PostgreSQL': serverCpuSeconds(m.inventoried),
     ...(m.proxy === null ? {} : { 'latency proxy': cpuSeconds(m.proxy) }), bench: (self.user + self.system) / 1e6, machine: machineBusySeconds(),
   };
 }
