@@ -170,6 +170,12 @@ export class SessionRepository {
   }
 }
 
+/** Throws when a task in one of `from` may not move to the patch's status (core/status.ts). */
+function refuseIllegalMove(from: TaskStatus[], patch: TaskPatch): void {
+  const to = patch.status;
+  if (to && from.some((f) => !canMoveTask(f, to))) throw new Error(`a task cannot move from ${from.join('/')} to ${to}`);
+}
+
 export class TaskRepository {
   constructor(private db: Db) {}
 
@@ -392,8 +398,7 @@ export class TaskRepository {
 
   /** Moves a task from one status to another; false if it was not in `from` (someone else moved it). */
   async transition(id: number, from: TaskStatus[], patch: TaskPatch): Promise<boolean> {
-    const to = patch.status;
-    if (to && from.some((f) => !canMoveTask(f, to))) throw new Error(`a task cannot move from ${from.join('/')} to ${to}`);
+    refuseIllegalMove(from, patch);
     const r = await this.db.updateTable('tasks').set(patch).where('id', '=', id).where('status', 'in', from).executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
@@ -403,8 +408,7 @@ export class TaskRepository {
    * statement, where a task at a time made cancelling a 10,000-task session 10,000 round trips.
    */
   async transitionSession(sessionId: number, from: TaskStatus[], patch: TaskPatch): Promise<Task[]> {
-    const to = patch.status;
-    if (to && from.some((f) => !canMoveTask(f, to))) throw new Error(`a task cannot move from ${from.join('/')} to ${to}`);
+    refuseIllegalMove(from, patch);
     const rows = await this.db.updateTable('tasks').set(patch).where('sessionId', '=', sessionId).where('status', 'in', from).returningAll().execute();
     return rows.map(toTask).sort((a, b) => a.id - b.id);
   }
