@@ -103,8 +103,6 @@ export interface PreviousObjects {
 export class StoredInventory {
   constructor(
     readonly instances: Instance[],
-    /** Each instance's properties as stored (JSON text), for previous(). */
-    private readonly instanceProperties: Map<number, string>,
     private readonly databases: Map<number, Selectable<DatabasesTable>[]>,
   ) {}
 
@@ -114,14 +112,14 @@ export class StoredInventory {
 
   /**
    * What the last inventory found and still holds (missing objects left out), names and
-   * properties: parsed afresh, so that what the collector does with them cannot touch the rows
+   * properties: copies, so that what the collector does with them cannot touch the rows
    * recording compares with.
    */
   previous(): PreviousObjects {
     return {
       instances: this.instances.filter((i) => !i.missing).map((i) => ({
         name: i.name,
-        properties: json<Record<string, unknown>>(this.instanceProperties.get(i.id), {}),
+        properties: structuredClone(i.properties),
         databases: this.databasesOf(i.id).filter((d) => !d.missing).map((d) => ({ name: d.name, properties: json<Record<string, unknown>>(d.properties, {}) })),
       })),
     };
@@ -201,19 +199,17 @@ export class InventoryRepository {
   async stored(appserverId: number): Promise<StoredInventory> {
     const rows = (await this.db.executeQuery(STORED(this.db, appserverId))).rows;
     const instances = new Map<number, Instance>();
-    const properties = new Map<number, string>();
     const databases = new Map<number, Selectable<DatabasesTable>[]>();
     for (const r of rows) {
       const [instance, database] = DATABASE_JOINED.split(r);
       const id = instance.id as number;
       if (!instances.has(id)) {
         instances.set(id, toInstance(instance as Selectable<InstancesTable>));
-        properties.set(id, instance.properties as string);
         databases.set(id, []);
       }
       if (database.id != null) databases.get(id)!.push(database as unknown as Selectable<DatabasesTable>);
     }
-    return new StoredInventory([...instances.values()], properties, databases);
+    return new StoredInventory([...instances.values()], databases);
   }
 
   private async recordDatabases(instanceId: number, rows: Selectable<DatabasesTable>[], inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
@@ -242,11 +238,6 @@ export class InventoryRepository {
     if (gone.length) await this.later(this.db.updateTable('databases').set({ missing: 1 }).where('id', 'in', gone).compile());
     for (const c of diff) out.push({ change: c, objectId: ids.get(c.objectName) ?? null });
     return out;
-  }
-
-  /** What the last inventory of one server found and still holds (StoredInventory.previous). */
-  async previous(appserverId: number): Promise<PreviousObjects> {
-    return (await this.stored(appserverId)).previous();
   }
 
   listInstances(q: ListQuery, applicationType: string, scope: ServerScope = 'all'): Promise<ListResult<Instance>> {
