@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KnownServers, SessionStore } from '../src/cli/client/config.ts';
-import { SseParser } from '../src/cli/client/events.ts';
+import { EventStream, SseParser } from '../src/cli/client/events.ts';
 import { humanDuration, humanSize, humanTime, progressBar, progressLine, table } from '../src/cli/client/format.ts';
 import { Api, Transport } from '../src/cli/client/http.ts';
 import type { Io } from '../src/cli/client/io.ts';
@@ -660,6 +660,50 @@ describe('census client commands', () => {
     await registerOnly([]);
   }
 
+  it('a stream dropped before its first event resumes from the id it opened with: no gap to read through the REST API', async () => {
+    await registerOnly([good()]);
+    const url = new URL(s.url);
+    const transport = new Transport(url, true, new KnownServers(join(configDir, 'known_servers.json')), () => {});
+    const api = new Api(transport, { url, user: 'admin', password: ADMIN_PASSWORD, insecure: true, sources: { url: 'test', user: 'test', password: 'test' } },
+      new SessionStore(join(home, 'early-drop-sessions.json')));
+    const sockets: net.Socket[] = [];
+    const resumedAfter: (string | undefined)[] = [];
+    const onRequest = (req: http.IncomingMessage) => {
+      if (!req.url?.startsWith('/api/endeavour/events')) return;
+      sockets.push(req.socket);
+      resumedAfter.push(req.headers['last-event-id'] as string | undefined);
+    };
+    s.census.app.server.on('request', onRequest);
+    const stream = await EventStream.open(api, { query: { types: 'session' } });
+    let opening: string | undefined;
+    try {
+      opening = await waitFor(async () => stream.lastEventId, 'the opening id');
+      // The stream's connection is cut before it carried an event; the session starts in the gap.
+      expect(sockets).toHaveLength(1);
+      sockets[0]!.destroy();
+      const sessionId = String((await s.req('POST', '/api/endeavour/job/1004?action=start', { sid })).json.lastrun.sessionId);
+      const got: string[] = [];
+      for (;;) {
+        const item = await stream.next(20_000);
+        if (typeof item === 'string') throw new Error(`stream ${item}: ${stream.failure}`);
+        got.push(item.type);
+        if (item.type === 'session.ended' && String(item.data.sessionId) === sessionId) break;
+      }
+      expect(stream.reconnects).toBe(1);
+      expect(Number(stream.lastEventId)).toBeGreaterThan(Number(opening));
+      // Resumed, not started again from "now": the session's start (in the gap) came, and no resync.
+      expect(got).not.toContain('resync');
+      expect(got[0]).toBe('session.started');
+    } finally {
+      s.census.app.server.off('request', onRequest);
+      stream.close();
+      await api.close();
+    }
+    // Opened from "now", then again after the id it opened with.
+    expect(resumedAfter).toEqual([undefined, opening]);
+    await settle();
+  }, 60_000);
+
   it('falls back to polling where the server has no event stream (404) or resets it', async () => {
     for (const mode of ['404', 'reset'] as const) {
       // The reset is read only while the session runs (one that ended before the CLI first looked
@@ -758,6 +802,19 @@ describe('event stream parsing', () => {
     expect(got).toEqual([['4', 'log', '{"a":1}'], ['5', 'message', 'x\ny'], ['5', 'message', 'no type']]);
     p.push('\n');
     expect(got.at(-1)).toEqual(['6', 'reset', '{}']);
+  });
+
+  it('reports a block with an id and no data (where the stream starts) as an id to resume after, not an event', () => {
+    const got: string[] = [];
+    const ids: string[] = [];
+    const p = new SseParser((id, type) => got.push(`${id} ${type}`), (id) => ids.push(id));
+    p.push('retry: 2000\nid: 41\n: census event stream\n\n');
+    expect(ids).toEqual(['41']);
+    expect(got).toEqual([]);
+    // The id stays the last one seen; a later block without an id and without data reports nothing.
+    p.push(': heartbeat\n\nevent: log\ndata: {}\n\n');
+    expect(got).toEqual(['41 log']);
+    expect(ids).toEqual(['41']);
   });
 });
 

@@ -91,8 +91,12 @@ class SseClient {
         else if (field === 'retry') this.retry = Number(value);
       }
       if (data.length) this.events.push({ id, event, data: JSON.parse(data.join('\n')) });
+      else if (id !== undefined) this.openingId ??= id;
     }
   }
+
+  /** The id of the first block with an id and no data: where the server says the stream starts. */
+  openingId: string | undefined;
 
   /** The last id the client got (what a browser would send back as Last-Event-ID). */
   get lastId(): string | undefined {
@@ -231,6 +235,23 @@ describe('GET /api/endeavour/events', () => {
     const third = await open(`/api/endeavour/events?lastEventId=${lastId}&sessionId=${sessionId}`);
     await third.until((e) => e.event === 'session.ended', 'replayed end');
     expect(third.events.map((e) => Number(e.id))).toEqual(after.map((e) => Number(e.id)));
+  });
+
+  it('opens with the id it starts from: a client dropped before its first event resumes there and misses nothing', async () => {
+    const before = await srv.census.store.events.latest();
+    const first = await open('/api/endeavour/events');
+    const opening = await waitFor(async () => first.openingId, 'the opening id');
+    expect(first.events).toEqual([]);
+    expect(Number(opening)).toBeGreaterThanOrEqual(before);
+    expect(Number(opening)).toBeLessThanOrEqual(await srv.census.store.events.latest());
+    first.destroy(); // dropped before any event: all it has is the opening id
+    const sessionId = await runInventory();
+    await waitEnded(sessionId);
+    const second = await open(`/api/endeavour/events?sessionId=${sessionId}`, { 'Last-Event-ID': opening });
+    await second.until((e) => e.event === 'session.ended', 'session.ended after resuming from the opening id');
+    // The whole session, from its start: what happened while nobody listened is all there.
+    expect(second.events.map((e) => Number(e.id))).toEqual((await stored(sessionId)).map((e) => e.seq));
+    expect(second.events[0]!.event).toBe('session.started');
   });
 
   it('filters by session, job and type', async () => {

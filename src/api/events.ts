@@ -311,7 +311,7 @@ export const EVENTS_SCHEMA = {
   description:
     'The response is a stream (`text/event-stream`), not JSON: one SSE event per change, each with `id: <seq>`, ' +
     '`event: <type>` (session.started, session.updated, session.ended, task.updated, log, job.status, and reset) and ' +
-    '`data: <JSON>`; a comment line every 15 s keeps it open. Reconnect with the `Last-Event-ID` header (or `?lastEventId=`) ' +
+    '`data: <JSON>`; a comment line every 15 s keeps it open. The stream opens with an `id:` and no data: where it starts. Reconnect with the `Last-Event-ID` header (or `?lastEventId=`) ' +
     'to get every event after that id; an `event: reset` first says the id is older than what is kept (reload state). ' +
     'Without it the stream starts from now. Needs the login session, as header or, for EventSource, as `?esessionid=`.',
   tags: ['Events'],
@@ -369,7 +369,10 @@ export function eventRoutes(app: FastifyInstance, ctx: ApiContext): void {
     out.once('close', closed);
     out.on('error', closed); // a write racing the client's disconnect
 
-    out.write(`retry: ${RETRY_MS}\n: census event stream\n\n`);
+    // The position the stream starts from, as an id without data: a client that drops before
+    // the first event resumes from here (Last-Event-ID) instead of from a later "now" with a gap
+    // it would have to read through the REST API (the SSE standard keeps the id of a data-less block).
+    out.write(`retry: ${RETRY_MS}\nid: ${start}\n: census event stream\n\n`);
     if (reset) out.write(`id: ${latest}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`);
     hub.add(conn, latest);
     // Replay (when resuming), then whatever the hub finds next.

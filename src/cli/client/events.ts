@@ -19,7 +19,8 @@ export interface StreamEvent {
   /**
    * `event:`: session.started, session.updated, session.ended, task.updated, log, job.status,
    * reset; or `resync` (made here, not sent by the server): the stream dropped before it carried
-   * any event, so it was opened again from "now" and what happened in between is not in it.
+   * any id (a server older than the opening id), so it was opened again from "now" and what
+   * happened in between is not in it.
    */
   type: string;
   /** `data:` parsed as JSON. */
@@ -47,8 +48,14 @@ export class SseParser {
   private data: string[] = [];
   private type = '';
   private id: string | undefined;
+  /** The block being read has an `id:` line. */
+  private idInBlock = false;
 
-  constructor(private onEvent: (id: string | undefined, type: string, data: string) => void) {}
+  constructor(
+    private onEvent: (id: string | undefined, type: string, data: string) => void,
+    /** A block with an id and no data (the server's starting position): the id to resume after. */
+    private onId?: (id: string) => void,
+  ) {}
 
   push(chunk: string): void {
     this.buffer += chunk;
@@ -69,7 +76,10 @@ export class SseParser {
       const type = this.type || 'message';
       this.data = [];
       this.type = '';
+      const idOnly = this.idInBlock && !data.length;
+      this.idInBlock = false;
       if (data.length) this.onEvent(this.id, type, data.join('\n'));
+      else if (idOnly && this.id !== undefined) this.onId?.(this.id);
       return;
     }
     if (line.startsWith(':')) return; // a comment (the heartbeat)
@@ -79,7 +89,10 @@ export class SseParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'data') this.data.push(value);
     else if (field === 'event') this.type = value;
-    else if (field === 'id' && !value.includes('\0')) this.id = value;
+    else if (field === 'id' && !value.includes('\0')) {
+      this.id = value;
+      this.idInBlock = true;
+    }
     // `retry:` is the browser's reconnection delay; this client keeps its own back-off.
   }
 }
@@ -179,7 +192,7 @@ export class EventStream {
       received++;
       this.queue.push({ id: id ?? '', type, data });
       this.wake?.();
-    });
+    }, (id) => (this.lastEventId = id));
     const alive = () => {
       clearTimeout(this.idleTimer);
       this.idleTimer = setTimeout(() => res.destroy(new Error(`no data for ${Math.round(this.idleMs / 1000)} s`)), this.idleMs);

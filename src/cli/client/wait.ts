@@ -128,8 +128,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Without any event, the session is read again this often all the same (a safety net). */
 const REFRESH_MS = 15_000;
-/** How long to wait for `session.ended` (which follows the last log entry) once the session reads as ended. */
-const END_GRACE_MS = 3_000;
+/**
+ * How long to wait for `session.ended` once the session reads as ended. The server writes that
+ * event in the transaction that ends the session, after its last log entry, so a stream that is up
+ * always brings it; this only bounds the wait on a stream that stopped carrying events without
+ * dropping (the log is then read through the REST API). A busy server may take seconds to send
+ * it, and reading the log again for nothing is what the wait avoids: the same bound as the
+ * safety-net refresh.
+ */
+const END_GRACE_MS = REFRESH_MS;
 
 type Snapshot = Awaited<ReturnType<typeof sessionProgress>>;
 
