@@ -55,6 +55,8 @@ if (STORE !== 'own' && STORE !== 'shared') throw new Error('BENCH_STORE is "own"
 const WARMUP = process.env.BENCH_WARMUP ?? 'workers';
 if (WARMUP !== 'workers' && !/^\d+$/.test(WARMUP)) throw new Error('BENCH_WARMUP is "workers" or a number of sessions');
 const warmUpsFor = (workers: number) => (WARMUP === 'workers' ? workers : Number(WARMUP));
+/** With a store of its own: print this many of the store's statements by time over each timed run (pg_stat_statements). */
+const STATEMENTS = Number(process.env.BENCH_STATEMENTS ?? 0);
 const PASSWORD = 'Bench-Admin-Pass-1';
 
 const dbName = `census_scale_${Math.random().toString(36).slice(2, 8)}`;
@@ -103,6 +105,12 @@ function cpuLine(a: Record<string, number | null>, b: Record<string, number | nu
 
 /** One inventory session of the N servers, from the start call to its end: seconds. */
 async function session(url: string, sid: string): Promise<number> {
+  return (await timedSession(url, sid)).seconds;
+}
+
+/** A session's seconds, its id, and the wall clock at the start call and when its end was seen. */
+async function timedSession(url: string, sid: string): Promise<{ seconds: number; id: string; calledAt: number; seenAt: number }> {
+  const calledAt = Date.now();
   const t0 = performance.now();
   const started = await call(url, 'POST', '/api/endeavour/job/1004?action=start', sid);
   const id = started.lastrun.sessionId as string;
@@ -113,8 +121,53 @@ async function session(url: string, sid: string): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = (performance.now() - t0) / 1000;
+  const seenAt = Date.now();
   if (state.status !== 'COMPLETED' || state.numTasks !== N) throw new Error(`session ${id} ended ${state.status} with ${state.numTasks} tasks`);
-  return seconds;
+  return { seconds, id, calledAt, seenAt };
+}
+
+/** The store's statements (pg_stat_statements, BENCH_STATEMENTS): reset before a timed run, the top ones by time after it. */
+async function statements(what: 'reset' | 'print'): Promise<string> {
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    if (what === 'reset') {
+      await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await c.query('SELECT pg_stat_statements_reset()');
+      return '';
+    }
+    const { rows } = await c.query(
+      `SELECT calls::int, total_exec_time::float8 AS total, regexp_replace(left(query, 110), '\\s+', ' ', 'g') AS query
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        ORDER BY total_exec_time DESC LIMIT $1`, [STATEMENTS]);
+    return rows.map((r) => `      ${r.total.toFixed(0).padStart(6)} ms ${String(r.calls).padStart(6)} calls  ${r.query}`).join('\n');
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Where a session's time went, from the store's own timestamps (ms): the start call to the
+ * session's start, to its first task's start, the tasks' window, the last task's end to the
+ * session's end, and that to the bench seeing it; the mean task, and how full the slots were
+ * over the window (the tasks' summed time over slots × window).
+ */
+async function timeline(run: { id: string; calledAt: number; seenAt: number }, slots: number): Promise<string> {
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    const { rows } = await c.query(
+      `SELECT s.start::float8 AS "start", s."end"::float8 AS "end", min(t.start)::float8 AS first, max(t."end")::float8 AS last,
+              avg(t."end" - t.start)::float8 AS mean, sum(t."end" - t.start)::float8 AS busy
+         FROM job_sessions s JOIN tasks t ON t.session_id = s.id WHERE s.id = $1 GROUP BY s.id`, [Number(run.id)]);
+    const r = rows[0];
+    const window = r.last - r.first;
+    return `timeline ms: start call → session ${r.start - run.calledAt}, → first task ${r.first - r.start}, tasks' window ${window}` +
+      ` (a task ${r.mean.toFixed(0)} on average, ${slots} slots ${((100 * r.busy) / (slots * window)).toFixed(0)} % busy),` +
+      ` last task → session end ${r.end - r.last}, → seen ${run.seenAt - r.end}`;
+  } finally {
+    await c.end();
+  }
 }
 
 let dbUrl = '';
@@ -122,7 +175,7 @@ let dbUrl = '';
 async function main() {
   if (STORE === 'shared') return measure(PG_URL, null);
   // fsync on, as a deployment's store would have it.
-  const storeCluster: AuthCluster = await startCluster({ auth: 'trust', fsync: true });
+  const storeCluster: AuthCluster = await startCluster({ auth: 'trust', fsync: true, ...(STATEMENTS ? { settings: { shared_preload_libraries: 'pg_stat_statements' } } : {}) });
   try {
     await measure(`postgres://postgres@127.0.0.1:${storeCluster.port}/postgres`, listenerPid(storeCluster.port));
   } finally {
@@ -170,13 +223,17 @@ async function measure(adminUrl: string, storePid: number | null) {
       for (let k = 0; k < warmUpsFor(w); k++) untimed.push(await session(url, sid));
       const warmUp = untimed.length ? ` (after ${untimed.length} untimed session(s): ${untimed.map((x) => x.toFixed(2)).join(', ')} s)` : '';
       const meters: Meters = { server: server.child.pid!, workers: workers.map((c) => c.pid!), proxy: proxyPid, store: storePid, inventoried: listenerPid(5432) };
+      if (STATEMENTS) await statements('reset');
       const cpu0 = cpuNow(meters);
-      const seconds = await session(url, sid);
+      const run = await timedSession(url, sid);
+      const { seconds } = run;
       const cpu1 = cpuNow(meters);
       await children.stopAll(workers);
       rows.push({ workers: w, seconds });
       console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
       console.log(`    ${cpuLine(cpu0, cpu1, seconds)}`);
+      console.log(`    ${await timeline(run, w * PER_WORKER)}`);
+      if (STATEMENTS) console.log(await statements('print'));
     }
     const base = rows[0]!.seconds;
     console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker, ${availableParallelism()} cores, ${LATENCY} ms added latency each way;` +
