@@ -122,11 +122,15 @@ describe.each(DIALECTS)('alerts and notifications on %s', (_name, open) => {
     const attempt = { at: 300, durationMs: 5, ok: false, statusCode: 503, response: 'busy', error: 'HTTP 503' };
     expect(await store.notifications.recordAttempt(all[0]!.id, { attempt, status: 'PENDING', nextAttemptAt: 400 })).toBe(true);
     expect(await store.notifications.recordAttempt(all[0]!.id, { attempt, status: 'PENDING', nextAttemptAt: 400 })).toBe(false);
-    expect(await store.notifications.nextDue()).toBe(400);
-    expect(await store.notifications.anyDue(399)).toBe(false);
-    expect(await store.notifications.anyDue(400)).toBe(true);
+    // The dispatcher's one look: the notification was never marked fanned out, none is QUEUED,
+    // and the earliest PENDING delivery is the retried one.
+    expect(await store.notifications.outlook()).toEqual({ undispatched: true, queued: false, nextDue: 400 });
     const d = await store.notifications.delivery(all[0]!.id);
     expect(d).toMatchObject({ status: 'PENDING', attempts: 1, lastError: 'HTTP 503' });
     expect(await store.notifications.attempts(d!.id)).toMatchObject([{ ok: false, statusCode: 503, response: 'busy' }]);
+    // Fanned out, and the retry queued again: nothing to fan out, one QUEUED, the other PENDING next.
+    await store.notifications.markDispatched([n.id], 500);
+    expect(await store.transaction((r) => r.notifications.queueDue(400, 10))).toHaveLength(1);
+    expect(await store.notifications.outlook()).toEqual({ undispatched: false, queued: true, nextDue: 5_000 });
   });
 });

@@ -65,12 +65,12 @@ export async function sweep(e: EngineContext): Promise<void> {
 export async function reapOrphans(e: EngineContext): Promise<void> {
   const liveness = e.liveness;
   if (!liveness) return;
-  const running = await e.store.tasks.running();
-  const owners = [...new Set(running.map((t) => t.owner).filter((o): o is string => o !== null && o !== e.state.owner))];
+  const owners = (await e.store.tasks.runningOwners()).filter((o) => o !== e.state.owner);
   if (!owners.length) return;
-  const gone = new Set(await liveness.gone(owners));
+  const gone = await liveness.gone(owners);
+  if (!gone.length) return;
   const sessions = new Set<number>();
-  for (const t of running) if (t.owner !== null && gone.has(t.owner) && (await release(e, t, { owner: t.owner }))) sessions.add(t.sessionId);
+  for (const t of await e.store.tasks.runningOf(gone)) if (await release(e, t, { owner: t.owner! })) sessions.add(t.sessionId);
   for (const id of sessions) await finishIfDone(e, id);
 }
 

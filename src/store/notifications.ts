@@ -118,16 +118,19 @@ export class NotificationRepository {
     return r && toDelivery(r as DeliveryRow);
   }
 
-  /** Is any delivery due (PENDING and its time come)? A cheap look for the dispatcher's loop. */
-  async anyDue(now: number): Promise<boolean> {
-    const r = await this.db.selectFrom('deliveries').select('id').where('status', '=', 'PENDING').where('nextAttemptAt', '<=', now).limit(1).executeTakeFirst();
-    return r !== undefined;
-  }
-
-  /** When the next PENDING delivery falls due (null: none waits). */
-  async nextDue(): Promise<number | null> {
-    const r = await this.db.selectFrom('deliveries').select(sql<number>`min(next_attempt_at)`.as('t')).where('status', '=', 'PENDING').executeTakeFirst();
-    return r?.t === null || r?.t === undefined ? null : Number(r.t);
+  /**
+   * What the dispatcher's pass has to do, in one statement (it runs every second in every
+   * process, mostly to find nothing): whether any notification waits to be fanned out, whether
+   * any delivery is QUEUED (it may be stranded), and when the next PENDING delivery falls due
+   * (null: none waits). Each part reads an index.
+   */
+  async outlook(): Promise<{ undispatched: boolean; queued: boolean; nextDue: number | null }> {
+    const r = await this.db.selectNoFrom((eb) => [
+      eb.exists(eb.selectFrom('notifications').select('id').where('dispatchedAt', 'is', null)).as('undispatched'),
+      eb.exists(eb.selectFrom('deliveries').select('id').where('status', '=', 'QUEUED')).as('queued'),
+      eb.selectFrom('deliveries').select(sql<number>`min(next_attempt_at)`.as('t')).where('status', '=', 'PENDING').as('nextDue'),
+    ]).executeTakeFirstOrThrow();
+    return { undispatched: Boolean(Number(r.undispatched)), queued: Boolean(Number(r.queued)), nextDue: r.nextDue === null || r.nextDue === undefined ? null : Number(r.nextDue) };
   }
 
   /**

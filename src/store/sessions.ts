@@ -311,9 +311,16 @@ export class TaskRepository {
     return rows.map(toTask);
   }
 
-  /** Every RUNNING task, with its owner (the dead-process check looks at their owners). */
-  async running(): Promise<Task[]> {
-    return (await this.db.selectFrom('tasks').selectAll().where('status', '=', 'RUNNING').execute()).map(toTask);
+  /** The processes that own RUNNING tasks (the dead-process check, every second in every process, asks only this). */
+  async runningOwners(): Promise<string[]> {
+    const rows = await this.db.selectFrom('tasks').select('owner').distinct().where('status', '=', 'RUNNING').where('owner', 'is not', null).execute();
+    return rows.map((r) => r.owner!);
+  }
+
+  /** The RUNNING tasks of these owners. */
+  async runningOf(owners: string[]): Promise<Task[]> {
+    if (!owners.length) return [];
+    return (await this.db.selectFrom('tasks').selectAll().where('status', '=', 'RUNNING').where('owner', 'in', owners).execute()).map(toTask);
   }
 
   /**

@@ -118,16 +118,22 @@ export class Dispatcher {
     return this.e.jobTypes.get(DELIVERY_SERVICE) !== undefined;
   }
 
+  /**
+   * Fans out what waits, makes stranded deliveries due again, and starts the delivery job when
+   * any is due. One look first: a pass that finds nothing (nearly every poll) is one statement.
+   */
   private async pass(): Promise<void> {
     const { store, clock } = this.e;
-    while (!this.stopped && (await this.fanOutBatch()) === BATCH);
-    for (const id of await store.notifications.stranded(BATCH)) await store.notifications.requeue(id, clock.now());
+    let look = await store.notifications.outlook();
+    if (look.undispatched) while (!this.stopped && (await this.fanOutBatch()) === BATCH);
+    if (look.queued) for (const id of await store.notifications.stranded(BATCH)) await store.notifications.requeue(id, clock.now());
     if (this.stopped) return;
-    if (await store.notifications.anyDue(clock.now())) {
+    // Fanning out and requeueing made deliveries due: look again.
+    if (look.undispatched || look.queued) look = await store.notifications.outlook();
+    if (look.nextDue !== null && look.nextDue <= clock.now()) {
       await startJob(this.e, DELIVERY_JOB_ID, { by: 'Census', trigger: 'notification' });
     }
-    const next = await store.notifications.nextDue();
-    if (next !== null) this.wakeAt(next);
+    if (look.nextDue !== null) this.wakeAt(look.nextDue);
   }
 
   /** Fans out one batch in one transaction; returns how many notifications it took. */
