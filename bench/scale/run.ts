@@ -136,11 +136,12 @@ async function statements(what: 'reset' | 'print'): Promise<string> {
       await c.query('SELECT pg_stat_statements_reset()');
       return '';
     }
-    const { rows } = await c.query(
-      `SELECT calls::int, total_exec_time::float8 AS total, regexp_replace(left(query, 110), '\\s+', ' ', 'g') AS query
-         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-        ORDER BY total_exec_time DESC LIMIT $1`, [STATEMENTS]);
-    return rows.map((r) => `      ${r.total.toFixed(0).padStart(6)} ms ${String(r.calls).padStart(6)} calls  ${r.query}`).join('\n');
+    const mine = 'FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())';
+    const { rows: [all] } = await c.query(`SELECT coalesce(sum(calls), 0)::int AS calls, coalesce(sum(total_exec_time), 0)::float8 AS total ${mine}`);
+    const top = async (order: string) => (await c.query(
+      `SELECT calls::int, total_exec_time::float8 AS total, regexp_replace(left(query, 110), '\\s+', ' ', 'g') AS query ${mine} ORDER BY ${order} DESC LIMIT $1`, [STATEMENTS])).rows
+      .map((r) => `      ${r.total.toFixed(0).padStart(6)} ms ${String(r.calls).padStart(6)} calls  ${r.query}`).join('\n');
+    return `    the store's statements: ${all.calls} calls, ${all.total.toFixed(0)} ms executing (lock waits included); by time:\n${await top('total_exec_time')}\n    by calls:\n${await top('calls')}`;
   } finally {
     await c.end();
   }
