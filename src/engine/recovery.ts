@@ -55,7 +55,13 @@ export async function sweep(e: EngineContext): Promise<void> {
   for (const t of await e.store.tasks.pendingQueuedBefore(now - Math.max(2 * e.settings.leaseMs, 60_000))) {
     await enqueue(e, t.sessionId, [t]);
   }
-  for (const s of await e.store.sessions.live()) if (!touched.has(s.id)) await finishIfDone(e, s.id);
+  // A session is closed by the count after its last task's end; this closes one whose last task
+  // ended in a process that died before counting. Only a session with no open task can need it
+  // (one index seek): counting every live session here, in every process each second, took the
+  // session's progress lock and counted all its tasks for nothing while it ran.
+  for (const s of await e.store.sessions.live()) {
+    if (!touched.has(s.id) && !(await e.store.tasks.anyOpen(s.id))) await finishIfDone(e, s.id);
+  }
 }
 
 /**

@@ -69,7 +69,7 @@ export async function finishIfDone(e: EngineContext, sessionId: number): Promise
  * COMMITTED sees what committed before each statement), and the close is a compare-and-set, so
  * two processes counting at once close a session once. A process that dies between its commit
  * and its count leaves the close to another process's count or to the sweeper (recovery.ts),
- * which counts every live session it did not touch.
+ * which counts every live session that has no task left open.
  */
 export function progressAfter(e: EngineContext, sessionId: number): Promise<void> {
   const running = e.counting.get(sessionId);
