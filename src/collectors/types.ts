@@ -4,6 +4,7 @@
  * whether trying again could help. It must honour the AbortSignal and its deadline: it never hangs.
  * Collectors import only core; the engine picks one by applicationType.
  */
+import type { PreviousInventory } from '../core/types.ts';
 
 export interface CollectTarget {
   /** The application server's name, used in messages. */
@@ -56,14 +57,8 @@ export interface CollectOptions {
   shared?: Map<string, unknown>;
 }
 
-/** The last recorded state of one server's objects, as the store has it (objects then found, not missing ones). */
-export interface PreviousInventory {
-  instances: {
-    name: string;
-    properties: Record<string, unknown>;
-    databases: { name: string; properties: Record<string, unknown> }[];
-  }[];
-}
+// What a collector is given of the last inventory: the store builds it (store/inventory.ts), so it lives in core.
+export type { PreviousInventory };
 
 /**
  * What a collector found worth a warning before a backup: e.g. archiving off, binary logging

@@ -179,6 +179,18 @@ export interface AppServer {
   siteName?: string;
 }
 
+/**
+ * The last recorded state of one server's objects, as the store has it (objects then found, not
+ * missing ones): what a collector is given to compare its change signals with.
+ */
+export interface PreviousInventory {
+  instances: {
+    name: string;
+    properties: Record<string, unknown>;
+    databases: { name: string; properties: Record<string, unknown> }[];
+  }[];
+}
+
 export interface Instance {
   id: number;
   appserverId: number;

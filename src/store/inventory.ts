@@ -6,7 +6,7 @@
 import type { CompiledQuery, Selectable } from 'kysely';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
-import type { Database, Finding, Instance, InventoryChange } from '../core/types.ts';
+import type { Database, Finding, Instance, InventoryChange, PreviousInventory } from '../core/types.ts';
 import { bool, dialectOf, everyField, fixedQuery, inScope, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
 import type { DatabasesTable, InstancesTable } from './schema.ts';
 
@@ -88,11 +88,6 @@ const UPDATE_INSTANCE = fixedQuery((db, id: number, host: string, port: number |
   lastSessionId: number, applicationType: string, findings: string) => db.updateTable('instances')
   .set({ host, port, version, properties, lastSeen, missing: 0, lastSessionId, applicationType, findings }).where('id', '=', id));
 
-/** What the collector is given of a server's last inventory (collectors/types.ts PreviousInventory). */
-export interface PreviousObjects {
-  instances: { name: string; properties: Record<string, unknown>; databases: { name: string; properties: Record<string, unknown> }[] }[];
-}
-
 /**
  * One server's stored inventory, read once by its task (InventoryRepository.stored): the
  * collector is given what it still holds (previous()), and recording diffs against the same rows
@@ -115,7 +110,7 @@ export class StoredInventory {
    * properties: copies, so that what the collector does with them cannot touch the rows
    * recording compares with.
    */
-  previous(): PreviousObjects {
+  previous(): PreviousInventory {
     return {
       instances: this.instances.filter((i) => !i.missing).map((i) => ({
         name: i.name,
