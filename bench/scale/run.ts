@@ -126,26 +126,32 @@ async function timedSession(url: string, sid: string): Promise<{ seconds: number
   return { seconds, id, calledAt, seenAt };
 }
 
-/** The store's statements (pg_stat_statements, BENCH_STATEMENTS): reset before a timed run, the top ones by time after it. */
-async function statements(what: 'reset' | 'print'): Promise<string> {
+/** Runs `fn` on a connection of its own to the run's store. */
+async function onStore<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: dbUrl });
   await c.connect();
   try {
-    if (what === 'reset') {
-      await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-      await c.query('SELECT pg_stat_statements_reset()');
-      return '';
-    }
-    const mine = 'FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())';
-    const { rows: [all] } = await c.query(`SELECT coalesce(sum(calls), 0)::int AS calls, coalesce(sum(total_exec_time), 0)::float8 AS total ${mine}`);
-    const top = async (order: string) => (await c.query(
-      `SELECT calls::int, total_exec_time::float8 AS total, regexp_replace(left(query, 110), '\\s+', ' ', 'g') AS query ${mine} ORDER BY ${order} DESC LIMIT $1`, [STATEMENTS])).rows
-      .map((r) => `      ${r.total.toFixed(0).padStart(6)} ms ${String(r.calls).padStart(6)} calls  ${r.query}`).join('\n');
-    return `    the store's statements: ${all.calls} calls, ${all.total.toFixed(0)} ms executing (lock waits included); by time:\n${await top('total_exec_time')}\n    by calls:\n${await top('calls')}`;
+    return await fn(c);
   } finally {
     await c.end();
   }
 }
+
+/** Before a timed run (BENCH_STATEMENTS): the store's statement counts start from zero. */
+const resetStatements = () => onStore(async (c) => {
+  await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  await c.query('SELECT pg_stat_statements_reset()');
+});
+
+/** After it: the store's statements (pg_stat_statements) in all, and the top ones by time and by calls. */
+const topStatements = () => onStore(async (c) => {
+  const mine = 'FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())';
+  const { rows: [all] } = await c.query(`SELECT coalesce(sum(calls), 0)::int AS calls, coalesce(sum(total_exec_time), 0)::float8 AS total ${mine}`);
+  const top = async (order: string) => (await c.query(
+    `SELECT calls::int, total_exec_time::float8 AS total, regexp_replace(left(query, 110), '\\s+', ' ', 'g') AS query ${mine} ORDER BY ${order} DESC LIMIT $1`, [STATEMENTS])).rows
+    .map((r) => `      ${r.total.toFixed(0).padStart(6)} ms ${String(r.calls).padStart(6)} calls  ${r.query}`).join('\n');
+  return `    the store's statements: ${all.calls} calls, ${all.total.toFixed(0)} ms executing (lock waits included); by time:\n${await top('total_exec_time')}\n    by calls:\n${await top('calls')}`;
+});
 
 /**
  * Where a session's time went, from the store's own timestamps (ms): the start call to the
@@ -153,10 +159,8 @@ async function statements(what: 'reset' | 'print'): Promise<string> {
  * session's end, and that to the bench seeing it; the mean task, and how full the slots were
  * over the window (the tasks' summed time over slots × window).
  */
-async function timeline(run: { id: string; calledAt: number; seenAt: number }, slots: number): Promise<string> {
-  const c = new pg.Client({ connectionString: dbUrl });
-  await c.connect();
-  try {
+function timeline(run: { id: string; calledAt: number; seenAt: number }, slots: number): Promise<string> {
+  return onStore(async (c) => {
     const { rows } = await c.query(
       `SELECT s.start::float8 AS "start", s."end"::float8 AS "end", min(t.start)::float8 AS first, max(t."end")::float8 AS last,
               avg(t."end" - t.start)::float8 AS mean, sum(t."end" - t.start)::float8 AS busy
@@ -166,9 +170,7 @@ async function timeline(run: { id: string; calledAt: number; seenAt: number }, s
     return `timeline ms: start call → session ${r.start - run.calledAt}, → first task ${r.first - r.start}, tasks' window ${window}` +
       ` (a task ${r.mean.toFixed(0)} on average, ${slots} slots ${((100 * r.busy) / (slots * window)).toFixed(0)} % busy),` +
       ` last task → session end ${r.end - r.last}, → seen ${run.seenAt - r.end}`;
-  } finally {
-    await c.end();
-  }
+  });
 }
 
 let dbUrl = '';
@@ -224,7 +226,7 @@ async function measure(adminUrl: string, storePid: number | null) {
       for (let k = 0; k < warmUpsFor(w); k++) untimed.push(await session(url, sid));
       const warmUp = untimed.length ? ` (after ${untimed.length} untimed session(s): ${untimed.map((x) => x.toFixed(2)).join(', ')} s)` : '';
       const meters: Meters = { server: server.child.pid!, workers: workers.map((c) => c.pid!), proxy: proxyPid, store: storePid, inventoried: listenerPid(5432) };
-      if (STATEMENTS) await statements('reset');
+      if (STATEMENTS) await resetStatements();
       const cpu0 = cpuNow(meters);
       const run = await timedSession(url, sid);
       const { seconds } = run;
@@ -234,7 +236,7 @@ async function measure(adminUrl: string, storePid: number | null) {
       console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
       console.log(`    ${cpuLine(cpu0, cpu1, seconds)}`);
       console.log(`    ${await timeline(run, w * PER_WORKER)}`);
-      if (STATEMENTS) console.log(await statements('print'));
+      if (STATEMENTS) console.log(await topStatements());
     }
     const base = rows[0]!.seconds;
     console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker, ${availableParallelism()} cores, ${LATENCY} ms added latency each way;` +
