@@ -123,6 +123,14 @@ describe('census client commands', () => {
     if (servers.length) expect((await s.req('POST', '/api/appserver?action=bulk&inventory=false', { sid, body: servers })).status).toBe(201);
   }
 
+  /** The client's Api in this process, logged in as admin, keeping its login session in `sessionsFile`. */
+  function adminApi(sessionsFile: string): Api {
+    const url = new URL(s.url);
+    const transport = new Transport(url, true, new KnownServers(join(configDir, 'known_servers.json')), () => {});
+    return new Api(transport, { url, user: 'admin', password: ADMIN_PASSWORD, insecure: true, sources: { url: 'test', user: 'test', password: 'test' } },
+      new SessionStore(join(home, sessionsFile)));
+  }
+
   /** Cancels whatever session of job 1004 runs, and waits until it has ended. */
   async function settle(): Promise<void> {
     await s.req('POST', '/api/endeavour/job/1004?action=cancel', { sid });
@@ -406,10 +414,7 @@ describe('census client commands', () => {
     out.on('data', (d: Buffer) => (written += d.toString()));
     const err = new PassThrough();
     const io: Io = { out, err, stdin: new PassThrough(), env: {}, now: Date.now };
-    const url = new URL(s.url);
-    const transport = new Transport(url, true, new KnownServers(join(configDir, 'known_servers.json')), () => {});
-    const api = new Api(transport, { url, user: 'admin', password: ADMIN_PASSWORD, insecure: true, sources: { url: 'test', user: 'test', password: 'test' } },
-      new SessionStore(join(home, 'tty-sessions.json')));
+    const api = adminApi('tty-sessions.json');
     const result = await waitForSession(api, io, sessionId, { follow: false, json: false, intervalMs: 50 });
     await api.close();
     expect(result).toMatchObject({ exitCode: 0, timedOut: false, session: { status: 'COMPLETED' } });
@@ -662,10 +667,7 @@ describe('census client commands', () => {
 
   it('a stream dropped before its first event resumes from the id it opened with: no gap to read through the REST API', async () => {
     await registerOnly([good()]);
-    const url = new URL(s.url);
-    const transport = new Transport(url, true, new KnownServers(join(configDir, 'known_servers.json')), () => {});
-    const api = new Api(transport, { url, user: 'admin', password: ADMIN_PASSWORD, insecure: true, sources: { url: 'test', user: 'test', password: 'test' } },
-      new SessionStore(join(home, 'early-drop-sessions.json')));
+    const api = adminApi('early-drop-sessions.json');
     const sockets: net.Socket[] = [];
     const resumedAfter: (string | undefined)[] = [];
     const onRequest = (req: http.IncomingMessage) => {
