@@ -157,7 +157,11 @@ const topStatements = () => onStore(async (c) => {
  * Where a session's time went, from the store's own timestamps (ms): the start call to the
  * session's start, to its first task's start, the tasks' window, the last task's end to the
  * session's end, and that to the bench seeing it; the mean task, and how full the slots were
- * over the window (the tasks' summed time over slots × window).
+ * over the window (the tasks' summed time over slots × window). Then where the slots' idle time
+ * went: each task start is matched with the slot that freed first (or, for the first `slots`
+ * tasks, with the session's start), so a slot's idle time splits into the ramp (session start to
+ * its first task), the gaps between one task's end and the next start, and the tail (its last
+ * end to the session's last end).
  */
 function timeline(run: { id: string; calledAt: number; seenAt: number }, slots: number): Promise<string> {
   return onStore(async (c) => {
@@ -167,10 +171,35 @@ function timeline(run: { id: string; calledAt: number; seenAt: number }, slots: 
          FROM job_sessions s JOIN tasks t ON t.session_id = s.id WHERE s.id = $1 GROUP BY s.id`, [Number(run.id)]);
     const r = rows[0];
     const window = r.last - r.first;
+    const tasks = (await c.query('SELECT start::float8 AS start, "end"::float8 AS "end" FROM tasks WHERE session_id = $1', [Number(run.id)])).rows as { start: number; end: number }[];
+    const idle = slotIdle(tasks, slots, r.start);
     return `timeline ms: start call → session ${r.start - run.calledAt}, → first task ${r.first - r.start}, tasks' window ${window}` +
       ` (a task ${r.mean.toFixed(0)} on average, ${slots} slots ${((100 * r.busy) / (slots * window)).toFixed(0)} % busy),` +
-      ` last task → session end ${r.end - r.last}, → seen ${run.seenAt - r.end}`;
+      ` last task → session end ${r.end - r.last}, → seen ${run.seenAt - r.end}\n` +
+      `    slots idle ms: ramp ${idle.ramp.toFixed(0)} a slot, between tasks ${idle.gapMean.toFixed(1)} a task (median ${idle.gapMedian.toFixed(1)}, p90 ${idle.gapP90.toFixed(1)}), tail ${idle.tail.toFixed(0)} a slot`;
   });
+}
+
+/** The slots' idle time of one session's tasks (see timeline()). */
+function slotIdle(tasks: { start: number; end: number }[], slots: number, sessionStart: number) {
+  const edges = [...tasks.map((t) => ({ at: t.start, start: true })), ...tasks.map((t) => ({ at: t.end, start: false }))]
+    .sort((a, b) => a.at - b.at || (a.start ? 1 : -1));
+  const free: number[] = [];
+  const ramps: number[] = [];
+  const gaps: number[] = [];
+  for (const e of edges) {
+    if (!e.start) free.push(e.at);
+    else if (ramps.length < slots && !free.length) ramps.push(e.at - sessionStart);
+    else gaps.push(e.at - (free.shift() ?? e.at));
+  }
+  const last = Math.max(...tasks.map((t) => t.end));
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    ramp: sum(ramps) / slots, gapMean: gaps.length ? sum(gaps) / gaps.length : 0, gapMedian: at(0.5), gapP90: at(0.9),
+    tail: sum(free.map((f) => last - f)) / slots,
+  };
 }
 
 let dbUrl = '';
