@@ -248,3 +248,65 @@ describe('messages a worker took ahead of its slots', () => {
     expect([...ranFirst, ...ranSecond].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
   });
 });
+
+describe('messages a worker fetches ahead of need', () => {
+  it('are fetched while every slot is busy, and each is looked at before a slot takes it', async () => {
+    const { queue } = await twoProcesses();
+    const q = queue(2);
+    cleanups.push(() => q.stop());
+    await q.enqueue(Array.from({ length: 7 }, (_, i) => ({ taskId: i + 1, sessionId: 1 })));
+    const seen: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    q.start(async (t) => {
+      seen.push(`run ${t.taskId}`);
+      await gate;
+    }, (t) => seen.push(`look ${t.taskId}`));
+    // Both slots hold their first task at the gate; the next two were fetched meanwhile and looked at.
+    const looks = () => seen.filter((s) => s.startsWith('look')).length;
+    await waitFor(async () => (looks() === 4 ? true : undefined), 'two messages fetched ahead while both slots are busy');
+    expect(seen.filter((s) => s.startsWith('run'))).toHaveLength(2);
+    open();
+    await waitFor(async () => (seen.filter((s) => s.startsWith('run')).length === 7 ? true : undefined), 'all seven to run');
+    for (let id = 1; id <= 7; id++) {
+      expect(seen.indexOf(`look ${id}`), `task ${id} looked at`).toBeGreaterThanOrEqual(0);
+      expect(seen.indexOf(`look ${id}`), `task ${id} looked at before it ran`).toBeLessThan(seen.indexOf(`run ${id}`));
+    }
+  });
+
+  it('do not run when their session is cancelled after they were read ahead', async () => {
+    const pg = await twoProcesses();
+    const prepared: string[] = [];
+    const ran: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const six: JobType = {
+      serviceId: SERVICE,
+      async plan() {
+        return { tasks: Array.from({ length: 6 }, (_, i) => ({ name: `t${i + 1}`, targetKind: 'test' })) };
+      },
+      async prepare(t) {
+        prepared.push(t.task.name);
+        return {};
+      },
+      async run(t) {
+        ran.push(t.task.name);
+        await gate;
+        return { status: t.signal.aborted ? 'CANCELLED' : 'COMPLETED' };
+      },
+    };
+    const { apiStore, api } = await apiAndWorker(pg, { apiQueue: pg.queue(1), workerQueue: pg.queue(2), types: [six] });
+    const { session } = await api.startJob(JOB_ID, { by: 'test', trigger: 'manual' });
+    // Two tasks run at the gate, and two more were read ahead (prepared) while the session was live.
+    await waitFor(async () => (ran.length === 2 && prepared.length === 4 ? true : undefined), 'two running and two read ahead');
+    await api.cancelSession(session.id, 'test');
+    open();
+    const ended = await api.waitForSession(session.id, 15_000);
+    expect(ended.status).toBe('CANCELLED');
+    // The two read ahead found the session live then; their claim, not that read, decided.
+    expect(ran).toHaveLength(2);
+    const tasks = await apiStore.tasks.bySession(session.id);
+    expect(tasks.filter((t) => t.status === 'CANCELLED').length).toBeGreaterThanOrEqual(4);
+    expect(tasks.filter((t) => t.start !== null && !ran.includes(t.name))).toEqual([]);
+  });
+});

@@ -4,9 +4,9 @@
  * the tasks it runs now). engine.ts makes one and hands it to each part.
  */
 import type { Clock } from '../core/clock.ts';
-import type { SessionState } from '../core/types.ts';
+import type { SessionState, Task } from '../core/types.ts';
 import type { Store } from '../store/index.ts';
-import type { JobTypes } from './jobtypes/index.ts';
+import type { JobTypes, Prepared } from './jobtypes/index.ts';
 import type { ProcessLiveness } from './process-lock.ts';
 import type { TaskQueue } from './queue.ts';
 
@@ -28,6 +28,13 @@ export interface EngineEvents {
   'session-ended': SessionState;
 }
 
+/** What a task needs before its claim: the task and its session, and what its job type prepared (when read). */
+export interface BeforeClaim {
+  found: { task: Task; session: SessionState } | undefined;
+  prepared: Prepared;
+  at: number;
+}
+
 export interface EngineContext {
   store: Store;
   clock: Clock;
@@ -44,6 +51,8 @@ export interface EngineContext {
   };
   /** Tasks this process runs now, with the controller that aborts each. */
   mine: Map<number, { sessionId: number; controller: AbortController }>;
+  /** Reads ahead for tasks the queue holds until a slot frees, by task id (task-runner.ts, lookAhead). */
+  looks: Map<number, Promise<BeforeClaim | undefined>>;
   /** Sessions whose progress this process is counting now (session-progress.ts, progressAfter). */
   counting: Map<number, { again: boolean; done: Promise<void> }>;
   /** When this process last counted a live session's progress, and the count it owes it (progressAfter). */

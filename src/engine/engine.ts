@@ -28,7 +28,7 @@ import { cancelSession } from './session-cancel.ts';
 import { enqueue } from './session-progress.ts';
 import { startJob, type StartResult } from './session-start.ts';
 import { SYSTEM_JOBS } from './system-jobs.ts';
-import { runTask } from './task-runner.ts';
+import { lookAhead, runTask } from './task-runner.ts';
 import type { Channel } from './delivery/channel.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { deliveryJobType } from './jobtypes/delivery.ts';
@@ -121,6 +121,7 @@ export class Engine extends EventEmitter {
       settings: { leaseMs: o.leaseMs, heartbeatMs: o.heartbeatMs, maxAttempts: o.maxAttempts, estateConcurrency: o.estateConcurrency, progressIntervalMs: o.progressIntervalMs },
       state: { owner: o.processName, stopping: false, abandoning: false },
       mine: new Map(),
+      looks: new Map(),
       counting: new Map(),
       counted: new Map(),
       emit: <K extends keyof EngineEvents>(event: K, value: EngineEvents[K]) => void this.emit(event, value),
@@ -164,7 +165,7 @@ export class Engine extends EventEmitter {
   /** Starts taking tasks from the queue (`runTasks`) and sweeping for lost work. */
   start(options: { runTasks?: boolean } = {}): void {
     this.e.state.stopping = false;
-    if (options.runTasks ?? true) this.o.queue.start((t, signal) => runTask(this.e, t, signal));
+    if (options.runTasks ?? true) this.o.queue.start((t, signal) => runTask(this.e, t, signal), (t) => lookAhead(this.e, t));
     // The worker's heartbeat rides on the sweep's cadence: one timer, and a process too busy to
     // sweep for a whole lease is rightly shown as not answering.
     this.repeat('sweep', this.o.sweepMs, async () => {

@@ -16,7 +16,7 @@
  */
 import PgBoss from 'pg-boss';
 import type { Repositories } from '../store/index.ts';
-import type { QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
+import type { LookAhead, QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
 import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
 
 export const TASK_QUEUE = 'census-task';
@@ -52,11 +52,14 @@ export class PgBossQueue implements TaskQueue {
   /** Messages fetched ahead of the slots (take()), and the fetch under way. */
   private ahead: Taken[] = [];
   private fetching: Promise<boolean> | undefined;
+  /** The last fetch got all it asked for: the queue may hold more. */
+  private more = false;
   /** Messages done but not yet marked so, by queue (completed()). */
   private toComplete = new Map<string, string[]>();
   private completing: NodeJS.Timeout | undefined;
   /** Wakes idle slots at once (stop, wakeIdle). */
   private wake = new Set<() => void>();
+  private lookAhead: LookAhead | undefined;
   readonly bySite = true;
 
   constructor(private readonly o: PgBossQueueOptions) {
@@ -145,8 +148,9 @@ export class PgBossQueue implements TaskQueue {
     }
   }
 
-  start(handler: TaskHandler): void {
+  start(handler: TaskHandler, lookAhead?: LookAhead): void {
     this.consuming = true;
+    this.lookAhead = lookAhead;
     // This process's site first, then tasks for any worker.
     const queues = this.o.siteId === undefined ? [TASK_QUEUE] : [siteQueue(this.o.siteId), TASK_QUEUE];
     void this.ready().then(async () => {
@@ -208,17 +212,31 @@ export class PgBossQueue implements TaskQueue {
   private async take(queues: string[]): Promise<Taken | undefined> {
     for (;;) {
       const ahead = this.ahead.shift();
-      if (ahead) return ahead;
-      const fetching = (this.fetching ??= this.fetchAhead(queues).finally(() => (this.fetching = undefined)));
-      const full = await fetching;
+      if (ahead) {
+        // The last one taken ahead: fetch the next ones while the slots run theirs, not when they
+        // free. Slots whose tasks take as long free together, and each would wait for the fetch
+        // and then for its task's reads (lookAhead); now both are done by the time they free.
+        if (!this.ahead.length && this.more) void this.fetchOnce(queues).catch((err: Error) => console.error(`census: cannot take tasks from the queue: ${err.message}`));
+        return ahead;
+      }
+      const full = await this.fetchOnce(queues);
       // Others waiting on the same fetch may have taken all it brought: fetch again if the
       // queue may hold more, else the queues are empty for now.
       if (!this.ahead.length && !full) return undefined;
     }
   }
 
-  /** Fetches up to PREFETCH messages from the first of `queues` that has any; says whether it got all it asked for. */
+  /** The fetch under way, or a new one: one at a time, shared by every slot that waits for it. */
+  private fetchOnce(queues: string[]): Promise<boolean> {
+    return (this.fetching ??= this.fetchAhead(queues).finally(() => (this.fetching = undefined)));
+  }
+
+  /**
+   * Fetches up to PREFETCH messages from the first of `queues` that has any; says whether it got
+   * all it asked for (and remembers it: a queue that gave less is not fetched from ahead of need).
+   */
   private async fetchAhead(queues: string[]): Promise<boolean> {
+    this.more = false;
     const want = Math.min(PREFETCH, this.o.concurrency);
     for (const queue of queues) {
       const jobs = await this.boss.fetch<QueuedTask>(queue, { batchSize: want });
@@ -229,7 +247,11 @@ export class PgBossQueue implements TaskQueue {
         return false;
       }
       this.ahead.push(...jobs.map((job) => ({ queue, job })));
-      return jobs.length === want;
+      // What a task needs before its claim is read now, for each: the one that waits for a slot
+      // to free is ready when it frees (and the slots waiting on this fetch lose nothing).
+      for (const job of jobs) this.lookAhead?.(job.data);
+      this.more = jobs.length === want;
+      return this.more;
     }
     return false;
   }

@@ -22,6 +22,13 @@ export interface QueuedTask {
 
 export type TaskHandler = (task: QueuedTask, signal: AbortSignal) => Promise<void>;
 
+/**
+ * Told of a task the queue holds for this process while every slot is busy (pg-boss, messages
+ * fetched ahead): the engine reads what the task needs before its claim then, so a slot that
+ * frees does not wait for those reads (task-runner.ts, lookAhead).
+ */
+export type LookAhead = (task: QueuedTask) => void;
+
 export interface TaskQueue {
   /** Hands tasks over, on its own (after the transaction that made them PENDING committed). */
   enqueue(tasks: QueuedTask[]): Promise<void>;
@@ -36,8 +43,8 @@ export interface TaskQueue {
    * site). The in-process queue has one worker, its own process, which takes every site's tasks.
    */
   readonly bySite?: boolean;
-  /** Begins handing queued tasks to `handler`. */
-  start(handler: TaskHandler): void;
+  /** Begins handing queued tasks to `handler`; `lookAhead` hears of those it holds until a slot frees. */
+  start(handler: TaskHandler, lookAhead?: LookAhead): void;
   /**
    * Aborts tasks of one session that this process is running, once the session's cancel has
    * committed; a queue may also drop the session's tasks it holds waiting (they are CANCELLED).

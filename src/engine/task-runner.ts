@@ -7,7 +7,7 @@ import { isSessionLive } from '../core/status.ts';
 import type { SessionState, Task } from '../core/types.ts';
 import { taskEvent } from '../store/events.ts';
 import { onTaskEnded } from './alerts.ts';
-import type { EngineContext } from './context.ts';
+import type { BeforeClaim, EngineContext } from './context.ts';
 import type { Prepared, TaskOutcome } from './jobtypes/index.ts';
 import { message, type Message } from './messages.ts';
 import type { QueuedTask } from './queue.ts';
@@ -15,8 +15,48 @@ import { dispatch, finishIfDone, progressAfter, queueWithin } from './session-pr
 import { moveTask, writeLog } from './session-records.ts';
 import { DELIVERY_TARGET } from './jobtypes/delivery.ts';
 
-export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: AbortSignal): Promise<void> {
+/**
+ * A read ahead is used only this fresh: a message can wait behind long tasks, and what prepare
+ * read (the server, its credentials) should be about as current as when it is read at the claim.
+ */
+const LOOK_FRESH_MS = 5_000;
+/** Reads ahead kept at most (the queue holds a few messages ahead; one it handed back is never taken). */
+const LOOKS_KEPT = 64;
+
+/**
+ * The queue holds this task until a slot frees (queue.ts, LookAhead): read what runTask reads
+ * before the claim now, so the slot that takes it does not wait for those round trips. Nothing is
+ * written: whether the task runs is still decided by its claim (a task cancelled meanwhile is no
+ * longer PENDING and cannot be claimed).
+ */
+export function lookAhead(e: EngineContext, qt: QueuedTask): void {
+  if (e.looks.has(qt.taskId)) return;
+  if (e.looks.size >= LOOKS_KEPT) e.looks.delete(e.looks.keys().next().value!);
+  // A failed read is read again by runTask, which then records or throws what it meets.
+  e.looks.set(qt.taskId, readBeforeClaim(e, qt).catch(() => undefined));
+}
+
+async function readBeforeClaim(e: EngineContext, qt: QueuedTask): Promise<BeforeClaim> {
+  const at = Date.now();
   const found = await e.store.tasks.withSession(qt.taskId);
+  if (!found || found.task.status !== 'PENDING') return { found, prepared: {}, at };
+  const { task, session } = found;
+  if (session.cancelRequested || !isSessionLive(session.status) || task.attempts >= e.settings.maxAttempts) return { found, prepared: {}, at };
+  // What the job type reads before the claim, and its start entry, which commits with the claim.
+  let prepared: Prepared = {};
+  try {
+    prepared = (await e.jobTypes.get(session.serviceId)?.prepare?.({ task, session, store: e.store, clock: e.clock })) ?? {};
+  } catch {
+    // run() meets the same trouble again, with the task claimed, and records it as the task's end.
+  }
+  return { found, prepared, at };
+}
+
+export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: AbortSignal): Promise<void> {
+  const looked = e.looks.get(qt.taskId);
+  e.looks.delete(qt.taskId);
+  const ahead = looked && (await looked);
+  const { found, prepared } = ahead && Date.now() - ahead.at < LOOK_FRESH_MS ? ahead : await readBeforeClaim(e, qt);
   if (!found || found.task.status !== 'PENDING') return;
   const { task, session } = found;
   if (session.cancelRequested || !isSessionLive(session.status)) {
@@ -26,13 +66,6 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
   }
   if (task.attempts >= e.settings.maxAttempts) return giveUp(e, session, task);
   const type = e.jobTypes.get(session.serviceId);
-  // What the job type reads before the claim, and its start entry, which commits with the claim.
-  let prepared: Prepared = {};
-  try {
-    prepared = (await type?.prepare?.({ task, session, store: e.store, clock: e.clock })) ?? {};
-  } catch {
-    // run() meets the same trouble again, with the task claimed, and records it as the task's end.
-  }
   if (!(await claim(e, task, session, queueSignal, prepared.start))) return;
 
   const controller = new AbortController();
