@@ -8,7 +8,7 @@ import type { Alert, AlertKind, AlertObject, AlertSeverity, AlertStatus, RaiseAl
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Dialect } from './migrations.ts';
 import type { NotificationRepository } from './notifications.ts';
-import { dialectOf, fixedQuery, json, listPage, type Db } from './rows.ts';
+import { fixedQuery, json, jsonList, listPage, type Db } from './rows.ts';
 import type { AlertsTable } from './schema.ts';
 
 /** Open alerts of one kind under one key prefix, but for the keys in `except` (AlertRepository.clearAll). */
@@ -48,11 +48,6 @@ function prefixRange(prefix: string): { from: string; below: string } {
 
 /** The UPDATE that closes alerts; the caller says which. */
 const clearing = (db: Db, now: number) => db.updateTable('alerts').set({ status: 'CLEARED', openKey: null, clearedAt: now });
-
-/** The elements of a JSON array of strings, as a subquery of each database kind. */
-const jsonList = (db: Db, list: string) => (dialectOf(db) === 'sqlite'
-  ? sql<string>`(SELECT value FROM json_each(${list}))`
-  : sql<string>`(SELECT json_array_elements_text(${list}::json))`);
 
 // AlertRepository.clearAll's statements: the keys, and with them one kind's keys under a prefix
 // but for some (a range on SQLite, LIKE on PostgreSQL: prefixRange says why).

@@ -7,7 +7,7 @@ import type { CompiledQuery, Selectable } from 'kysely';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Database, Finding, Instance, InventoryChange, PreviousInventory } from '../core/types.ts';
-import { bool, dialectOf, everyField, fixedQuery, inScope, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
+import { bool, dialectOf, everyField, fixedQuery, inScope, joinedColumns, json, jsonIds, listPage, type Db, type ServerScope } from './rows.ts';
 import type { DatabasesTable, InstancesTable } from './schema.ts';
 
 const toInstance = (r: Selectable<InstancesTable>): Instance => ({
@@ -87,6 +87,9 @@ const STORED = fixedQuery((db, appserverId: number) => instancesWithDatabases(db
 const UPDATE_INSTANCE = fixedQuery((db, id: number, host: string, port: number | null, version: string | null, properties: string, lastSeen: number,
   lastSessionId: number, applicationType: string, findings: string) => db.updateTable('instances')
   .set({ host, port, version, properties, lastSeen, missing: 0, lastSessionId, applicationType, findings }).where('id', '=', id));
+
+/** Databases found as they are stored: only their last sighting moves (the ids as one JSON list, so the statement is built once). */
+const SEEN_AGAIN = fixedQuery((db, lastSeen: number, ids: string) => db.updateTable('databases').set({ lastSeen }).where('id', 'in', jsonIds(db, ids)));
 
 /**
  * One server's stored inventory, read once by its task (InventoryRepository.stored): the
@@ -227,7 +230,7 @@ export class InventoryRepository {
       else if (row) await this.later(this.db.updateTable('databases').set(values).where('id', '=', row.id).compile());
       else ids.set(d.name, (await this.db.insertInto('databases').values({ ...values, instanceId, name: d.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id);
     }
-    if (seenOnly.length) await this.later(this.db.updateTable('databases').set({ lastSeen: now }).where('id', 'in', seenOnly).compile());
+    if (seenOnly.length) await this.later(SEEN_AGAIN(this.db, now, JSON.stringify(seenOnly)));
     const found = new Set(inst.databases.map((d) => d.name));
     const gone = existing.filter((e) => !found.has(e.name) && !e.missing).map((e) => e.id);
     if (gone.length) await this.later(this.db.updateTable('databases').set({ missing: 1 }).where('id', 'in', gone).compile());

@@ -1,5 +1,5 @@
 /** Row ↔ record conversions shared by the repositories. */
-import { CompiledQuery, PostgresAdapter, sql, type Compilable, type Insertable, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { CompiledQuery, PostgresAdapter, sql, type Compilable, type RawBuilder, type Insertable, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import { mayMoveJobs } from './db.ts';
 import { prepareOnEachConnection } from './pg-client.ts';
@@ -42,6 +42,17 @@ export type Db = Kysely<DB>;
 
 /** The database kind behind `db`, for a query whose SQL differs by kind. */
 export const dialectOf = (db: Db): Dialect => (db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite');
+
+/**
+ * The elements of a JSON array, as a subquery of each database kind: a list of any length is one
+ * parameter, so a statement that takes one has one shape (fixedQuery). `ids` for whole numbers.
+ */
+export function jsonList(db: Db, list: string): RawBuilder<string> {
+  return dialectOf(db) === 'sqlite' ? sql<string>`(SELECT value FROM json_each(${list}))` : sql<string>`(SELECT json_array_elements_text(${list}::json))`;
+}
+export function jsonIds(db: Db, list: string): RawBuilder<number> {
+  return dialectOf(db) === 'sqlite' ? sql<number>`(SELECT value FROM json_each(${list}))` : sql<number>`(SELECT json_array_elements_text(${list}::json)::bigint)`;
+}
 
 /**
  * A query of a fixed shape, built and compiled once for each database kind and afterwards only
