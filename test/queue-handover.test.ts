@@ -274,6 +274,29 @@ describe('messages a worker fetches ahead of need', () => {
     }
   });
 
+  it('are fetched shortly before the running task is due to end, once the tasks\' times are known', async () => {
+    const { queue } = await twoProcesses();
+    const q = queue(1);
+    cleanups.push(() => q.stop());
+    await q.enqueue(Array.from({ length: 4 }, (_, i) => ({ taskId: i + 1, sessionId: 1 })));
+    const started = new Map<number, number>();
+    const looked = new Map<number, number>();
+    // Each task works 400 ms: the second and later fetches wait until about 300 ms into the task.
+    q.start(async (t) => {
+      started.set(t.taskId, performance.now());
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }, (t) => looked.set(t.taskId, performance.now()));
+    await waitFor(async () => (started.size === 4 ? true : undefined), 'all four to start');
+    // pg-boss hands messages of one insert over in no set order: the order is the starts'.
+    const order = [...started.keys()];
+    const lookedInto = (k: number) => looked.get(order[k + 1]!)! - started.get(order[k]!)!;
+    // The first task's time was not known while it ran: the next message was fetched at its start.
+    expect(lookedInto(0)).toBeLessThan(200);
+    // Once known, the next message is fetched late in the running task, not at its start.
+    expect(lookedInto(1)).toBeGreaterThanOrEqual(200);
+    expect(lookedInto(2)).toBeGreaterThanOrEqual(200);
+  });
+
   it('do not run when their session is cancelled after they were read ahead', async () => {
     const pg = await twoProcesses();
     const prepared: string[] = [];

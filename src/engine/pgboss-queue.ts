@@ -22,6 +22,8 @@ import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
 export const TASK_QUEUE = 'census-task';
 /** Messages one fetch takes at most, ahead of the slots that will run them. */
 const PREFETCH = 4;
+/** At least this long before its slots are due to free, a worker fetches their next messages. */
+const FETCH_LEAD_MS = 20;
 /** How long a done message may wait to be marked complete with others. */
 const COMPLETE_EVERY_MS = 200;
 /** The queue of one site's tasks: only workers of that site take from it (docs/sites.md). */
@@ -43,7 +45,11 @@ type Taken = { queue: string; job: PgBoss.Job<QueuedTask> };
 
 export class PgBossQueue implements TaskQueue {
   private readonly boss: PgBoss;
-  private running = new Map<string, { task: QueuedTask; controller: AbortController; done: Promise<void> }>();
+  private running = new Map<string, { task: QueuedTask; controller: AbortController; done: Promise<void>; startedAt: number }>();
+  /** How long this process's tasks have taken lately (ms, a moving average); undefined until one ended. */
+  private typicalMs: number | undefined;
+  /** The fetch ahead of need, waiting for the slots to be nearly due to free (take()). */
+  private refill: NodeJS.Timeout | undefined;
   private started: Promise<void> | undefined;
   private consuming = false;
   /** Queues known to exist (pg-boss 10 needs a queue made before a message goes in). */
@@ -189,11 +195,14 @@ export class PgBossQueue implements TaskQueue {
       }
       const { queue, job } = found;
       const controller = new AbortController();
+      const startedAt = performance.now();
       const run = handler(job.data, controller.signal);
-      this.running.set(job.id, { task: job.data, controller, done: run.then(() => {}, () => {}) });
+      this.running.set(job.id, { task: job.data, controller, done: run.then(() => {}, () => {}), startedAt });
       try {
         await run;
         this.completed(queue, job.id);
+        const took = performance.now() - startedAt;
+        this.typicalMs = this.typicalMs === undefined ? took : 0.8 * this.typicalMs + 0.2 * took;
       } catch (err) {
         console.error(`census: task ${job.data.taskId} handler failed: ${(err as Error).message}`);
         await this.boss.fail(queue, job.id, { message: (err as Error).message }).catch(() => {});
@@ -216,7 +225,7 @@ export class PgBossQueue implements TaskQueue {
         // The last one taken ahead: fetch the next ones while the slots run theirs, not when they
         // free. Slots whose tasks take as long free together, and each would wait for the fetch
         // and then for its task's reads (lookAhead); now both are done by the time they free.
-        if (!this.ahead.length && this.more) void this.fetchOnce(queues).catch((err: Error) => console.error(`census: cannot take tasks from the queue: ${err.message}`));
+        if (!this.ahead.length && this.more) this.fetchBeforeDue(queues);
         return ahead;
       }
       const full = await this.fetchOnce(queues);
@@ -224,6 +233,30 @@ export class PgBossQueue implements TaskQueue {
       // queue may hold more, else the queues are empty for now.
       if (!this.ahead.length && !full) return undefined;
     }
+  }
+
+  /**
+   * Fetches ahead of need a little before the first running task is due to end (by the tasks'
+   * recent times), or now when that is not known. Messages fetched ahead wait in this process
+   * until one of its slots frees, while another worker's idle slot cannot take them: fetched just
+   * in time, they wait for tens of milliseconds, not for a whole task. A slot that frees first
+   * fetches for itself (take()), and the timer then finds nothing to do.
+   */
+  private fetchBeforeDue(queues: string[]): void {
+    const fetch = () => {
+      this.refill = undefined;
+      if (!this.consuming || this.ahead.length || this.fetching) return;
+      void this.fetchOnce(queues).catch((err: Error) => console.error(`census: cannot take tasks from the queue: ${err.message}`));
+    };
+    if (this.refill) return;
+    const typical = this.typicalMs;
+    const now = performance.now();
+    const firstDue = Math.min(now, ...[...this.running.values()].map((r) => r.startedAt)) + (typical ?? 0);
+    // Ahead of the due time by what a fetch and the reads after it take, on a busy machine too.
+    const wait = typical === undefined ? 0 : firstDue - now - Math.max(FETCH_LEAD_MS, typical / 4);
+    if (wait <= 0) return fetch();
+    this.refill = setTimeout(fetch, wait);
+    this.refill.unref();
   }
 
   /** The fetch under way, or a new one: one at a time, shared by every slot that waits for it. */
@@ -300,6 +333,7 @@ export class PgBossQueue implements TaskQueue {
 
   async stop(): Promise<void> {
     this.consuming = false;
+    clearTimeout(this.refill);
     if (!this.started) return;
     await this.started.catch(() => {});
     for (const wake of [...this.wake]) wake();
