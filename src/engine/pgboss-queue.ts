@@ -222,9 +222,9 @@ export class PgBossQueue implements TaskQueue {
     for (;;) {
       const ahead = this.ahead.shift();
       if (ahead) {
-        // The last one taken ahead: fetch the next ones while the slots run theirs, not when they
-        // free. Slots whose tasks take as long free together, and each would wait for the fetch
-        // and then for its task's reads (lookAhead); now both are done by the time they free.
+        // The last one taken ahead: fetch the next ones before the slots free (fetchBeforeDue),
+        // not when they do. Slots whose tasks take as long free together, and each would wait for
+        // the fetch and then for its task's reads (lookAhead); now both are done by then.
         if (!this.ahead.length && this.more) this.fetchBeforeDue(queues);
         return ahead;
       }
