@@ -23,9 +23,9 @@ export interface QueuedTask {
 export type TaskHandler = (task: QueuedTask, signal: AbortSignal) => Promise<void>;
 
 /**
- * Told of a task the queue holds for this process while every slot is busy (pg-boss, messages
- * fetched ahead): the engine reads what the task needs before its claim then, so a slot that
- * frees does not wait for those reads (task-runner.ts, lookAhead).
+ * Told of each task the queue takes for this process, as it takes it (pg-boss fetches ahead of its
+ * slots): the engine reads what the task needs before its claim then, so a slot that frees does
+ * not wait for those reads (task-runner.ts, lookAhead).
  */
 export type LookAhead = (task: QueuedTask) => void;
 
@@ -43,7 +43,7 @@ export interface TaskQueue {
    * site). The in-process queue has one worker, its own process, which takes every site's tasks.
    */
   readonly bySite?: boolean;
-  /** Begins handing queued tasks to `handler`; `lookAhead` hears of those it holds until a slot frees. */
+  /** Begins handing queued tasks to `handler`; `lookAhead` hears of each as the queue takes it, before a slot runs it. */
   start(handler: TaskHandler, lookAhead?: LookAhead): void;
   /**
    * Aborts tasks of one session that this process is running, once the session's cancel has

@@ -44,8 +44,9 @@ export type Db = Kysely<DB>;
 export const dialectOf = (db: Db): Dialect => (db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite');
 
 /**
- * The elements of a JSON array, as a subquery of each database kind: a list of any length is one
- * parameter, so a statement that takes one has one shape (fixedQuery). `ids` for whole numbers.
+ * The elements of a JSON array of strings (jsonIds: of whole numbers), as a subquery of each
+ * database kind: a list of any length is one parameter, so a statement that takes one has one
+ * shape (fixedQuery).
  */
 export function jsonList(db: Db, list: string): RawBuilder<string> {
   return dialectOf(db) === 'sqlite' ? sql<string>`(SELECT value FROM json_each(${list}))` : sql<string>`(SELECT json_array_elements_text(${list}::json))`;
