@@ -172,7 +172,7 @@ function timeline(run: { id: string; calledAt: number; seenAt: number }, slots: 
     const r = rows[0];
     const window = r.last - r.first;
     const tasks = (await c.query('SELECT start::float8 AS start, "end"::float8 AS "end" FROM tasks WHERE session_id = $1', [Number(run.id)])).rows as { start: number; end: number }[];
-    const idle = slotIdle(tasks, slots, r.start);
+    const idle = slotIdle(tasks, slots, r.start, r.last);
     return `timeline ms: start call → session ${r.start - run.calledAt}, → first task ${r.first - r.start}, tasks' window ${window}` +
       ` (a task ${r.mean.toFixed(0)} on average, ${slots} slots ${((100 * r.busy) / (slots * window)).toFixed(0)} % busy),` +
       ` last task → session end ${r.end - r.last}, → seen ${run.seenAt - r.end}\n` +
@@ -181,7 +181,7 @@ function timeline(run: { id: string; calledAt: number; seenAt: number }, slots: 
 }
 
 /** The slots' idle time of one session's tasks (see timeline()). */
-function slotIdle(tasks: { start: number; end: number }[], slots: number, sessionStart: number) {
+function slotIdle(tasks: { start: number; end: number }[], slots: number, sessionStart: number, lastEnd: number) {
   const edges = [...tasks.map((t) => ({ at: t.start, start: true })), ...tasks.map((t) => ({ at: t.end, start: false }))]
     .sort((a, b) => a.at - b.at || (a.start ? 1 : -1));
   const free: number[] = [];
@@ -192,13 +192,12 @@ function slotIdle(tasks: { start: number; end: number }[], slots: number, sessio
     else if (ramps.length < slots && !free.length) ramps.push(e.at - sessionStart);
     else gaps.push(e.at - (free.shift() ?? e.at));
   }
-  const last = Math.max(...tasks.map((t) => t.end));
   const sorted = [...gaps].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
     ramp: sum(ramps) / slots, gapMean: gaps.length ? sum(gaps) / gaps.length : 0, gapMedian: at(0.5), gapP90: at(0.9),
-    tail: sum(free.map((f) => last - f)) / slots,
+    tail: sum(free.map((f) => lastEnd - f)) / slots,
   };
 }
 
