@@ -97,35 +97,31 @@ describe.each(DIALECTS)('session progress on %s', (_name, open) => {
   it('the sweeper closes a session whose tasks ended without a count, and counts none that has a task open', async () => {
     const { store, e, release, id } = await start(60_000, TASKS, 50);
     try {
-      await sweeperCloses(store, e, id);
+      await until('ten running tasks', async () => (await store.tasks.bySession(id)).every((x) => x.status === 'RUNNING'));
+      // Ends committed by a process that died before its count: the tasks' rows and nothing else.
+      const endInStore = async (n: number) => {
+        for (const x of (await store.tasks.bySession(id)).filter((y) => y.status === 'RUNNING').slice(0, n)) {
+          expect(await store.tasks.finish(x.id, x.owner!, { status: 'COMPLETED', end: Date.now(), errorCode: null, message: null })).toBe(true);
+        }
+      };
+      await endInStore(5);
+      // Two sweeps begun after those ends: a session with open tasks is not counted by them (its
+      // percent is the count's alone; before, every sweep of every process counted it).
+      let sweeps = 0;
+      const live = store.sessions.live.bind(store.sessions);
+      store.sessions.live = () => {
+        sweeps++;
+        return live();
+      };
+      await until('two sweeps', async () => sweeps >= 2);
+      expect(await percentOf(store, id)).toBe(0);
+      // The last ends, again without a count: the sweeper is what closes the session.
+      await endInStore(TASKS);
+      expect(await e.waitForSession(id, 5_000)).toMatchObject({ status: 'COMPLETED', percent: 100 });
     } finally {
       for (let i = 0; i < TASKS; i++) release(i);
     }
   });
-
-  async function sweeperCloses(store: Store, e: Awaited<ReturnType<typeof start>>['e'], id: number): Promise<void> {
-    await until('ten running tasks', async () => (await store.tasks.bySession(id)).every((x) => x.status === 'RUNNING'));
-    // Ends committed by a process that died before its count: the tasks' rows and nothing else.
-    const endInStore = async (n: number) => {
-      for (const x of (await store.tasks.bySession(id)).filter((y) => y.status === 'RUNNING').slice(0, n)) {
-        expect(await store.tasks.finish(x.id, x.owner!, { status: 'COMPLETED', end: Date.now(), errorCode: null, message: null })).toBe(true);
-      }
-    };
-    await endInStore(5);
-    // Two sweeps begun after those ends: a session with open tasks is not counted by them (its
-    // percent is the count's alone; before, every sweep of every process counted it).
-    let sweeps = 0;
-    const live = store.sessions.live.bind(store.sessions);
-    store.sessions.live = () => {
-      sweeps++;
-      return live();
-    };
-    await until('two sweeps', async () => sweeps >= 2);
-    expect(await percentOf(store, id)).toBe(0);
-    // The last ends, again without a count: the sweeper is what closes the session.
-    await endInStore(TASKS);
-    expect(await e.waitForSession(id, 5_000)).toMatchObject({ status: 'COMPLETED', percent: 100 });
-  }
 
   it('counts at every end with an interval of 0', async () => {
     const { store, e, release, id } = await start(0);
