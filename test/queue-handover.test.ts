@@ -254,21 +254,24 @@ describe('messages a worker fetches ahead of need', () => {
     const { queue } = await twoProcesses();
     const q = queue(2);
     cleanups.push(() => q.stop());
-    await q.enqueue(Array.from({ length: 7 }, (_, i) => ({ taskId: i + 1, sessionId: 1 })));
     const seen: string[] = [];
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
+    // Tasks 1 and 2 end at once (the worker learns how long its tasks take); the rest wait at the gate.
     q.start(async (t) => {
       seen.push(`run ${t.taskId}`);
-      await gate;
+      if (t.taskId > 2) await gate;
     }, (t) => seen.push(`look ${t.taskId}`));
-    // Both slots hold their first task at the gate; the next two were fetched meanwhile and looked at.
-    const looks = () => seen.filter((s) => s.startsWith('look')).length;
-    await waitFor(async () => (looks() === 4 ? true : undefined), 'two messages fetched ahead while both slots are busy');
-    expect(seen.filter((s) => s.startsWith('run'))).toHaveLength(2);
+    await q.enqueue([{ taskId: 1, sessionId: 1 }, { taskId: 2, sessionId: 1 }]);
+    await waitFor(async () => (seen.includes('run 1') && seen.includes('run 2') ? true : undefined), 'the first two to run');
+    await q.enqueue(Array.from({ length: 7 }, (_, i) => ({ taskId: i + 3, sessionId: 1 })));
+    // Both slots hold a task at the gate; the next two were fetched meanwhile and looked at.
+    const gated = (what: string) => seen.filter((s) => s.startsWith(what) && Number(s.split(' ')[1]) > 2).length;
+    await waitFor(async () => (gated('look') === 4 ? true : undefined), 'two messages fetched ahead while both slots are busy');
+    expect(gated('run')).toBe(2);
     open();
-    await waitFor(async () => (seen.filter((s) => s.startsWith('run')).length === 7 ? true : undefined), 'all seven to run');
-    for (let id = 1; id <= 7; id++) {
+    await waitFor(async () => (gated('run') === 7 ? true : undefined), 'all seven to run');
+    for (let id = 1; id <= 9; id++) {
       expect(seen.indexOf(`look ${id}`), `task ${id} looked at`).toBeGreaterThanOrEqual(0);
       expect(seen.indexOf(`look ${id}`), `task ${id} looked at before it ran`).toBeLessThan(seen.indexOf(`run ${id}`));
     }
@@ -290,46 +293,81 @@ describe('messages a worker fetches ahead of need', () => {
     // pg-boss hands messages of one insert over in no set order: the order is the starts'.
     const order = [...started.keys()];
     const lookedInto = (k: number) => looked.get(order[k + 1]!)! - started.get(order[k]!)!;
-    // The first task's time was not known while it ran: the next message was fetched at its start.
-    expect(lookedInto(0)).toBeLessThan(200);
-    // Once known, the next message is fetched late in the running task, not at its start.
-    expect(lookedInto(1)).toBeGreaterThanOrEqual(200);
-    expect(lookedInto(2)).toBeGreaterThanOrEqual(200);
+    // While no task had ended, nothing told when the slot would free: the next message was fetched when it did.
+    expect(lookedInto(0)).toBeGreaterThanOrEqual(395);
+    // Once known, the next message is fetched late in the running task, before it ends.
+    for (const k of [1, 2]) {
+      expect(lookedInto(k)).toBeGreaterThanOrEqual(200);
+      expect(lookedInto(k)).toBeLessThan(400);
+    }
+  });
+
+  it('go back to the queue for another worker when the running task runs far past its time', async () => {
+    const { queue } = await twoProcesses();
+    const first = queue(1);
+    const second = queue(1);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // Cleanups run last first: the gate opens before the stops wait for the task at it.
+    cleanups.push(() => first.stop(), () => second.stop(), async () => open());
+    const ranFirst: number[] = [];
+    const lookedFirst: number[] = [];
+    // Task 1 ends at once (the first worker learns its tasks are quick); task 2 then hangs at the gate.
+    first.start(async (t) => {
+      ranFirst.push(t.taskId);
+      if (t.taskId !== 1) await gate;
+    }, (t) => lookedFirst.push(t.taskId));
+    await first.enqueue([{ taskId: 1, sessionId: 1 }]);
+    await waitFor(async () => (ranFirst.length === 1 ? true : undefined), 'the first task to run');
+    await first.enqueue([{ taskId: 2, sessionId: 1 }, { taskId: 3, sessionId: 1 }]);
+    // The first worker runs one of the two and fetches the other ahead; its task hangs, so it gives that back.
+    await waitFor(async () => (ranFirst.length === 2 && lookedFirst.length === 3 ? true : undefined), 'one running, one fetched ahead');
+    const ranSecond: number[] = [];
+    second.start(async (t) => {
+      ranSecond.push(t.taskId);
+    });
+    await waitFor(async () => (ranSecond.length === 1 ? true : undefined), 'the second worker to run the one held ahead');
+    expect([ranFirst[1], ranSecond[0]].sort()).toEqual([2, 3]);
   });
 
   it('do not run when their session is cancelled after they were read ahead', async () => {
     const pg = await twoProcesses();
     const prepared: string[] = [];
     const ran: string[] = [];
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    let gate = Promise.resolve();
     const six: JobType = {
       serviceId: SERVICE,
       async plan() {
         return { tasks: Array.from({ length: 6 }, (_, i) => ({ name: `t${i + 1}`, targetKind: 'test' })) };
       },
       async prepare(t) {
-        prepared.push(t.task.name);
+        prepared.push(`${t.task.sessionId} ${t.task.name}`);
         return {};
       },
       async run(t) {
-        ran.push(t.task.name);
+        ran.push(`${t.task.sessionId} ${t.task.name}`);
         await gate;
         return { status: t.signal.aborted ? 'CANCELLED' : 'COMPLETED' };
       },
     };
     const { apiStore, api } = await apiAndWorker(pg, { apiQueue: pg.queue(1), workerQueue: pg.queue(2), types: [six] });
+    // A first session with the gate open: the worker learns how long its tasks take.
+    const first = await api.startJob(JOB_ID, { by: 'test', trigger: 'manual' });
+    expect((await api.waitForSession(first.session.id, 15_000)).status).toBe('COMPLETED');
+    let open!: () => void;
+    gate = new Promise<void>((resolve) => (open = resolve));
     const { session } = await api.startJob(JOB_ID, { by: 'test', trigger: 'manual' });
+    const of = (list: string[]) => list.filter((s) => s.startsWith(`${session.id} `));
     // Two tasks run at the gate, and two more were read ahead (prepared) while the session was live.
-    await waitFor(async () => (ran.length === 2 && prepared.length === 4 ? true : undefined), 'two running and two read ahead');
+    await waitFor(async () => (of(ran).length === 2 && of(prepared).length === 4 ? true : undefined), 'two running and two read ahead');
     await api.cancelSession(session.id, 'test');
     open();
     const ended = await api.waitForSession(session.id, 15_000);
     expect(ended.status).toBe('CANCELLED');
     // The two read ahead found the session live then; their claim, not that read, decided.
-    expect(ran).toHaveLength(2);
+    expect(of(ran)).toHaveLength(2);
     const tasks = await apiStore.tasks.bySession(session.id);
     expect(tasks.filter((t) => t.status === 'CANCELLED').length).toBeGreaterThanOrEqual(4);
-    expect(tasks.filter((t) => t.start !== null && !ran.includes(t.name))).toEqual([]);
+    expect(tasks.filter((t) => t.start !== null && !of(ran).includes(`${session.id} ${t.name}`))).toEqual([]);
   });
 });

@@ -20,10 +20,15 @@ import type { LookAhead, QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
 import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
 
 export const TASK_QUEUE = 'census-task';
+const DEFAULT_SCHEMA = 'census_queue';
 /** Messages one fetch takes at most, ahead of the slots that will run them. */
 const PREFETCH = 4;
-/** At least this long before its slots are due to free, a worker fetches their next messages. */
+/** At least this long before its slots are due to free, a worker fetches their next messages… */
 const FETCH_LEAD_MS = 20;
+/** …and at most this long: what the lead covers (a fetch, the reads after it) does not grow with the task. */
+const FETCH_LEAD_MAX_MS = 1_000;
+/** Messages held this much longer than the lead go back to the queue (releaseHeld()). */
+const HOLD_MARGIN_MS = 200;
 /** How long a done message may wait to be marked complete with others. */
 const COMPLETE_EVERY_MS = 200;
 /** The queue of one site's tasks: only workers of that site take from it (docs/sites.md). */
@@ -50,6 +55,8 @@ export class PgBossQueue implements TaskQueue {
   private typicalMs: number | undefined;
   /** The fetch ahead of need, waiting for the slots to be nearly due to free (take()). */
   private refill: NodeJS.Timeout | undefined;
+  /** Gives the messages held ahead back to the queue when no slot took them in time (releaseHeld()). */
+  private holding: NodeJS.Timeout | undefined;
   private started: Promise<void> | undefined;
   private consuming = false;
   /** Queues known to exist (pg-boss 10 needs a queue made before a message goes in). */
@@ -71,7 +78,7 @@ export class PgBossQueue implements TaskQueue {
   constructor(private readonly o: PgBossQueueOptions) {
     this.boss = new PgBoss({
       connectionString: o.connectionString,
-      schema: o.schema ?? 'census_queue',
+      schema: o.schema ?? DEFAULT_SCHEMA,
       max: Math.max(2, Math.min(o.concurrency + 1, 10)),
       // Census schedules its own jobs and keeps its own state; pg-boss only moves messages.
       schedule: false,
@@ -222,6 +229,7 @@ export class PgBossQueue implements TaskQueue {
     for (;;) {
       const ahead = this.ahead.shift();
       if (ahead) {
+        if (!this.ahead.length) clearTimeout(this.holding);
         // The last one taken ahead: fetch the next ones before the slots free (fetchBeforeDue),
         // not when they do. Slots whose tasks take as long free together, and each would wait for
         // the fetch and then for its task's reads (lookAhead); now both are done by then.
@@ -236,27 +244,32 @@ export class PgBossQueue implements TaskQueue {
   }
 
   /**
-   * Fetches ahead of need a little before the first running task is due to end (by the tasks'
-   * recent times), or now when that is not known. Messages fetched ahead wait in this process
-   * until one of its slots frees, while another worker's idle slot cannot take them: fetched just
-   * in time, they wait for tens of milliseconds, not for a whole task. A slot that frees first
-   * fetches for itself (take()), and the timer then finds nothing to do.
+   * Fetches ahead of need a little before the first running task is due to end, by the tasks'
+   * recent times; not before one has ended (nothing tells when a slot will free). Messages fetched
+   * ahead wait in this process until one of its slots frees, while another worker's idle slot
+   * cannot take them: fetched just in time, they wait for tens of milliseconds, not for a whole
+   * task, and a task that runs far past its time does not keep them (releaseHeld()). A slot that
+   * frees first fetches for itself (take()), and the timer then finds nothing to do.
    */
   private fetchBeforeDue(queues: string[]): void {
+    const typical = this.typicalMs;
+    if (this.refill || typical === undefined) return;
     const fetch = () => {
       this.refill = undefined;
       if (!this.consuming || this.ahead.length || this.fetching) return;
       void this.fetchOnce(queues).catch((err: Error) => console.error(`census: cannot take tasks from the queue: ${err.message}`));
     };
-    if (this.refill) return;
-    const typical = this.typicalMs;
     const now = performance.now();
-    const firstDue = Math.min(now, ...[...this.running.values()].map((r) => r.startedAt)) + (typical ?? 0);
-    // Ahead of the due time by what a fetch and the reads after it take, on a busy machine too.
-    const wait = typical === undefined ? 0 : firstDue - now - Math.max(FETCH_LEAD_MS, typical / 4);
+    const firstDue = Math.min(now, ...[...this.running.values()].map((r) => r.startedAt)) + typical;
+    const wait = firstDue - now - this.lead();
     if (wait <= 0) return fetch();
     this.refill = setTimeout(fetch, wait);
     this.refill.unref();
+  }
+
+  /** How long before its slots are due a worker fetches: what a fetch and the reads after it take, on a busy machine too. */
+  private lead(): number {
+    return Math.min(FETCH_LEAD_MAX_MS, Math.max(FETCH_LEAD_MS, (this.typicalMs ?? 0) / 4));
   }
 
   /** The fetch under way, or a new one: one at a time, shared by every slot that waits for it. */
@@ -276,10 +289,13 @@ export class PgBossQueue implements TaskQueue {
       if (!jobs.length) continue;
       // Not consuming any more (stop() came meanwhile): hand them back at once.
       if (!this.consuming) {
-        await this.handBack(queue, jobs.map((j) => j.id));
+        await this.release(queue, jobs.map((j) => j.id));
         return false;
       }
       this.ahead.push(...jobs.map((job) => ({ queue, job })));
+      clearTimeout(this.holding);
+      this.holding = setTimeout(() => void this.releaseHeld(), 2 * this.lead() + HOLD_MARGIN_MS);
+      this.holding.unref();
       // What a task needs before its claim is read now, for each: the one that waits for a slot
       // to free is ready when it frees (and the slots waiting on this fetch lose nothing).
       for (const job of jobs) this.lookAhead?.(job.data);
@@ -289,9 +305,33 @@ export class PgBossQueue implements TaskQueue {
     return false;
   }
 
-  /** Messages taken ahead but not run: failed, so pg-boss offers them again after its 1 s back-off. */
-  private async handBack(queue: string, ids: string[]): Promise<void> {
-    await this.boss.fail(queue, ids).catch(() => {});
+  /**
+   * Gives the messages still held ahead back to the queue: this process's slots did not free in
+   * time (a task ran far past its time, or a fetch brought more than the slots that waited), and
+   * another worker's idle slot may take them now. Also at stop().
+   */
+  private async releaseHeld(): Promise<void> {
+    clearTimeout(this.holding);
+    const held = this.ahead.splice(0);
+    const byQueue = new Map<string, string[]>();
+    for (const { queue, job } of held) byQueue.set(queue, [...(byQueue.get(queue) ?? []), job.id]);
+    for (const [queue, ids] of byQueue) await this.release(queue, ids);
+  }
+
+  /**
+   * Puts fetched messages back as if never fetched: waiting, ready for any worker now. pg-boss 10
+   * has no call for it (fail() would spend one of the message's retries and wait out its back-off),
+   * so this undoes its fetch on its own table: the fetch set state and started_on, nothing else.
+   */
+  private async release(queue: string, ids: string[]): Promise<void> {
+    const schema = this.o.schema ?? DEFAULT_SCHEMA;
+    await this.boss
+      .getDb()
+      .executeSql(
+        `UPDATE ${schema}.job SET state = 'created', started_on = NULL WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'active'`,
+        [queue, ids],
+      )
+      .catch((err: Error) => console.error(`census: cannot give messages back to the queue: ${err.message}`));
   }
 
   /**
@@ -334,6 +374,7 @@ export class PgBossQueue implements TaskQueue {
   async stop(): Promise<void> {
     this.consuming = false;
     clearTimeout(this.refill);
+    clearTimeout(this.holding);
     if (!this.started) return;
     await this.started.catch(() => {});
     for (const wake of [...this.wake]) wake();
@@ -342,7 +383,7 @@ export class PgBossQueue implements TaskQueue {
     await Promise.allSettled(this.slots);
     this.slots = [];
     await this.fetching?.catch(() => {});
-    for (const { queue, job } of this.ahead.splice(0)) await this.handBack(queue, [job.id]);
+    await this.releaseHeld();
     await this.completeNow();
     await this.boss.stop({ graceful: false, wait: true, close: true }).catch(() => {});
   }
