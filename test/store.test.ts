@@ -1,9 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createPgSchema, DIALECTS, PG_URL, sqliteStore, type TestStore } from './support/stores.ts';
 import { Store } from '../src/store/index.ts';
 import { parseFilter, parseSort, toConditions, toOrder, type FieldMap } from '../src/core/query.ts';
 import type { JobSession } from '../src/core/types.ts';
 import { fixedQuery, rowInserts } from '../src/store/rows.ts';
+import { NotAffected } from '../src/store/later.ts';
 
 const sessionFields: FieldMap = {
   id: { column: 'id', type: 'number' },
@@ -50,6 +52,32 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     expect(logs.items.map((l) => ({ ...l })).sort((a, b) => a.logTime - b.logTime)).toEqual(expected);
     const events = (await t.store.events.after(seq, { sessionId: s.id }, 1_000)).map((e) => [e.type, e.jobId, e.sessionId, e.data]);
     expect(events).toEqual([1, 2, 201].flatMap((n) => Array.from({ length: n }, (_, k) => ['session.updated', 1004, s.id, { n, k }])));
+  });
+
+  it('claims a task with its event in the transaction\'s last statements, and writes neither when the task is no longer PENDING', async () => {
+    t = await open();
+    const s = await t.store.sessions.insert(session(1_700_000_000_000, { status: 'RUNNING' }));
+    const [task] = await t.store.tasks.insertMany([{ sessionId: s.id, name: 'db1', targetKind: 'appserver', targetId: '42', payload: null, status: 'PENDING', start: null, end: null, attempts: 0, errorCode: null, message: null, owner: null, leaseExpires: null, queuedAt: null }]);
+    const seq = (await t.store.events.after(0, {}, 1_000_000)).at(-1)?.seq ?? 0;
+    const claim = (owner: string) => t.store.transaction(async (r) => {
+      const c = await r.tasks.claim(task!.id, owner, 5, 1_000);
+      await r.events.add({ type: 'task.updated', jobId: 1004, sessionId: s.id, data: { owner } });
+      return c;
+    });
+    // On PostgreSQL the claim, its event and the COMMIT go to the server as one string.
+    const sent = vi.spyOn(pg.Client.prototype, 'query');
+    expect(await claim('first')).toEqual({ full: false });
+    if (t.store.dialect === 'postgres') expect(sent).toHaveBeenCalledTimes(1);
+    sent.mockRestore();
+    const claimed = (await t.store.tasks.withSession(task!.id))!.task;
+    expect([claimed.status, claimed.owner, claimed.attempts, claimed.start]).toEqual(['RUNNING', 'first', 1, 5]);
+    // The second finds it RUNNING: the transaction rolls back, its event with it.
+    await expect(claim('second')).rejects.toBeInstanceOf(NotAffected);
+    expect((await t.store.tasks.withSession(task!.id))!.task.owner).toBe('first');
+    const events = await t.store.events.after(seq, { sessionId: s.id }, 100);
+    expect(events.map((e) => e.data)).toEqual([{ owner: 'first' }]);
+    // The store is usable after the rolled-back one (on PostgreSQL the connection left the failed transaction).
+    expect(await t.store.transaction(async (r) => (await r.tasks.withSession(task!.id))?.task.status)).toBe('RUNNING');
   });
 
   it('gives two sessions created in the same millisecond distinct ids', async () => {

@@ -6,6 +6,7 @@
 import { isSessionLive } from '../core/status.ts';
 import type { SessionState, Task } from '../core/types.ts';
 import { taskEvent } from '../store/events.ts';
+import { NotAffected } from '../store/later.ts';
 import { onTaskEnded } from './alerts.ts';
 import type { BeforeClaim, EngineContext } from './context.ts';
 import type { Prepared, TaskOutcome } from './jobtypes/index.ts';
@@ -131,18 +132,26 @@ async function claim(e: EngineContext, task: Task, session: SessionState, signal
     // Deliveries never wait behind inventories for a slot (nor take one): a notification that a
     // long inventory failed should not queue behind that inventory's siblings.
     const limit = estateConcurrency > 0 && task.targetKind !== DELIVERY_TARGET ? estateConcurrency : undefined;
-    const r = await e.store.transaction(async (tx) => {
-      if (limit !== undefined) await tx.lock(4242002);
-      const c = await tx.tasks.claim(task.id, owner, now, now + leaseMs, limit);
-      if (c.claimed) {
-        await tx.events.add(taskEvent(session.jobId, {
-          ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner, leaseExpires: now + leaseMs,
-        }));
-        if (start) await writeLog(e, tx, session, task.id, start);
-      }
-      return c;
-    });
-    if (!r.full) return r.claimed;
+    let full: boolean;
+    try {
+      ({ full } = await e.store.transaction(async (tx) => {
+        if (limit !== undefined) await tx.lock(4242002);
+        const c = await tx.tasks.claim(task.id, owner, now, now + leaseMs, limit);
+        // Written only if the claim commits: all three go in the transaction's last round trip.
+        if (!c.full) {
+          await tx.events.add(taskEvent(session.jobId, {
+            ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner, leaseExpires: now + leaseMs,
+          }));
+          if (start) await writeLog(e, tx, session, task.id, start);
+        }
+        return c;
+      }));
+    } catch (err) {
+      // Someone else has it, or it is no longer PENDING (cancelled): nothing was written.
+      if (err instanceof NotAffected) return false;
+      throw err;
+    }
+    if (!full) return true;
     await new Promise((resolve) => setTimeout(resolve, wait + Math.random() * wait));
   }
   return false;

@@ -9,6 +9,7 @@ import { openDatabase, type OpenOptions } from './db.ts';
 import { DirectoryRepository } from './directories.ts';
 import { EventRepository } from './events.ts';
 import { tryInline } from './inline-sql.ts';
+import { checkAffected, guardedSql, guardFailure, type KeptWrite } from './later.ts';
 import { ENDS_TRANSACTION } from './pg-client.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
@@ -70,11 +71,11 @@ export class Repositories {
     this.loginFailures = new LoginFailureRepository(db);
     this.jobs = new JobRepository(db, this.events);
     this.sessions = new SessionRepository(db);
-    this.tasks = new TaskRepository(db);
+    this.tasks = new TaskRepository(db, (q, mustAffect) => this.later(q, mustAffect));
     this.logs = new LogRepository(db);
     this.identities = new IdentityRepository(db);
     this.appservers = new AppServerRepository(db);
-    this.inventory = new InventoryRepository(db, (q) => this.later(q));
+    this.inventory = new InventoryRepository(db, (q, mustAffect) => this.later(q, mustAffect));
     this.connectionTests = new ConnectionTestRepository(db);
     this.roles = new RoleRepository(db);
     this.resourcePools = new ResourcePoolRepository(db);
@@ -118,21 +119,24 @@ export class Repositories {
     return { rows: [...r.rows] };
   }
 
-  private deferred: CompiledQuery[] = [];
+  private deferred: KeptWrite[] = [];
 
   /**
    * A write whose outcome nothing reads (say, a row's last sighting): inside a transaction it
    * runs at the end, in order, before the transaction's log entries and events, and on
    * PostgreSQL in the round trip that commits (Store.transaction); outside one, now. Nothing in
-   * the transaction may read what it writes.
+   * the transaction may read what it writes. With `mustAffect` (what it does, said in the error),
+   * the transaction rolls back and fails with NotAffected when it changes no row (store/later.ts);
+   * one such write a transaction.
    */
-  async later(q: CompiledQuery): Promise<void> {
-    if (this.kdb.isTransaction) this.deferred.push(q);
-    else await this.kdb.executeQuery(q);
+  async later(q: CompiledQuery, mustAffect?: string): Promise<void> {
+    const w = { q, mustAffect };
+    if (this.kdb.isTransaction) this.deferred.push(w);
+    else checkAffected(w, (await this.kdb.executeQuery(q)).numAffectedRows);
   }
 
   /** The writes later() kept back, in order; none are kept back after. */
-  takeDeferred(): CompiledQuery[] {
+  takeDeferred(): KeptWrite[] {
     const d = this.deferred;
     this.deferred = [];
     return d;
@@ -219,15 +223,21 @@ export class Store extends Repositories {
       const r = new Repositories(tx, this.dialect);
       const v = await fn(r);
       const events = r.events.takeInserts();
-      const tail = [...r.takeDeferred(), ...r.logs.takeInserts(), ...events.statements];
-      const inlined = this.dialect === 'postgres' ? tail.map((q) => tryInline(q.sql, q.parameters)) : [];
+      const kept = r.takeDeferred();
+      const tail: KeptWrite[] = [...kept, ...[...r.logs.takeInserts(), ...events.statements].map((q) => ({ q }))];
+      const inlined = this.dialect === 'postgres' ? tail.map(({ q }) => tryInline(q.sql, q.parameters)) : [];
       if (this.dialect === 'postgres' && tail.length && inlined.every((q) => q !== undefined)) {
         // The last writes and the COMMIT in one round trip, and with them the events lock
         // (store/events.ts says why); the client answers Kysely's own COMMIT (store/pg-client.ts).
-        await sql.raw([...inlined, `COMMIT ${ENDS_TRANSACTION}`].join(';\n')).execute(tx);
+        const statements = inlined.map((text, i) => (tail[i]!.mustAffect === undefined ? text : guardedSql(text)));
+        try {
+          await sql.raw([...statements, `COMMIT ${ENDS_TRANSACTION}`].join(';\n')).execute(tx);
+        } catch (err) {
+          throw guardFailure(err, kept);
+        }
       } else {
         // SQLite (no round trips to save), or a value that is not written as a literal.
-        for (const q of tail) await tx.executeQuery(q);
+        for (const w of tail) checkAffected(w, (await tx.executeQuery(w.q)).numAffectedRows);
       }
       wrote = events.count;
       notified = r.notifications.written;

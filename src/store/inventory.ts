@@ -4,6 +4,7 @@
  * deleted. Each run's differences are written to the change history as they are recorded.
  */
 import type { CompiledQuery, Selectable } from 'kysely';
+import type { Later } from './later.ts';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Database, Finding, Instance, InventoryChange, PreviousInventory } from '../core/types.ts';
@@ -128,7 +129,7 @@ export class InventoryRepository {
   /** `later`: Repositories.later, for the writes whose outcome recording does not read. */
   constructor(
     private db: Db,
-    private later: (q: CompiledQuery) => Promise<void>,
+    private later: Later,
   ) {}
 
   /**

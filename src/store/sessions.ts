@@ -5,6 +5,7 @@ import { canMoveTask, ENDED_SESSION_STATUSES, LIVE_SESSION_STATUSES, OPEN_TASK_S
 import type { JobSession, LogEntry, ScopeEntry, SessionState, SessionStatistic, Task } from '../core/types.ts';
 import { bit, bool, everyField, fixedQuery, joinedColumns, json, listPage, rowInserts, type Db, type ServerScope } from './rows.ts';
 import { whereAll } from './where.ts';
+import type { Later } from './later.ts';
 import type { JobSessionsTable, LogsTable, TasksTable } from './schema.ts';
 
 /** A session row without its scope, as the store reads it (the row's columns but `scope`). */
@@ -177,7 +178,11 @@ function refuseIllegalMove(from: TaskStatus[], patch: TaskPatch): void {
 }
 
 export class TaskRepository {
-  constructor(private db: Db) {}
+  /** `later`: Repositories.later, which keeps the claim for the transaction's last round trip. */
+  constructor(
+    private db: Db,
+    private later: Later,
+  ) {}
 
   async insertMany(tasks: NewTask[]): Promise<Task[]> {
     const out: Task[] = [];
@@ -266,11 +271,14 @@ export class TaskRepository {
   }
 
   /**
-   * Claims a PENDING task for `owner` until `leaseUntil`. With `limit`, only while fewer than
-   * `limit` tasks hold live leases across the whole estate (notification deliveries not counted). False when someone else has it, it
-   * is no longer pending, or the estate is full (then `full` is true).
+   * Claims a PENDING task for `owner` until `leaseUntil`, at the transaction's end: the claim goes
+   * to the server with the transaction's events and COMMIT, in one round trip (store/later.ts),
+   * and the transaction fails with NotAffected when the task is no longer PENDING (someone else
+   * has it, or it was cancelled). With `limit`, only while fewer than `limit` tasks hold live
+   * leases across the whole estate (notification deliveries not counted): `full` says the
+   * estate is full, and then nothing is kept.
    */
-  async claim(id: number, owner: string, now: number, leaseUntil: number, limit?: number): Promise<{ claimed: boolean; full: boolean }> {
+  async claim(id: number, owner: string, now: number, leaseUntil: number, limit?: number): Promise<{ full: boolean }> {
     if (limit !== undefined) {
       const r = await this.db
         .selectFrom('tasks')
@@ -279,10 +287,10 @@ export class TaskRepository {
         .where('leaseExpires', '>', now)
         .where('targetKind', '<>', 'delivery') // notification deliveries are outside the limit (engine/jobtypes/delivery.ts)
         .executeTakeFirst();
-      if (Number(r?.n ?? 0) >= limit) return { claimed: false, full: true };
+      if (Number(r?.n ?? 0) >= limit) return { full: true };
     }
-    const r = await this.db.executeQuery(CLAIM(this.db, id, owner, leaseUntil, now));
-    return { claimed: Number(r.numAffectedRows) === 1, full: false };
+    await this.later(CLAIM(this.db, id, owner, leaseUntil, now), `the claim of task ${id}, no longer PENDING`);
+    return { full: false };
   }
 
   /** Extends the leases `owner` still holds; returns the ids it still holds. */
