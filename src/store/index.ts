@@ -126,8 +126,7 @@ export class Repositories {
    * runs at the end, in order, before the transaction's log entries and events, and on
    * PostgreSQL in the round trip that commits (Store.transaction); outside one, now. Nothing in
    * the transaction may read what it writes. With `mustAffect` (what it does, said in the error),
-   * the transaction rolls back and fails with NotAffected when it changes no row (store/later.ts);
-   * one such write a transaction.
+   * the transaction rolls back and fails with NotAffected when it changes no row (store/later.ts).
    */
   async later(q: CompiledQuery, mustAffect?: string): Promise<void> {
     const w = { q, mustAffect };
@@ -229,7 +228,7 @@ export class Store extends Repositories {
       if (this.dialect === 'postgres' && tail.length && inlined.every((q) => q !== undefined)) {
         // The last writes and the COMMIT in one round trip, and with them the events lock
         // (store/events.ts says why); the client answers Kysely's own COMMIT (store/pg-client.ts).
-        const statements = inlined.map((text, i) => (tail[i]!.mustAffect === undefined ? text : guardedSql(text)));
+        const statements = inlined.map((text, i) => (tail[i]!.mustAffect === undefined ? text : guardedSql(text, tail[i]!.mustAffect!)));
         try {
           await sql.raw([...statements, `COMMIT ${ENDS_TRANSACTION}`].join(';\n')).execute(tx);
         } catch (err) {

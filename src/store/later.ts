@@ -3,10 +3,12 @@
  * server with the transaction's log entries, events and COMMIT in one round trip
  * (Store.transaction). A write kept that way can still decide the transaction: one that must
  * take effect (`mustAffect`, say a task's claim) rolls everything back when it changes no row,
- * and the transaction then fails with NotAffected. So "claim, then write the claim's event" is
- * one round trip, not two, and what the event says is never committed without the claim.
+ * and the transaction then fails with NotAffected (several may be kept; the first that changed
+ * nothing is named). So "claim, then write the claim's event" is one round trip, not two, and
+ * what the event says is never committed without the claim.
  */
 import type { CompiledQuery } from 'kysely';
+import { literalOf } from './inline-sql.ts';
 
 /** Keeps `q` for the transaction's end (or runs it now, outside one). */
 export type Later = (q: CompiledQuery, mustAffect?: string) => Promise<void>;
@@ -24,22 +26,25 @@ export interface KeptWrite {
   mustAffect?: string | undefined;
 }
 
-/** PostgreSQL's SQLSTATE for a division by zero, which a guarded write raises when it changed nothing. */
-const DIVISION_BY_ZERO = '22012';
+/** Starts the text a guarded write fails with on PostgreSQL (the server's log shows it too). */
+const GUARD_TEXT = 'census: no row changed: ';
 
 /**
- * A guarded write as one statement that fails when it changed no row: a count of the rows it
- * returns, divided into 1. The statement runs among others in one string, where no answer comes
- * back in between; the count depends on what the write did, so it is never folded at planning.
+ * A guarded write as one statement that fails when it changed no row: the rows it returns are
+ * counted, and with none a text saying what did not happen is cast to a number, which fails
+ * (the error and the server's log then say what). The statement runs among others in one string,
+ * where no answer comes back in between; the cast depends on the count, so it is never folded
+ * at planning, and it runs only when the count is 0.
  */
-export function guardedSql(inlined: string): string {
-  return `WITH affected AS (${inlined} RETURNING 1) SELECT 1 / count(*) AS must_affect FROM affected`;
+export function guardedSql(inlined: string, what: string): string {
+  return `WITH affected AS (${inlined} RETURNING 1) SELECT CAST(CASE WHEN count(*) = 0 THEN ${literalOf(GUARD_TEXT + what)} ELSE '1' END AS int) AS must_affect FROM affected`;
 }
 
 /** The NotAffected a failed string means, when it failed on its guard; else the error as it is. */
 export function guardFailure(err: unknown, writes: readonly KeptWrite[]): unknown {
-  const guard = writes.find((w) => w.mustAffect !== undefined);
-  return guard && (err as { code?: string }).code === DIVISION_BY_ZERO ? new NotAffected(guard.mustAffect!) : err;
+  const message = (err as { message?: string }).message ?? '';
+  const guard = writes.find((w) => w.mustAffect !== undefined && message.includes(GUARD_TEXT + w.mustAffect));
+  return guard ? new NotAffected(guard.mustAffect!) : err;
 }
 
 /** Throws NotAffected when a guarded write, run on its own, changed no row. */
