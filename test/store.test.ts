@@ -54,7 +54,7 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     expect(events).toEqual([1, 2, 201].flatMap((n) => Array.from({ length: n }, (_, k) => ['session.updated', 1004, s.id, { n, k }])));
   });
 
-  it('claims a task with its event in the transaction\'s last statements, and writes neither when the task is no longer PENDING', async () => {
+  it('claims and ends a task with its event in the transaction\'s last statements, and writes neither when the task is no longer its to take or end', async () => {
     t = await open();
     const s = await t.store.sessions.insert(session(1_700_000_000_000, { status: 'RUNNING' }));
     const [task] = await t.store.tasks.insertMany([{ sessionId: s.id, name: 'db1', targetKind: 'appserver', targetId: '42', payload: null, status: 'PENDING', start: null, end: null, attempts: 0, errorCode: null, message: null, owner: null, leaseExpires: null, queuedAt: null }]);
@@ -78,6 +78,17 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     expect(events.map((e) => e.data)).toEqual([{ owner: 'first' }]);
     // The store is usable after the rolled-back one (on PostgreSQL the connection left the failed transaction).
     expect(await t.store.transaction(async (r) => (await r.tasks.withSession(task!.id))?.task.status)).toBe('RUNNING');
+    // Its end, also kept for the commit: by a process that does not hold it (a late result after
+    // its claim was lost) it fails, and what came with it is not written; by its owner it commits.
+    const end = (owner: string) => t.store.transaction(async (r) => {
+      await r.tasks.finish(task!.id, owner, { status: 'COMPLETED', end: 9, errorCode: null, message: null });
+      await r.events.add({ type: 'task.updated', jobId: 1004, sessionId: s.id, data: { ended: owner } });
+    });
+    await expect(end('second')).rejects.toBeInstanceOf(NotAffected);
+    await end('first');
+    const ended = (await t.store.tasks.withSession(task!.id))!.task;
+    expect([ended.status, ended.end, ended.owner]).toEqual(['COMPLETED', 9, null]);
+    expect((await t.store.events.after(seq, { sessionId: s.id }, 100)).map((e) => e.data)).toEqual([{ owner: 'first' }, { ended: 'first' }]);
   });
 
   it('gives two sessions created in the same millisecond distinct ids', async () => {

@@ -99,15 +99,21 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
   const ended = { status: outcome.status, end: e.clock.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
   // The task's end, what it found and its last log entries commit together, or not at all; then
   // the session's progress is counted (and, after its last task, the session closed).
-  const finished = await e.store.transaction(async (r) => {
-    // A lost claim (lease ran out, or we were taken for dead): another process took the task over.
-    if (!(await r.tasks.finish(task.id, owner, ended))) return false;
-    await commit?.(r);
-    await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
-    await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
-    return true;
-  });
-  if (finished) await progressAfter(e, session.id);
+  try {
+    await e.store.transaction(async (r) => {
+      // Written with the COMMIT, and only while this process holds the task (store/later.ts).
+      await r.tasks.finish(task.id, owner, ended);
+      await commit?.(r);
+      await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
+      await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
+    });
+  } catch (err) {
+    // A lost claim (lease ran out, or we were taken for dead): another process took the task
+    // over, and nothing of this end was committed.
+    if (err instanceof NotAffected) return;
+    throw err;
+  }
+  await progressAfter(e, session.id);
 }
 
 /** A task this stopping process began but will not finish: PENDING again, queued again, logged. */

@@ -232,15 +232,17 @@ export class TaskRepository {
 
   /**
    * How the last `n` tasks on one target ended, newest first, counting only those that ran to
-   * an end of their own (COMPLETED or FAILED; a cancelled one says nothing about the target).
-   * For the server.failing alert (engine/alerts.ts).
+   * an end of their own (COMPLETED or FAILED; a cancelled one says nothing about the target),
+   * but for `exceptTask`: the task ending now, whose row its own transaction writes only at the
+   * end (finish). For the server.failing alert (engine/alerts.ts).
    */
-  async lastOutcomes(targetKind: string, targetId: string, n: number): Promise<TaskStatus[]> {
+  async lastOutcomes(targetKind: string, targetId: string, n: number, exceptTask: number): Promise<TaskStatus[]> {
     const rows = await this.db
       .selectFrom('tasks')
       .select('status')
       .where('targetKind', '=', targetKind)
       .where('targetId', '=', targetId)
+      .where('id', '<>', exceptTask)
       .where('status', 'in', ['COMPLETED', 'FAILED'])
       .orderBy('end', 'desc')
       .orderBy('id', 'desc')
@@ -307,10 +309,13 @@ export class TaskRepository {
     return rows.map((r) => r.id);
   }
 
-  /** Records how a task ended, only if `owner` still holds it (a reclaimed task's late result is dropped). */
-  async finish(id: number, owner: string, patch: Pick<Task, 'status' | 'end' | 'errorCode' | 'message'>): Promise<boolean> {
-    const r = await this.db.executeQuery(FINISH(this.db, id, owner, patch.status, patch.end, patch.errorCode, patch.message));
-    return Number(r.numAffectedRows) === 1;
+  /**
+   * Records how a task ended, at the transaction's end and only if `owner` still holds it: a
+   * reclaimed task's late result is dropped, since the transaction then fails with NotAffected
+   * and rolls back what else it wrote (store/later.ts). Nothing in the transaction reads the row.
+   */
+  async finish(id: number, owner: string, patch: Pick<Task, 'status' | 'end' | 'errorCode' | 'message'>): Promise<void> {
+    await this.later(FINISH(this.db, id, owner, patch.status, patch.end, patch.errorCode, patch.message), `the end of task ${id}, which ${owner} no longer holds`);
   }
 
   /** RUNNING tasks whose owner stopped renewing: its process died or hangs. */

@@ -67,7 +67,8 @@ export interface TaskOutcome {
   /**
    * What the task found and its last log entries, written by the engine in the same transaction
    * as the task's end: a process killed in between leaves neither (the task runs again, once),
-   * and a process that lost its claim meanwhile records nothing.
+   * and a process that lost its claim meanwhile records nothing (the transaction runs `commit`
+   * and then rolls back: what it does outside `r` should be a hint only).
    */
   commit?: (r: Repositories) => Promise<void>;
 }
