@@ -94,8 +94,9 @@ export async function onSessionClosed(r: Repositories, s: SessionState, now: num
 
 /**
  * At a task's end, inside the transaction that records it (`task` says how it ended; its row is
- * written at the transaction's end): a server that failed its last N inventories in a row is failing. One that completed is
- * not: onInventoryRecorded clears that alert, with the others its inventory clears.
+ * written at the transaction's end): a server that failed its last N inventories in a row is
+ * failing. One that completed is not: onInventoryRecorded clears that alert, with the others its
+ * inventory clears.
  */
 export async function onTaskEnded(r: Repositories, s: SessionState, task: Task, now: number): Promise<void> {
   if (isDelivery(s) || task.targetKind !== SERVER_TARGET || task.targetId === null || task.status !== 'FAILED') return;
@@ -103,7 +104,8 @@ export async function onTaskEnded(r: Repositories, s: SessionState, task: Task, 
   const { failingRuns } = await alertSettings(r);
   const n = Math.max(1, failingRuns);
   // This task's row is written at its transaction's end: its outcome, then the n - 1 before it.
-  const last = [task.status, ...(await r.tasks.lastOutcomes(SERVER_TARGET, task.targetId, n - 1, task.id))];
+  const before = n > 1 ? await r.tasks.lastOutcomes(SERVER_TARGET, task.targetId, n - 1, task.id) : [];
+  const last = [task.status, ...before];
   if (last.length < n || last.some((status) => status !== 'FAILED')) return;
   await r.alerts.raise({
     kind: 'server.failing', key, severity: 'ERROR',
