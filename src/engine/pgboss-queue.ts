@@ -229,11 +229,14 @@ export class PgBossQueue implements TaskQueue {
     for (;;) {
       const ahead = this.ahead.shift();
       if (ahead) {
-        if (!this.ahead.length) clearTimeout(this.holding);
-        // The last one taken ahead: fetch the next ones before the slots free (fetchBeforeDue),
-        // not when they do. Slots whose tasks take as long free together, and each would wait for
-        // the fetch and then for its task's reads (lookAhead); now both are done by then.
-        if (!this.ahead.length && this.more) this.fetchBeforeDue(queues);
+        if (!this.ahead.length) {
+          // Nothing is held any more; and the last one taken ahead: fetch the next ones before the
+          // slots free (fetchBeforeDue), not when they do. Slots whose tasks take as long free
+          // together, and each would wait for the fetch and then for its task's reads (lookAhead);
+          // now both are done by then.
+          clearTimeout(this.holding);
+          if (this.more) this.fetchBeforeDue(queues);
+        }
         return ahead;
       }
       const full = await this.fetchOnce(queues);

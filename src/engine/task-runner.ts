@@ -6,7 +6,7 @@
 import { isSessionLive } from '../core/status.ts';
 import type { SessionState, Task } from '../core/types.ts';
 import { taskEvent } from '../store/events.ts';
-import { NotAffected } from '../store/later.ts';
+import { ifAffected } from '../store/later.ts';
 import { onTaskEnded } from './alerts.ts';
 import type { BeforeClaim, EngineContext } from './context.ts';
 import type { Prepared, TaskOutcome } from './jobtypes/index.ts';
@@ -21,7 +21,7 @@ import { DELIVERY_TARGET } from './jobtypes/delivery.ts';
  * read (the server, its credentials) should be about as current as when it is read at the claim.
  */
 const LOOK_FRESH_MS = 5_000;
-/** Reads ahead kept at most (the queue holds a few messages ahead; one it handed back is never taken). */
+/** Reads ahead kept at most (the queue holds a few messages ahead; one it gives back may run elsewhere, its read then unused). */
 const LOOKS_KEPT = 64;
 
 /**
@@ -99,21 +99,17 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
   const ended = { status: outcome.status, end: e.clock.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
   // The task's end, what it found and its last log entries commit together, or not at all; then
   // the session's progress is counted (and, after its last task, the session closed).
-  try {
-    await e.store.transaction(async (r) => {
-      // Written with the COMMIT, and only while this process holds the task (store/later.ts).
-      await r.tasks.finish(task.id, owner, ended);
-      await commit?.(r);
-      await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
-      await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
-    });
-  } catch (err) {
-    // A lost claim (lease ran out, or we were taken for dead): another process took the task
-    // over, and nothing of this end was committed.
-    if (err instanceof NotAffected) return;
-    throw err;
-  }
-  await progressAfter(e, session.id);
+  // Undefined after a lost claim (lease ran out, or we were taken for dead): another process took
+  // the task over, and nothing of this end was committed.
+  const finished = await ifAffected(e.store.transaction(async (r) => {
+    // Written with the COMMIT, and only while this process holds the task (store/later.ts).
+    await r.tasks.finish(task.id, owner, ended);
+    await commit?.(r);
+    await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
+    await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
+    return true;
+  }));
+  if (finished) await progressAfter(e, session.id);
 }
 
 /** A task this stopping process began but will not finish: PENDING again, queued again, logged. */
@@ -138,26 +134,21 @@ async function claim(e: EngineContext, task: Task, session: SessionState, signal
     // Deliveries never wait behind inventories for a slot (nor take one): a notification that a
     // long inventory failed should not queue behind that inventory's siblings.
     const limit = estateConcurrency > 0 && task.targetKind !== DELIVERY_TARGET ? estateConcurrency : undefined;
-    let full: boolean;
-    try {
-      ({ full } = await e.store.transaction(async (tx) => {
-        if (limit !== undefined) await tx.lock(4242002);
-        const c = await tx.tasks.claim(task.id, owner, now, now + leaseMs, limit);
-        // Written only if the claim commits: all three go in the transaction's last round trip.
-        if (!c.full) {
-          await tx.events.add(taskEvent(session.jobId, {
-            ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner, leaseExpires: now + leaseMs,
-          }));
-          if (start) await writeLog(e, tx, session, task.id, start);
-        }
-        return c;
-      }));
-    } catch (err) {
-      // Someone else has it, or it is no longer PENDING (cancelled): nothing was written.
-      if (err instanceof NotAffected) return false;
-      throw err;
-    }
-    if (!full) return true;
+    const r = await ifAffected(e.store.transaction(async (tx) => {
+      if (limit !== undefined) await tx.lock(4242002);
+      const c = await tx.tasks.claim(task.id, owner, now, now + leaseMs, limit);
+      // Written only if the claim commits: all three go in the transaction's last round trip.
+      if (!c.full) {
+        await tx.events.add(taskEvent(session.jobId, {
+          ...task, status: 'RUNNING', start: now, end: null, attempts: task.attempts + 1, owner, leaseExpires: now + leaseMs,
+        }));
+        if (start) await writeLog(e, tx, session, task.id, start);
+      }
+      return c;
+    }));
+    // Undefined: someone else has it, or it is no longer PENDING (cancelled); nothing was written.
+    if (!r) return false;
+    if (!r.full) return true;
     await new Promise((resolve) => setTimeout(resolve, wait + Math.random() * wait));
   }
   return false;

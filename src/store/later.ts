@@ -47,6 +47,16 @@ export function guardFailure(err: unknown, writes: readonly KeptWrite[]): unknow
   return guard ? new NotAffected(guard.mustAffect!) : err;
 }
 
+/** The transaction's value, or undefined when it rolled back because a guarded write changed no row. */
+export async function ifAffected<T>(transaction: Promise<T>): Promise<T | undefined> {
+  try {
+    return await transaction;
+  } catch (err) {
+    if (err instanceof NotAffected) return undefined;
+    throw err;
+  }
+}
+
 /** Throws NotAffected when a guarded write, run on its own, changed no row. */
 export function checkAffected(w: KeptWrite, numAffectedRows: bigint | undefined): void {
   if (w.mustAffect !== undefined && !numAffectedRows) throw new NotAffected(w.mustAffect);
