@@ -9,7 +9,8 @@
  * making the task queue at once both start.
  */
 import { sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import PgBoss from 'pg-boss';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../src/core/clock.ts';
 import { SecretBox } from '../src/core/secret-box.ts';
 import type { Job, SessionState } from '../src/core/types.ts';
@@ -201,6 +202,43 @@ describe("a worker's idle slots on PostgreSQL", () => {
     const ended = await api.waitForSession(session.id, 15_000);
     expect(ended.status).toBe('COMPLETED');
     expect((await apiStore.tasks.bySession(session.id)).map((t) => t.status)).toEqual(['COMPLETED', 'COMPLETED']);
+  });
+
+  it('look at the queue together, one fetch a polling interval, though their tasks ended at different times', async () => {
+    const { queue } = await twoProcesses();
+    const q = queue(4);
+    cleanups.push(() => q.stop());
+    // Each fetch from pg-boss's queue, when it was made (pg-boss 10 puts fetch on each instance).
+    const fetches: number[] = [];
+    const boss = (q as unknown as { boss: PgBoss }).boss;
+    const original = boss.fetch.bind(boss);
+    vi.spyOn(boss, 'fetch').mockImplementation(((...args: Parameters<PgBoss['fetch']>) => {
+      fetches.push(performance.now());
+      return original(...args);
+    }) as PgBoss['fetch']);
+    const ends: (() => void)[] = [];
+    const gates = Array.from({ length: 4 }, (_, i) => new Promise<void>((resolve) => (ends[i] = resolve)));
+    let started = 0;
+    q.start(async (t) => {
+      started++;
+      await gates[t.taskId - 1];
+    });
+    await q.enqueue(Array.from({ length: 4 }, (_, i) => ({ taskId: i + 1, sessionId: 1 })));
+    await waitFor(async () => (started === 4 ? true : undefined), 'all four slots to run a task');
+    // The tasks end one at a time, each slot finding the queue empty before the next ends: each
+    // goes idle at a moment of its own.
+    for (const end of ends) {
+      const before = fetches.length;
+      end();
+      await waitFor(async () => (fetches.length > before ? true : undefined), 'the freed slot to look at the queue');
+    }
+    await waitFor(async () => (q.idleSlots === 4 ? true : undefined), 'all four slots to be idle');
+    const from = fetches.length;
+    await waitFor(async () => (fetches.length >= from + 4 ? true : undefined), 'four more looks at the queue', 10_000);
+    // One look a polling interval (0.5 s here), not one per slot a few milliseconds apart.
+    const gaps = fetches.slice(from + 1, from + 4).map((at, i) => at - fetches[from + i]!);
+    expect(gaps).toHaveLength(3);
+    for (const gap of gaps) expect(gap).toBeGreaterThan(400);
   });
 });
 

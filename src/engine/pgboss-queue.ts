@@ -72,6 +72,8 @@ export class PgBossQueue implements TaskQueue {
   private completing: NodeJS.Timeout | undefined;
   /** Wakes idle slots at once (stop, wakeIdle). */
   private wake = new Set<() => void>();
+  /** The idle slots' next look at the queue (slot()). */
+  private polling: NodeJS.Timeout | undefined;
   private lookAhead: LookAhead | undefined;
   readonly bySite = true;
 
@@ -191,12 +193,14 @@ export class PgBossQueue implements TaskQueue {
       if (!found) {
         await new Promise<void>((resolve) => {
           const done = () => {
-            clearTimeout(timer);
             this.wake.delete(done);
             resolve();
           };
-          const timer = setTimeout(done, idleMs);
           this.wake.add(done);
+          // One timer for all of this process's idle slots: they look together, in one shared
+          // fetch (fetchOnce), not each on a clock of its own (four idle workers of four slots
+          // made 17 fetches a second; one a polling interval each now).
+          this.polling ??= setTimeout(() => this.wakeIdle(), idleMs);
         });
         continue;
       }
@@ -366,6 +370,8 @@ export class PgBossQueue implements TaskQueue {
 
   /** Idle slots fetch now: a session's first tasks do not wait out the polling interval (up to 0.5 s). */
   wakeIdle(): void {
+    clearTimeout(this.polling);
+    this.polling = undefined;
     for (const wake of [...this.wake]) wake();
   }
 
@@ -380,7 +386,7 @@ export class PgBossQueue implements TaskQueue {
     clearTimeout(this.holding);
     if (!this.started) return;
     await this.started.catch(() => {});
-    for (const wake of [...this.wake]) wake();
+    this.wakeIdle();
     for (const r of this.running.values()) r.controller.abort();
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
     await Promise.allSettled(this.slots);
