@@ -5,6 +5,7 @@
  *
  *   node --import tsx bench/scale/run.ts
  *   BENCH_N=200 BENCH_WORKER_CONCURRENCY=4 node --import tsx bench/scale/run.ts
+ *   BENCH_WORKER_ARGS="--estate-concurrency 4" node --import tsx bench/scale/run.ts
  *
  * The N servers are logins to the machine's PostgreSQL (127.0.0.1:5432, trust auth), registered
  * straight into the store: the API refuses the same host:port twice, and this benchmark wants many
@@ -46,6 +47,8 @@ const N = Number(process.env.BENCH_N ?? 120);
 /** Milliseconds added each way between Census and the servers (0: the local server as it is). */
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 0);
 const PER_WORKER = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
+/** More options for every `census worker` (e.g. "--estate-concurrency 4"), split at spaces. */
+const WORKER_ARGS = (process.env.BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Where Census's store lives: "own", a cluster of the run's own (default); "shared", PG_URL's server. */
@@ -249,7 +252,7 @@ async function measure(adminUrl: string, storePid: number | null) {
     const rows: { workers: number; seconds: number }[] = [];
     for (const w of WORKERS) {
       const workers = await Promise.all(Array.from({ length: w }, () =>
-        spawnCensus('worker', ['--database', dbUrl, '--data-dir', dataDir, '--concurrency', String(PER_WORKER)], /is taking tasks/).then((x) => x.child)));
+        spawnCensus('worker', ['--database', dbUrl, '--data-dir', dataDir, '--concurrency', String(PER_WORKER), ...WORKER_ARGS], /is taking tasks/).then((x) => x.child)));
       const untimed: number[] = [];
       for (let k = 0; k < warmUpsFor(w); k++) untimed.push(await session(url, sid));
       const warmUp = untimed.length ? ` (after ${untimed.length} untimed session(s): ${untimed.map((x) => x.toFixed(2)).join(', ')} s)` : '';
@@ -267,7 +270,7 @@ async function measure(adminUrl: string, storePid: number | null) {
       if (STATEMENTS) console.log(await topStatements());
     }
     const base = rows[0]!.seconds;
-    console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker, ${availableParallelism()} cores, ${LATENCY} ms added latency each way;` +
+    console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker${WORKER_ARGS.length ? ` (${WORKER_ARGS.join(' ')})` : ''}, ${availableParallelism()} cores, ${LATENCY} ms added latency each way;` +
       ` store on ${STORE === 'own' ? 'a cluster of its own' : 'the inventoried server'}; ${WARMUP === '0' ? 'no untimed sessions: the first run a full reading' : `every timed run incremental, after ${WARMUP === 'workers' ? 'one untimed session per worker' : `${WARMUP} untimed session(s)`} of its set`}`);
     console.log('workers  seconds  speed-up');
     for (const r of rows) console.log(`${String(r.workers).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${(base / r.seconds).toFixed(2).padStart(8)}`);
