@@ -6,6 +6,7 @@
  *   node --import tsx bench/scale/run.ts
  *   BENCH_N=200 BENCH_WORKER_CONCURRENCY=4 node --import tsx bench/scale/run.ts
  *   BENCH_WORKER_ARGS="--estate-concurrency 4" node --import tsx bench/scale/run.ts
+ *   BENCH_IDLE_SECONDS=10 node --import tsx bench/scale/run.ts   (also the CPU of the workers idle after each timed run)
  *
  * The N servers are logins to the machine's PostgreSQL (127.0.0.1:5432, trust auth), registered
  * straight into the store: the API refuses the same host:port twice, and this benchmark wants many
@@ -47,6 +48,8 @@ const N = Number(process.env.BENCH_N ?? 120);
 /** Milliseconds added each way between Census and the servers (0: the local server as it is). */
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 0);
 const PER_WORKER = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 4);
+/** Seconds to go on measuring CPU after each timed session, the workers idle (0: not). */
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 0);
 /** More options for every `census worker` (e.g. "--estate-concurrency 4"), split at spaces. */
 const WORKER_ARGS = (process.env.BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
@@ -262,10 +265,13 @@ async function measure(adminUrl: string, storePid: number | null) {
       const run = await timedSession(url, sid);
       const { seconds } = run;
       const cpu1 = cpuNow(meters);
+      // What the idle workers cost, their slots as the session left them (BENCH_IDLE_SECONDS).
+      const idle = IDLE_SECONDS > 0 ? await new Promise<Record<string, number | null>>((r) => setTimeout(() => r(cpuNow(meters)), IDLE_SECONDS * 1000)) : undefined;
       await children.stopAll(workers);
       rows.push({ workers: w, seconds });
       console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
       console.log(`    ${cpuLine(cpu0, cpu1, seconds)}`);
+      if (idle) console.log(`    idle for ${IDLE_SECONDS} s after it: ${cpuLine(cpu1, idle, IDLE_SECONDS)}`);
       console.log(`    ${await timeline(run, w * PER_WORKER)}`);
       if (STATEMENTS) console.log(await topStatements());
     }
