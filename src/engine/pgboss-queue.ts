@@ -198,8 +198,8 @@ export class PgBossQueue implements TaskQueue {
           };
           this.wake.add(done);
           // One timer for all of this process's idle slots: they look together, in one shared
-          // fetch (fetchOnce), not each on a clock of its own (four idle workers of four slots
-          // made 17 fetches a second; one a polling interval each now).
+          // fetch (fetchOnce). Each on a clock of its own, slots that went idle at different
+          // moments (a session's last tasks ending apart) fetched once each a polling interval.
           this.polling ??= setTimeout(() => this.wakeIdle(), idleMs);
         });
         continue;
