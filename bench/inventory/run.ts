@@ -38,7 +38,7 @@ import type { Task } from '../../src/core/types.ts';
 import { SecretBox } from '../../src/core/secret-box.ts';
 import { COLLECTORS, startCensus, type Census } from '../../src/main.ts';
 import { loadOrCreateKey } from '../../src/store/keyfile.ts';
-import { fmtCpu, machineBusySeconds, ServerCpuMeter, type ServerCpu } from './server-cpu.ts';
+import { fmtCpu, machineBusySeconds, pgLoginRate, ServerCpuMeter, type ServerCpu } from './server-cpu.ts';
 
 // ---- settings ------------------------------------------------------------------------------------
 
@@ -325,32 +325,6 @@ async function bareLoginMs(rounds: number): Promise<{ pg: number | null; my: num
     out.my = median(times);
   }
   return out;
-}
-
-/**
- * How fast the PostgreSQL server takes bare logins (log in, SELECT 1, log out) with `at` of them at
- * once, and what each costs its CPU: a warm run of an unchanged estate logs in once per server, so
- * this is the rate no warm run can beat on this machine (the server forks a backend per login).
- */
-async function pgLoginRate(at: number, count: number, meter: ServerCpuMeter): Promise<{ perSecond: number; cpuMs: number | null } | null> {
-  const p = PG_LOGINS[0];
-  if (!p) return null;
-  const cpu0 = meter.read();
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(Array.from({ length: at }, async () => {
-    while (next++ < count) {
-      const c = new pg.Client({ host: PG_ADMIN.host, port: PG_ADMIN.port, user: p.user, password: p.password, database: 'postgres' });
-      await c.connect();
-      await c.query('SELECT 1');
-      await c.end();
-    }
-  }));
-  const seconds = (performance.now() - t0) / 1000;
-  // As in runCensus: let the server reap the last backends before reading its CPU.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const cpu = ServerCpuMeter.delta(cpu0, meter.read()).pg;
-  return { perSecond: count / seconds, cpuMs: cpu === null ? null : (cpu * 1000) / count };
 }
 
 // ---- 3. Census ------------------------------------------------------------------------------------
@@ -692,7 +666,10 @@ async function main(): Promise<number> {
 
     for (const line of await describeServers()) say(`  ${line}`);
     const floor = await bareLoginMs(20);
-    const loginRate = await pgLoginRate(C, Math.max(4 * C, PG_LOGINS.length), meter);
+    const loginRate = PG_LOGINS[0]
+      ? await pgLoginRate({ host: PG_ADMIN.host, port: PG_ADMIN.port, user: PG_LOGINS[0].user, password: PG_LOGINS[0].password, database: 'postgres' },
+        C, Math.max(4 * C, PG_LOGINS.length), () => meter.read().pg)
+      : null;
 
     // ---- rounds: each a fresh Census (cold session, then warm session over the unchanged
     // estate) and one Ansible run; the ratios printed are the medians over the rounds.

@@ -42,7 +42,7 @@ import { startCluster, type AuthCluster } from '../../test/support/pg-auth-clust
 import { Store } from '../../src/store/index.ts';
 import { loadOrCreateKey } from '../../src/store/keyfile.ts';
 import { censusProgram, Children } from '../support/processes.ts';
-import { cpuSeconds, cpuSecondsOf, listenerPid, machineBusySeconds, serverCpuSeconds } from '../inventory/server-cpu.ts';
+import { cpuSeconds, cpuSecondsOf, listenerPid, machineBusySeconds, pgLoginRate, serverCpuSeconds } from '../inventory/server-cpu.ts';
 
 const N = Number(process.env.BENCH_N ?? 120);
 /** Milliseconds added each way between Census and the servers (0: the local server as it is). */
@@ -252,6 +252,9 @@ async function measure(adminUrl: string, storePid: number | null) {
     }
     await store.close();
 
+    // What a login costs the inventoried server here, before anything else runs: each task logs in once.
+    const logins = await pgLoginRate({ connectionString: PG_URL }, 16, 320, () => serverCpuSeconds(listenerPid(5432)));
+
     const rows: { workers: number; seconds: number }[] = [];
     for (const w of WORKERS) {
       const workers = await Promise.all(Array.from({ length: w }, () =>
@@ -280,6 +283,11 @@ async function measure(adminUrl: string, storePid: number | null) {
       ` store on ${STORE === 'own' ? 'a cluster of its own' : 'the inventoried server'}; ${WARMUP === '0' ? 'no untimed sessions: the first run a full reading' : `every timed run incremental, after ${WARMUP === 'workers' ? 'one untimed session per worker' : `${WARMUP} untimed session(s)`} of its set`}`);
     console.log('workers  seconds  speed-up');
     for (const r of rows) console.log(`${String(r.workers).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${(base / r.seconds).toFixed(2).padStart(8)}`);
+    if (logins.cpuMs !== null) {
+      const need = (N * logins.cpuMs) / 1000;
+      console.log(`the inventoried PostgreSQL takes ${logins.perSecond.toFixed(0)} bare logins/s 16 at once here, ${logins.cpuMs.toFixed(1)} ms of its CPU each:` +
+        ` a session's ${N} logins alone need ${need.toFixed(2)} CPU-s, ${(need / availableParallelism()).toFixed(2)} s of the machine's ${availableParallelism()} cores`);
+    }
     const last = rows.at(-1)!;
     console.log(`\nscale: ${last.workers} workers = ${(base / last.seconds).toFixed(2)}x one worker (${rows.map((r) => `${r.workers}w ${r.seconds.toFixed(1)} s`).join(', ')})`);
   } finally {
