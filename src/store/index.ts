@@ -8,8 +8,7 @@ import { ChangeFeed, changeChannel, installChangeTriggers, type ChangeFeedOption
 import { openDatabase, type OpenOptions } from './db.ts';
 import { DirectoryRepository } from './directories.ts';
 import { EventRepository } from './events.ts';
-import { tryInline } from './inline-sql.ts';
-import { checkAffected, guardedSql, guardFailure, type KeptWrite } from './later.ts';
+import { checkAffected, guardFailure, inlinedWrite, type KeptWrite, type Later } from './later.ts';
 import { ENDS_TRANSACTION } from './pg-client.ts';
 import { InventoryRepository } from './inventory.ts';
 import { JobRepository } from './jobs.ts';
@@ -64,6 +63,8 @@ export class Repositories {
     readonly dialect: Dialect,
   ) {
     const db = kdb;
+    // The writes kept for the transaction's end (the claim, a task's end, last sightings).
+    const later: Later = (q, mustAffect) => this.later(q, mustAffect);
     this.events = new EventRepository(db, dialect, (fn) => this.atomically((r) => fn(r.events)));
     this.metrics = new MetricsRepository(db);
     this.users = new UserRepository(db);
@@ -71,11 +72,11 @@ export class Repositories {
     this.loginFailures = new LoginFailureRepository(db);
     this.jobs = new JobRepository(db, this.events);
     this.sessions = new SessionRepository(db);
-    this.tasks = new TaskRepository(db, (q, mustAffect) => this.later(q, mustAffect));
+    this.tasks = new TaskRepository(db, later);
     this.logs = new LogRepository(db);
     this.identities = new IdentityRepository(db);
     this.appservers = new AppServerRepository(db);
-    this.inventory = new InventoryRepository(db, (q, mustAffect) => this.later(q, mustAffect));
+    this.inventory = new InventoryRepository(db, later);
     this.connectionTests = new ConnectionTestRepository(db);
     this.roles = new RoleRepository(db);
     this.resourcePools = new ResourcePoolRepository(db);
@@ -224,13 +225,12 @@ export class Store extends Repositories {
       const events = r.events.takeInserts();
       const kept = r.takeDeferred();
       const tail: KeptWrite[] = [...kept, ...[...r.logs.takeInserts(), ...events.statements].map((q) => ({ q }))];
-      const inlined = this.dialect === 'postgres' ? tail.map(({ q }) => tryInline(q.sql, q.parameters)) : [];
+      const inlined = this.dialect === 'postgres' ? tail.map(inlinedWrite) : [];
       if (this.dialect === 'postgres' && tail.length && inlined.every((q) => q !== undefined)) {
         // The last writes and the COMMIT in one round trip, and with them the events lock
         // (store/events.ts says why); the client answers Kysely's own COMMIT (store/pg-client.ts).
-        const statements = inlined.map((text, i) => (tail[i]!.mustAffect === undefined ? text : guardedSql(text, tail[i]!.mustAffect!)));
         try {
-          await sql.raw([...statements, `COMMIT ${ENDS_TRANSACTION}`].join(';\n')).execute(tx);
+          await sql.raw([...inlined, `COMMIT ${ENDS_TRANSACTION}`].join(';\n')).execute(tx);
         } catch (err) {
           throw guardFailure(err, kept);
         }

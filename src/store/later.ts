@@ -8,7 +8,7 @@
  * what the event says is never committed without the claim.
  */
 import type { CompiledQuery } from 'kysely';
-import { literalOf } from './inline-sql.ts';
+import { literalOf, tryInline } from './inline-sql.ts';
 
 /** Keeps `q` for the transaction's end (or runs it now, outside one). */
 export type Later = (q: CompiledQuery, mustAffect?: string) => Promise<void>;
@@ -30,14 +30,18 @@ export interface KeptWrite {
 const GUARD_TEXT = 'census: no row changed: ';
 
 /**
- * A guarded write as one statement that fails when it changed no row: the rows it returns are
- * counted, and with none a text saying what did not happen is cast to a number, which fails
- * (the error and the server's log then say what). The statement runs among others in one string,
- * where no answer comes back in between; the cast depends on the count, so it is never folded
- * at planning, and it runs only when the count is 0.
+ * A kept write as text with its values written in, for the string that commits (PostgreSQL);
+ * undefined when a value cannot be written as a literal. A guarded write becomes one statement
+ * that fails when it changed no row: the rows it returns are counted, and with none a text saying
+ * what did not happen is cast to a number, which fails (the error and the server's log then say
+ * what). The statement runs among others in one string, where no answer comes back in between;
+ * the cast depends on the count, so it is never folded at planning, and it runs only when the
+ * count is 0.
  */
-export function guardedSql(inlined: string, what: string): string {
-  return `WITH affected AS (${inlined} RETURNING 1) SELECT CAST(CASE WHEN count(*) = 0 THEN ${literalOf(GUARD_TEXT + what)} ELSE '1' END AS int) AS must_affect FROM affected`;
+export function inlinedWrite({ q, mustAffect }: KeptWrite): string | undefined {
+  const text = tryInline(q.sql, q.parameters);
+  if (text === undefined || mustAffect === undefined) return text;
+  return `WITH affected AS (${text} RETURNING 1) SELECT CAST(CASE WHEN count(*) = 0 THEN ${literalOf(GUARD_TEXT + mustAffect)} ELSE '1' END AS int) AS must_affect FROM affected`;
 }
 
 /** The NotAffected a failed string means, when it failed on its guard; else the error as it is. */
