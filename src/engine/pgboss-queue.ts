@@ -50,6 +50,8 @@ type Taken = { queue: string; job: PgBoss.Job<QueuedTask> };
 
 export class PgBossQueue implements TaskQueue {
   private readonly boss: PgBoss;
+  /** pg-boss's schema (release() writes its job table). */
+  private readonly schema: string;
   private running = new Map<string, { task: QueuedTask; controller: AbortController; done: Promise<void>; startedAt: number }>();
   /** How long this process's tasks have taken lately (ms, a moving average); undefined until one ended. */
   private typicalMs: number | undefined;
@@ -78,9 +80,10 @@ export class PgBossQueue implements TaskQueue {
   readonly bySite = true;
 
   constructor(private readonly o: PgBossQueueOptions) {
+    this.schema = o.schema ?? DEFAULT_SCHEMA;
     this.boss = new PgBoss({
       connectionString: o.connectionString,
-      schema: o.schema ?? DEFAULT_SCHEMA,
+      schema: this.schema,
       max: Math.max(2, Math.min(o.concurrency + 1, 10)),
       // Census schedules its own jobs and keeps its own state; pg-boss only moves messages.
       schedule: false,
@@ -331,11 +334,10 @@ export class PgBossQueue implements TaskQueue {
    * so this undoes its fetch on its own table: the fetch set state and started_on, nothing else.
    */
   private async release(queue: string, ids: string[]): Promise<void> {
-    const schema = this.o.schema ?? DEFAULT_SCHEMA;
     await this.boss
       .getDb()
       .executeSql(
-        `UPDATE ${schema}.job SET state = 'created', started_on = NULL WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'active'`,
+        `UPDATE ${this.schema}.job SET state = 'created', started_on = NULL WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'active'`,
         [queue, ids],
       )
       .catch((err: Error) => console.error(`census: cannot give messages back to the queue: ${err.message}`));
