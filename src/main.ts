@@ -74,6 +74,11 @@ export interface CensusConfig {
   leaseMs?: number;
   /** Tasks running at once across all processes (default: no limit). */
   estateConcurrency?: number;
+  /**
+   * A worker started after another on the same machine takes tasks only while the machine's CPUs
+   * are less busy than this share (0–1; default 0.9; 1: as if alone; engine/pgboss-queue.ts).
+   */
+  sharedHostCpu?: number;
   quiet?: boolean;
   /** Request deadlines and connection bounds of the API (src/api/http-limits.ts). */
   limits?: Partial<HttpLimits>;
@@ -200,6 +205,7 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
         schema: config.queueSchema ?? (config.schema ? `${config.schema}_queue` : 'census_queue'),
         concurrency: config.concurrency,
         siteId: site.id,
+        ...(config.sharedHostCpu !== undefined ? { sharedHostCpu: config.sharedHostCpu } : {}),
       })
     : new InProcessQueue(config.concurrency);
   const ui = { base: config.publicUrl };

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { SHARED_HOST_CPU } from './engine/pgboss-queue.ts';
 import { startCensus, startWorker, DEFAULT_CONFIG, DEFAULT_HTTP_LIMITS, normalizePublicUrl, type CensusConfig, type HttpLimits } from './main.ts';
 
 export const USAGE = `Usage: census server [options]
@@ -34,6 +35,9 @@ Options:
   --site NAME          the site whose servers' tasks this process takes when it runs tasks
                        (default Primary; the site must exist: POST /api/site; docs/sites.md)
   --estate-concurrency N   tasks running at once across all processes (default: no limit)
+  --shared-cpu PERCENT     a worker started after another on the same machine takes tasks only
+                       while the machine's CPUs are less busy than this (default ${SHARED_HOST_CPU * 100}; 100: as
+                       if alone; docs/operations.md)                                  [worker]
   --task-timeout S     seconds one server's inventory may take (default ${DEFAULT_CONFIG.taskTimeoutMs / 1000})
   --lease S            seconds a running task's claim holds without a heartbeat; a task of a
                        process that hangs runs again elsewhere after this (default 60); on
@@ -72,6 +76,7 @@ function int(name: string, v: string | undefined, min: number, max: number): num
 const OPTIONS = {
   port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, database: { type: 'string' },
   http: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'public-url': { type: 'string' }, 'with-worker': { type: 'boolean' }, concurrency: { type: 'string' }, 'estate-concurrency': { type: 'string' },
+  'shared-cpu': { type: 'string' },
   'task-timeout': { type: 'string' }, lease: { type: 'string' }, 'metrics-token': { type: 'string' }, site: { type: 'string' }, 'delivery-retry': { type: 'string' },
   'header-timeout': { type: 'string' }, 'body-timeout': { type: 'string' }, 'request-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' }, 'max-connections-per-address': { type: 'string' }, 'inventory-time': { type: 'string' }, timezone: { type: 'string' },
@@ -98,6 +103,7 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
   const lease = seconds('lease', values.lease);
   const deliveryRetry = seconds('delivery-retry', values['delivery-retry']);
   const estate = int('estate-concurrency', values['estate-concurrency'], 1, 100_000);
+  const sharedCpu = int('shared-cpu', values['shared-cpu'], 1, 100);
   const limits = Object.fromEntries(Object.entries({
     headersTimeoutMs: seconds('header-timeout', values['header-timeout']),
     bodyIdleTimeoutMs: seconds('body-timeout', values['body-timeout']),
@@ -119,6 +125,7 @@ function readConfig(args: string[]): (Partial<CensusConfig> & { dataDir: string 
     ...(lease ? { leaseMs: lease } : {}),
     ...(deliveryRetry ? { deliveryRetryMs: deliveryRetry } : {}),
     ...(estate ? { estateConcurrency: estate } : {}),
+    ...(sharedCpu !== undefined ? { sharedHostCpu: sharedCpu / 100 } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(metricsToken ? { metricsToken } : {}),
     ...(values.database ? { database: values.database } : {}),

@@ -40,7 +40,8 @@ describe.each([
   });
 
   // A 1 s first back-off: the refused deliveries come due again soon after the restart.
-  const common = ['--data-dir', dataDir, '--delivery-retry', '1', ...(database ? ['--database', database.url] : [])];
+  // The processes stand for workers on separate machines: none holds back for sharing this one's CPUs.
+  const common = ['--data-dir', dataDir, '--delivery-retry', '1', '--shared-cpu', '100', ...(database ? ['--database', database.url] : [])];
   const env = { CENSUS_ADMIN_PASSWORD: ADMIN_PASSWORD };
   const startServer = async () => {
     const p = spawnCensus('server', [...common, '--port', '0', ...(database ? ['--with-worker'] : [])], env);

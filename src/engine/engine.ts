@@ -153,8 +153,20 @@ export class Engine extends EventEmitter {
         pid: process.pid, owner: state.owner, leaseMs: this.o.leaseMs, startedAt: now, lastSeenAt: now,
       });
       this.workerId = w.id;
+      await this.tellQueueOfHost(now);
     }
     await resume(this.e, options.exclusive ?? this.o.store.dialect === 'sqlite');
+  }
+
+  /**
+   * Tells the queue whether a worker of this site started earlier on this machine and still
+   * runs: then this one takes tasks only while the machine has idle CPU (pgboss-queue.ts,
+   * shareHost). At registration and at each heartbeat, so a worker becomes the first on its
+   * machine once the earlier one stopped or died.
+   */
+  private async tellQueueOfHost(now: number): Promise<void> {
+    if (this.workerId === undefined || !this.o.queue.shareHost) return;
+    this.o.queue.shareHost(await this.o.store.workers.earlierOnHost({ id: this.workerId, name: hostname(), siteId: this.o.worker!.siteId }, now));
   }
 
   /** This process's worker id (/api/vadp), when it registered as one. */
@@ -169,7 +181,11 @@ export class Engine extends EventEmitter {
     // The worker's heartbeat rides on the sweep's cadence: one timer, and a process too busy to
     // sweep for a whole lease is rightly shown as not answering.
     this.repeat('sweep', this.o.sweepMs, async () => {
-      if (this.workerId !== undefined) await this.o.store.workers.beat(this.workerId, Date.now());
+      if (this.workerId !== undefined) {
+        const now = Date.now();
+        await this.o.store.workers.beat(this.workerId, now);
+        await this.tellQueueOfHost(now);
+      }
       await sweep(this.e);
     });
     if (this.o.liveness) this.repeat('dead-process check', this.o.orphanCheckMs, () => reapOrphans(this.e));

@@ -18,6 +18,7 @@ import PgBoss from 'pg-boss';
 import type { Repositories } from '../store/index.ts';
 import type { LookAhead, QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
 import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
+import { machineBusyShare, type BusyShare } from './host-cpu.ts';
 
 export const TASK_QUEUE = 'census-task';
 const DEFAULT_SCHEMA = 'census_queue';
@@ -31,6 +32,10 @@ const FETCH_LEAD_MAX_MS = 1_000;
 const HOLD_MARGIN_MS = 200;
 /** How long a done message may wait to be marked complete with others. */
 const COMPLETE_EVERY_MS = 200;
+/** A worker that is not the first on its machine takes a task only while the machine's CPUs are less busy than this… */
+export const SHARED_HOST_CPU = 0.9;
+/** …and looks again this often while they are not. */
+const SHARED_HOST_WAIT_MS = 100;
 /** The queue of one site's tasks: only workers of that site take from it (docs/sites.md). */
 export const siteQueue = (siteId: number) => `census-task-site-${siteId}`;
 
@@ -44,6 +49,14 @@ export interface PgBossQueueOptions {
   pollingIntervalSeconds?: number;
   /** The site whose tasks this process takes, besides tasks for any worker (docs/sites.md). */
   siteId?: number;
+  /**
+   * While another worker on this machine started before this one (shareHost()), this one takes a
+   * task only while the machine's CPUs are less busy than this share (0–1; default
+   * SHARED_HOST_CPU; 1: as if it were alone).
+   */
+  sharedHostCpu?: number;
+  /** The machine's CPU busy share (default host-cpu.ts's, from the kernel; tests give their own). */
+  busyShare?: BusyShare;
 }
 
 type Taken = { queue: string; job: PgBoss.Job<QueuedTask> };
@@ -76,11 +89,17 @@ export class PgBossQueue implements TaskQueue {
   private wake = new Set<() => void>();
   /** The idle slots' next look at the queue (slot()). */
   private polling: NodeJS.Timeout | undefined;
+  private pollingDue = 0;
   private lookAhead: LookAhead | undefined;
+  /** Another worker runs on this machine, started before this one (shareHost()). */
+  private follower = false;
+  private busyShare: BusyShare | undefined;
+  private readonly sharedHostCpu: number;
   readonly bySite = true;
 
   constructor(private readonly o: PgBossQueueOptions) {
     this.schema = o.schema ?? DEFAULT_SCHEMA;
+    this.sharedHostCpu = o.sharedHostCpu ?? SHARED_HOST_CPU;
     this.boss = new PgBoss({
       connectionString: o.connectionString,
       schema: this.schema,
@@ -187,24 +206,16 @@ export class PgBossQueue implements TaskQueue {
   private async slot(queues: string[], handler: TaskHandler): Promise<void> {
     const idleMs = Math.max(500, (this.o.pollingIntervalSeconds ?? 0.5) * 1000);
     while (this.consuming) {
-      let found: Taken | undefined;
+      let found: Taken | 'busy' | undefined;
       try {
         found = await this.take(queues);
       } catch (err) {
         console.error(`census: cannot take tasks from the queue: ${(err as Error).message}`);
       }
-      if (!found) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            this.wake.delete(done);
-            resolve();
-          };
-          this.wake.add(done);
-          // One timer for all of this process's idle slots: they look together, in one shared
-          // fetch (fetchOnce). Each on a clock of its own, slots that went idle at different
-          // moments (a session's last tasks ending apart) fetched once each a polling interval.
-          this.polling ??= setTimeout(() => this.wakeIdle(), idleMs);
-        });
+      if (!found || found === 'busy') {
+        // A worker that shares its machine looks again soon (the machine's CPUs are busy, the
+        // queue may not be empty); one with an empty queue after the polling interval.
+        await this.nap(found === 'busy' ? SHARED_HOST_WAIT_MS : idleMs);
         continue;
       }
       const { queue, job } = found;
@@ -232,7 +243,7 @@ export class PgBossQueue implements TaskQueue {
    * was the costliest statement of a large session: pg-boss's fetch walks the queue's index past
    * the entries of messages already taken. Undefined when the queues are empty.
    */
-  private async take(queues: string[]): Promise<Taken | undefined> {
+  private async take(queues: string[]): Promise<Taken | 'busy' | undefined> {
     for (;;) {
       const ahead = this.ahead.shift();
       if (ahead) {
@@ -246,6 +257,7 @@ export class PgBossQueue implements TaskQueue {
         }
         return ahead;
       }
+      if (!this.mayFetch()) return 'busy';
       const full = await this.fetchOnce(queues);
       // Others waiting on the same fetch may have taken all it brought: fetch again if the
       // queue may hold more, else the queues are empty for now.
@@ -266,7 +278,7 @@ export class PgBossQueue implements TaskQueue {
     if (this.refill || typical === undefined) return;
     const fetch = () => {
       this.refill = undefined;
-      if (!this.consuming || this.ahead.length || this.fetching) return;
+      if (!this.consuming || this.ahead.length || this.fetching || !this.mayFetch()) return;
       void this.fetchOnce(queues).catch((err: Error) => console.error(`census: cannot take tasks from the queue: ${err.message}`));
     };
     const now = performance.now();
@@ -370,11 +382,62 @@ export class PgBossQueue implements TaskQueue {
     for (const r of this.running.values()) if (r.task.sessionId === sessionId) r.controller.abort();
   }
 
-  /** Idle slots fetch now: a session's first tasks do not wait out the polling interval (up to 0.5 s). */
+  /**
+   * Waits until wakeIdle(), which runs within `ms`. One timer for all of this process's idle
+   * slots: they look together, in one shared fetch (fetchOnce). Each on a clock of its own, slots
+   * that went idle at different moments (a session's last tasks ending apart) fetched once each
+   * a polling interval. A slot that must look sooner brings the timer forward for all of them.
+   */
+  private nap(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.wake.delete(done);
+        resolve();
+      };
+      this.wake.add(done);
+      this.wakeWithin(ms);
+    });
+  }
+
+  /** Has the idle slots look within `ms` (sooner if already due sooner). */
+  private wakeWithin(ms: number): void {
+    const due = performance.now() + ms;
+    if (this.polling && this.pollingDue <= due) return;
+    clearTimeout(this.polling);
+    this.pollingDue = due;
+    this.polling = setTimeout(() => this.wakeNow(), ms);
+  }
+
+  /**
+   * Idle slots fetch now: a session's first tasks do not wait out the polling interval (up to
+   * 0.5 s). A worker that shares its machine with an earlier one looks a moment later, once that
+   * one has taken its share and the machine's CPUs say whether there is room for more.
+   */
   wakeIdle(): void {
+    if (this.follower && this.consuming) this.wakeWithin(SHARED_HOST_WAIT_MS);
+    else this.wakeNow();
+  }
+
+  private wakeNow(): void {
     clearTimeout(this.polling);
     this.polling = undefined;
     for (const wake of [...this.wake]) wake();
+  }
+
+  /**
+   * Whether another worker on this machine started before this one. On one machine, workers
+   * share its cores: one already keeps them busy, and each added process brings its own CPU
+   * for the same tasks (bench/README.md, scale). So the first worker takes tasks as its slots
+   * allow, and a later one only while the machine's CPUs are not all busy.
+   */
+  shareHost(follower: boolean): void {
+    this.follower = follower && this.sharedHostCpu < 1;
+    if (this.follower) this.busyShare ??= this.o.busyShare ?? machineBusyShare();
+  }
+
+  /** Whether this process may fetch messages now: the first worker on its machine always, a later one while the machine's CPUs have room. */
+  private mayFetch(): boolean {
+    return !this.follower || this.busyShare!() < this.sharedHostCpu;
   }
 
   /** Slots waiting out the polling interval. */
@@ -388,7 +451,7 @@ export class PgBossQueue implements TaskQueue {
     clearTimeout(this.holding);
     if (!this.started) return;
     await this.started.catch(() => {});
-    this.wakeIdle();
+    this.wakeNow();
     for (const r of this.running.values()) r.controller.abort();
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
     await Promise.allSettled(this.slots);

@@ -55,6 +55,11 @@ export interface TaskQueue {
    * looks at once instead of at its next poll. The in-process queue needs no telling.
    */
   wakeIdle?(): void;
+  /**
+   * Told whether another worker on this machine started before this one (engine.ts, at each
+   * heartbeat): a queue whose slots can hold back may take tasks only while the machine has idle CPU.
+   */
+  shareHost?(follower: boolean): void;
   /** Stops taking tasks, aborts the running ones and waits for their handlers to return. */
   stop(): Promise<void>;
 }

@@ -26,6 +26,16 @@ export class WorkerRepository {
     await this.db.updateTable('workers').set({ lastSeenAt: now }).where('id', '=', id).where('state', '=', 'RUNNING').execute();
   }
 
+  /**
+   * Whether a live worker of the same site on the same machine (by host name) registered before
+   * this one: it takes the same tasks (engine.ts, shareHost).
+   */
+  async earlierOnHost(w: Pick<Worker, 'id' | 'name' | 'siteId'>, now: number): Promise<boolean> {
+    const rows = await this.db.selectFrom('workers').selectAll()
+      .where('name', '=', w.name).where('siteId', '=', w.siteId).where('state', '=', 'RUNNING').where('id', '<', w.id).execute();
+    return rows.map(toWorker).some((o) => now - o.lastSeenAt <= o.leaseMs);
+  }
+
   async stopped(id: number, now: number): Promise<void> {
     await this.db.updateTable('workers').set({ lastSeenAt: now, state: 'STOPPED' }).where('id', '=', id).execute();
   }
