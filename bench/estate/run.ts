@@ -9,6 +9,7 @@
  *   ESTATE_DATABASE=postgres://postgres@127.0.0.1:5432/postgres ESTATE_WORKERS=2 node --import tsx bench/estate/run.ts
  *   ESTATE_DATABASE=own ESTATE_WORKERS=1 node --import tsx bench/estate/run.ts   # the store on a cluster of its own
  *   ESTATE_N=10000 node --import tsx bench/estate/run.ts                     # 10,000 (cold only: ESTATE_WARM=0)
+ *   ESTATE_WORKERS=2 ESTATE_WORKER_ARGS="--shared-cpu 100" …                  # more options for every worker
  *
  * The N servers are distinct host:port pairs on loopback, a third each in front of the machine's
  * PostgreSQL, MariaDB and Redis (bench/soak/fanout-proxy.ts, in a process of its own). The floor
@@ -51,6 +52,8 @@ let DATABASE = STORE === 'own' ? undefined : STORE;
 /** The store's own cluster's postmaster (ESTATE_DATABASE=own). */
 let storePid: number | null = null;
 const WARM = process.env.ESTATE_WARM !== '0';
+/** More options for every `census worker`, split at spaces (e.g. "--shared-cpu 100"). */
+const WORKER_ARGS = (process.env.ESTATE_WORKER_ARGS ?? '').split(' ').filter(Boolean);
 /**
  * ESTATE_STATEMENTS=1 (with ESTATE_DATABASE=own): the store's cluster runs pg_stat_statements, and
  * each run prints the statements Census sent it, per task, the most frequent first.
@@ -295,7 +298,7 @@ async function main(): Promise<void> {
     const workerPids: number[] = [];
     if (!tasksHere) {
       for (let w = 0; w < WORKERS; w++) {
-        const worker = await children.start([censusProgram(), 'worker', ...db, '--data-dir', dataDir, '--concurrency', String(Math.ceil(CONCURRENCY / WORKERS))],
+        const worker = await children.start([censusProgram(), 'worker', ...db, '--data-dir', dataDir, '--concurrency', String(Math.ceil(CONCURRENCY / WORKERS)), ...WORKER_ARGS],
           /(is taking tasks)/, env);
         workerPids.push(worker.child.pid!);
       }
@@ -332,7 +335,7 @@ async function main(): Promise<void> {
     api.close();
 
     const storeAt = storePid !== null ? 'a cluster of its own' : storeDb ? "the estate's PostgreSQL server" : 'another server';
-    const where = DATABASE ? `PostgreSQL (${storeAt}), ${tasksHere ? 'tasks in the server' : `${WORKERS} worker(s)`}` : 'SQLite (embedded default)';
+    const where = DATABASE ? `PostgreSQL (${storeAt}), ${tasksHere ? 'tasks in the server' : `${WORKERS} worker(s)${WORKER_ARGS.length ? ` (${WORKER_ARGS.join(' ')})` : ''}`}` : 'SQLite (embedded default)';
     console.log(`\nEstate: ${N} servers, census ${censusProgram()} (${counts.postgresql} PostgreSQL, ${counts.mysql} MariaDB, ${counts.redis} Redis via fan-out ports), ${where}, concurrency ${CONCURRENCY}, ${availableParallelism()} cores`);
     console.log(`registered through the API in ${registerS.toFixed(1)} s; floor (one login and one question per server): ${floorS.toFixed(2)} s`);
     console.log('| run | seconds | tasks/s | census/floor | status | tasks | peak RSS MB | db servers CPU share | CPU s: census / db servers / fan-out |');

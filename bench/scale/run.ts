@@ -7,6 +7,7 @@
  *   BENCH_N=200 BENCH_WORKER_CONCURRENCY=4 node --import tsx bench/scale/run.ts
  *   BENCH_WORKER_ARGS="--estate-concurrency 4" node --import tsx bench/scale/run.ts
  *   BENCH_IDLE_SECONDS=10 node --import tsx bench/scale/run.ts   (also the CPU of the workers idle after each timed run)
+ *   BENCH_ROUNDS=3 node --import tsx bench/scale/run.ts   (each set of workers three times, taking turns; medians compared)
  *
  * The N servers are logins to the machine's PostgreSQL (127.0.0.1:5432, trust auth), registered
  * straight into the store: the API refuses the same host:port twice, and this benchmark wants many
@@ -53,6 +54,13 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 0);
 /** More options for every `census worker` (e.g. "--estate-concurrency 4"), split at spaces. */
 const WORKER_ARGS = (process.env.BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
 const WORKERS = (process.env.BENCH_WORKERS ?? '1,2,4').split(',').map(Number);
+/**
+ * How many times each set of workers runs, the sets taking turns, every other round in reverse
+ * (1, 2, 4, 4, 2, 1, 1, 2, 4 …): this kind of VM drifts by 10–20 % over minutes, and each session
+ * leaves the store a little larger, so a set always measured after another would carry both; the
+ * speed-ups compare the medians.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Where Census's store lives: "own", a cluster of the run's own (default); "shared", PG_URL's server. */
 const STORE = process.env.BENCH_STORE ?? 'own';
@@ -209,6 +217,39 @@ function slotIdle(tasks: { start: number; end: number }[], slots: number, sessio
 
 let dbUrl = '';
 
+/**
+ * One set of W workers: started, warmed by untimed sessions, then one timed session, what each
+ * kind of process spent on it (and each worker, for more than one: a worker started after
+ * another on the machine takes tasks only while the CPUs have room, `--shared-cpu`), then stopped.
+ */
+async function runSet(url: string, sid: string, w: number, proxyPid: number | null, storePid: number | null, serverPid: number): Promise<number> {
+  const workers = await Promise.all(Array.from({ length: w }, () =>
+    spawnCensus('worker', ['--database', dbUrl, '--data-dir', dataDir, '--concurrency', String(PER_WORKER), ...WORKER_ARGS], /is taking tasks/).then((x) => x.child)));
+  const untimed: number[] = [];
+  for (let k = 0; k < warmUpsFor(w); k++) untimed.push(await session(url, sid));
+  const warmUp = untimed.length ? ` (after ${untimed.length} untimed session(s): ${untimed.map((x) => x.toFixed(2)).join(', ')} s)` : '';
+  const meters: Meters = { server: serverPid, workers: workers.map((c) => c.pid!), proxy: proxyPid, store: storePid, inventoried: listenerPid(5432) };
+  if (STATEMENTS) await resetStatements();
+  const cpu0 = cpuNow(meters);
+  const each0 = meters.workers.map((p) => cpuSeconds(p));
+  const run = await timedSession(url, sid);
+  const { seconds } = run;
+  const cpu1 = cpuNow(meters);
+  const each = meters.workers.map((p, i) => {
+    const a = each0[i], b = cpuSeconds(p);
+    return a == null || b == null ? '?' : (b - a).toFixed(2);
+  });
+  // What the idle workers cost, their slots as the session left them (BENCH_IDLE_SECONDS).
+  const idle = IDLE_SECONDS > 0 ? await new Promise<Record<string, number | null>>((r) => setTimeout(() => r(cpuNow(meters)), IDLE_SECONDS * 1000)) : undefined;
+  await children.stopAll(workers);
+  console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
+  console.log(`    ${cpuLine(cpu0, cpu1, seconds)}${w > 1 ? ` (each worker: ${each.join(', ')})` : ''}`);
+  if (idle) console.log(`    idle for ${IDLE_SECONDS} s after it: ${cpuLine(cpu1, idle, IDLE_SECONDS)}`);
+  console.log(`    ${await timeline(run, w * PER_WORKER)}`);
+  if (STATEMENTS) console.log(await topStatements());
+  return seconds;
+}
+
 async function main() {
   if (STORE === 'shared') return measure(PG_URL, null);
   // fsync on, as a deployment's store would have it.
@@ -256,40 +297,24 @@ async function measure(adminUrl: string, storePid: number | null) {
     const logins = await pgLoginRate({ connectionString: PG_URL }, 16, 320, () => serverCpuSeconds(listenerPid(5432)));
 
     const rows: { workers: number; seconds: number }[] = [];
-    for (const w of WORKERS) {
-      const workers = await Promise.all(Array.from({ length: w }, () =>
-        spawnCensus('worker', ['--database', dbUrl, '--data-dir', dataDir, '--concurrency', String(PER_WORKER), ...WORKER_ARGS], /is taking tasks/).then((x) => x.child)));
-      const untimed: number[] = [];
-      for (let k = 0; k < warmUpsFor(w); k++) untimed.push(await session(url, sid));
-      const warmUp = untimed.length ? ` (after ${untimed.length} untimed session(s): ${untimed.map((x) => x.toFixed(2)).join(', ')} s)` : '';
-      const meters: Meters = { server: server.child.pid!, workers: workers.map((c) => c.pid!), proxy: proxyPid, store: storePid, inventoried: listenerPid(5432) };
-      if (STATEMENTS) await resetStatements();
-      const cpu0 = cpuNow(meters);
-      const run = await timedSession(url, sid);
-      const { seconds } = run;
-      const cpu1 = cpuNow(meters);
-      // What the idle workers cost, their slots as the session left them (BENCH_IDLE_SECONDS).
-      const idle = IDLE_SECONDS > 0 ? await new Promise<Record<string, number | null>>((r) => setTimeout(() => r(cpuNow(meters)), IDLE_SECONDS * 1000)) : undefined;
-      await children.stopAll(workers);
-      rows.push({ workers: w, seconds });
-      console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
-      console.log(`    ${cpuLine(cpu0, cpu1, seconds)}`);
-      if (idle) console.log(`    idle for ${IDLE_SECONDS} s after it: ${cpuLine(cpu1, idle, IDLE_SECONDS)}`);
-      console.log(`    ${await timeline(run, w * PER_WORKER)}`);
-      if (STATEMENTS) console.log(await topStatements());
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
+      for (const w of round % 2 ? WORKERS : [...WORKERS].reverse()) rows.push({ workers: w, seconds: await runSet(url, sid, w, proxyPid, storePid, server.child.pid!) });
     }
-    const base = rows[0]!.seconds;
+    const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
+    const sets = WORKERS.map((w) => { const runs = rows.filter((r) => r.workers === w).map((r) => r.seconds); return { workers: w, runs, seconds: median(runs) }; });
+    const base = sets[0]!.seconds;
     console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker${WORKER_ARGS.length ? ` (${WORKER_ARGS.join(' ')})` : ''}, ${availableParallelism()} cores, ${LATENCY} ms added latency each way;` +
       ` store on ${STORE === 'own' ? 'a cluster of its own' : 'the inventoried server'}; ${WARMUP === '0' ? 'no untimed sessions: the first run a full reading' : `every timed run incremental, after ${WARMUP === 'workers' ? 'one untimed session per worker' : `${WARMUP} untimed session(s)`} of its set`}`);
-    console.log('workers  seconds  speed-up');
-    for (const r of rows) console.log(`${String(r.workers).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}  ${(base / r.seconds).toFixed(2).padStart(8)}`);
+    console.log(ROUNDS > 1 ? `workers  seconds (median of ${ROUNDS} rounds: each)  speed-up` : 'workers  seconds  speed-up');
+    for (const r of sets) console.log(`${String(r.workers).padStart(7)}  ${r.seconds.toFixed(2).padStart(7)}${ROUNDS > 1 ? ` (${r.runs.map((x) => x.toFixed(2)).join(', ')})` : ''}  ${(base / r.seconds).toFixed(2).padStart(8)}`);
     if (logins.cpuMs !== null) {
       const need = (N * logins.cpuMs) / 1000;
       console.log(`the inventoried PostgreSQL takes ${logins.perSecond.toFixed(0)} bare logins/s 16 at once here, ${logins.cpuMs.toFixed(1)} ms of its CPU each:` +
         ` a session's ${N} logins alone need ${need.toFixed(2)} CPU-s, ${(need / availableParallelism()).toFixed(2)} s of the machine's ${availableParallelism()} cores`);
     }
-    const last = rows.at(-1)!;
-    console.log(`\nscale: ${last.workers} workers = ${(base / last.seconds).toFixed(2)}x one worker (${rows.map((r) => `${r.workers}w ${r.seconds.toFixed(1)} s`).join(', ')})`);
+    const last = sets.at(-1)!;
+    console.log(`\nscale: ${last.workers} workers = ${(base / last.seconds).toFixed(2)}x one worker (${sets.map((r) => `${r.workers}w ${r.seconds.toFixed(1)} s`).join(', ')}${ROUNDS > 1 ? `; medians of ${ROUNDS} rounds` : ''})`);
   } finally {
     await children.stopAll();
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
