@@ -35,9 +35,9 @@ Options:
   --site NAME          the site whose servers' tasks this process takes when it runs tasks
                        (default Primary; the site must exist: POST /api/site; docs/sites.md)
   --estate-concurrency N   tasks running at once across all processes (default: no limit)
-  --shared-cpu PERCENT     a worker started after another on the same machine takes tasks only
-                       while the machine's CPUs are less busy than this (default ${SHARED_HOST_CPU * 100}; 100: as
-                       if alone; docs/operations.md)                                  [worker]
+  --shared-cpu PERCENT     a worker started after another of its site on the same machine takes
+                       tasks only while the machine's CPUs are less busy than this (default
+                       ${SHARED_HOST_CPU * 100}; 100: as if alone; docs/operations.md)
   --task-timeout S     seconds one server's inventory may take (default ${DEFAULT_CONFIG.taskTimeoutMs / 1000})
   --lease S            seconds a running task's claim holds without a heartbeat; a task of a
                        process that hangs runs again elsewhere after this (default 60); on

@@ -76,5 +76,11 @@ describe('census server', () => {
     const code = await new Promise((r) => bad.once('exit', r));
     expect(code).toBe(2);
     expect(err).toContain('--port must be a whole number');
+
+    const share = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--shared-cpu', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let shareErr = '';
+    share.stderr.on('data', (d: Buffer) => (shareErr += d.toString()));
+    expect(await new Promise((r) => share.once('exit', r))).toBe(2);
+    expect(shareErr).toContain('--shared-cpu must be a whole number from 1 to 100');
   });
 });

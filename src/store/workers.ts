@@ -31,9 +31,7 @@ export class WorkerRepository {
    * this one: it takes the same tasks (engine.ts, shareHost).
    */
   async earlierOnHost(w: Pick<Worker, 'id' | 'name' | 'siteId'>, now: number): Promise<boolean> {
-    const rows = await this.db.selectFrom('workers').selectAll()
-      .where('name', '=', w.name).where('siteId', '=', w.siteId).where('state', '=', 'RUNNING').where('id', '<', w.id).execute();
-    return rows.map(toWorker).some((o) => now - o.lastSeenAt <= o.leaseMs);
+    return (await this.live(w.siteId, now)).some((o) => o.name === w.name && o.id < w.id);
   }
 
   async stopped(id: number, now: number): Promise<void> {
