@@ -44,8 +44,19 @@ function osCpus(): CpuTimes {
   return { busy, all };
 }
 
-/** This machine's CPU times: /proc/stat on Linux, os.cpus() elsewhere. */
-export const cpuTimes = (): CpuTimes => procStat() ?? osCpus();
+let source: (() => CpuTimes | null) | undefined;
+let lastRead: CpuTimes = { busy: 0, all: 0 };
+
+/**
+ * This machine's CPU times: /proc/stat on Linux, os.cpus() elsewhere, chosen at the first read
+ * and kept (their units differ: a window must not mix them, and elsewhere /proc/stat is not tried
+ * again every window). A read that fails gives the last one again: its window shows no change.
+ */
+export function cpuTimes(): CpuTimes {
+  source ??= procStat() ? procStat : osCpus;
+  lastRead = source() ?? lastRead;
+  return lastRead;
+}
 
 /** A reader of the machine's busy share (0–1) over its last window; `now` and `read` are for tests. */
 export function machineBusyShare(now: () => number = () => performance.now(), read: () => CpuTimes = cpuTimes): BusyShare {
