@@ -37,6 +37,7 @@ import pg from 'pg';
 import { startCensus } from '../../src/main.ts';
 // The bare-route method (fetch, baseline route, autocannon load) is shared with bench/reads.
 import { fetchOnce, load as loadRoute, loginHeaders, problems, startBareRoute, type AutocannonResult } from '../support/bare-route.ts';
+import { median } from '../support/median.ts';
 
 // ---- settings ------------------------------------------------------------------------------------
 
@@ -64,11 +65,6 @@ const load = (url: string, headers: Record<string, string>, duration: number): P
   loadRoute(url, headers, { connections: CONNECTIONS, duration, workers: WORKERS });
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const pad = (s: string, n: number) => s.padStart(n);
 

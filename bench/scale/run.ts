@@ -42,6 +42,7 @@ import { SecretBox } from '../../src/core/secret-box.ts';
 import { startCluster, type AuthCluster } from '../../test/support/pg-auth-cluster.ts';
 import { Store } from '../../src/store/index.ts';
 import { loadOrCreateKey } from '../../src/store/keyfile.ts';
+import { median } from '../support/median.ts';
 import { censusProgram, Children } from '../support/processes.ts';
 import { cpuSeconds, cpuSecondsOf, listenerPid, machineBusySeconds, pgLoginRate, serverCpuSeconds } from '../inventory/server-cpu.ts';
 
@@ -301,7 +302,6 @@ async function measure(adminUrl: string, storePid: number | null) {
       if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}`);
       for (const w of round % 2 ? WORKERS : [...WORKERS].reverse()) rows.push({ workers: w, seconds: await runSet(url, sid, w, proxyPid, storePid, server.child.pid!) });
     }
-    const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
     const sets = WORKERS.map((w) => { const runs = rows.filter((r) => r.workers === w).map((r) => r.seconds); return { workers: w, runs, seconds: median(runs) }; });
     const base = sets[0]!.seconds;
     console.log(`\nN=${N} servers, ${PER_WORKER} tasks per worker${WORKER_ARGS.length ? ` (${WORKER_ARGS.join(' ')})` : ''}, ${availableParallelism()} cores, ${LATENCY} ms added latency each way;` +
