@@ -240,14 +240,19 @@ async function runSet(url: string, sid: string, w: number, proxyPid: number | nu
     const a = each0[i], b = cpuSeconds(p);
     return a == null || b == null ? '?' : (b - a).toFixed(2);
   });
-  // What the idle workers cost, their slots as the session left them (BENCH_IDLE_SECONDS).
+  const statements = STATEMENTS ? await topStatements() : undefined;
+  // What the idle workers cost, their slots as the session left them (BENCH_IDLE_SECONDS), and
+  // with BENCH_STATEMENTS what they sent the store meanwhile.
+  if (STATEMENTS && IDLE_SECONDS > 0) await resetStatements();
   const idle = IDLE_SECONDS > 0 ? await new Promise<Record<string, number | null>>((r) => setTimeout(() => r(cpuNow(meters)), IDLE_SECONDS * 1000)) : undefined;
+  const idleStatements = STATEMENTS && idle ? await topStatements() : undefined;
   await children.stopAll(workers);
   console.log(`  ${w} worker(s) × ${PER_WORKER}: ${seconds.toFixed(2)} s${warmUp}`);
   console.log(`    ${cpuLine(cpu0, cpu1, seconds)}${w > 1 ? ` (each worker: ${each.join(', ')})` : ''}`);
-  if (idle) console.log(`    idle for ${IDLE_SECONDS} s after it: ${cpuLine(cpu1, idle, IDLE_SECONDS)}`);
   console.log(`    ${await timeline(run, w * PER_WORKER)}`);
-  if (STATEMENTS) console.log(await topStatements());
+  if (statements) console.log(statements);
+  if (idle) console.log(`    idle for ${IDLE_SECONDS} s after it: ${cpuLine(cpu1, idle, IDLE_SECONDS)}`);
+  if (idleStatements) console.log(idleStatements.replace('the store\'s statements', 'the store\'s statements while idle'));
   return seconds;
 }
 
