@@ -26,7 +26,7 @@ import { SecretBox } from './core/secret-box.ts';
 import { Engine } from './engine/engine.ts';
 import { PgBossQueue } from './engine/pgboss-queue.ts';
 import { PgProcessLiveness } from './engine/process-lock.ts';
-import { InProcessQueue, wakeOnSessions, type TaskQueue } from './engine/queue.ts';
+import { InProcessQueue, wakeOnTasks, type TaskQueue } from './engine/queue.ts';
 import { webhookChannel } from './engine/delivery/webhook.ts';
 import { EmailChannel } from './engine/delivery/email.ts';
 import { nextFireTime, validateSchedule } from './engine/schedule.ts';
@@ -164,7 +164,7 @@ interface Runtime {
   engine: Engine;
   /** The web UI's address for links in e-mail when the SMTP server sets none: --public-url, else (a server) its own address once it listens. */
   ui: { base: string | undefined };
-  /** The engine's task queue (told of sessions other processes start: wakeOnSessions). */
+  /** The engine's task queue (told of messages other processes put in: wakeOnTasks). */
   queue: TaskQueue;
 }
 
@@ -206,6 +206,7 @@ async function openRuntime(partial: Partial<CensusConfig> & { dataDir: string },
         concurrency: config.concurrency,
         siteId: site.id,
         ...(config.sharedHostCpu !== undefined ? { sharedHostCpu: config.sharedHostCpu } : {}),
+        tell: store.changeChannel,
       })
     : new InProcessQueue(config.concurrency);
   const ui = { base: config.publicUrl };
@@ -251,7 +252,7 @@ export async function startCensus(partial: Partial<CensusConfig> & { dataDir: st
   // On PostgreSQL the API's caches (job status, login sessions) follow every process's writes;
   // without the listener this server caches nothing there, and is only slower.
   const feed = await listenForChanges(store, 'not caching reads');
-  if (runTasks) wakeOnSessions(feed, queue);
+  if (runTasks) wakeOnTasks(feed, queue);
   const collectors = collectorInfos(partial.collectors ?? COLLECTORS);
   const services = createServices({ store, engine, clock, secrets, collectors }, { auth: { policy: config.loginPolicy ?? DEFAULT_LOGIN_POLICY }, host: { dataDir: config.dataDir } });
   if (firstStart) {
@@ -344,7 +345,7 @@ export async function startWorker(partial: Partial<CensusConfig> & { dataDir: st
   const { store, engine, secrets, clock, queue } = await openRuntime(partial, 'worker');
   await engine.init({ exclusive: false });
   engine.start({ runTasks: true });
-  wakeOnSessions(await listenForChanges(store, 'polling for tasks only'), queue);
+  wakeOnTasks(await listenForChanges(store, 'polling for tasks only'), queue);
   // A worker fires no triggers, but its schedule watchdog still says so when no server does
   // (docs/scheduling.md).
   const watchdog = new Scheduler({ store, clock }, { start: () => Promise.reject(new Error('a worker starts no scheduled jobs')) });

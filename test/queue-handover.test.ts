@@ -16,8 +16,9 @@ import { SecretBox } from '../src/core/secret-box.ts';
 import type { Job, SessionState } from '../src/core/types.ts';
 import { Engine } from '../src/engine/engine.ts';
 import type { JobType } from '../src/engine/jobtypes/index.ts';
-import { PgBossQueue } from '../src/engine/pgboss-queue.ts';
-import { InProcessQueue, wakeOnSessions, type TaskQueue } from '../src/engine/queue.ts';
+import { PgBossQueue, TASK_QUEUE } from '../src/engine/pgboss-queue.ts';
+import { InProcessQueue, wakeOnTasks, type TaskQueue } from '../src/engine/queue.ts';
+import { changeChannel } from '../src/store/change-feed.ts';
 import { Store } from '../src/store/index.ts';
 import { waitFor } from './support/server.ts';
 import { createPgSchema, PG_URL, sqliteStore } from './support/stores.ts';
@@ -85,8 +86,9 @@ async function twoProcesses() {
     cleanups.push(() => store.close());
     return store;
   };
-  const queue = (concurrency: number, pollingIntervalSeconds = 0.5) =>
-    new PgBossQueue({ connectionString: PG_URL, schema: `${schema}_queue`, concurrency, pollingIntervalSeconds });
+  // Each tells what it puts in the queue on the schema's change channel, as main.ts has it.
+  const queue = (concurrency: number, pollingIntervalSeconds = 0.5, heardPollMs?: number) =>
+    new PgBossQueue({ connectionString: PG_URL, schema: `${schema}_queue`, concurrency, pollingIntervalSeconds, tell: changeChannel(schema), ...(heardPollMs ? { heardPollMs } : {}) });
   const messages = async (store: Store) =>
     Number((await sql<{ n: string }>`SELECT COUNT(*) AS n FROM ${sql.raw(`${schema}_queue`)}.job WHERE name = 'census-task'`.execute(store.db)).rows[0]!.n);
   return { open, queue, messages };
@@ -189,12 +191,12 @@ describe('waiting for a session on PostgreSQL', () => {
 });
 
 describe("a worker's idle slots on PostgreSQL", () => {
-  it('take a session started by another process when its change is heard, not at their next poll', async () => {
+  it('take a session started by another process when its messages are told, not at their next poll', async () => {
     const pg = await twoProcesses();
     // Polling every two minutes: only the wake can bring the tasks within the wait below.
     const slow = pg.queue(2, 120);
     const { apiStore, workerStore, api } = await apiAndWorker(pg, { apiQueue: pg.queue(1), workerQueue: slow, types: [handover()] });
-    wakeOnSessions(await workerStore.listenForChanges(), slow);
+    wakeOnTasks(await workerStore.listenForChanges(), slow);
     // Both slots found the queue empty and wait out their interval.
     await waitFor(async () => (slow.idleSlots === 2 ? true : undefined), 'both slots to be idle');
 
@@ -202,6 +204,62 @@ describe("a worker's idle slots on PostgreSQL", () => {
     const ended = await api.waitForSession(session.id, 15_000);
     expect(ended.status).toBe('COMPLETED');
     expect((await apiStore.tasks.bySession(session.id)).map((t) => t.status)).toEqual(['COMPLETED', 'COMPLETED']);
+  });
+
+  it('take messages another process puts in the queue, or gives back to it, when told', async () => {
+    const pg = await twoProcesses();
+    const other = pg.queue(1);
+    // Polling every two minutes: only being told can bring the messages within the waits below.
+    const idle = pg.queue(1, 120, 120_000);
+    cleanups.push(() => other.stop(), () => idle.stop());
+    const feed = await (await pg.open()).listenForChanges();
+    wakeOnTasks(feed, idle);
+    const ran: number[] = [];
+    idle.start(async (t) => void ran.push(t.taskId));
+    await waitFor(async () => (idle.idleSlots === 1 ? true : undefined), 'the slot to be idle');
+
+    // Put in outside a transaction (enqueue).
+    await other.enqueue([{ taskId: 1, sessionId: 1 }]);
+    await waitFor(async () => (ran.includes(1) ? true : undefined), 'the told message to run', 15_000);
+
+    // Given back: taken by the other process (as a fetch ahead would), then released.
+    await waitFor(async () => (idle.idleSlots === 1 ? true : undefined), 'the slot to be idle again');
+    const boss = (other as unknown as { boss: PgBoss }).boss;
+    const hold = async () => {
+      for (;;) {
+        const [job] = await boss.fetch(TASK_QUEUE);
+        if (job) return job;
+      }
+    };
+    const insert = boss.insert.bind(boss);
+    await insert([{ name: TASK_QUEUE, data: { taskId: 2, sessionId: 1 } }]); // untold: pg-boss's own insert
+    const held = await hold();
+    await (other as unknown as { release(queue: string, ids: string[]): Promise<void> }).release(TASK_QUEUE, [held.id]);
+    await waitFor(async () => (ran.includes(2) ? true : undefined), 'the message given back to run', 15_000);
+    expect(ran).toEqual([1, 2]);
+  });
+
+  it('poll only as a safety net while they are told of every message', async () => {
+    const { queue } = await twoProcesses();
+    const q = queue(2, 0.5, 1_000);
+    cleanups.push(() => q.stop());
+    const fetches: number[] = [];
+    const boss = (q as unknown as { boss: PgBoss }).boss;
+    const original = boss.fetch.bind(boss);
+    vi.spyOn(boss, 'fetch').mockImplementation(((...args: Parameters<PgBoss['fetch']>) => {
+      fetches.push(performance.now());
+      return original(...args);
+    }) as PgBoss['fetch']);
+    q.hearWakes(() => true);
+    q.start(async () => {});
+    await waitFor(async () => (q.idleSlots === 2 ? true : undefined), 'both slots to be idle');
+    const from = fetches.length;
+    await waitFor(async () => (fetches.length >= from + 4 ? true : undefined), 'four more looks at the queue', 15_000);
+    // A worker fetches from two queues at most (its site's, then any worker's): one look is up to
+    // two fetches, a few milliseconds apart; looks are a safety-net interval (1 s here) apart.
+    const looks = fetches.slice(from).filter((at, i, all) => i === 0 || at - all[i - 1]! > 100);
+    expect(looks.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < looks.length; i++) expect(looks[i]! - looks[i - 1]!).toBeGreaterThan(900);
   });
 
   it('look at the queue together, one fetch a polling interval, though their tasks ended at different times', async () => {

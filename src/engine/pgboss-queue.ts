@@ -36,6 +36,12 @@ const COMPLETE_EVERY_MS = 200;
 export const SHARED_HOST_CPU = 0.9;
 /** …and looks again this often while they are not. */
 const SHARED_HOST_WAIT_MS = 100;
+/**
+ * How often idle slots look while the change feed hears (hearWakes()): every message Census puts
+ * in the queue is told then (`tell`), so the poll is only a safety net for what no one tells, a
+ * message pg-boss sends again after a failed handler's back-off.
+ */
+const HEARD_POLL_MS = 5_000;
 /** The queue of one site's tasks: only workers of that site take from it (docs/sites.md). */
 export const siteQueue = (siteId: number) => `census-task-site-${siteId}`;
 
@@ -57,9 +63,19 @@ export interface PgBossQueueOptions {
   sharedHostCpu?: number;
   /** The machine's CPU busy share (default host-cpu.ts's, from the kernel; tests give their own). */
   busyShare?: BusyShare;
+  /**
+   * The store's change channel (store/change-feed.ts): each write of messages NOTIFYs `tasks` on
+   * it, so that idle workers that hear it fetch at once.
+   */
+  tell?: string;
+  /** How often idle slots look while told of messages (default HEARD_POLL_MS; tests set their own). */
+  heardPollMs?: number;
 }
 
 type Taken = { queue: string; job: PgBoss.Job<QueuedTask> };
+
+/** Tells the processes listening on the store's change channel that messages are in the queue. */
+const TELL_SQL = `SELECT pg_notify($1, 'tasks')`;
 
 export class PgBossQueue implements TaskQueue {
   private readonly boss: PgBoss;
@@ -95,6 +111,8 @@ export class PgBossQueue implements TaskQueue {
   private follower = false;
   private busyShare: BusyShare | undefined;
   private readonly sharedHostCpu: number;
+  /** Whether this process hears other processes' `tasks` (hearWakes()). */
+  private hearing: () => boolean = () => false;
   readonly bySite = true;
 
   constructor(private readonly o: PgBossQueueOptions) {
@@ -175,6 +193,7 @@ export class PgBossQueue implements TaskQueue {
   async enqueue(tasks: QueuedTask[]): Promise<void> {
     if (!tasks.length) return;
     for (const [name, some] of await this.byQueue(tasks)) await this.boss.insert(this.messages(name, some));
+    if (this.o.tell) await this.boss.getDb().executeSql(TELL_SQL, [this.o.tell]);
   }
 
   async enqueueWithin(tx: Repositories, tasks: QueuedTask[]): Promise<void> {
@@ -183,6 +202,16 @@ export class PgBossQueue implements TaskQueue {
     for (const [name, some] of await this.byQueue(tasks)) {
       await this.boss.insert(this.messages(name, some), { db: { executeSql: (text, values) => tx.executeSql(text, values) } });
     }
+    // Heard at COMMIT, when the messages can be fetched; never for a rollback.
+    if (this.o.tell) await tx.executeSql(TELL_SQL, [this.o.tell]);
+  }
+
+  /**
+   * While `hearing()` says so, this process hears every message any process puts in the queue
+   * (wakeIdle() at each `tasks`), and its idle slots poll only every HEARD_POLL_MS.
+   */
+  hearWakes(hearing: () => boolean): void {
+    this.hearing = hearing;
   }
 
   start(handler: TaskHandler, lookAhead?: LookAhead): void {
@@ -204,7 +233,8 @@ export class PgBossQueue implements TaskQueue {
    * throws fails the message: pg-boss sends it again after its back-off.
    */
   private async slot(queues: string[], handler: TaskHandler): Promise<void> {
-    const idleMs = Math.max(500, (this.o.pollingIntervalSeconds ?? 0.5) * 1000);
+    const pollMs = Math.max(500, (this.o.pollingIntervalSeconds ?? 0.5) * 1000);
+    const heardPollMs = Math.max(pollMs, this.o.heardPollMs ?? HEARD_POLL_MS);
     while (this.consuming) {
       let found: Taken | 'busy' | undefined;
       try {
@@ -215,7 +245,7 @@ export class PgBossQueue implements TaskQueue {
       if (!found || found === 'busy') {
         // A worker that shares its machine looks again soon (the machine's CPUs are busy, the
         // queue may not be empty); one with an empty queue after the polling interval.
-        await this.nap(found === 'busy' ? SHARED_HOST_WAIT_MS : idleMs);
+        await this.nap(found === 'busy' ? SHARED_HOST_WAIT_MS : this.hearing() ? heardPollMs : pollMs);
         continue;
       }
       const { queue, job } = found;
@@ -346,11 +376,13 @@ export class PgBossQueue implements TaskQueue {
    * so this undoes its fetch on its own table: the fetch set state and started_on, nothing else.
    */
   private async release(queue: string, ids: string[]): Promise<void> {
+    const update = `UPDATE ${this.schema}.job SET state = 'created', started_on = NULL WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'active'`;
     await this.boss
       .getDb()
       .executeSql(
-        `UPDATE ${this.schema}.job SET state = 'created', started_on = NULL WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'active'`,
-        [queue, ids],
+        // Told in the same statement (idle workers elsewhere take them at once), when any came back.
+        this.o.tell ? `WITH back AS (${update} RETURNING 1) SELECT pg_notify($3, 'tasks') FROM (SELECT 1 FROM back LIMIT 1) one` : update,
+        this.o.tell ? [queue, ids, this.o.tell] : [queue, ids],
       )
       .catch((err: Error) => console.error(`census: cannot give messages back to the queue: ${err.message}`));
   }
@@ -409,8 +441,8 @@ export class PgBossQueue implements TaskQueue {
   }
 
   /**
-   * Idle slots fetch now: a session's first tasks do not wait out the polling interval (up to
-   * 0.5 s). A worker that shares its machine with an earlier one looks a moment later, once that
+   * Idle slots fetch now (messages were put in the queue: queue.ts, wakeOnTasks): a session's
+   * first tasks do not wait out the polling interval. A worker that shares its machine with an earlier one looks a moment later, once that
    * one has taken its share and the machine's CPUs say whether there is room for more.
    */
   wakeIdle(): void {

@@ -56,6 +56,11 @@ export interface TaskQueue {
    */
   wakeIdle?(): void;
   /**
+   * While `hearing()` is true, wakeIdle() comes for every message any process puts in the queue:
+   * a queue that polls may poll seldom then.
+   */
+  hearWakes?(hearing: () => boolean): void;
+  /**
    * Told whether another worker on this machine started before this one (engine.ts, at each
    * heartbeat): a queue whose slots can hold back may take tasks only while the machine has idle CPU.
    */
@@ -124,12 +129,15 @@ export class InProcessQueue implements TaskQueue {
 }
 
 /**
- * On PostgreSQL a session started by another process is heard at once (store/change-feed.ts: its
- * row changes in the transaction that queues its tasks), and this process's idle slots fetch
- * its tasks then, not at their next poll.
+ * On PostgreSQL messages another process puts in the queue (a session started there, a task
+ * given back) are heard at once (store/change-feed.ts, `tasks`: the queue tells them in the
+ * transaction that writes them), and this process's idle slots fetch them then, not at their
+ * next poll; while the feed hears, they poll only as a safety net.
  */
-export function wakeOnSessions(feed: Pick<ChangeFeed, 'onChange'> | undefined, queue: TaskQueue): void {
-  feed?.onChange((scope) => {
-    if (scope === 'jobs') queue.wakeIdle?.();
+export function wakeOnTasks(feed: Pick<ChangeFeed, 'onChange' | 'hearing'> | undefined, queue: TaskQueue): void {
+  if (!feed) return;
+  feed.onChange((scope) => {
+    if (scope === 'tasks') queue.wakeIdle?.();
   });
+  queue.hearWakes?.(() => feed.hearing());
 }

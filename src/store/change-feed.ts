@@ -10,7 +10,10 @@
  * - `jobs`: jobs and job_sessions (what the job status GET shows);
  * - `auth`: login sessions ending (DELETE, never the last-access touch), users changing (name,
  *   password, disabled, type, directory; not the login counters), permission sets, roles and
- *   resource groups (what a session's access is worked out from).
+ *   resource groups (what a session's access is worked out from);
+ * - `tasks`: task messages put in the queue or given back to it, told by the queue itself in the
+ *   transaction or statement that wrote them (engine/pgboss-queue.ts; pg-boss's tables are its
+ *   own, so no trigger): idle workers fetch then, and poll only as a safety net.
  *
  * A cache keeps what it read under the generation it saw before the read, and uses it only while
  * the generation is unchanged (a change that commits during the read bumps it, so the read is
@@ -32,7 +35,10 @@ import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.ts';
 
-export type ChangeScope = 'jobs' | 'auth';
+export type ChangeScope = 'jobs' | 'auth' | 'tasks';
+const SCOPES: readonly ChangeScope[] = ['jobs', 'auth', 'tasks'];
+/** The scopes reads are cached under (Store.cacheGeneration); `tasks` only wakes. */
+export type CacheScope = 'jobs' | 'auth';
 
 /** The migrations' advisory lock (4242001): installing the triggers must not race another process doing it. */
 const INSTALL_LOCK = 4242001;
@@ -101,7 +107,7 @@ export interface ChangeFeedOptions {
 
 export class ChangeFeed {
   private client: pg.Client | undefined;
-  private gens: Record<ChangeScope, number> = { jobs: 0, auth: 0 };
+  private gens: Record<ChangeScope, number> = { jobs: 0, auth: 0, tasks: 0 };
   /** When the listener last proved it hears (LISTEN done, or a heartbeat answered); 0: not hearing. */
   private heardAt = 0;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -138,12 +144,16 @@ export class ChangeFeed {
 
   /** The scope's generation while the listener is hearing; undefined: do not cache now. */
   generation(scope: ChangeScope): number | undefined {
-    if (!this.heardAt || Date.now() - this.heardAt > this.staleMs) return undefined;
-    return this.gens[scope];
+    return this.hearing() ? this.gens[scope] : undefined;
+  }
+
+  /** Whether the listener is known to hear: what other processes say now reaches this one. */
+  hearing(): boolean {
+    return this.heardAt > 0 && Date.now() - this.heardAt <= this.staleMs;
   }
 
   /**
-   * Calls `listener` with each change's scope as it is heard, and with both after a (re)connect,
+   * Calls `listener` with each change's scope as it is heard, and with every scope after a (re)connect,
    * since what was said meanwhile is lost. Returns the function that unsubscribes.
    */
   onChange(listener: (scope: ChangeScope) => void): () => void {
@@ -181,7 +191,8 @@ export class ChangeFeed {
     const c = new pg.Client(this.connection);
     c.on('notification', (n) => {
       if (c !== this.client) return;
-      if (n.payload === 'jobs' || n.payload === 'auth') this.tell(n.payload);
+      const scope = SCOPES.find((x) => x === n.payload);
+      if (scope) this.tell(scope);
     });
     c.on('error', () => this.lost(c));
     c.on('end', () => this.lost(c));
@@ -197,8 +208,7 @@ export class ChangeFeed {
     this.connects++;
     // Whatever was said while nobody listened is lost: every cached read is suspect.
     this.heardAt = Date.now();
-    this.tell('jobs');
-    this.tell('auth');
+    for (const scope of SCOPES) this.tell(scope);
   }
 
   /** The connection failed or ended: stop trusting caches at once, and connect again soon. */

@@ -4,7 +4,7 @@ import { AlertRepository } from './alerts.ts';
 import { ApiKeyRepository } from './apikeys.ts';
 import { AppServerRepository, ConnectionTestRepository, IdentityRepository } from './appservers.ts';
 import { AuditRepository } from './audit.ts';
-import { ChangeFeed, changeChannel, installChangeTriggers, type ChangeFeedOptions, type ChangeScope } from './change-feed.ts';
+import { ChangeFeed, changeChannel, installChangeTriggers, type CacheScope, type ChangeFeedOptions } from './change-feed.ts';
 import { openDatabase, type OpenOptions } from './db.ts';
 import { DirectoryRepository } from './directories.ts';
 import { EventRepository } from './events.ts';
@@ -191,12 +191,16 @@ export class Store extends Repositories {
    */
   async listenForChanges(options?: ChangeFeedOptions): Promise<ChangeFeed | undefined> {
     if (this.dialect !== 'postgres' || this.changes) return this.changes;
-    const channel = changeChannel(this.options.schema);
-    await installChangeTriggers(this.db, channel);
-    const feed = new ChangeFeed({ connectionString: this.options.url, application_name: STORE_CONNECTION_NAMES.changes }, channel, options);
+    await installChangeTriggers(this.db, this.changeChannel);
+    const feed = new ChangeFeed({ connectionString: this.options.url, application_name: STORE_CONNECTION_NAMES.changes }, this.changeChannel, options);
     await feed.start();
     this.changes = feed;
     return feed;
+  }
+
+  /** The channel every process of this store's schema NOTIFYs changes on and listens to (PostgreSQL). */
+  get changeChannel(): string {
+    return changeChannel(this.options.schema);
   }
 
   /**
@@ -207,7 +211,7 @@ export class Store extends Repositories {
    * auth service forgets what it changes itself. On PostgreSQL, the change feed's, while its
    * listener hears; undefined without one.
    */
-  cacheGeneration(scope: ChangeScope): number | undefined {
+  cacheGeneration(scope: CacheScope): number | undefined {
     if (this.dialect === 'sqlite') return scope === 'jobs' ? this.writes.count : 0;
     return this.changes?.generation(scope);
   }
