@@ -48,6 +48,11 @@ export interface EngineContext {
     stopping: boolean;
     /** Stopping as a killed process would: record nothing, leave tasks to their leases. */
     abandoning: boolean;
+    /**
+     * The store's `jobs` generation when the sweep last found no live session (recovery.ts,
+     * quiet()): until it moves, there is no lost work to look for.
+     */
+    noLiveSessionsAt?: number;
   };
   /** Tasks this process runs now, with the controller that aborts each. */
   mine: Map<number, { sessionId: number; controller: AbortController }>;

@@ -42,11 +42,27 @@ export async function resume(e: EngineContext, exclusive: boolean): Promise<numb
 }
 
 /**
+ * Whether there can be no lost work: the sweep's last look found no live session, and no process
+ * has written a job or session since (the store's `jobs` generation: on PostgreSQL heard through
+ * the change feed, undefined while it does not hear; on SQLite this process's own writes). Every
+ * task belongs to a session, and a session starts with a write of its row: with none live, no
+ * task runs or waits. An idle estate's processes then send the store nothing for the sweep and
+ * the dead-process check, each of which asked every second or five in every process.
+ */
+function quiet(e: EngineContext): boolean {
+  const at = e.state.noLiveSessionsAt;
+  return at !== undefined && e.store.cacheGeneration('jobs') === at;
+}
+
+/**
  * Looks for lost work, in every process, on every tick: tasks whose owner stopped renewing its
  * lease run again (or end, when their session was cancelled); pending tasks whose queue
  * message may be lost are queued again; sessions whose tasks all ended are closed.
  */
 export async function sweep(e: EngineContext): Promise<void> {
+  if (quiet(e)) return;
+  // Read before the reads below: a session started while they run moves it, and the next sweep looks again.
+  const generation = e.store.cacheGeneration('jobs');
   const now = Date.now();
   const touched = new Set<number>();
   for (const t of await e.store.tasks.expired(now)) {
@@ -59,9 +75,11 @@ export async function sweep(e: EngineContext): Promise<void> {
   // ended in a process that died before counting. Only a session with no open task can need it
   // (one index seek): counting every live session here, in every process each second, took the
   // session's progress lock and counted all its tasks for nothing while it ran.
-  for (const s of await e.store.sessions.live()) {
+  const live = await e.store.sessions.live();
+  for (const s of live) {
     if (!touched.has(s.id) && !(await e.store.tasks.anyOpen(s.id))) await finishIfDone(e, s.id);
   }
+  e.state.noLiveSessionsAt = live.length || touched.size ? undefined : generation;
 }
 
 /**
@@ -70,7 +88,7 @@ export async function sweep(e: EngineContext): Promise<void> {
  */
 export async function reapOrphans(e: EngineContext): Promise<void> {
   const liveness = e.liveness;
-  if (!liveness) return;
+  if (!liveness || quiet(e)) return;
   const owners = (await e.store.tasks.runningOwners()).filter((o) => o !== e.state.owner);
   if (!owners.length) return;
   const gone = await liveness.gone(owners);
