@@ -128,6 +128,8 @@ describe('sites and workers on the embedded default', () => {
     expect(r.json.total).toBe(1);
     const [w] = r.json.vadps;
     expect(w).toMatchObject({ siteId: '1000', siteName: 'Primary', state: 'ENABLED', role: 'server', pid: process.pid, version: expect.any(String) });
+    // The embedded default's one process never holds back for another.
+    expect(w).toMatchObject({ sharesMachineWith: null, sharedCpu: null });
     expect(w.displayName).toEqual(expect.any(String));
     expect((await s.req('GET', `/api/vadp/${w.id}`, { sid })).json.id).toBe(w.id);
 
@@ -157,8 +159,8 @@ describe('site-aware workers on PostgreSQL', () => {
   const owners: Record<string, string> = {};
   const workers: Record<string, CensusProcess> = {};
 
-  const worker = (site: string) => {
-    const p = spawnCensus('worker', [...common, '--concurrency', '4', '--site', site], env);
+  const worker = (site: string, more: string[] = []) => {
+    const p = spawnCensus('worker', [...common, '--concurrency', '4', '--site', site, ...more], env);
     procs.push(p);
     return p;
   };
@@ -258,22 +260,34 @@ describe('site-aware workers on PostgreSQL', () => {
     expect((await tasks(sessionId)).every((t) => t.status === 'COMPLETED')).toBe(true);
   }, 180_000);
 
-  it('shows both workers in /api/vadp with their sites, and a killed one as DEAD', async () => {
-    const list = async () => (await request(url, 'GET', '/api/vadp', { sid })).json.vadps as { id: string; displayName: string; siteId: string; siteName: string; state: string; pid: number; role: string }[];
+  it('shows both workers in /api/vadp with their sites, a later one on the same machine as sharing it, and a killed one as DEAD', async () => {
+    type Listed = { id: string; displayName: string; siteId: string; siteName: string; state: string; pid: number; role: string; sharesMachineWith: string | null; sharedCpu: number | null };
+    const list = async () => (await request(url, 'GET', '/api/vadp', { sid })).json.vadps as Listed[];
+    // A second East worker on this machine, holding back at 75 % busy.
+    const later = worker('East', ['--shared-cpu', '75']);
+    await later.started;
     const now = await list();
     const east = now.find((w) => w.pid === workers.East!.child.pid)!;
     const west = now.find((w) => w.pid === workers.West!.child.pid)!;
+    const second = now.find((w) => w.pid === later.child.pid)!;
     expect(east).toMatchObject({ siteId: sites.East, siteName: 'East', state: 'ENABLED', role: 'worker' });
     expect(west).toMatchObject({ siteId: sites.West, siteName: 'West', state: 'ENABLED', role: 'worker' });
     expect(east.displayName).toEqual(expect.any(String));
+    // Each the first of its site on this machine, holding back at the default share when it is not.
+    expect(east).toMatchObject({ sharesMachineWith: null, sharedCpu: 90 });
+    expect(west).toMatchObject({ sharesMachineWith: null, sharedCpu: 90 });
+    expect(second).toMatchObject({ siteId: sites.East, sharesMachineWith: east.id, sharedCpu: 75 });
+    expect((await request(url, 'GET', `/api/vadp/${second.id}`, { sid })).json).toMatchObject({ sharesMachineWith: east.id, sharedCpu: 75 });
 
     expect(await workers.West!.kill('SIGKILL')).toBe(-1);
     await waitFor(async () => ((await list()).find((w) => w.id === west.id)?.state === 'DEAD' ? true : undefined), 'the killed worker to show as DEAD', 30_000);
     expect((await list()).find((w) => w.id === east.id)?.state).toBe('ENABLED');
 
-    // A worker stopped cleanly says so.
+    // A worker stopped cleanly says so; the later one is the first on the machine now.
     expect(await workers.East!.kill('SIGTERM')).toBe(0);
     expect((await list()).find((w) => w.id === east.id)?.state).toBe('STOPPED');
+    expect((await list()).find((w) => w.id === second.id)).toMatchObject({ state: 'ENABLED', sharesMachineWith: null });
+    expect(await later.kill('SIGTERM')).toBe(0);
     // Now no live worker belongs to West: the site can go once its servers are elsewhere.
     const busy = await request(url, 'DELETE', `/api/site/${sites.West}`, { sid });
     expect(busy.status).toBe(409);

@@ -26,6 +26,8 @@ export function vadpWire(base: string, w: WorkerView): VadpWire {
     startedAt: w.startedAt,
     lastSeen: w.lastSeenAt,
     leaseMs: w.leaseMs,
+    sharesMachineWith: w.sharesMachineWith === null ? null : String(w.sharesMachineWith),
+    sharedCpu: w.sharedCpu,
   };
 }
 

@@ -34,6 +34,21 @@ export interface Worker {
   lastSeenAt: number;
   /** What it said last: 'RUNNING' or 'STOPPED'. */
   state: 'RUNNING' | 'STOPPED';
+  /**
+   * While it shares its machine with an earlier worker (earlierOnHost), it takes tasks only while
+   * the machine's CPUs are less busy than this percent (100: as if alone); null: it never holds
+   * back (the embedded default's one process, or a row written before Census kept this).
+   */
+  sharedCpu: number | null;
+}
+
+/**
+ * The live worker of `w`'s site on `w`'s machine (by host name) that started before it, the
+ * earliest, if any: while there is one, `w` shares the machine's CPUs with it and takes tasks only
+ * while they have room (engine/pgboss-queue.ts). `live` are the site's workers that heartbeat.
+ */
+export function earlierOnHost(w: Pick<Worker, 'id' | 'name' | 'siteId'>, live: readonly Worker[]): Worker | undefined {
+  return live.filter((o) => o.siteId === w.siteId && o.name === w.name && o.id < w.id).sort((a, b) => a.id - b.id)[0];
 }
 
 /**

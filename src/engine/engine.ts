@@ -151,6 +151,7 @@ export class Engine extends EventEmitter {
       const w = await this.o.store.workers.register({
         name: hostname(), address: this.o.worker.address ?? null, siteId: this.o.worker.siteId, version: this.o.worker.version,
         pid: process.pid, owner: state.owner, leaseMs: this.o.leaseMs, startedAt: now, lastSeenAt: now,
+        sharedCpu: this.o.queue.sharedHostCpu === undefined ? null : Math.round(this.o.queue.sharedHostCpu * 100),
       });
       this.workerId = w.id;
       await this.tellQueueOfHost(now);

@@ -110,7 +110,7 @@ export class PgBossQueue implements TaskQueue {
   /** Another worker runs on this machine, started before this one (shareHost()). */
   private follower = false;
   private busyShare: BusyShare | undefined;
-  private readonly sharedHostCpu: number;
+  readonly sharedHostCpu: number;
   /** Whether this process hears other processes' `tasks` (hearWakes()). */
   private hearing: () => boolean = () => false;
   readonly bySite = true;

@@ -65,6 +65,8 @@ export interface TaskQueue {
    * heartbeat): a queue whose slots can hold back may take tasks only while the machine has idle CPU.
    */
   shareHost?(follower: boolean): void;
+  /** The machine's CPU share (0–1) under which a queue that can hold back takes tasks while told it follows (shareHost). */
+  readonly sharedHostCpu?: number;
   /** Stops taking tasks, aborts the running ones and waits for their handlers to return. */
   stop(): Promise<void>;
 }

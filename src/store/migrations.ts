@@ -372,6 +372,17 @@ CREATE TABLE delivery_attempt_tallies (
 CREATE INDEX IF NOT EXISTS notifications_created ON notifications (created_at);
 `,
   },
+  {
+    version: 15,
+    // A worker started after another of its site on the same machine takes tasks only while the
+    // machine's CPUs are less busy than its threshold (engine/pgboss-queue.ts): kept with its row,
+    // /api/vadp says which workers hold back and from what share. Null: the worker never holds
+    // back (the embedded default's one process), or its row was written before.
+    name: "workers' shared-CPU threshold",
+    sql: `
+ALTER TABLE workers ADD COLUMN shared_cpu INTEGER;
+`,
+  },
 ];
 
 function render(text: string, dialect: Dialect): string {

@@ -250,6 +250,8 @@ export interface WorkersTable {
   lastSeenAt: number;
   /** 'RUNNING' or 'STOPPED' (a clean stop); a dead one stays 'RUNNING' with an old lastSeenAt. */
   state: string;
+  /** Percent of the machine's CPUs busy under which it takes tasks while sharing its machine (migration 15); null: never holds back. */
+  sharedCpu: number | null;
 }
 
 export interface InstancesTable {

@@ -4,7 +4,7 @@
  * stays RUNNING with an old `lastSeenAt`: readers judge it dead by its own lease (core/sites.ts).
  */
 import type { Selectable } from 'kysely';
-import type { Worker } from '../core/sites.ts';
+import { earlierOnHost, type Worker } from '../core/sites.ts';
 import type { Db } from './rows.ts';
 import type { WorkersTable } from './schema.ts';
 
@@ -31,7 +31,7 @@ export class WorkerRepository {
    * this one: it takes the same tasks (engine.ts, shareHost).
    */
   async earlierOnHost(w: Pick<Worker, 'id' | 'name' | 'siteId'>, now: number): Promise<boolean> {
-    return (await this.live(w.siteId, now)).some((o) => o.name === w.name && o.id < w.id);
+    return earlierOnHost(w, await this.live(w.siteId, now)) !== undefined;
   }
 
   async stopped(id: number, now: number): Promise<void> {
@@ -40,11 +40,6 @@ export class WorkerRepository {
 
   async all(): Promise<Worker[]> {
     return (await this.db.selectFrom('workers').selectAll().orderBy('id').execute()).map(toWorker);
-  }
-
-  async get(id: number): Promise<Worker | undefined> {
-    const r = await this.db.selectFrom('workers').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && toWorker(r);
   }
 
   /** Workers of a site that still heartbeat (their last beat is within their lease). */

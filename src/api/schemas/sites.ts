@@ -51,6 +51,8 @@ export const Vadp = object({
   startedAt: epochMs('When it started (a Census addition)'),
   lastSeen: epochMs('Its last heartbeat (a Census addition)'),
   leaseMs: integer('Without a heartbeat for this long it counts as DEAD (a Census addition).'),
+  sharesMachineWith: orNull(numericId('While it is ENABLED: the earlier live worker of its site on the same machine (host name), whose CPUs it shares; it then takes tasks only while the machine\'s CPUs are less busy than `sharedCpu` percent. Null: it is the first on its machine, or not live (a Census addition)')),
+  sharedCpu: orNull(integer('The CPU share (percent) under which it takes tasks while it shares its machine (`--shared-cpu`; 100: as if alone). Null: it never holds back, the embedded default\'s one process (a Census addition).')),
 }, 'A Census worker, in the shape SPP lists its VADP proxies.');
 Vadp.$id = 'Vadp';
 export type VadpWire = Static<typeof Vadp>;
