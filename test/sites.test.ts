@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AUTH_HOSTS, AUTH_SUPERPASS, AUTH_SUPERUSER } from './support/pg-auth-cluster.ts';
+import { runCli } from './support/cli.ts';
 import { spawnCensus, type CensusProcess } from './support/processes.ts';
 import { ADMIN_PASSWORD, request, startTestServer, waitFor, type TestServer } from './support/server.ts';
 import { scratchDatabase } from './support/stores.ts';
@@ -278,6 +279,15 @@ describe('site-aware workers on PostgreSQL', () => {
     expect(west).toMatchObject({ sharesMachineWith: null, sharedCpu: 90 });
     expect(second).toMatchObject({ siteId: sites.East, sharesMachineWith: east.id, sharedCpu: 75 });
     expect((await request(url, 'GET', `/api/vadp/${second.id}`, { sid })).json).toMatchObject({ sharesMachineWith: east.id, sharedCpu: 75 });
+    // And `census worker list` says so on the later worker's line only.
+    const home = mkdtempSync(join(tmpdir(), 'census-cli-'));
+    const cli = await runCli(home, ['worker', 'list'], { env: { CENSUS_URL: url, CENSUS_USER: 'admin', CENSUS_PASSWORD: ADMIN_PASSWORD, CENSUS_INSECURE: '1' } });
+    rmSync(home, { recursive: true, force: true });
+    expect(cli.code).toBe(0);
+    const lines = cli.stdout.split('\n');
+    expect(lines[0]).toMatch(/SHARES MACHINE\s*$/);
+    expect(lines.find((l) => new RegExp(`^\\s*${second.id}\\s`).test(l))).toMatch(new RegExp(`with ${east.id}, takes tasks under 75 % busy\\s*$`));
+    expect(lines.find((l) => new RegExp(`^\\s*${east.id}\\s`).test(l))).not.toContain('with ');
 
     expect(await workers.West!.kill('SIGKILL')).toBe(-1);
     await waitFor(async () => ((await list()).find((w) => w.id === west.id)?.state === 'DEAD' ? true : undefined), 'the killed worker to show as DEAD', 30_000);

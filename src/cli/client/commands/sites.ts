@@ -14,6 +14,12 @@ const findSite = (ctx: Ctx) => findByNameOrId(ctx.api(), SITES, 'sites', 'site',
 
 const YES_NO = { yes: true, no: false } as const;
 
+/** A worker that shares its machine with an earlier one (docs/sites.md): with which, and from what busy share it holds back. */
+function sharing(w: Json): string {
+  if (w.sharesMachineWith === null || w.sharesMachineWith === undefined) return '';
+  return w.sharedCpu === 100 ? `with ${w.sharesMachineWith}, as if alone` : `with ${w.sharesMachineWith}, takes tasks under ${w.sharedCpu} % busy`;
+}
+
 export const siteList: Command = {
   words: ['site', 'list'],
   synopsis: '',
@@ -98,8 +104,8 @@ export const workerList: Command = {
     if (ctx.json) return ctx.printJson(workers);
     if (!workers.length) return ctx.print('No workers have registered.');
     ctx.print(table(
-      [{ title: 'id', align: 'right' }, 'name', 'role', 'address', 'site', 'state', 'version', 'last seen'],
-      workers.map((w: Json) => [w.id, w.displayName, w.role, w.ipAddr, w.siteName, w.state, w.version, humanTime(w.lastSeen)]),
+      [{ title: 'id', align: 'right' }, 'name', 'role', 'address', 'site', 'state', 'version', 'last seen', 'shares machine'],
+      workers.map((w: Json) => [w.id, w.displayName, w.role, w.ipAddr, w.siteName, w.state, w.version, humanTime(w.lastSeen), sharing(w)]),
     ));
   },
 };
