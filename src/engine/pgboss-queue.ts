@@ -442,8 +442,9 @@ export class PgBossQueue implements TaskQueue {
 
   /**
    * Idle slots fetch now (messages were put in the queue: queue.ts, wakeOnTasks): a session's
-   * first tasks do not wait out the polling interval. A worker that shares its machine with an earlier one looks a moment later, once that
-   * one has taken its share and the machine's CPUs say whether there is room for more.
+   * first tasks do not wait out the polling interval. A worker that shares its machine with an
+   * earlier one looks a moment later, once that one has taken its share and the machine's CPUs
+   * say whether there is room for more.
    */
   wakeIdle(): void {
     if (this.follower && this.consuming) this.wakeWithin(SHARED_HOST_WAIT_MS);
