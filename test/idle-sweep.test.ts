@@ -13,9 +13,8 @@ import { Engine } from '../src/engine/engine.ts';
 import type { JobType } from '../src/engine/jobtypes/index.ts';
 import { PgProcessLiveness } from '../src/engine/process-lock.ts';
 import type { TaskQueue } from '../src/engine/queue.ts';
-import { Store } from '../src/store/index.ts';
 import { waitFor } from './support/server.ts';
-import { createPgSchema, PG_URL } from './support/stores.ts';
+import { PG_URL, pgSchemaForProcesses } from './support/stores.ts';
 
 const SERVICE = 'test.idle';
 const JOB_ID = 4344;
@@ -42,13 +41,7 @@ afterEach(async () => {
 });
 
 async function estate() {
-  const { schema, drop } = await createPgSchema();
-  cleanups.push(drop);
-  const open = async () => {
-    const store = await Store.open({ url: PG_URL, schema });
-    cleanups.push(() => store.close());
-    return store;
-  };
+  const { open } = await pgSchemaForProcesses(cleanups);
   /** A worker process: registered (its heartbeat rides on the sweep), with a liveness lock; sweeping every 50 ms. */
   const worker = async (o: { hears: boolean }) => {
     const store = await open();

@@ -21,7 +21,7 @@ import { InProcessQueue, wakeOnTasks, type TaskQueue } from '../src/engine/queue
 import { changeChannel } from '../src/store/change-feed.ts';
 import { Store } from '../src/store/index.ts';
 import { waitFor } from './support/server.ts';
-import { createPgSchema, PG_URL, sqliteStore } from './support/stores.ts';
+import { createPgSchema, PG_URL, pgSchemaForProcesses, sqliteStore } from './support/stores.ts';
 
 const SERVICE = 'test.handover';
 const JOB_ID = 4343;
@@ -77,15 +77,21 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** When each fetch from pg-boss's queue was made (pg-boss 10 puts fetch on each instance). */
+function recordFetches(q: PgBossQueue): number[] {
+  const fetches: number[] = [];
+  const boss = (q as unknown as { boss: PgBoss }).boss;
+  const original = boss.fetch.bind(boss);
+  vi.spyOn(boss, 'fetch').mockImplementation(((...args: Parameters<PgBoss['fetch']>) => {
+    fetches.push(performance.now());
+    return original(...args);
+  }) as PgBoss['fetch']);
+  return fetches;
+}
+
 /** One PostgreSQL schema, opened as two processes would: each its own Store and pg-boss. */
 async function twoProcesses() {
-  const { schema, drop } = await createPgSchema();
-  cleanups.push(drop);
-  const open = async () => {
-    const store = await Store.open({ url: PG_URL, schema });
-    cleanups.push(() => store.close());
-    return store;
-  };
+  const { schema, open } = await pgSchemaForProcesses(cleanups);
   // Each tells what it puts in the queue on the schema's change channel, as main.ts has it.
   const queue = (concurrency: number, pollingIntervalSeconds = 0.5, heardPollMs?: number) =>
     new PgBossQueue({ connectionString: PG_URL, schema: `${schema}_queue`, concurrency, pollingIntervalSeconds, tell: changeChannel(schema), ...(heardPollMs ? { heardPollMs } : {}) });
@@ -243,13 +249,7 @@ describe("a worker's idle slots on PostgreSQL", () => {
     const { queue } = await twoProcesses();
     const q = queue(2, 0.5, 1_000);
     cleanups.push(() => q.stop());
-    const fetches: number[] = [];
-    const boss = (q as unknown as { boss: PgBoss }).boss;
-    const original = boss.fetch.bind(boss);
-    vi.spyOn(boss, 'fetch').mockImplementation(((...args: Parameters<PgBoss['fetch']>) => {
-      fetches.push(performance.now());
-      return original(...args);
-    }) as PgBoss['fetch']);
+    const fetches = recordFetches(q);
     q.hearWakes(() => true);
     q.start(async () => {});
     await waitFor(async () => (q.idleSlots === 2 ? true : undefined), 'both slots to be idle');
@@ -266,14 +266,7 @@ describe("a worker's idle slots on PostgreSQL", () => {
     const { queue } = await twoProcesses();
     const q = queue(4);
     cleanups.push(() => q.stop());
-    // Each fetch from pg-boss's queue, when it was made (pg-boss 10 puts fetch on each instance).
-    const fetches: number[] = [];
-    const boss = (q as unknown as { boss: PgBoss }).boss;
-    const original = boss.fetch.bind(boss);
-    vi.spyOn(boss, 'fetch').mockImplementation(((...args: Parameters<PgBoss['fetch']>) => {
-      fetches.push(performance.now());
-      return original(...args);
-    }) as PgBoss['fetch']);
+    const fetches = recordFetches(q);
     const ends: (() => void)[] = [];
     const gates = Array.from({ length: 4 }, (_, i) => new Promise<void>((resolve) => (ends[i] = resolve)));
     let started = 0;

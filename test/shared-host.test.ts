@@ -15,9 +15,8 @@ import { Engine } from '../src/engine/engine.ts';
 import { cpuTimes, machineBusyShare } from '../src/engine/host-cpu.ts';
 import { PgBossQueue } from '../src/engine/pgboss-queue.ts';
 import type { QueuedTask, TaskQueue } from '../src/engine/queue.ts';
-import { Store } from '../src/store/index.ts';
 import { waitFor } from './support/server.ts';
-import { createPgSchema, PG_URL } from './support/stores.ts';
+import { createPgSchema, PG_URL, pgSchemaForProcesses } from './support/stores.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -152,10 +151,7 @@ describe('which worker is first on its machine', () => {
   }
 
   it('the earliest live worker of its site on the host; a later one becomes first once it stops', async () => {
-    const { schema, drop } = await createPgSchema();
-    cleanups.push(drop);
-    const store = await Store.open({ url: PG_URL, schema });
-    cleanups.push(() => store.close());
+    const store = await (await pgSchemaForProcesses(cleanups)).open();
     const east = await store.sites.create({ name: 'East', description: '', defaultSite: false, allowAnyWorker: false, createdAt: Date.now() });
     const engines = new Set<Engine>();
     cleanups.push(async () => {

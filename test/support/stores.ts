@@ -77,6 +77,23 @@ export async function createPgSchema(): Promise<{ schema: string; drop(): Promis
   };
 }
 
+/**
+ * A fresh PostgreSQL schema that several processes open, each a Store of its own (`open()`);
+ * the schema is dropped and every Store closed by the cleanups pushed onto `cleanups`.
+ */
+export async function pgSchemaForProcesses(cleanups: (() => Promise<void>)[]): Promise<{ schema: string; open(): Promise<Store> }> {
+  const { schema, drop } = await createPgSchema();
+  cleanups.push(drop);
+  return {
+    schema,
+    open: async () => {
+      const store = await Store.open({ url: PG_URL, schema });
+      cleanups.push(() => store.close());
+      return store;
+    },
+  };
+}
+
 export async function postgresStore(): Promise<TestStore> {
   const { schema, drop } = await createPgSchema();
   const store = await Store.open({ url: PG_URL, schema });
