@@ -4,7 +4,7 @@
  * stays RUNNING with an old `lastSeenAt`: readers judge it dead by its own lease (core/sites.ts).
  */
 import type { Selectable } from 'kysely';
-import { earlierOnHost, type Worker } from '../core/sites.ts';
+import { earlierOnHost, workerState, type Worker } from '../core/sites.ts';
 import type { Db } from './rows.ts';
 import type { WorkersTable } from './schema.ts';
 
@@ -45,7 +45,7 @@ export class WorkerRepository {
   /** Workers of a site that still heartbeat (their last beat is within their lease). */
   async live(siteId: number, now: number): Promise<Worker[]> {
     const rows = await this.db.selectFrom('workers').selectAll().where('siteId', '=', siteId).where('state', '=', 'RUNNING').execute();
-    return rows.map(toWorker).filter((w) => now - w.lastSeenAt <= w.leaseMs);
+    return rows.map(toWorker).filter((w) => workerState(w, now) === 'ENABLED');
   }
 
   /** Removes the rows of a site's workers (stopped or dead ones, when the site goes). */
