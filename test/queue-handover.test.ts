@@ -245,6 +245,36 @@ describe("a worker's idle slots on PostgreSQL", () => {
     expect(ran).toEqual([1, 2]);
   });
 
+  it('take a message told while they were looking at the queue, not at their next poll', async () => {
+    const pg = await twoProcesses();
+    const other = pg.queue(1);
+    // Polling every two minutes: only the tell heard mid-fetch can bring the message within the wait below.
+    const idle = pg.queue(1, 120, 120_000);
+    cleanups.push(() => other.stop(), () => idle.stop());
+    wakeOnTasks(await (await pg.open()).listenForChanges(), idle);
+    const boss = (idle as unknown as { boss: PgBoss }).boss;
+    const fetch = boss.fetch.bind(boss);
+    let trap = false;
+    const told = vi.spyOn(idle, 'wakeIdle');
+    // The trapped fetch finds the queue empty; the message is put in and told before it returns.
+    vi.spyOn(boss, 'fetch').mockImplementation((async (...args: Parameters<PgBoss['fetch']>) => {
+      const found = await fetch(...args);
+      if (!trap) return found;
+      trap = false;
+      expect(found).toEqual([]);
+      const heard = told.mock.calls.length;
+      await other.enqueue([{ taskId: 7, sessionId: 1 }]);
+      await waitFor(async () => (told.mock.calls.length > heard ? true : undefined), 'the tell to be heard');
+      return found;
+    }) as PgBoss['fetch']);
+    const ran: number[] = [];
+    idle.start(async (t) => void ran.push(t.taskId));
+    await waitFor(async () => (idle.idleSlots === 1 ? true : undefined), 'the slot to be idle');
+    trap = true;
+    idle.wakeIdle();
+    await waitFor(async () => (ran.includes(7) ? true : undefined), 'the message told mid-fetch to run', 15_000);
+  });
+
   it('poll only as a safety net while they are told of every message', async () => {
     const { queue } = await twoProcesses();
     const q = queue(2, 0.5, 1_000);

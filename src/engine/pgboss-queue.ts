@@ -113,6 +113,8 @@ export class PgBossQueue implements TaskQueue {
   readonly sharedHostCpu: number;
   /** Whether this process hears other processes' `tasks` (hearWakes()). */
   private hearing: () => boolean = () => false;
+  /** Tells heard so far (wakeIdle()): a slot whose fetch found nothing looks again if one came meanwhile. */
+  private told = 0;
   readonly bySite = true;
 
   constructor(private readonly o: PgBossQueueOptions) {
@@ -237,11 +239,15 @@ export class PgBossQueue implements TaskQueue {
     const heardPollMs = Math.max(pollMs, this.o.heardPollMs ?? HEARD_POLL_MS);
     while (this.consuming) {
       let found: Taken | 'busy' | undefined;
+      const told = this.told;
       try {
         found = await this.take(queues);
       } catch (err) {
         console.error(`census: cannot take tasks from the queue: ${(err as Error).message}`);
       }
+      // A tell heard while this fetch ran may be of a message it came too early to see; the slot
+      // was not napping, so only looking again now keeps it from waiting out the safety-net poll.
+      if (!found && this.told !== told) continue;
       if (!found || found === 'busy') {
         // A worker that shares its machine looks again soon (the machine's CPUs are busy, the
         // queue may not be empty); one with an empty queue after the polling interval.
@@ -447,6 +453,7 @@ export class PgBossQueue implements TaskQueue {
    * say whether there is room for more.
    */
   wakeIdle(): void {
+    this.told++;
     if (this.follower && this.consuming) this.wakeWithin(SHARED_HOST_WAIT_MS);
     else this.wakeNow();
   }
