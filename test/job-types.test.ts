@@ -1,16 +1,19 @@
 /**
  * Job types are registered, not built into the engine: a type written here, which fans out over
  * a payload list with no application server in sight, runs through the real engine on both
- * store dialects. And the migration that gave tasks a general target keeps old rows' targets.
+ * store dialects; a task's end commits while its slot runs the next task. And the migration
+ * that gave tasks a general target keeps old rows' targets.
  */
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../src/core/types.ts';
 import type { JobType } from '../src/engine/jobtypes/index.ts';
 import type { Message } from '../src/engine/messages.ts';
+import { InProcessQueue } from '../src/engine/queue.ts';
 import { Store } from '../src/store/index.ts';
 import { engineTests } from './support/engines.ts';
-import { DIALECTS } from './support/stores.ts';
+import { waitFor } from './support/server.ts';
+import { DIALECTS, postgresStore } from './support/stores.ts';
 
 const NOTIFY_SERVICE = 'test.notification.delivery';
 const NOTIFY_JOB_ID = 4242;
@@ -154,5 +157,55 @@ describe.each(DIALECTS)('a registered job type on %s', (_name, open) => {
     } finally {
       await reopened.close();
     }
+  });
+});
+
+describe("a task's end on PostgreSQL", () => {
+  const engines = engineTests(postgresStore);
+
+  it('commits while its slot runs the next task, and stop() waits for it', async () => {
+    const t = await engines.open();
+    const seen: Delivery[] = [];
+    let releaseEnd!: () => void;
+    const endHeld = new Promise<void>((resolve) => (releaseEnd = resolve));
+    const type = deliveries(seen);
+    const plainRun = type.run.bind(type);
+    // The first task's end waits inside its transaction until released.
+    type.run = async (x) => {
+      const out = await plainRun(x);
+      if ((x.task.payload as Delivery).to !== 'first@example.test') return out;
+      return { ...out, commit: async (r) => { await endHeld; await out.commit?.(r); } };
+    };
+    const queue = new InProcessQueue(1);
+    let queueStopped = false;
+    const stopQueue = queue.stop.bind(queue);
+    queue.stop = async () => {
+      await stopQueue();
+      queueStopped = true;
+    };
+    const e = await engines.start(t.store, { jobTypes: [type], queue });
+    await t.store.jobs.ensure(notifyJob([{ to: 'first@example.test' }, { to: 'second@example.test' }]));
+    const { session } = await e.startJob(NOTIFY_JOB_ID, { by: 'test', trigger: 'manual' });
+
+    // One slot, and the second task ran to its end while the first one's end had not committed.
+    const statuses = async () => (await t.store.tasks.bySession(session.id)).map((x) => x.status);
+    await waitFor(async () => ((await statuses())[1] === 'COMPLETED' ? true : undefined), 'the second task to end');
+    expect(seen.map((d) => d.to)).toEqual(['first@example.test', 'second@example.test']);
+    expect(await statuses()).toEqual(['RUNNING', 'COMPLETED']);
+
+    // Once the queue has stopped, stop() still waits for the end that is committing.
+    let stopped = false;
+    const stopping = e.stop().then(() => void (stopped = true));
+    try {
+      await waitFor(async () => (queueStopped ? true : undefined), 'the queue to stop');
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(stopped).toBe(false);
+    } finally {
+      releaseEnd();
+    }
+    await stopping;
+    expect(await statuses()).toEqual(['COMPLETED', 'COMPLETED']);
+    // The held end was the session's last: its count closed the session.
+    expect((await t.store.sessions.getState(session.id))?.status).toBe('COMPLETED');
   });
 });

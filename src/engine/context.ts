@@ -58,6 +58,11 @@ export interface EngineContext {
   mine: Map<number, { sessionId: number; controller: AbortController }>;
   /** Reads ahead for tasks the queue holds until a slot frees, by task id (task-runner.ts, lookAhead). */
   looks: Map<number, Promise<BeforeClaim | undefined>>;
+  /**
+   * Ends of tasks still committing after their slot went on to its next task (task-runner.ts,
+   * runTask); stop() waits for them.
+   */
+  ending: Set<Promise<void>>;
   /** Sessions whose progress this process is counting now (session-progress.ts, progressAfter). */
   counting: Map<number, { again: boolean; done: Promise<void> }>;
   /** When this process last counted a live session's progress, and the count it owes it (progressAfter). */

@@ -122,6 +122,7 @@ export class Engine extends EventEmitter {
       state: { owner: o.processName, stopping: false, abandoning: false },
       mine: new Map(),
       looks: new Map(),
+      ending: new Set(),
       counting: new Map(),
       counted: new Map(),
       emit: <K extends keyof EngineEvents>(event: K, value: EngineEvents[K]) => void this.emit(event, value),
@@ -224,6 +225,7 @@ export class Engine extends EventEmitter {
     await Promise.all(this.loops.map((l) => l.running)); // the store may close next: let a sweep in flight finish first
     this.loops = [];
     await this.o.queue.stop();
+    await Promise.allSettled([...this.e.ending]);
     for (const c of this.e.counted.values()) clearTimeout(c.timer);
     this.e.counted.clear();
     // A killed process says nothing: its row keeps its last heartbeat, and readers see it go dead.
