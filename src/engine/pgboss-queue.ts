@@ -37,6 +37,14 @@ export const SHARED_HOST_CPU = 0.9;
 /** …and looks again this often while they are not. */
 const SHARED_HOST_WAIT_MS = 100;
 /**
+ * How much later than the first worker on its machine a later one looks when told of messages:
+ * long enough for the first one's fetch (a few ms) to take its share first. Longer gives nothing:
+ * the machine's busy share is over the last half second, which a session's first moments hardly
+ * move, and each later worker's slots waited as long at the start of every session (a tenth of
+ * a second of a 4 s session, bench/README.md, scale).
+ */
+const FOLLOWER_WAKE_MS = 20;
+/**
  * How often idle slots look while the change feed hears (hearWakes()): every message Census puts
  * in the queue is told then (`tell`), so the poll is only a safety net for what no one tells, a
  * message pg-boss sends again after a failed handler's back-off.
@@ -454,7 +462,7 @@ export class PgBossQueue implements TaskQueue {
    */
   wakeIdle(): void {
     this.told++;
-    if (this.follower && this.consuming) this.wakeWithin(SHARED_HOST_WAIT_MS);
+    if (this.follower && this.consuming) this.wakeWithin(FOLLOWER_WAKE_MS);
     else this.wakeNow();
   }
 
