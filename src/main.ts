@@ -76,7 +76,7 @@ export interface CensusConfig {
   estateConcurrency?: number;
   /**
    * A worker started after another on the same machine takes tasks only while the machine's CPUs
-   * are less busy than this share (0–1; default 0.9; 1: as if alone; engine/pgboss-queue.ts).
+   * are less busy than this share (0–1; default 0.75; 1: as if alone; engine/pgboss-queue.ts).
    */
   sharedHostCpu?: number;
   quiet?: boolean;

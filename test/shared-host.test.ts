@@ -2,7 +2,7 @@
  * Workers that share a machine (docs/operations.md, "Several workers on one machine"). On one
  * machine, one worker can keep the cores busy by itself, and each added worker process brings its
  * own CPU for the same tasks: so a worker started after another of the same site on the same
- * machine takes tasks only while the machine's CPUs have room (`--shared-cpu`, default 90 %).
+ * machine takes tasks only while the machine's CPUs have room (`--shared-cpu`, default 75 %).
  *
  * Real PostgreSQL and pg-boss; the machine's CPU share is a stand-in here (the tests cannot make
  * the machine busy or idle at will), given through the queue's `busyShare` option.

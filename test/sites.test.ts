@@ -264,8 +264,8 @@ describe('site-aware workers on PostgreSQL', () => {
   it('shows both workers in /api/vadp with their sites, a later one on the same machine as sharing it, and a killed one as DEAD', async () => {
     type Listed = { id: string; displayName: string; siteId: string; siteName: string; state: string; pid: number; role: string; sharesMachineWith: string | null; sharedCpu: number | null };
     const list = async () => (await request(url, 'GET', '/api/vadp', { sid })).json.vadps as Listed[];
-    // A second East worker on this machine, holding back at 75 % busy.
-    const later = worker('East', ['--shared-cpu', '75']);
+    // A second East worker on this machine, holding back at 60 % busy.
+    const later = worker('East', ['--shared-cpu', '60']);
     await later.started;
     const now = await list();
     const east = now.find((w) => w.pid === workers.East!.child.pid)!;
@@ -275,10 +275,10 @@ describe('site-aware workers on PostgreSQL', () => {
     expect(west).toMatchObject({ siteId: sites.West, siteName: 'West', state: 'ENABLED', role: 'worker' });
     expect(east.displayName).toEqual(expect.any(String));
     // Each the first of its site on this machine, holding back at the default share when it is not.
-    expect(east).toMatchObject({ sharesMachineWith: null, sharedCpu: 90 });
-    expect(west).toMatchObject({ sharesMachineWith: null, sharedCpu: 90 });
-    expect(second).toMatchObject({ siteId: sites.East, sharesMachineWith: east.id, sharedCpu: 75 });
-    expect((await request(url, 'GET', `/api/vadp/${second.id}`, { sid })).json).toMatchObject({ sharesMachineWith: east.id, sharedCpu: 75 });
+    expect(east).toMatchObject({ sharesMachineWith: null, sharedCpu: 75 });
+    expect(west).toMatchObject({ sharesMachineWith: null, sharedCpu: 75 });
+    expect(second).toMatchObject({ siteId: sites.East, sharesMachineWith: east.id, sharedCpu: 60 });
+    expect((await request(url, 'GET', `/api/vadp/${second.id}`, { sid })).json).toMatchObject({ sharesMachineWith: east.id, sharedCpu: 60 });
     // And `census worker list` says so on the later worker's line only.
     const home = mkdtempSync(join(tmpdir(), 'census-cli-'));
     const cli = await runCli(home, ['worker', 'list'], { env: { CENSUS_URL: url, CENSUS_USER: 'admin', CENSUS_PASSWORD: ADMIN_PASSWORD, CENSUS_INSECURE: '1' } });
@@ -286,7 +286,7 @@ describe('site-aware workers on PostgreSQL', () => {
     expect(cli.code).toBe(0);
     const lines = cli.stdout.split('\n');
     expect(lines[0]).toMatch(/SHARES MACHINE\s*$/);
-    expect(lines.find((l) => new RegExp(`^\\s*${second.id}\\s`).test(l))).toMatch(new RegExp(`with ${east.id}, takes tasks under 75 % busy\\s*$`));
+    expect(lines.find((l) => new RegExp(`^\\s*${second.id}\\s`).test(l))).toMatch(new RegExp(`with ${east.id}, takes tasks under 60 % busy\\s*$`));
     expect(lines.find((l) => new RegExp(`^\\s*${east.id}\\s`).test(l))).not.toContain('with ');
 
     expect(await workers.West!.kill('SIGKILL')).toBe(-1);

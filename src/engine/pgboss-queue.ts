@@ -32,8 +32,15 @@ const FETCH_LEAD_MAX_MS = 1_000;
 const HOLD_MARGIN_MS = 200;
 /** How long a done message may wait to be marked complete with others. */
 const COMPLETE_EVERY_MS = 200;
-/** A worker that is not the first on its machine takes a task only while the machine's CPUs are less busy than this… */
-export const SHARED_HOST_CPU = 0.9;
+/**
+ * A worker that is not the first on its machine takes a task only while the machine's CPUs are
+ * less busy than this… One worker that keeps the cores busy by itself holds the machine at 89–96 %
+ * over a half-second window (bench/README.md, scale), so at 90 % about every other window let the
+ * later workers take tasks onto full cores (four workers 0.89× one on a fast 2-core VM); at 75 %
+ * they take none there (0.97×) and still take their share where tasks wait on the network and
+ * the cores have room (3.57× one worker with 50 ms of latency each way).
+ */
+export const SHARED_HOST_CPU = 0.75;
 /** …and looks again this often while they are not. */
 const SHARED_HOST_WAIT_MS = 100;
 /**
