@@ -37,8 +37,8 @@ const COMPLETE_EVERY_MS = 200;
  * less busy than this… One worker that keeps the cores busy by itself holds the machine at 89–96 %
  * over a half-second window (bench/README.md, scale), so at 90 % about every other window let the
  * later workers take tasks onto full cores (four workers 0.89× one on a fast 2-core VM); at 75 %
- * they take none there (0.97×) and still take their share where tasks wait on the network and
- * the cores have room (3.57× one worker with 50 ms of latency each way).
+ * they take none there (0.97–1.03×) and still take their share where tasks wait on the network
+ * and the cores have room (3.40–3.57× one worker with 50 ms of latency each way).
  */
 export const SHARED_HOST_CPU = 0.75;
 /** …and looks again this often while they are not. */
