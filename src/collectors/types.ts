@@ -46,8 +46,10 @@ export interface CollectOptions {
    * What the last inventory of this server recorded (absent on the first run). A collector may
    * carry over a part it did not read again only when an exact change signal it stored with the
    * object last time is unchanged now (docs/inventory.md); on any doubt it reads everything.
+   * May still be on its way from the store (the engine reads it while the collector logs in):
+   * await it only where it is needed.
    */
-  previous?: PreviousInventory;
+  previous?: PreviousInventory | Promise<PreviousInventory | undefined>;
   /**
    * Shared by the tasks of one session (the engine keeps one per session): what one server's
    * collection read that another's may use unread, under a key exact enough to say so (the

@@ -74,13 +74,14 @@ export async function collectInventory(
   session: Session,
   budget: Budget,
   target: CollectTarget,
-  previous?: PreviousInventory,
+  previous?: PreviousInventory | Promise<PreviousInventory | undefined>,
   shared?: Map<string, unknown>,
 ): Promise<CollectResult> {
   const notes = new Notes(target, budget);
-  const client = await session.connectHome();
+  // The last run's record comes from Census's store while this logs in to the server.
+  const [client, last] = await Promise.all([session.connectHome(), previous]);
   const name = `${target.host}:${target.port ?? DEFAULT_PORT}`;
-  const before = previous?.instances.find((i) => i.name === name);
+  const before = last?.instances.find((i) => i.name === name);
 
   // Read before any database is visited (the change signals first): a change after this moves
   // the counter for next time.

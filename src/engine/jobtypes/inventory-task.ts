@@ -116,9 +116,11 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
   const shared = d.shares?.of(sessionId);
   // What the last run recorded: the collector reads again only what its change signals say may
   // have changed (docs/inventory.md, incremental inventory), and recording diffs against the same
-  // read. Read after the claim, not in prepare: a task waiting for a slot should not hold it.
-  const stored = await t.store.inventory.stored(server.id);
-  const previous = stored.previous();
+  // read. Read after the claim, not in prepare: a task waiting for a slot should not hold it; and
+  // while the collector logs in, not before. A store that fails this read fails the task below
+  // (as an internal error, not the server's); the collector then just reads everything.
+  const storedRead = t.store.inventory.stored(server.id);
+  const previous = storedRead.then((s) => s.previous(), () => undefined);
 
   // The deadline covers the whole task, retries included: a host that never answers fails at it.
   const deadline = Date.now() + d.timeoutMs;
@@ -143,6 +145,7 @@ export async function runInventoryTask(d: InventorySettings, t: TaskRun, m: Task
       }
       return fail(e.code, e.message, message('ERROR', m.failed, server.name, e.message));
     }
+    const stored = await storedRead;
     return {
       status: 'COMPLETED',
       commit: async (r) => {
@@ -180,7 +183,7 @@ async function collectWithDeadline(
   target: Parameters<Collector['collect']>[0],
   signal: AbortSignal,
   timeoutMs: number,
-  carried: { previous: PreviousInventory | undefined; shared: Map<string, unknown> | undefined },
+  carried: { previous: Promise<PreviousInventory | undefined>; shared: Map<string, unknown> | undefined },
 ): Promise<CollectResult> {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
@@ -197,7 +200,7 @@ async function collectWithDeadline(
   try {
     return await Promise.race([collector.collect(target, {
       signal: controller.signal, timeoutMs,
-      ...(carried.previous ? { previous: carried.previous } : {}),
+      previous: carried.previous,
       ...(carried.shared ? { shared: carried.shared } : {}),
     }), backstop]);
   } finally {
