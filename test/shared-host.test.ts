@@ -183,4 +183,33 @@ describe('which worker is first on its machine', () => {
     const heard = second.queue.told.length;
     await waitFor(async () => (second.queue.told.length > heard && second.queue.told.at(-1) === false ? true : undefined), 'the second to hear it is first now', 5_000);
   });
+
+  it('is not asked for a worker that takes tasks as if alone (--shared-cpu 100)', async () => {
+    const store = await (await pgSchemaForProcesses(cleanups)).open();
+    const engines: Engine[] = [];
+    cleanups.push(async () => {
+      for (const e of engines) await e.stop();
+    });
+    const primary = (await store.sites.all()).find((s) => s.defaultSite)!.id;
+    const start = async (queue: TaskQueue) => {
+      const e = new Engine({
+        store, clock: systemClock, secrets: SecretBox.fromKey(Buffer.alloc(32, 7)), collectors: new Map(), queue, jobTypes: [],
+        sweepMs: 100, worker: { siteId: primary, version: 'test' },
+      });
+      engines.push(e);
+      await e.init();
+      e.start({ runTasks: false });
+      return e;
+    };
+    await start(listening());
+    const alone = { ...listening(), sharedHostCpu: 1 };
+    const e = await start(alone);
+    const seen = async () => (await store.workers.all()).find((w) => w.id === e.worker)!.lastSeenAt;
+    const registered = await seen();
+    // Two heartbeats later it has still been told nothing: the site's workers were not read for it.
+    await waitFor(async () => ((await seen()) > registered ? true : undefined), 'a heartbeat', 5_000);
+    const once = await seen();
+    await waitFor(async () => ((await seen()) > once ? true : undefined), 'another heartbeat', 5_000);
+    expect(alone.told).toEqual([]);
+  });
 });

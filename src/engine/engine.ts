@@ -168,6 +168,8 @@ export class Engine extends EventEmitter {
    */
   private async tellQueueOfHost(now: number): Promise<void> {
     if (this.workerId === undefined || !this.o.queue.shareHost) return;
+    // A queue that never holds back (`--shared-cpu 100`) has nothing to learn: no read each heartbeat.
+    if ((this.o.queue.sharedHostCpu ?? 0) >= 1) return;
     this.o.queue.shareHost(await this.o.store.workers.earlierOnHost({ id: this.workerId, name: hostname(), siteId: this.o.worker!.siteId }, now));
   }
 
