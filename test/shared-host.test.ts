@@ -150,15 +150,15 @@ describe('which worker is first on its machine', () => {
     };
   }
 
-  it('the earliest live worker of its site on the host; a later one becomes first once it stops', async () => {
+  /** A store for worker engines (heartbeat every 100 ms), each stopped after the test unless stopped before. */
+  async function workerEngines() {
     const store = await (await pgSchemaForProcesses(cleanups)).open();
-    const east = await store.sites.create({ name: 'East', description: '', defaultSite: false, allowAnyWorker: false, createdAt: Date.now() });
     const engines = new Set<Engine>();
     cleanups.push(async () => {
       for (const e of engines) await e.stop();
     });
-    const start = async (siteId: number) => {
-      const queue = listening();
+    const primary = (await store.sites.all()).find((s) => s.defaultSite)!.id;
+    const start = async <Q extends TaskQueue>(siteId: number, queue: Q) => {
       const e = new Engine({
         store, clock: systemClock, secrets: SecretBox.fromKey(Buffer.alloc(32, 7)), collectors: new Map(), queue, jobTypes: [],
         sweepMs: 100, worker: { siteId, version: 'test' },
@@ -168,42 +168,34 @@ describe('which worker is first on its machine', () => {
       e.start({ runTasks: false });
       return { e, queue };
     };
-    const primary = (await store.sites.all()).find((s) => s.defaultSite)!.id;
-    const first = await start(primary);
-    const second = await start(primary);
-    const otherSite = await start(east.id);
+    const stop = async (e: Engine) => {
+      await e.stop();
+      engines.delete(e);
+    };
+    return { store, primary, start, stop };
+  }
+
+  it('the earliest live worker of its site on the host; a later one becomes first once it stops', async () => {
+    const { store, primary, start, stop } = await workerEngines();
+    const east = await store.sites.create({ name: 'East', description: '', defaultSite: false, allowAnyWorker: false, createdAt: Date.now() });
+    const first = await start(primary, listening());
+    const second = await start(primary, listening());
+    const otherSite = await start(east.id, listening());
     expect(first.queue.told[0]).toBe(false);
     expect(second.queue.told[0]).toBe(true);
     // A worker of another site takes other tasks: it is first among its own site's.
     expect(otherSite.queue.told[0]).toBe(false);
     expect((await store.workers.all()).every((w) => w.name === hostname())).toBe(true);
 
-    await first.e.stop();
-    engines.delete(first.e);
+    await stop(first.e);
     const heard = second.queue.told.length;
     await waitFor(async () => (second.queue.told.length > heard && second.queue.told.at(-1) === false ? true : undefined), 'the second to hear it is first now', 5_000);
   });
 
   it('is not asked for a worker that takes tasks as if alone (--shared-cpu 100)', async () => {
-    const store = await (await pgSchemaForProcesses(cleanups)).open();
-    const engines: Engine[] = [];
-    cleanups.push(async () => {
-      for (const e of engines) await e.stop();
-    });
-    const primary = (await store.sites.all()).find((s) => s.defaultSite)!.id;
-    const start = async (queue: TaskQueue) => {
-      const e = new Engine({
-        store, clock: systemClock, secrets: SecretBox.fromKey(Buffer.alloc(32, 7)), collectors: new Map(), queue, jobTypes: [],
-        sweepMs: 100, worker: { siteId: primary, version: 'test' },
-      });
-      engines.push(e);
-      await e.init();
-      e.start({ runTasks: false });
-      return e;
-    };
-    await start(listening());
-    const alone = { ...listening(), sharedHostCpu: 1 };
-    const e = await start(alone);
+    const { store, primary, start } = await workerEngines();
+    await start(primary, listening());
+    const { e, queue: alone } = await start(primary, { ...listening(), sharedHostCpu: 1 });
     const seen = async () => (await store.workers.all()).find((w) => w.id === e.worker)!.lastSeenAt;
     const registered = await seen();
     // Two heartbeats later it has still been told nothing: the site's workers were not read for it.
