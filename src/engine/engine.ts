@@ -21,7 +21,7 @@ import { testConnection } from './connection-test.ts';
 import type { EngineContext, EngineEvents } from './context.ts';
 import { builtInJobTypes, JobTypes, type JobType, type StartRequest } from './jobtypes/index.ts';
 import type { ProcessLiveness } from './process-lock.ts';
-import type { TaskQueue } from './queue.ts';
+import { holdsBack, type TaskQueue } from './queue.ts';
 import { reapOrphans, resume, sweep } from './recovery.ts';
 import { nextFireTime } from './schedule.ts';
 import { cancelSession } from './session-cancel.ts';
@@ -167,10 +167,9 @@ export class Engine extends EventEmitter {
    * machine once the earlier one stopped or died.
    */
   private async tellQueueOfHost(now: number): Promise<void> {
-    if (this.workerId === undefined || !this.o.queue.shareHost) return;
     // A queue that never holds back (`--shared-cpu 100`) has nothing to learn: no read each heartbeat.
-    if ((this.o.queue.sharedHostCpu ?? 0) >= 1) return;
-    this.o.queue.shareHost(await this.o.store.workers.earlierOnHost({ id: this.workerId, name: hostname(), siteId: this.o.worker!.siteId }, now));
+    if (this.workerId === undefined || !holdsBack(this.o.queue)) return;
+    this.o.queue.shareHost!(await this.o.store.workers.earlierOnHost({ id: this.workerId, name: hostname(), siteId: this.o.worker!.siteId }, now));
   }
 
   /** This process's worker id (/api/vadp), when it registered as one. */

@@ -16,7 +16,7 @@
  */
 import PgBoss from 'pg-boss';
 import type { Repositories } from '../store/index.ts';
-import type { LookAhead, QueuedTask, TaskHandler, TaskQueue } from './queue.ts';
+import { holdsBack, type LookAhead, type QueuedTask, type TaskHandler, type TaskQueue } from './queue.ts';
 import { STORE_CONNECTION_NAMES } from '../core/connection-names.ts';
 import { machineBusyShare, type BusyShare } from './host-cpu.ts';
 
@@ -486,7 +486,7 @@ export class PgBossQueue implements TaskQueue {
    * allow, and a later one only while the machine's CPUs are not all busy.
    */
   shareHost(follower: boolean): void {
-    this.follower = follower && this.sharedHostCpu < 1;
+    this.follower = follower && holdsBack(this);
     if (this.follower) this.busyShare ??= this.o.busyShare ?? machineBusyShare();
   }
 

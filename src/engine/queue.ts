@@ -71,6 +71,15 @@ export interface TaskQueue {
   stop(): Promise<void>;
 }
 
+/**
+ * Whether a queue can hold back for an earlier worker on its machine: it takes the news
+ * (shareHost) and its share is under 1 (`--shared-cpu 100`: as if alone). The engine reads the
+ * site's workers at each heartbeat only for such a queue.
+ */
+export function holdsBack(queue: Pick<TaskQueue, 'shareHost' | 'sharedHostCpu'>): boolean {
+  return queue.shareHost !== undefined && (queue.sharedHostCpu ?? 0) < 1;
+}
+
 /** Runs tasks in this process, at most `concurrency` at a time, in the order they came. */
 export class InProcessQueue implements TaskQueue {
   private waiting: QueuedTask[] = [];
