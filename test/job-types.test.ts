@@ -5,7 +5,7 @@
  * that gave tasks a general target keeps old rows' targets.
  */
 import { sql } from 'kysely';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Job } from '../src/core/types.ts';
 import type { JobType } from '../src/engine/jobtypes/index.ts';
 import type { Message } from '../src/engine/messages.ts';
@@ -207,5 +207,39 @@ describe("a task's end on PostgreSQL", () => {
     expect(await statuses()).toEqual(['COMPLETED', 'COMPLETED']);
     // The held end was the session's last: its count closed the session.
     expect((await t.store.sessions.getState(session.id))?.status).toBe('COMPLETED');
+  });
+
+  it('is tried again when its transaction fails, so what the task did is recorded without waiting out its lease', async () => {
+    const t = await engines.open();
+    const seen: Delivery[] = [];
+    const type = deliveries(seen);
+    const plainRun = type.run.bind(type);
+    // The end's first transaction fails, as on a connection reset; the later ones commit.
+    let tries = 0;
+    type.run = async (x) => {
+      const out = await plainRun(x);
+      return {
+        ...out, commit: async (r) => {
+          if (++tries === 1) throw new Error('Connection terminated unexpectedly');
+          await out.commit?.(r);
+        },
+      };
+    };
+    const errors: string[] = [];
+    const logged = vi.spyOn(console, 'error').mockImplementation((m: unknown) => void errors.push(String(m)));
+    try {
+      // The default lease is a minute: an end recorded within seconds was tried again, not taken back.
+      const e = await engines.start(t.store, { jobTypes: [type], queue: new InProcessQueue(1) });
+      await t.store.jobs.ensure(notifyJob([{ to: 'only@example.test' }]));
+      const { session } = await e.startJob(NOTIFY_JOB_ID, { by: 'test', trigger: 'manual' });
+      await waitFor(async () => ((await t.store.sessions.getState(session.id))?.status === 'COMPLETED' ? true : undefined), 'the session to complete', 5_000);
+      const [task] = await t.store.tasks.bySession(session.id);
+      expect(task).toMatchObject({ status: 'COMPLETED', attempts: 1, owner: null });
+      expect(seen.map((d) => d.to)).toEqual(['only@example.test']);
+      expect(tries).toBe(2);
+      expect(errors.filter((m) => m.includes('could not record its end (Connection terminated unexpectedly); trying again in 250 ms'))).toHaveLength(1);
+    } finally {
+      logged.mockRestore();
+    }
   });
 });

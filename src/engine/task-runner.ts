@@ -111,6 +111,15 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
 }
 
 /**
+ * How long a task's end waits before each new try when its transaction failed (the store
+ * unreachable for a moment, a connection reset): what the task found is then recorded once the
+ * store answers again, rather than lost and the task run again when its lease runs out (a minute
+ * by default). A try made after an earlier one did commit finds the task ended and commits
+ * nothing: the end is written only while this process holds the task.
+ */
+const END_RETRY_MS = [250, 1_000, 4_000];
+
+/**
  * The task's end, what it found and its last log entries commit together, or not at all; then
  * the session's progress is counted (and, after its last task, the session closed). Nothing is
  * committed after a lost claim (lease ran out, or we were taken for dead): another process took
@@ -119,15 +128,29 @@ export async function runTask(e: EngineContext, qt: QueuedTask, queueSignal: Abo
 async function endTask(e: EngineContext, session: SessionState, running: Task, outcome: TaskOutcome): Promise<void> {
   const { commit } = outcome;
   const ended = { status: outcome.status, end: e.clock.now(), errorCode: outcome.errorCode ?? null, message: outcome.message ?? null };
-  const finished = await ifAffected(e.store.transaction(async (r) => {
-    // Written with the COMMIT, and only while this process holds the task (store/later.ts).
-    await r.tasks.finish(running.id, running.owner!, ended);
-    await commit?.(r);
-    await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
-    await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
-    return true;
-  }));
-  if (finished) await progressAfter(e, session.id);
+  for (let attempt = 0; ; attempt++) {
+    let finished: true | undefined;
+    try {
+      finished = await ifAffected(e.store.transaction(async (r) => {
+        // Written with the COMMIT, and only while this process holds the task (store/later.ts).
+        await r.tasks.finish(running.id, running.owner!, ended);
+        await commit?.(r);
+        await onTaskEnded(r, session, { ...running, ...ended }, ended.end);
+        await r.events.add(taskEvent(session.jobId, { ...running, ...ended, owner: null, leaseExpires: null }));
+        return true as const;
+      }));
+    } catch (err) {
+      const wait = END_RETRY_MS[attempt];
+      // A stopping process leaves the task to its lease: stop() waits for the ends still committing.
+      if (wait === undefined || e.state.stopping) throw err;
+      console.error(`census: task ${running.id} could not record its end (${(err as Error).message}); trying again in ${wait} ms`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      continue;
+    }
+    // A try that found the task ended may follow one that committed with no answer: count then too.
+    if (finished || attempt > 0) await progressAfter(e, session.id);
+    return;
+  }
 }
 
 /** A task this stopping process began but will not finish: PENDING again, queued again, logged. */
