@@ -159,6 +159,42 @@ describe.each(DIALECTS)('store on %s', (_name, open) => {
     });
   });
 
+  it('writes no database row for a run that finds it as stored: its last sighting is its instance\'s, until it goes missing', async () => {
+    t = await open();
+    const a = await t.store.appservers.create({
+      name: 'db3', hostAddress: 'h3', portNumber: 5432, applicationType: 'postgresql', osType: 'linux', identityId: null,
+      comment: null, useKeyAuthentication: false, maxConcurrency: 10, createdAt: 1,
+    });
+    const inst = (name: string, dbs: string[]) => ({ name, host: 'h3', port: 5432, version: '15', properties: {}, databases: dbs.map((d) => ({ name: d, sizeBytes: 10, owner: 'o', encoding: 'UTF8', properties: {} })) });
+    const run = (sessionId: number, now: number, found: ReturnType<typeof inst>[]) =>
+      t!.store.transaction((r) => r.inventory.record({ appserverId: a.id, applicationType: 'postgresql', childType: 'database', sessionId, now }, found));
+    const rows = async () => Object.fromEntries((await t!.store.db.selectFrom('databases').select(['name', 'lastSeen', 'missing']).execute())
+      .map((d) => [d.name, [Number(d.lastSeen), Number(d.missing)]]));
+    await run(1, 100, [inst('main', ['a', 'b']), inst('other', ['c'])]);
+    await run(2, 200, [inst('main', ['a', 'b']), inst('other', ['c'])]);
+    // Nothing of them changed: their rows are as the first run wrote them…
+    expect(await rows()).toEqual({ a: [100, 0], b: [100, 0], c: [100, 0] });
+    // …and readers see them last seen by the second run, through the list and one by one.
+    const [main] = (await t.store.inventory.listInstances({ where: [], order: [], limit: 10, offset: 0 }, 'postgresql')).items;
+    const list = await t.store.inventory.listDatabases({ where: [{ column: 'lastSeen', kind: 'cmp', op: '>=', value: 200 }], order: [], limit: 10, offset: 0 }, main!.id);
+    expect(list.items.map((d) => [d.name, d.lastSeen])).toEqual([['a', 200], ['b', 200]]);
+    expect((await t.store.inventory.database(list.items[0]!.id))?.lastSeen).toBe(200);
+
+    // b goes, and so does the whole instance of c: each keeps the last run that saw it.
+    await run(3, 300, [inst('main', ['a'])]);
+    const byName = async () => {
+      const out: Record<string, [number, boolean]> = {};
+      for (const i of (await t!.store.inventory.listInstances({ where: [], order: [], limit: 10, offset: 0 }, 'postgresql')).items) {
+        for (const d of (await t!.store.inventory.listDatabases({ where: [], order: [], limit: 10, offset: 0 }, i.id)).items) out[d.name] = [d.lastSeen, d.missing];
+      }
+      return out;
+    };
+    expect(await byName()).toEqual({ a: [300, false], b: [200, true], c: [200, true] });
+    // Later runs do not move what went missing.
+    await run(4, 400, [inst('main', ['a'])]);
+    expect(await byName()).toEqual({ a: [400, false], b: [200, true], c: [200, true] });
+  });
+
   it("gives the collector the last inventory's instances and present databases, with their properties", async () => {
     t = await open();
     const a = await t.store.appservers.create({

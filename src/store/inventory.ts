@@ -8,7 +8,7 @@ import type { Later } from './later.ts';
 import { diffObjects, type Change, type ObjectType, type SizeThreshold, DEFAULT_SIZE_THRESHOLD } from '../core/inventory-diff.ts';
 import type { ListQuery, ListResult } from '../core/query.ts';
 import type { Database, Finding, Instance, InventoryChange, PreviousInventory } from '../core/types.ts';
-import { bool, dialectOf, everyField, fixedQuery, inScope, joinedColumns, json, jsonIds, listPage, type Db, type ServerScope } from './rows.ts';
+import { bool, dialectOf, everyField, fixedQuery, inScope, joinedColumns, json, listPage, type Db, type ServerScope } from './rows.ts';
 import type { DatabasesTable, InstancesTable } from './schema.ts';
 
 const toInstance = (r: Selectable<InstancesTable>): Instance => ({
@@ -89,8 +89,21 @@ const UPDATE_INSTANCE = fixedQuery((db, id: number, host: string, port: number |
   lastSessionId: number, applicationType: string, findings: string) => db.updateTable('instances')
   .set({ host, port, version, properties, lastSeen, missing: 0, lastSessionId, applicationType, findings }).where('id', '=', id));
 
-/** Databases found as they are stored: only their last sighting moves (the ids as one JSON list, so the statement is built once). */
-const SEEN_AGAIN = fixedQuery((db, lastSeen: number, ids: string) => db.updateTable('databases').set({ lastSeen }).where('id', 'in', jsonIds(db, ids)));
+/**
+ * The databases as readers see them. A run writes a database's row only when something of it
+ * changed, so the row's own last sighting is the one recorded then; a database still present was
+ * last seen when its instance was (every run writes the instance's row), a missing one when it
+ * was recorded missing (record() sets that to its last sighting).
+ */
+function databaseRows(db: Db) {
+  return db.selectFrom('databases').innerJoin('instances', 'instances.id', 'databases.instanceId').select((eb) => [
+    ...DATABASE_READ.map((c) => `databases.${c}` as const),
+    eb.case().when('databases.missing', '=', 0).then(eb.ref('instances.lastSeen')).else(eb.ref('databases.lastSeen')).end().as('lastSeen'),
+  ]);
+}
+const DATABASE_READ = everyField<Omit<DatabasesTable, 'lastSeen'>>()([
+  'id', 'instanceId', 'name', 'sizeBytes', 'owner', 'encoding', 'properties', 'firstSeen', 'missing', 'findings', 'objectType',
+]);
 
 /**
  * One server's stored inventory, read once by its task (InventoryRepository.stored): the
@@ -163,7 +176,8 @@ export class InventoryRepository {
         instanceId = (await this.db.insertInto('instances').values({ ...values, appserverId, name: inst.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id;
         for (const c of changes) if (c.change.objectName === inst.name && c.objectId === null) c.objectId = instanceId;
       }
-      changes.push(...(await this.recordDatabases(instanceId, databasesOf(instanceId), inst, childType, now, threshold)));
+      const seenBefore = existing.find((e) => e.id === instanceId)?.lastSeen ?? now;
+      changes.push(...(await this.recordDatabases(instanceId, databasesOf(instanceId), inst, childType, now, seenBefore, threshold)));
     }
 
     const seen = new Set(found.map((f) => f.name));
@@ -179,7 +193,11 @@ export class InventoryRepository {
           objectId: d.id,
         });
       }
-      await this.later(this.db.updateTable('databases').set({ missing: 1 }).where('instanceId', 'in', gone).compile());
+      // Their rows were not written while they were found as stored: their last sighting is the
+      // instance's (which going missing leaves as it was).
+      await this.later(this.db.updateTable('databases')
+        .set((eb) => ({ missing: 1, lastSeen: eb.selectFrom('instances').select('instances.lastSeen').whereRef('instances.id', '=', 'databases.instanceId') }))
+        .where('instanceId', 'in', gone).where('missing', '=', 0).compile());
     }
 
     if (changes.length) {
@@ -211,15 +229,21 @@ export class InventoryRepository {
     return new StoredInventory([...instances.values()], databases);
   }
 
-  private async recordDatabases(instanceId: number, rows: Selectable<DatabasesTable>[], inst: FoundInstance, objectType: ObjectType, now: number, threshold: SizeThreshold) {
+  /**
+   * `seenBefore`: when the instance was last seen before this run, the last sighting of its
+   * databases that were present then (readers take a present database's from its instance).
+   */
+  private async recordDatabases(instanceId: number, rows: Selectable<DatabasesTable>[], inst: FoundInstance, objectType: ObjectType, now: number,
+    seenBefore: number, threshold: SizeThreshold) {
     const existing = rows.map(toDatabase);
     const stored = new Map(rows.map((r) => [r.name, r]));
     const ids = new Map(existing.map((e) => [e.name, e.id]));
     const out: { change: Change; objectId: number | null }[] = [];
     const diff = diffObjects(objectType, inst.name, existing, inst.databases.map((d) => ({ ...d, missing: false })), threshold);
-    // Rows found as they are stored only get their last sighting, all in one statement: on an
-    // unchanged estate that is every row, and one UPDATE each was most of what recording cost.
-    const seenOnly: number[] = [];
+    // Rows found as they are stored are not written at all: a present database was last seen
+    // when its instance was (databaseRows). On an unchanged estate that is every row; one UPDATE
+    // each was most of what recording cost, and one UPDATE of all their last sightings was still
+    // the costliest statement of a warm task (bench/README.md, scale).
     for (const d of inst.databases) {
       const findings = (inst.findings ?? []).filter((f) => f.database === d.name).map(({ code, message }) => ({ code, message }));
       const values = {
@@ -227,14 +251,13 @@ export class InventoryRepository {
         missing: 0, findings: JSON.stringify(findings), objectType,
       };
       const row = stored.get(d.name);
-      if (row && storedAs(row, values)) seenOnly.push(row.id);
-      else if (row) await this.later(this.db.updateTable('databases').set(values).where('id', '=', row.id).compile());
+      if (row && storedAs(row, values)) continue;
+      if (row) await this.later(this.db.updateTable('databases').set(values).where('id', '=', row.id).compile());
       else ids.set(d.name, (await this.db.insertInto('databases').values({ ...values, instanceId, name: d.name, firstSeen: now }).returning('id').executeTakeFirstOrThrow()).id);
     }
-    if (seenOnly.length) await this.later(SEEN_AGAIN(this.db, now, JSON.stringify(seenOnly)));
     const found = new Set(inst.databases.map((d) => d.name));
     const gone = existing.filter((e) => !found.has(e.name) && !e.missing).map((e) => e.id);
-    if (gone.length) await this.later(this.db.updateTable('databases').set({ missing: 1 }).where('id', 'in', gone).compile());
+    if (gone.length) await this.later(this.db.updateTable('databases').set({ missing: 1, lastSeen: seenBefore }).where('id', 'in', gone).compile());
     for (const c of diff) out.push({ change: c, objectId: ids.get(c.objectName) ?? null });
     return out;
   }
@@ -249,12 +272,12 @@ export class InventoryRepository {
   }
 
   listDatabases(q: ListQuery, instanceId: number): Promise<ListResult<Database>> {
-    return listPage(this.db.selectFrom('databases').where('instanceId', '=', instanceId), q, 'id', toDatabase);
+    return listPage(this.db.selectFrom(databaseRows(this.db).where('databases.instanceId', '=', instanceId).as('d')), q, 'id', toDatabase);
   }
 
   async database(id: number): Promise<Database | undefined> {
-    const r = await this.db.selectFrom('databases').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && toDatabase(r);
+    const r = await databaseRows(this.db).where('databases.id', '=', id).executeTakeFirst();
+    return r && toDatabase(r as Selectable<DatabasesTable>);
   }
 
   /** Changes recorded by one session, or the history of one object. */

@@ -35,7 +35,10 @@ const toVm = (r: VmRow): VmRecord => ({ ...r, sizeBytes: r.sizeBytes === null ? 
 export class VmRepository {
   constructor(private db: Db) {}
 
-  /** VMs present now on hypervisors of `types` the reader may see (columns: those of VmRecord). */
+  /**
+   * VMs present now on hypervisors of `types` the reader may see (columns: those of VmRecord).
+   * A present VM was last seen when its hypervisor's instance was (store/inventory.ts, databaseRows).
+   */
   list(q: ListQuery, types: readonly string[], scope: ServerScope = 'all'): Promise<ListResult<VmRecord>> {
     if (!types.length) return Promise.resolve({ total: 0, items: [] });
     const vms = this.db
@@ -48,7 +51,7 @@ export class VmRepository {
       .where('appservers.applicationType', 'in', [...types])
       .select([
         'databases.id as id', 'databases.name as name', 'databases.sizeBytes as sizeBytes', 'databases.properties as properties',
-        'databases.firstSeen as firstSeen', 'databases.lastSeen as lastSeen', 'appservers.id as hypervisorId', 'appservers.name as host',
+        'databases.firstSeen as firstSeen', 'instances.lastSeen as lastSeen', 'appservers.id as hypervisorId', 'appservers.name as host',
         'appservers.applicationType as hypervisorType', 'instances.id as instanceId', 'sites.name as siteName',
       ]);
     const base = inScope(this.db.selectFrom(vms.as('vm')), 'vm.hypervisorId', scope);
