@@ -63,10 +63,13 @@ export interface RecordContext {
   threshold?: SizeThreshold;
 }
 
-/** An instance's databases, read with the instance (InventoryRepository.record). */
-const DATABASE_JOINED = joinedColumns('databases', 'dbx', everyField<DatabasesTable>()([
+/** Every column of a database row. */
+const DATABASE_COLUMNS = everyField<DatabasesTable>()([
   'id', 'instanceId', 'name', 'sizeBytes', 'owner', 'encoding', 'properties', 'firstSeen', 'lastSeen', 'missing', 'findings', 'objectType',
-]));
+]);
+
+/** An instance's databases, read with the instance (InventoryRepository.record). */
+const DATABASE_JOINED = joinedColumns('databases', 'dbx', DATABASE_COLUMNS);
 
 /**
  * One server's instances, each joined with all its databases. On PostgreSQL the databases come
@@ -101,9 +104,8 @@ function databaseRows(db: Db) {
     eb.case().when('databases.missing', '=', 0).then(eb.ref('instances.lastSeen')).else(eb.ref('databases.lastSeen')).end().as('lastSeen'),
   ]);
 }
-const DATABASE_READ = everyField<Omit<DatabasesTable, 'lastSeen'>>()([
-  'id', 'instanceId', 'name', 'sizeBytes', 'owner', 'encoding', 'properties', 'firstSeen', 'missing', 'findings', 'objectType',
-]);
+/** The columns databaseRows reads as stored: all but the last sighting, which it works out. */
+const DATABASE_READ = DATABASE_COLUMNS.filter((c): c is Exclude<typeof c, 'lastSeen'> => c !== 'lastSeen');
 
 /**
  * One server's stored inventory, read once by its task (InventoryRepository.stored): the
