@@ -44,15 +44,11 @@ export type Db = Kysely<DB>;
 export const dialectOf = (db: Db): Dialect => (db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite');
 
 /**
- * The elements of a JSON array of strings (jsonIds: of whole numbers), as a subquery of each
- * database kind: a list of any length is one parameter, so a statement that takes one has one
- * shape (fixedQuery).
+ * The elements of a JSON array of strings, as a subquery of each database kind: a list of any
+ * length is one parameter, so a statement that takes one has one shape (fixedQuery).
  */
 export function jsonList(db: Db, list: string): RawBuilder<string> {
   return dialectOf(db) === 'sqlite' ? sql<string>`(SELECT value FROM json_each(${list}))` : sql<string>`(SELECT json_array_elements_text(${list}::json))`;
-}
-export function jsonIds(db: Db, list: string): RawBuilder<number> {
-  return dialectOf(db) === 'sqlite' ? sql<number>`(SELECT value FROM json_each(${list}))` : sql<number>`(SELECT json_array_elements_text(${list}::json)::bigint)`;
 }
 
 /**
